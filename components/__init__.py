@@ -1,0 +1,1 @@
+"""ComponentResources of lfh-infra: cluster (one per target), platform (core add-ons), client."""

@@ -1,0 +1,73 @@
+"""The common cluster contract: what every cluster component (EKS, AKS, GKE, existing) hands the core
+platform stack. The core stack reads only this, never the cloud name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass
+class ServiceAccountBinding:
+    """How a Kubernetes service account gets a cloud identity (IRSA role, Azure WI client id, GCP SA).
+
+    Components put ``annotations`` on the service account and ``pod_labels`` on its pods.
+    """
+
+    namespace: str
+    service_account: str
+    annotations: dict[str, Any] = field(default_factory=dict)
+    pod_labels: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class BackupStorage:
+    """Where backups go: the platform bucket(s) for Velero, Longhorn and database backups."""
+
+    #: `s3` (AWS), `azure-blob`, `gcs`, or `s3-compatible` (existing clusters, MinIO …).
+    flavour: str
+    bucket: pulumi.Input[str]
+    #: Prefix/bucket for the weekly archive tier (same bucket, lifecycle moves `archive/` to a cold class).
+    archive_prefix: str = "archive"
+    region: str = ""
+    #: S3 API endpoint for S3-compatible stores ('' on clouds: the SDK default).
+    endpoint: str = ""
+    #: KMS key used for server-side encryption of backup objects ('' = the bucket default CMK).
+    kms_key_id: pulumi.Input[str] = ""
+    #: Cloud-specific settings a Velero/Longhorn plugin needs (storage account, resource group, …).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ClusterContract:
+    """Everything the core platform stack needs from a cluster, whatever the cloud."""
+
+    name: pulumi.Input[str]
+    kubernetes_version: str
+    region: str
+    #: The one explicit Kubernetes provider for this cluster (never the ambient kubeconfig).
+    provider: k8s.Provider
+    #: Kubeconfig for the cluster (a secret Output); exported so client stacks build their provider.
+    kubeconfig: pulumi.Output[str]
+    backup: BackupStorage
+    #: StorageClass of the cloud's encrypted block storage (gp3-encrypted, managed-csi, …).
+    storage_class: str
+    #: Customer-managed key for platform data (secret manager entries, buckets).
+    kms_key_id: pulumi.Input[str] = ""
+    #: ESO `spec.provider` block of the platform ClusterSecretStore (cloud secret manager).
+    secret_store_provider: dict[str, Any] = field(default_factory=dict)
+    #: Cloud identities pre-bound for add-on service accounts, keyed by add-on:
+    #: `external-secrets`, `velero`, `cert-manager`, `longhorn`.
+    addon_identities: dict[str, ServiceAccountBinding] = field(default_factory=dict)
+    #: Data a client stack's cloud adapter needs (account/subscription/project, OIDC issuer, …);
+    #: exported as the platform output `cloud`. Must be plain data (no secrets).
+    cloud: dict[str, Any] = field(default_factory=dict)
+    #: Resources Kubernetes objects must wait for (node pools, CSI add-on …).
+    ready: list[pulumi.Resource] = field(default_factory=list)
+    #: Cert-manager DNS-01 solver block for the cloud's DNS (None: HTTP-01 only).
+    dns01_solver: Optional[dict[str, Any]] = None
+    #: Service annotations for the gateway's load balancer (internal LB, static IP …).
+    load_balancer_annotations: dict[str, str] = field(default_factory=dict)

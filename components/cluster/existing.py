@@ -1,0 +1,51 @@
+"""An existing cluster: connect to it, create no cloud resources."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.config import PlatformConfig, secret_value
+from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
+
+from .contract import BackupStorage, ClusterContract
+
+
+class ExistingCluster(pulumi.ComponentResource):
+    """Wraps a cluster we do not own: one explicit provider from the configured kubeconfig."""
+
+    contract: ClusterContract
+
+    def __init__(self, name: str, platform: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:cluster:ExistingCluster", name, None, opts)
+        cfg: ExistingClusterConfig = platform.cluster  # type: ignore[assignment]
+        if cfg.kubeconfig is not None:
+            kubeconfig = pulumi.Output.secret(secret_value(cfg.kubeconfig))
+        else:
+            # Read at run time so the file's content never lands in the stack file.
+            kubeconfig = pulumi.Output.secret(Path(cfg.kubeconfig_path or "~/.kube/config").expanduser().read_text())
+        provider = k8s.Provider(
+            f"{name}-k8s",
+            kubeconfig=kubeconfig,
+            context=cfg.context,
+            # Server-side apply: field ownership conflicts surface instead of being overwritten.
+            enable_server_side_apply=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.contract = ClusterContract(
+            name=platform.name,
+            kubernetes_version=platform.kubernetes_version,
+            region=cfg.backup_region,
+            provider=provider,
+            kubeconfig=kubeconfig,
+            backup=BackupStorage(
+                flavour="s3-compatible",
+                bucket=cfg.backup_bucket,
+                region=cfg.backup_region,
+                endpoint=cfg.backup_endpoint,
+            ),
+            storage_class=cfg.storage_class,
+            cloud={"kind": "existing", "region": cfg.backup_region},
+        )
+        self.register_outputs({"name": platform.name})

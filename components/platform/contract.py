@@ -1,0 +1,90 @@
+"""The platform contract: what a platform stack exports and a client stack reads through its
+StackReference. Plain data (except the kubeconfig, which is a secret).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import pulumi
+
+#: Label a namespace must carry for the shared Gateway to accept its routes.
+CLIENT_NAMESPACE_LABEL = "lfh.io/client-namespace"
+
+
+@dataclass
+class GatewayRef:
+    name: str = "shared-gateway"
+    namespace: str = "envoy-gateway-system"
+    #: Listener (sectionName) for HTTPS routes.
+    https_listener: str = "https"
+    #: Namespaces with this label (value "true") may attach routes.
+    client_namespace_label: str = CLIENT_NAMESPACE_LABEL
+    #: Wildcard domains the gateway's certificate covers (`*.example.com`).
+    wildcard_domains: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PlatformContract:
+    """The platform stack's outputs, as one typed object."""
+
+    platform: str
+    environment: str
+    domain: str
+    kubernetes_version: str
+    cluster_name: str
+    region: str
+    #: Cloud adapter data (see ClusterContract.cloud); `cloud["kind"]` selects the client adapter.
+    cloud: dict[str, Any]
+    gateway: GatewayRef = field(default_factory=GatewayRef)
+    #: StorageClass names: `default` (replicated), `encrypted` (for data services), `cloud`.
+    storage_classes: dict[str, str] = field(default_factory=dict)
+    #: Secret manager layout: `prefix` (`<platform>`) under which `<client>/<env>/…` live.
+    secrets: dict[str, Any] = field(default_factory=dict)
+    #: Velero: `namespace`, `locations` {default, archive}, bucket/endpoint for database backups.
+    backups: dict[str, Any] = field(default_factory=dict)
+    #: cert-manager issuer names: `public` (ACME), `internal` (CA for in-cluster TLS).
+    issuers: dict[str, str] = field(default_factory=dict)
+    #: Monitoring: `enabled`, `namespace`, `serviceMonitorLabels`.
+    monitoring: dict[str, Any] = field(default_factory=dict)
+    #: Argo CD: `namespace`.
+    gitops: dict[str, Any] = field(default_factory=dict)
+
+    def to_outputs(self) -> dict[str, Any]:
+        """camelCase keys for `pulumi.export`."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[_camel(f.name)] = _camel_keys(asdict(value) if isinstance(value, GatewayRef) else value)
+        return out
+
+    @classmethod
+    def from_outputs(cls, outputs: dict[str, Any]) -> "PlatformContract":
+        data = {_snake(k): v for k, v in outputs.items() if _snake(k) in cls.__dataclass_fields__}
+        gw = data.pop("gateway", None) or {}
+        gateway = GatewayRef(**{_snake(k): v for k, v in gw.items() if _snake(k) in GatewayRef.__dataclass_fields__})
+        return cls(gateway=gateway, **data)
+
+
+def export(contract: PlatformContract, kubeconfig: pulumi.Output[str]) -> None:
+    """Export the platform contract (and the secret kubeconfig) as stack outputs."""
+    for key, value in contract.to_outputs().items():
+        pulumi.export(key, value)
+    pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig))
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {(_camel(k) if "_" in k else k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value

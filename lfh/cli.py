@@ -1,0 +1,104 @@
+"""`python -m lfh …`: plan stacks offline, document the config, onboard clients, preview cost.
+
+Exit codes: 0 clean, 1 findings of severity error, 2 bad config or usage (a message, no traceback).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from . import PROJECT_ROOT, STACKS_DIR
+from .config import ConfigError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import Engine, PlanError, analyze, list_stacks, render_summary, write_plan
+
+    stacks_dir = Path(args.stacks_dir)
+    if args.all == bool(args.stack):
+        raise UsageError("plan: give one STACK or --all")
+    stacks = list_stacks(stacks_dir) if args.all else [args.stack]
+    if not stacks:
+        raise UsageError(f"plan: no stack files in {stacks_dir}")
+    if args.out and args.all:
+        raise UsageError("plan: --out names one stack's folder; with --all use --out-root")
+    engine = Engine(stacks_dir=stacks_dir)
+    worst = EXIT_OK
+    for stack in stacks:
+        if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():
+            raise UsageError(f"plan: no stack file {stacks_dir / f'Pulumi.{stack}.yaml'}")
+        try:
+            plan = analyze(engine.plan(stack))
+        except PlanError as exc:
+            print(f"error: {stack}: {exc}", file=sys.stderr)
+            worst = max(worst, EXIT_FINDINGS)
+            continue
+        out = Path(args.out) if args.out else Path(args.out_root) / stack
+        write_plan(plan, out)
+        if not args.quiet:
+            print(render_summary(plan, out))
+            print()
+        else:
+            counts = {s: sum(1 for f in plan.findings if f.severity == s) for s in ("error", "warning")}
+            print(f"{stack}: {len(plan.resources)} resources, {counts['error']} errors, {counts['warning']} warnings -> {out}/")
+        if plan.errors:
+            worst = max(worst, EXIT_FINDINGS)
+    return worst
+
+
+def _cmd_config_docs(args: argparse.Namespace) -> int:
+    from .config.docs import render
+
+    text = render()
+    if args.check:
+        path = Path(args.check)
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is stale: regenerate with `python -m lfh config-docs > {path}`", file=sys.stderr)
+            return EXIT_FINDINGS
+        return EXIT_OK
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lfh", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("plan", help="plan a stack offline: record, check, write build/plan/<stack>/")
+    p.add_argument("stack", nargs="?", help="stack name, e.g. demo-staging")
+    p.add_argument("--all", action="store_true", help="plan every stack in the stacks folder")
+    p.add_argument("--out", help="output folder (default build/plan/<stack>)")
+    p.add_argument("--out-root", default=str(PROJECT_ROOT / "build" / "plan"), help="parent folder of per-stack outputs")
+    p.add_argument("--stacks-dir", default=str(STACKS_DIR), help="folder of Pulumi.<stack>.yaml files")
+    p.add_argument("-q", "--quiet", action="store_true", help="one line per stack")
+    p.set_defaults(func=_cmd_plan)
+
+    d = sub.add_parser("config-docs", help="print the configuration reference (Markdown)")
+    d.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
+    d.set_defaults(func=_cmd_config_docs)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed the usage message
+        return EXIT_USAGE if exc.code not in (0, None) else EXIT_OK
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    except UsageError as exc:
+        print(f"usage error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,349 @@
+"""Loading and validating a stack's config, completely, before any resource exists.
+
+Two entry points, one model:
+- ``load_stack_file`` reads `stacks/Pulumi.<stack>.yaml` offline (the plan engine, tests, CI). It
+  sees `secure:` entries, so it can also insist that secret fields are set with `--secret`.
+- ``from_pulumi`` reads the same keys through ``pulumi.Config`` inside a real `pulumi up`
+  (the only place in the program that touches ``pulumi.Config``).
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from .base import SECRET_PLACEHOLDER_PREFIX, Environment
+from .client import ClientConfig
+from .platform import PlatformConfig
+
+#: Config namespaces a stack file may use besides `lfh:`; they configure Pulumi providers.
+PROVIDER_NAMESPACES = ("aws", "azure-native", "gcp", "kubernetes", "random", "pulumi")
+#: The `lfh:` keys and the model each one holds.
+LFH_KEYS = {"platform": PlatformConfig, "client": ClientConfig}
+
+CLIENT_STACK_RE = re.compile(r"^(?P<client>[a-z0-9]([-a-z0-9]*[a-z0-9])?)-(?P<env>production|prod|staging|development|dev)$")
+PLATFORM_STACK_RE = re.compile(r"^platform-(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")
+#: Short environment names allowed in stack names (`acme-prod`).
+ENV_SHORT = {"prod": "production", "dev": "development"}
+
+
+class ConfigError(Exception):
+    """Bad stack config. ``lines`` are one-line messages, each naming the full key path."""
+
+    def __init__(self, lines: list[str]):
+        self.lines = lines
+        super().__init__("\n".join(lines))
+
+
+@dataclass
+class StackConfig:
+    """The validated config of one stack."""
+
+    stack: str
+    platform: Optional[PlatformConfig] = None
+    client: Optional[ClientConfig] = None
+    #: Provider config passed through (`aws:region`, …), keyed as in the stack file.
+    providers: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def role(self) -> str:
+        return "platform" if self.platform is not None else "client"
+
+    @property
+    def environment(self) -> Environment:
+        return (self.platform or self.client).environment  # type: ignore[union-attr]
+
+
+# ---------------------------------------------------------------- reading files
+
+
+class _SecureTag:
+    """Marks a `secure:` value found in a stack file."""
+
+    def __init__(self, ciphertext: str):
+        self.ciphertext = ciphertext
+
+
+def read_stack_file(path: Path) -> dict[str, Any]:
+    """The `config:` mapping of a stack file, `secure:` entries kept as markers."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such stack file"]) from None
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
+        raise ConfigError([f"{path}: not valid YAML ({first})"]) from None
+    if not isinstance(doc, dict):
+        raise ConfigError([f"{path}: a stack file is a mapping with a `config:` key"])
+    unknown = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"})
+    if unknown:
+        raise ConfigError([f"{path}: unknown top-level key(s) {', '.join(unknown)}; allowed: config, secretsprovider, encryptedkey, encryptionsalt, environment"])
+    config = doc.get("config") or {}
+    if not isinstance(config, dict):
+        raise ConfigError([f"{path}: `config:` must be a mapping of keys such as `lfh:client`"])
+    return _mark_secure(config)
+
+
+def _mark_secure(node: Any) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {"secure"} and isinstance(node["secure"], str):
+            return _SecureTag(node["secure"])
+        return {k: _mark_secure(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_mark_secure(v) for v in node]
+    return node
+
+
+def substitute_secrets(config: dict[str, Any]) -> tuple[dict[str, Any], set[str]]:
+    """Replace `secure:` markers by `[secret:<path>]` placeholders; return the secret paths too."""
+    secret_paths: set[str] = set()
+
+    def walk(node: Any, path: str) -> Any:
+        if isinstance(node, _SecureTag):
+            secret_paths.add(path)
+            return f"{SECRET_PLACEHOLDER_PREFIX}{path}]"
+        if isinstance(node, dict):
+            return {k: walk(v, f"{path}.{k}" if path else k) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    return walk(config, ""), secret_paths
+
+
+# ---------------------------------------------------------------- validating
+
+
+def parse_stack_config(
+    stack: str, config: dict[str, Any], secret_paths: Optional[set[str]] = None
+) -> StackConfig:
+    """Validate a stack's whole `config:` mapping (secure values already substituted).
+
+    ``secret_paths`` (offline only) are the keys given as `secure:`; when known, every secret field
+    must be one of them and no other key may be.
+    """
+    errors: list[str] = []
+    lfh_sections: dict[str, Any] = {}
+    providers: dict[str, Any] = {}
+    for key, value in config.items():
+        ns, _, name = str(key).partition(":")
+        if ns == "lfh":
+            if name not in LFH_KEYS:
+                errors.append(f"{key}: unknown key; allowed: {', '.join('lfh:' + k for k in LFH_KEYS)}")
+            else:
+                lfh_sections[name] = value
+        elif ns in PROVIDER_NAMESPACES and name:
+            providers[key] = value
+        else:
+            errors.append(
+                f"{key}: unknown key; allowed: lfh:platform, lfh:client, or provider config "
+                f"({', '.join(ns + ':…' for ns in PROVIDER_NAMESPACES)})"
+            )
+    if len(lfh_sections) != 1:
+        errors.append(
+            "lfh:platform / lfh:client: a stack file sets exactly one of them "
+            f"(found {', '.join('lfh:' + k for k in lfh_sections) or 'neither'})"
+        )
+    if errors:
+        raise ConfigError(errors)
+
+    (section, raw), = lfh_sections.items()
+    key = f"lfh:{section}"
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{key}: must be a mapping, got {type(raw).__name__}"])
+    env = raw.get("environment", "production")
+    try:
+        context_env = Environment(env)
+    except ValueError:
+        context_env = None
+    try:
+        model = LFH_KEYS[section].model_validate(raw, context={"environment": context_env})
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(key, exc)) from None
+
+    errors = _check_stack_name(stack, section, model)
+    if secret_paths is not None:
+        errors += _check_secret_placement(key, model, {p for p in secret_paths if p.startswith(key)})
+    if errors:
+        raise ConfigError(errors)
+    return StackConfig(stack=stack, providers=providers, **{section: model})
+
+
+def format_validation_error(key: str, exc: ValidationError) -> list[str]:
+    lines = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
+        # Drop discriminator tags pydantic inserts into union locations (`cluster.aws.region`).
+        path = key
+        for part in loc:
+            if part.isdigit():
+                path += f"[{part}]"
+            elif part in {"aws", "azure", "gcp", "existing"} and path.endswith(".cluster"):
+                continue
+            else:
+                path += f".{part}"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key" + _allowed_suffix(exc, err)
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and err["type"] not in {"missing"} and not isinstance(err["input"], (dict, list)):
+            shown = err["input"]
+            if isinstance(shown, str) and shown.startswith(SECRET_PLACEHOLDER_PREFIX):
+                shown = "[secret]"
+            msg = f"{msg} (got {shown!r})"
+        lines.append(f"{path}: {msg}")
+    return lines
+
+
+def _allowed_suffix(exc: ValidationError, err: dict) -> str:
+    """`; allowed: a, b, c` for an unknown key, from the model that rejected it."""
+    model = _model_at(LFH_MODEL_ROOTS.get(exc.title), list(err["loc"])[:-1])
+    if model is None:
+        return ""
+    names = [f.alias or n for n, f in model.model_fields.items()]
+    return "; allowed: " + ", ".join(names)
+
+
+def _model_at(model: Any, loc: list) -> Any:
+    """The model class found by following ``loc`` (pydantic error location) from ``model``."""
+    annotation: Any = model
+    for part in loc:
+        members = _models_in(annotation)
+        if not members:
+            return None
+        if isinstance(part, int) or str(part).isdigit():
+            continue
+        # A discriminator tag (`existing`) picks a union member.
+        tagged = [m for m in members if _literal_tag(m) == part]
+        if tagged:
+            annotation = tagged[0]
+            continue
+        current = members[0]
+        info = next((i for n, i in current.model_fields.items() if part in (n, i.alias)), None)
+        if info is None:
+            continue  # a dict key: the value's model follows
+        annotation = info.annotation
+    members = _models_in(annotation)
+    return members[0] if members else None
+
+
+def _models_in(annotation: Any) -> list:
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    return found
+
+
+def _literal_tag(model: Any) -> Any:
+    import typing
+
+    info = model.model_fields.get("provider") or model.model_fields.get("mode")
+    if info is None:
+        return None
+    args = typing.get_args(info.annotation)
+    return args[0] if len(args) == 1 else None
+
+
+LFH_MODEL_ROOTS = {model.__name__: model for model in LFH_KEYS.values()}
+
+
+def _check_stack_name(stack: str, section: str, model: Any) -> list[str]:
+    if section == "platform":
+        m = PLATFORM_STACK_RE.match(stack)
+        if not m:
+            return [f"stack {stack!r}: a platform stack is named `platform-<name>`"]
+        if m["name"] != model.name:
+            return [f"lfh:platform.name: is {model.name!r} but the stack is {stack!r}; they must match (`platform-<name>`)"]
+        return []
+    m = CLIENT_STACK_RE.match(stack)
+    if not m:
+        return [f"stack {stack!r}: a client stack is named `<client>-<environment>` (environment: production|prod|staging|development|dev)"]
+    env = ENV_SHORT.get(m["env"], m["env"])
+    errs = []
+    if m["client"] != model.name:
+        errs.append(f"lfh:client.name: is {model.name!r} but the stack {stack!r} names client {m['client']!r}")
+    if env != model.environment.value:
+        errs.append(f"lfh:client.environment: is {model.environment.value!r} but the stack {stack!r} says {env!r}")
+    return errs
+
+
+def _check_secret_placement(key: str, model: BaseModel, secret_paths: set[str]) -> list[str]:
+    """Secret fields must be `secure:`; `secure:` may only be used on secret fields."""
+    secret_fields: dict[str, bool] = {}
+
+    def walk(obj: Any, path: str) -> None:
+        if isinstance(obj, BaseModel):
+            for name, info in type(obj).model_fields.items():
+                value = getattr(obj, name)
+                sub = f"{path}.{info.alias or name}"
+                if isinstance(value, SecretStr):
+                    secret_fields[sub] = True
+                else:
+                    walk(value, sub)
+        elif isinstance(obj, dict):
+            for k, v in obj.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, f"{path}[{i}]")
+
+    walk(model, key)
+    errors = [
+        f"{p}: holds a secret; set it with `pulumi config set --secret --path '{p}' …` (plain text is not allowed)"
+        for p in sorted(secret_fields) if p not in secret_paths
+    ]
+    errors += [
+        f"{p}: is not a secret field; set it in plain text (only secret fields take `secure:` values)"
+        for p in sorted(secret_paths) if p not in secret_fields
+    ]
+    return errors
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def load_stack_file(path: Path, stack: Optional[str] = None) -> tuple[StackConfig, dict[str, Any], set[str]]:
+    """Read and validate a stack file offline.
+
+    Returns the config, the `config:` mapping with secrets replaced by placeholders (what the plan
+    engine hands the program) and the paths of the secret keys.
+    """
+    path = Path(path)
+    stack = stack or path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+    config, secret_paths = substitute_secrets(read_stack_file(path))
+    return parse_stack_config(stack, config, secret_paths), config, secret_paths
+
+
+def from_pulumi() -> StackConfig:
+    """Read and validate this stack's config inside a Pulumi program run."""
+    import pulumi
+
+    config: dict[str, Any] = {}
+    lfh = pulumi.Config("lfh")
+    for name in LFH_KEYS:
+        value = lfh.get_object(name)
+        if value is not None:
+            config[f"lfh:{name}"] = value
+    for ns in PROVIDER_NAMESPACES:
+        # Provider config is read by the providers themselves; nothing to validate here.
+        pass
+    try:
+        return parse_stack_config(pulumi.get_stack(), config)
+    except ConfigError as exc:
+        # A clear message naming the key, not a traceback, and nothing created.
+        raise pulumi.RunError("invalid stack config:\n  " + "\n  ".join(exc.lines)) from None
+
+
+def dumps_placeholder_config(config: dict[str, Any]) -> dict[str, str]:
+    """Config as the Pulumi runtime holds it: every value a string (objects as JSON)."""
+    return {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}

@@ -1,0 +1,38 @@
+"""The offline plan engine: run the program under mocks, record, check, write the output contract."""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Callable
+
+from .engine import Engine, PlanError, list_stacks
+from .model import Finding, Plan, Resource
+from .output import render_summary, write_plan
+
+#: Analyzers run over every plan, in order. Each is "module:function" taking a Plan and adding
+#: findings and/or report sections to it.
+ANALYZERS = [
+    "lfh.plan.conformance:analyze",
+]
+
+
+def _load(spec: str) -> Callable[[Plan], None]:
+    module, _, fn = spec.partition(":")
+    return getattr(importlib.import_module(module), fn)
+
+
+def analyze(plan: Plan) -> Plan:
+    if not getattr(plan, "_analyzed", False):
+        for spec in ANALYZERS:
+            _load(spec)(plan)
+        plan._analyzed = True  # type: ignore[attr-defined]
+    return plan
+
+
+def plan_stack(stack: str, engine: Engine | None = None) -> Plan:
+    """Plan one stack and run every analyzer over it."""
+    return analyze((engine or Engine()).plan(stack))
+
+
+__all__ = ["ANALYZERS", "Engine", "Finding", "Plan", "PlanError", "Resource", "analyze",
+           "list_stacks", "plan_stack", "render_summary", "write_plan"]

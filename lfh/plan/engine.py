@@ -1,0 +1,237 @@
+"""Run the real `__main__.py` of a stack under Pulumi's mock runtime and record every registration.
+
+The engine never re-implements the program: it sets the stack's config (secure values replaced by
+placeholders), runs `__main__.py`, and records what the program registers — urn, type, name,
+parent, provider, dependencies, property dependencies, options and inputs — as the Pulumi engine
+would receive them. A client stack's StackReference answers with the outputs of planning its
+platform stack.
+"""
+from __future__ import annotations
+
+import asyncio
+import math
+import runpy
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+
+from .. import PROJECT_ROOT, STACKS_DIR
+from ..config.loader import dumps_placeholder_config, load_stack_file
+from . import fakes
+from .model import SECRET, Plan, Resource
+
+PROJECT = "lfh"
+ORGANIZATION = "organization"
+STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+
+
+class PlanError(Exception):
+    """The program could not be planned (duplicate URN, missing fake, program exception)."""
+
+
+def clean(value: Any) -> Any:
+    """Inputs as the output contract shows them: secrets masked, whole numbers as integers."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        if value.get(rpc._special_sig_key) == rpc._special_resource_sig:
+            return value.get("urn", "")
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.startswith("[secret:"):
+        return SECRET
+    if isinstance(value, pulumi.Resource):
+        return getattr(value, "_lfh_urn", "") or repr(value)
+    return value
+
+
+def _unwrap_secrets(value: Any) -> Any:
+    """Inputs as a provider would see them (secrets unwrapped), for computing fake state."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return _unwrap_secrets(value.get("value"))
+        return {k: _unwrap_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v) for v in value]
+    return value
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    def __init__(self, stack_references: dict[str, dict[str, Any]]):
+        self.stack_references = stack_references
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs):
+        inputs = _unwrap_secrets(args.inputs)
+        if args.typ == STACK_REFERENCE_TYPE:
+            ref_name = inputs.get("name") or args.name
+            answer = self.stack_references.get(ref_name)
+            if answer is None:
+                raise PlanError(f"StackReference {ref_name!r}: no planned stack answers it")
+            return f"{ref_name}", {"name": ref_name, **answer}
+        state = dict(inputs)
+        state.update(fakes.computed_state(args.typ, args.name, inputs))
+        rid = args.resource_id or state.get("id") or fakes.resource_id(args.typ, args.name, inputs)
+        state.pop("id", None)
+        return str(rid), state
+
+    def call(self, args: pulumi_mocks.MockCallArgs):
+        return fakes.invoke_result(args.token, _unwrap_secrets(args.args))
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """The mock monitor, keeping every registration request (the stock one keeps only state)."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks):
+        super().__init__(mocks)
+        self.records: list[Resource] = []
+        self.seen: dict[str, int] = {}
+        self.duplicates: list[str] = []
+
+    def _record(self, request: Any, urn: str, custom: bool) -> None:
+        if urn in self.seen:
+            self.duplicates.append(urn)
+        self.seen[urn] = self.seen.get(urn, 0) + 1
+        inputs = rpc.deserialize_properties(request.object if hasattr(request, "object") else request.properties)
+        self.records.append(
+            Resource(
+                urn=urn,
+                type=request.type,
+                name=request.name,
+                parent=request.parent,
+                provider=request.provider,
+                dependencies=list(getattr(request, "dependencies", [])),
+                inputs=clean(inputs),
+                custom=custom,
+                property_dependencies={
+                    k: list(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()
+                },
+                protect=bool(getattr(request, "protect", False)),
+                retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
+                delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
+                ignore_changes=list(getattr(request, "ignoreChanges", [])),
+            )
+        )
+
+    def RegisterResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type != "pulumi:pulumi:Stack":
+            self._record(request, urn, bool(request.custom))
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack" and self.records and self.records[-1].urn == urn:
+            reg = self.resources.get(urn)
+            if reg is not None:
+                self.records[-1].state = clean(reg.state)
+        return response
+
+    def ReadResource(self, request):
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self._record(request, urn, True)
+        return super().ReadResource(request)
+
+
+async def _resolve(value: Any) -> tuple[Any, bool]:
+    out = pulumi.Output.from_input(value)
+    resolved = await out.future(with_unknowns=True)
+    secret = await out.is_secret()
+    return resolved, bool(secret)
+
+
+def stack_file(stack: str, stacks_dir: Path = STACKS_DIR) -> Path:
+    return Path(stacks_dir) / f"Pulumi.{stack}.yaml"
+
+
+def list_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
+    """Every stack in `stacks/`, platform stacks first (clients reference them)."""
+    names = [p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in Path(stacks_dir).glob("Pulumi.*.yaml")]
+    return sorted(names, key=lambda n: (not n.startswith("platform-"), n))
+
+
+class Engine:
+    """Plans stacks; caches plans so a client's platform is planned once."""
+
+    def __init__(self, stacks_dir: Path = STACKS_DIR, program: Path = PROJECT_ROOT / "__main__.py"):
+        self.stacks_dir = Path(stacks_dir)
+        self.program = Path(program)
+        self._plans: dict[str, Plan] = {}
+
+    def plan(self, stack: str) -> Plan:
+        if stack in self._plans:
+            return self._plans[stack]
+        cfg, config, secret_paths = load_stack_file(stack_file(stack, self.stacks_dir), stack)
+        references: dict[str, dict[str, Any]] = {}
+        if cfg.client is not None:
+            ref = cfg.client.platform_stack
+            platform_stack = ref.rsplit("/", 1)[-1]
+            if not stack_file(platform_stack, self.stacks_dir).exists():
+                from ..config.loader import ConfigError
+
+                raise ConfigError([
+                    f"lfh:client.platformStack: {ref!r} names stack {platform_stack!r}, which has no file "
+                    f"{stack_file(platform_stack, self.stacks_dir)}"
+                ])
+            platform = self.plan(platform_stack)
+            references[ref] = {"outputs": platform.outputs, "secretOutputNames": platform.secret_outputs}
+        secret_keys = sorted({p.split(".", 1)[0] for p in secret_paths})
+        plan = run_program(self.program, stack, dumps_placeholder_config(config), secret_keys, references)
+        plan.config = cfg
+        self._plans[stack] = plan
+        return plan
+
+
+def run_program(
+    program: Path,
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    stack_references: Optional[dict[str, dict[str, Any]]] = None,
+) -> Plan:
+    """Run one Pulumi program under mocks and return what it registered."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+    monitor = _RecordingMonitor(_Mocks(stack_references or {}))
+    pulumi_mocks.set_mocks(
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION
+    )
+    set_all_config(config, secret_keys)
+    root = str(program.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    try:
+        # set_mocks made (and closed) a root stack; run the program in a fresh one exactly as the
+        # language host does, so `pulumi.run(async_main)` programs work too.
+        pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+        roots: list[Any] = []
+
+        def program_main() -> None:
+            roots.append(pulumi_settings.get_root_resource())  # the Stack lives in this task's context
+            runpy.run_path(str(program), run_name="__main__")
+
+        try:
+            loop.run_until_complete(pulumi.runtime.stack.run_in_stack(program_main))
+        except fakes.MissingFake as exc:
+            raise PlanError(str(exc)) from None
+        stack_resource = roots[0] if roots else None
+        outputs: dict[str, Any] = {}
+        secret_outputs: list[str] = []
+        for name, value in dict(getattr(stack_resource, "outputs", {}) or {}).items():
+            resolved, secret = loop.run_until_complete(_resolve(value))
+            outputs[name] = resolved
+            if secret:
+                secret_outputs.append(name)
+    finally:
+        pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
+        asyncio.set_event_loop(None)
+        loop.close()
+    if monitor.duplicates:
+        raise PlanError("duplicate URNs (a real `pulumi up` would reject them): " + ", ".join(sorted(set(monitor.duplicates))))
+    role = "platform" if stack.startswith("platform-") else "client"
+    return Plan(stack=stack, role=role, resources=monitor.records, outputs=outputs, secret_outputs=sorted(secret_outputs))

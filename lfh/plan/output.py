@@ -1,0 +1,109 @@
+"""Writing a plan to disk (the output contract) and summarising it on stdout."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .model import Plan
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _str_presenter(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _str_presenter)
+
+
+def dump_yaml(obj: Any) -> str:
+    return yaml.dump(obj, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=120)
+
+
+def _safe(part: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", part).strip("_") or "_"
+
+
+def manifest_filename(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    ns = meta.get("namespace") or "_cluster"
+    return f"{_safe(ns)}__{_safe(str(obj.get('kind', 'Object')).lower())}__{_safe(str(meta.get('name', 'unnamed')))}.yaml"
+
+
+def write_plan(plan: Plan, out: Path) -> None:
+    """Write resources.json, manifests/, helm/ and report.json under ``out`` (replacing it)."""
+    out = Path(out)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "manifests").mkdir(parents=True)
+    (out / "helm").mkdir(parents=True)
+    (out / "resources.json").write_text(json.dumps([r.contract_dict() for r in plan.resources], indent=2) + "\n")
+    seen: set[str] = set()
+    for _, obj in plan.manifests():
+        name = manifest_filename(obj)
+        stem, n = name[:-5], 2
+        while name in seen:
+            name, n = f"{stem}__{n}.yaml", n + 1
+        seen.add(name)
+        (out / "manifests" / name).write_text(dump_yaml(obj))
+    for _, rel in plan.helm_releases():
+        (out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml").write_text(dump_yaml(rel))
+    report = {
+        "stack": plan.stack,
+        "role": plan.role,
+        "counts": {"resources": len(plan.resources), "findings": _severity_counts(plan)},
+        "findings": [f.as_dict() for f in plan.findings],
+    }
+    for key, section in plan.sections.items():
+        report[key] = section.get("data", section)
+    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def _severity_counts(plan: Plan) -> dict[str, int]:
+    c = Counter(f.severity for f in plan.findings)
+    return {s: c.get(s, 0) for s in ("error", "warning", "info")}
+
+
+def render_summary(plan: Plan, out: Path | None = None) -> str:
+    """The readable stdout view: the component tree, counts by type, sections, findings."""
+    lines = [f"stack {plan.stack} ({plan.role}): {len(plan.resources)} resources"]
+    children: dict[str, list] = {}
+    urns = {r.urn for r in plan.resources}
+    for r in plan.resources:
+        children.setdefault(r.parent if r.parent in urns else "", []).append(r)
+
+    def walk(parent: str, depth: int) -> None:
+        for r in children.get(parent, []):
+            kind = r.type if r.custom else f"[{r.type}]"
+            flags = " (protected)" if r.protect else ""
+            lines.append(f"{'  ' * depth}{'└─ ' if depth else ''}{r.name}  {kind}{flags}")
+            walk(r.urn, depth + 1)
+
+    walk("", 1)
+    lines.append("")
+    lines.append("resources by type:")
+    for type_, n in sorted(Counter(r.type for r in plan.resources).items()):
+        lines.append(f"  {n:4d}  {type_}")
+    for section in plan.sections.values():
+        if section.get("text"):
+            lines.append("")
+            lines.append(section.get("title", ""))
+            lines.extend("  " + t for t in section["text"])
+    lines.append("")
+    counts = _severity_counts(plan)
+    lines.append(f"findings: {counts['error']} error, {counts['warning']} warning, {counts['info']} info")
+    for f in plan.findings:
+        if f.severity in ("error", "warning"):
+            lines.append(f"  {f.severity.upper():7s} {f.check}: {f.message}  [{f.urn.rsplit('::', 1)[-1]}]")
+    if out is not None:
+        lines.append(f"written to {out}/")
+    return "\n".join(lines)
