@@ -182,6 +182,10 @@ class Engine:
         secret_keys = sorted({p.split(".", 1)[0] for p in secret_paths})
         plan = run_program(self.program, stack, dumps_placeholder_config(config), secret_keys, references)
         plan.config = cfg
+        if cfg.platform is not None:
+            plan.kubernetes_version = cfg.platform.kubernetes_version
+        else:
+            plan.kubernetes_version = str(platform.outputs.get("kubernetesVersion", plan.kubernetes_version))
         self._plans[stack] = plan
         return plan
 

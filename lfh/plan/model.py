@@ -107,6 +107,9 @@ class Plan:
     #: Extra report sections (sizing, cost, …) keyed by name; written into report.json.
     sections: dict[str, Any] = field(default_factory=dict)
     config: Any = None
+    #: Kubernetes minor version of the target cluster ("1.33"): the platform's config, or for a
+    #: client stack the `kubernetesVersion` output of its platform.
+    kubernetes_version: str = "1.33"
 
     def by_urn(self) -> dict[str, Resource]:
         return {r.urn: r for r in self.resources}
