@@ -144,3 +144,71 @@ def _gcp_project(args: dict[str, Any]) -> dict[str, Any]:
 @invoke("gcp:organizations/getClientConfig:getClientConfig")
 def _gcp_client(args: dict[str, Any]) -> dict[str, Any]:
     return {"project": GCP_PROJECT, "region": "us-central1", "zone": "us-central1-a", "accessToken": "fake-token", "id": "gcp"}
+
+
+# ================================================================== AWS (cluster: EKS) — owned by the cluster work
+
+
+@state("aws:eks/cluster:Cluster")
+def _aws_eks_cluster(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    cluster = str(inputs.get("name") or name)
+    oidc_id = short_hash("eks-oidc", cluster, n=32).upper()
+    return {
+        "arn": f"arn:aws:eks:{AWS_REGION}:{AWS_ACCOUNT}:cluster/{cluster}",
+        "name": cluster,
+        "endpoint": f"https://{short_hash('eks', cluster, n=32).upper()}.gr7.{AWS_REGION}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{AWS_REGION}.amazonaws.com/id/{oidc_id}"}]}],
+        "clusterId": short_hash("eks-id", cluster, n=32),
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+        "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{short_hash('eks-sg', cluster, n=17)}",
+                      "vpcId": f"vpc-{short_hash('vpc', cluster, n=17)}"},
+    }
+
+
+@state("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+def _aws_oidc_provider(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    url = str(inputs.get("url", "")).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{url}"}
+
+
+@state("aws:iam/role:Role")
+def _aws_iam_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    role = str(inputs.get("name") or f"{name}-{short_hash('role', name, n=7)}")
+    return {"arn": f"arn:aws:iam::{AWS_ACCOUNT}:role/{role}", "name": role, "uniqueId": f"AROA{short_hash('role', name, n=17).upper()}"}
+
+
+@state("aws:kms/key:Key")
+def _aws_kms_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = short_hash("kms", name, n=32)
+    key_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    return {"id": key_id, "keyId": key_id, "arn": f"arn:aws:kms:{AWS_REGION}:{AWS_ACCOUNT}:key/{key_id}"}
+
+
+@state("aws:s3/bucket:Bucket")
+def _aws_s3_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = str(inputs.get("bucket") or f"{name}-{short_hash('s3', name)}")
+    return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": inputs.get("region") or AWS_REGION,
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com", "bucketRegionalDomainName": f"{bucket}.s3.{AWS_REGION}.amazonaws.com"}
+
+
+@state("aws:cloudwatch/logGroup:LogGroup")
+def _aws_log_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    group = str(inputs.get("name") or name)
+    return {"arn": f"arn:aws:logs:{AWS_REGION}:{AWS_ACCOUNT}:log-group:{group}"}
+
+
+@state("aws:ec2/launchTemplate:LaunchTemplate")
+def _aws_launch_template(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"lt-{short_hash('lt', name, n=17)}", "latestVersion": 1, "defaultVersion": 1}
+
+
+
+
+@state("aws:eks/nodeGroup:NodeGroup")
+def _aws_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "ACTIVE", "nodeGroupName": f"{inputs.get('nodeGroupNamePrefix', '')}{short_hash('ng', name)}"}
+
+
+# ================================================================== end AWS (cluster)
