@@ -212,3 +212,144 @@ def _aws_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 # ================================================================== end AWS (cluster)
+
+
+# ================================================================== Azure (cluster: AKS) — owned by the cluster work
+
+#: Input keys azure-native resources name themselves with, most specific first.
+_AZURE_NAME_KEYS = ("resourceName", "vaultName", "keyName", "accountName", "containerName", "diskEncryptionSetName",
+                    "virtualNetworkName", "subnetName", "agentPoolName", "federatedIdentityCredentialResourceName",
+                    "managementPolicyName", "blobServicesName", "resourceGroupName", "roleAssignmentName")
+
+
+def _azure_name(name: str, inputs: dict[str, Any]) -> str:
+    for key in _AZURE_NAME_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return name
+
+
+@state("azure-native:", prefix=True)
+def _azure_identity_map(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs list user-assigned identity ids; outputs map each id to its principal/client id."""
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        ids = identity["userAssignedIdentities"]
+        return {"identity": {**identity, "userAssignedIdentities": {
+            i: {"principalId": f"{short_hash('p', str(i))}-0000-4000-8000-000000000000",
+                "clientId": f"{short_hash('c', str(i))}-0000-4000-8000-000000000000"} for i in ids}}}
+    return {}
+
+
+@state("azure-native:resources:ResourceGroup")
+def _azure_rg(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    rg = str(inputs.get("resourceGroupName") or name)
+    return {"id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{rg}", "name": rg}
+
+
+def _arm(inputs: dict[str, Any], provider: str, name: str) -> str:
+    rg = inputs.get("resourceGroupName") or "rg"
+    return f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{rg}/providers/{provider}/{name}"
+
+
+@state("azure-native:managedidentity:UserAssignedIdentity")
+def _azure_uai(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    h = short_hash("uai", name, n=24)
+    return {"id": _arm(inputs, "Microsoft.ManagedIdentity/userAssignedIdentities", n), "name": n,
+            "principalId": f"{h[:8]}-0000-4000-8000-{h[8:20]}", "clientId": f"{h[4:12]}-1111-4000-8000-{h[12:24]}",
+            "tenantId": AZURE_TENANT}
+
+
+@state("azure-native:keyvault:Vault")
+def _azure_vault(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    props = dict(inputs.get("properties") or {})
+    props["vaultUri"] = f"https://{n}.vault.azure.net/"
+    return {"id": _arm(inputs, "Microsoft.KeyVault/vaults", n), "name": n, "properties": props}
+
+
+@state("azure-native:keyvault:Key")
+def _azure_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    vault, key = inputs.get("vaultName", "vault"), inputs.get("keyName", name)
+    version = short_hash("keyversion", name, n=32)
+    return {"id": _arm(inputs, f"Microsoft.KeyVault/vaults/{vault}/keys", key), "name": key,
+            "keyUri": f"https://{vault}.vault.azure.net/keys/{key}",
+            "keyUriWithVersion": f"https://{vault}.vault.azure.net/keys/{key}/{version}"}
+
+
+@state("azure-native:compute:DiskEncryptionSet")
+def _azure_des(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    h = short_hash("des", name, n=12)
+    return {"id": _arm(inputs, "Microsoft.Compute/diskEncryptionSets", n), "name": n,
+            "identity": {"type": "SystemAssigned", "principalId": f"{h[:8]}-2222-4000-8000-{h}", "tenantId": AZURE_TENANT}}
+
+
+@state("azure-native:storage:StorageAccount")
+def _azure_storage_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    return {"id": _arm(inputs, "Microsoft.Storage/storageAccounts", n), "name": n,
+            "primaryEndpoints": {"blob": f"https://{n}.blob.core.windows.net/", "dfs": f"https://{n}.dfs.core.windows.net/"}}
+
+
+@state("azure-native:storage:BlobContainer")
+def _azure_container(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("containerName", name)
+    return {"id": _arm(inputs, f"Microsoft.Storage/storageAccounts/{inputs.get('accountName')}/blobServices/default/containers", n), "name": n}
+
+
+@state("azure-native:network:VirtualNetwork")
+def _azure_vnet(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    return {"id": _arm(inputs, "Microsoft.Network/virtualNetworks", n), "name": n}
+
+
+@state("azure-native:network:Subnet")
+def _azure_subnet(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("subnetName", name)
+    return {"id": _arm(inputs, f"Microsoft.Network/virtualNetworks/{inputs.get('virtualNetworkName')}/subnets", n), "name": n}
+
+
+@state("azure-native:containerservice:ManagedCluster")
+def _azure_aks(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    oidc = short_hash("aks-oidc", n, n=32)
+    return {
+        "id": _arm(inputs, "Microsoft.ContainerService/managedClusters", n), "name": n,
+        "fqdn": f"{inputs.get('dnsPrefix', n)}-{short_hash('fqdn', n)}.hcp.eastus2.azmk8s.io",
+        "privateFQDN": f"{inputs.get('dnsPrefix', n)}-{short_hash('fqdn', n)}.privatelink.eastus2.azmk8s.io",
+        "oidcIssuerProfile": {"enabled": True,
+                              "issuerURL": f"https://eastus2.oic.prod-aks.azure.com/{AZURE_TENANT}/{oidc}/"},
+        "nodeResourceGroup": f"MC_{inputs.get('resourceGroupName', 'rg')}_{n}",
+        "identityProfile": {"kubeletidentity": {"objectId": f"{oidc[:8]}-3333-4000-8000-{oidc[8:20]}",
+                                                "clientId": f"{oidc[12:20]}-3333-4000-8000-{oidc[20:32]}"}},
+    }
+
+
+@state("azure-native:authorization:RoleAssignment")
+def _azure_role_assignment(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = short_hash("ra", name, n=32)
+    guid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
+
+
+@invoke("azure-native:containerservice:listManagedClusterUserCredentials")
+def _azure_aks_user_credentials(args: dict[str, Any]) -> dict[str, Any]:
+    import base64
+
+    cluster = args.get("resourceName", "aks")
+    server = f"https://{cluster}-{short_hash('fqdn', cluster)}.privatelink.eastus2.azmk8s.io:443"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {cluster}\n  cluster:\n    server: {server}\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
+        f"contexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: clusterUser_{cluster}\n"
+        f"current-context: {cluster}\n"
+        f"users:\n- name: clusterUser_{cluster}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        "      command: kubelogin\n      args: [get-token, --login, devicecode]\n"
+    )
+    return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+
+# ================================================================== end Azure (cluster)
