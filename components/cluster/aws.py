@@ -306,7 +306,7 @@ class EksCluster(pulumi.ComponentResource):
             tags=self.tags,
             opts=self._data_opts(depends_on=[*attachments, self.log_group]),
         )
-        issuer_url = self.cluster.identities.apply(lambda ids: ids[0]["oidcs"][0]["issuer"] if isinstance(ids[0], dict) else ids[0].oidcs[0].issuer)
+        issuer_url = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         self.oidc_issuer = issuer_url.apply(lambda u: u.removeprefix("https://"))
         # IRSA: pods assume roles through the cluster's OIDC issuer, scoped per service account.
         self.oidc = aws.iam.OpenIdConnectProvider(
@@ -608,7 +608,7 @@ class EksCluster(pulumi.ComponentResource):
             "args": ["eks", "get-token", "--cluster-name", "CLUSTER", "--region", self.cfg.region, "--output", "json"],
             "interactiveMode": "Never",
         }}
-        ca = self.cluster.certificate_authority.apply(lambda c: c["data"] if isinstance(c, dict) else c.data)
+        ca = self.cluster.certificate_authority.data
 
         self.kubeconfig = kubeconfig_yaml(self.cluster.name, self.cluster.endpoint, ca,
                                           lambda cluster_name: _exec_with_name(user, cluster_name))

@@ -90,7 +90,7 @@ class AksCluster(pulumi.ComponentResource):
             "resourceGroup": self.rg.name,
             "oidcIssuer": self.oidc_issuer,
             "keyVaultName": self.vault.name,
-            "keyVaultUri": self.vault.properties.apply(lambda p: p.vault_uri if not isinstance(p, dict) else p.get("vaultUri")),
+            "keyVaultUri": self.vault.properties.vault_uri,
             "storageAccountName": self.account.name,
             "location": cfg.location,
         }
@@ -130,7 +130,7 @@ class AksCluster(pulumi.ComponentResource):
                     "subscriptionId": self.subscription_id,
                     # Entra ID auth (shared keys are disabled on the account).
                     "useAAD": "true",
-                    "storageAccountURI": self.account.primary_endpoints.apply(lambda e: e.blob if not isinstance(e, dict) else e.get("blob")),
+                    "storageAccountURI": self.account.primary_endpoints.blob,
                     "snapshotResourceGroup": self.rg.name,
                 },
             ),
@@ -245,7 +245,7 @@ class AksCluster(pulumi.ComponentResource):
             rotation_to_latest_key_version_enabled=True,
             tags=self.tags, opts=data_opts(self))
         self.des_access = self._role("des-key", "Key Vault Crypto Service Encryption User",
-                                     self.des.identity.apply(lambda i: i.principal_id if not isinstance(i, dict) else i.get("principalId")),
+                                     self.des.identity.principal_id,
                                      self.vault.id)
 
     # ------------------------------------------------------------ storage (backups)
@@ -272,7 +272,7 @@ class AksCluster(pulumi.ComponentResource):
             encryption={
                 "key_source": "Microsoft.Keyvault",
                 "key_vault_properties": {"key_name": self.data_key.name,
-                                         "key_vault_uri": self.vault.properties.apply(lambda p: p.vault_uri if not isinstance(p, dict) else p.get("vaultUri"))},
+                                         "key_vault_uri": self.vault.properties.vault_uri},
                 "encryption_identity": {"encryption_user_assigned_identity": ident.id},
                 # Double encryption: infrastructure layer too.
                 "require_infrastructure_encryption": True,
@@ -399,8 +399,7 @@ class AksCluster(pulumi.ComponentResource):
             tags=self.tags,
             opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
         )
-        self.oidc_issuer = self.aks.oidc_issuer_profile.apply(
-            lambda p: (p.issuer_url if not isinstance(p, dict) else p.get("issuerURL")) or "")
+        self.oidc_issuer = self.aks.oidc_issuer_profile.issuer_url
         self.pools: list[pulumi.Resource] = []
         for pool_name in ("apps", "db"):
             pool = self._pool(pool_name, getattr(cfg.node_pools, pool_name))
@@ -460,9 +459,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self))
 
         def render(result: Any) -> str:
-            kubeconfigs = result.kubeconfigs if not isinstance(result, dict) else result["kubeconfigs"]
-            first = kubeconfigs[0]
-            value = first.value if not isinstance(first, dict) else first["value"]
+            value = result.kubeconfigs[0].value
             doc = yaml.safe_load(base64.b64decode(value).decode())
             # kubelogin turns the Entra ID login into a token; AAD_LOGIN_METHOD (azurecli, workloadidentity,
             # spn) selects how, so CI and humans share one kubeconfig. No static credentials inside.
