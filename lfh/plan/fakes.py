@@ -353,3 +353,87 @@ def _azure_aks_user_credentials(args: dict[str, Any]) -> dict[str, Any]:
 
 
 # ================================================================== end Azure (cluster)
+
+
+# ================================================================== GCP (cluster: GKE) — owned by the cluster work
+
+
+@state("gcp:container/cluster:Cluster")
+def _gcp_gke(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    cluster = str(inputs.get("name") or name)
+    project, location = inputs.get("project", GCP_PROJECT), inputs.get("location", "us-central1")
+    h = short_hash("gke", cluster)
+    return {
+        "id": f"projects/{project}/locations/{location}/clusters/{cluster}", "name": cluster,
+        "endpoint": f"172.16.0.{int(h[:2], 16) % 250 + 2}",
+        "masterAuth": {**(inputs.get("masterAuth") or {}),
+                       "clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{cluster}",
+        "masterVersion": f"{inputs.get('minMasterVersion', '1.33')}.5-gke.1000000",
+    }
+
+
+@state("gcp:container/nodePool:NodePool")
+def _gcp_node_pool(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"instanceGroupUrls": [], "operation": ""}
+
+
+@state("gcp:kms/keyRing:KeyRing")
+def _gcp_key_ring(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    ring = inputs.get("name", name)
+    return {"id": f"projects/{inputs.get('project', GCP_PROJECT)}/locations/{inputs.get('location', 'us-central1')}/keyRings/{ring}"}
+
+
+@state("gcp:kms/cryptoKey:CryptoKey")
+def _gcp_crypto_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"{inputs.get('keyRing', 'projects/p/locations/l/keyRings/r')}/cryptoKeys/{inputs.get('name', name)}"}
+
+
+@state("gcp:serviceaccount/account:Account")
+def _gcp_service_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", GCP_PROJECT)
+    email = f"{inputs.get('accountId', name)}@{project}.iam.gserviceaccount.com"
+    return {"id": f"projects/{project}/serviceAccounts/{email}", "name": f"projects/{project}/serviceAccounts/{email}",
+            "email": email, "member": f"serviceAccount:{email}", "uniqueId": str(int(short_hash('sa', email, n=12), 16))}
+
+
+@state("gcp:storage/bucket:Bucket")
+def _gcp_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = inputs.get("name", name)
+    return {"id": bucket, "name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
+
+
+@state("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/router:Router", "gcp:compute/address:Address")
+def _gcp_compute(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", GCP_PROJECT)
+    res = inputs.get("name", name)
+    if "ipCidrRange" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/subnetworks/{res}"
+    elif "addressType" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/addresses/{res}"
+        return {"id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}", "address": "203.0.113.10"}
+    elif "region" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/routers/{res}"
+    else:
+        path = f"projects/{project}/global/networks/{res}"
+    return {"id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+
+
+@state("gcp:logging/projectBucketConfig:ProjectBucketConfig")
+def _gcp_log_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    path = f"projects/{inputs.get('project', GCP_PROJECT)}/locations/{inputs.get('location')}/buckets/{inputs.get('bucketId', name)}"
+    return {"id": path, "name": path}
+
+
+@state("gcp:logging/projectSink:ProjectSink")
+def _gcp_log_sink(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"writerIdentity": f"serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"}
+
+
+@state("gcp:projects/iAMCustomRole:IAMCustomRole")
+def _gcp_custom_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    path = f"projects/{inputs.get('project', GCP_PROJECT)}/roles/{inputs.get('roleId', name)}"
+    return {"id": path, "name": path}
+
+
+# ================================================================== end GCP (cluster)
