@@ -319,8 +319,6 @@ class GkeCluster(pulumi.ComponentResource):
 
     def _backup_bucket(self) -> None:
         b = self.cfg.backup
-        if b.replication.enabled:
-            pulumi.log.warn("backup.replication is not implemented on GCP yet; no WORM replica is created", self)
         rules = [
             {"condition": {"age": b.daily_expire_days, "matches_prefixes": [f"{DAILY_PREFIX}/"]}, "action": {"type": "Delete"}},
             # Coldline is online storage: archives are readable at once (4 h RTO holds).

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .base import Cidr, DnsName, Secret, StrictModel, field
 
@@ -28,26 +28,27 @@ class Taint(StrictModel):
     effect: TaintEffect = field("NoSchedule", "Taint effect: NoSchedule, PreferNoSchedule or NoExecute.")
 
 
+def _not_world(cidr: str) -> str:
+    try:
+        net = ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        raise ValueError(f"{cidr!r} is not a valid IPv4 CIDR") from None
+    if net.prefixlen == 0:
+        raise ValueError(
+            f"{cidr} opens the API server to the whole internet; list your operators' CIDRs (e.g. 203.0.113.0/24) instead"
+        )
+    return cidr
+
+
+#: A CIDR allowed to reach a public API endpoint: never a /0.
+AuthorizedCidr = Annotated[Cidr, AfterValidator(_not_world)]
+
+
 class ApiAccess(StrictModel):
     """Who can reach the Kubernetes API server. Private by default."""
 
     allow_public_endpoint: bool = field(False, "Weaker: expose the API server publicly (only to `publicAccessCidrs`); shows a warning.")
-    public_access_cidrs: list[Cidr] = field([], "CIDRs allowed to reach a public API endpoint (authorized ranges); never 0.0.0.0/0.")
-
-    @field_validator("public_access_cidrs")
-    @classmethod
-    def _no_world(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                net = ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a valid IPv4 CIDR") from None
-            if net.prefixlen == 0:
-                raise ValueError(
-                    f"{cidr} opens the API server to the whole internet; list your operators' CIDRs "
-                    "(e.g. 203.0.113.0/24) instead"
-                )
-        return cidrs
+    public_access_cidrs: list[AuthorizedCidr] = field([], "CIDRs allowed to reach a public API endpoint (authorized ranges); never 0.0.0.0/0.")
 
     @model_validator(mode="after")
     def _public_needs_cidrs(self) -> "ApiAccess":
@@ -257,6 +258,12 @@ class AzureCluster(_Secure):
     dns_zones: list[AzureDnsZone] = field([], "Azure DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip_name: str = field("", "Name of a public IP (in the node resource group) for the gateway LB ('' = dynamic).")
 
+    @model_validator(mode="after")
+    def _no_replication_yet(self) -> "AzureCluster":
+        if self.backup.replication.enabled:
+            raise ValueError("backup.replication.enabled is not supported on azure yet (AWS only); remove it")
+        return self
+
 
 # ---------------------------------------------------------------- GCP
 
@@ -307,6 +314,12 @@ class GcpCluster(_Secure):
     node_pools: GcpNodePools = field(GcpNodePools(), "Node pools.")
     dns_zones: list[GcpDnsZone] = field([], "Cloud DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip: bool = field(False, "Reserve a static regional IP for the gateway load balancer.")
+
+    @model_validator(mode="after")
+    def _no_replication_yet(self) -> "GcpCluster":
+        if self.backup.replication.enabled:
+            raise ValueError("backup.replication.enabled is not supported on gcp yet (AWS only); remove it")
+        return self
 
 
 ClusterConfig = Annotated[
