@@ -229,3 +229,14 @@ def test_cloud_output_shape(plan):
     assert cloud["kind"] == "aws" and cloud["secretsPrefix"] == "aws" and cloud["partition"] == "aws"
     assert not cloud["oidcIssuer"].startswith("https://")
     assert cloud["oidcProviderArn"].endswith(cloud["oidcIssuer"])
+
+
+def test_pool_label_survives_custom_labels(tmp_path):
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-lbl.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: lbl\n    domain: lbl.example.com\n    cluster:\n      provider: aws\n"
+        "      nodePools:\n        apps:\n          labels: {team: web}\n")
+    plan = Engine(stacks_dir=tmp_path).plan("platform-lbl")
+    (apps,) = [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.name.endswith("-apps-ng")]
+    assert apps.inputs["labels"] == {"team": "web", "lfh.io/pool": "apps"}

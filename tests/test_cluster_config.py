@@ -94,3 +94,13 @@ def test_existing_cluster_rejects_two_kubeconfig_sources():
     with pytest.raises(ConfigError) as exc:
         parse_stack_config("platform-acme", platform({"provider": "existing", "kubeconfig": "[secret:x]", "kubeconfigPath": "/k"}))
     assert exc.value.lines[0].startswith("lfh:platform.cluster:")
+
+
+@pytest.mark.parametrize("cluster,key", [
+    ({"provider": "aws"}, "minSize"), ({"provider": "azure"}, "minCount"), ({"provider": "gcp", "project": "lfh-example"}, "minCount"),
+])
+def test_overriding_one_pool_key_keeps_the_pools_other_defaults(cluster, key):
+    cfg = parse({**cluster, "nodePools": {"system": {key: 3}, "db": {key: 2}}})
+    assert [t.key for t in cfg.node_pools.system.taints] == ["CriticalAddonsOnly"]
+    assert [t.value for t in cfg.node_pools.db.taints] == ["db"]
+    assert cfg.node_pools.db.labels == {"lfh.io/pool": "db"}

@@ -54,13 +54,18 @@ def split_cidr(cidr: str, count: int, extra_bits: int) -> list[str]:
     return [str(s) for s in list(net.subnets(prefixlen_diff=extra_bits))[:count]]
 
 
+def node_labels(pool_name: str, pool: Any) -> dict[str, str]:
+    """The pool's node labels; `lfh.io/pool=<pool>` is always set (the contract's nodeSelector uses it)."""
+    return {**pool.labels, POOL_LABEL: pool_name}
+
+
 def scheduling(pools: Any) -> dict[str, dict[str, Any]]:
     """nodeSelector + tolerations per pool, for the contract (`system`, `apps`, `db`)."""
     out: dict[str, dict[str, Any]] = {}
     for pool_name in ("system", "apps", "db"):
         pool = getattr(pools, pool_name)
         out[pool_name] = {
-            "nodeSelector": {POOL_LABEL: pool.labels.get(POOL_LABEL, pool_name)},
+            "nodeSelector": {POOL_LABEL: pool_name},
             "tolerations": [
                 {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in pool.taints
             ],

@@ -20,6 +20,7 @@ from ._common import (
     ARCHIVE_PREFIX,
     DAILY_PREFIX,
     data_opts,
+    node_labels,
     scheduling,
     tags as base_tags,
 )
@@ -333,7 +334,7 @@ class AksCluster(pulumi.ComponentResource):
             "type": "VirtualMachineScaleSets",
             "vnet_subnet_id": self.subnet.id,
             "max_pods": 110,
-            "node_labels": pool.labels,
+            "node_labels": node_labels(pool_name, pool),
             "node_taints": [_taint(t) for t in pool.taints],
             "upgrade_settings": {"max_surge": "33%"},
             "tags": {**self.tags, "lfh:pool": pool_name},

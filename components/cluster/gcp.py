@@ -19,6 +19,7 @@ from ._common import (
     DAILY_PREFIX,
     LONGHORN_PREFIX,
     data_opts,
+    node_labels,
     gcp_labels,
     kubeconfig_yaml,
     scheduling,
@@ -230,7 +231,7 @@ class GkeCluster(pulumi.ComponentResource):
             # Pods see the GKE metadata server, never the node's credentials.
             "workload_metadata_config": {"mode": "GKE_METADATA"},
             "metadata": {"disable-legacy-endpoints": "true"},
-            "labels": pool.labels,
+            "labels": node_labels(pool_name, pool),
             "taints": [{"key": t.key, "value": t.value, "effect": taint_effect_upper(t)} for t in pool.taints],
             "resource_labels": {**self.phi_labels, "lfh_pool": pool_name},
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, create_model, model_validator
 
 from .base import Cidr, DnsName, Secret, StrictModel, field
 
@@ -105,6 +105,17 @@ SYSTEM_TAINT = Taint(key="CriticalAddonsOnly", value="true", effect="NoSchedule"
 DB_TAINT = Taint(key="lfh.io/pool", value="db", effect="NoSchedule")
 
 
+def _pool_variant(base: type, name: str, doc: str, **defaults: object) -> type:
+    """A subclass of a node-pool model whose defaults are this pool's, so setting one key (say
+    `minSize`) keeps the pool's other defaults (its taints!) and the docs show the real defaults."""
+    fields = {}
+    for fname, value in defaults.items():
+        info = base.model_fields[fname]
+        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        fields[fname] = (annotation, Field(value, description=info.description))
+    return create_model(name, __base__=base, __doc__=doc, __module__=__name__, **fields)
+
+
 class _Secure(StrictModel):
     """Settings every cloud shares."""
 
@@ -175,12 +186,17 @@ class AwsNodePool(StrictModel):
         return self
 
 
+AwsSystemPool = _pool_variant(AwsNodePool, "AwsSystemPool", "EKS system node group (platform add-ons).", instance_types=["m6i.large"], min_size=2, max_size=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
+AwsAppsPool = _pool_variant(AwsNodePool, "AwsAppsPool", "EKS node group for client applications.", instance_types=["m6i.xlarge"], min_size=2, max_size=6, labels=_pool_labels("apps"))
+AwsDbPool = _pool_variant(AwsNodePool, "AwsDbPool", "EKS node group for databases.", instance_types=["r6i.large"], min_size=3, max_size=6, labels=_pool_labels("db"), taints=[DB_TAINT])
+
+
 class AwsNodePools(StrictModel):
     """The three pools: system (platform add-ons), apps, db (stateful data services)."""
 
-    system: AwsNodePool = field(AwsNodePool(instance_types=["m6i.large"], min_size=2, max_size=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT]), "Pool for platform add-ons, tainted CriticalAddonsOnly.")
-    apps: AwsNodePool = field(AwsNodePool(instance_types=["m6i.xlarge"], min_size=2, max_size=6, labels=_pool_labels("apps")), "Pool for client applications.")
-    db: AwsNodePool = field(AwsNodePool(instance_types=["r6i.large"], min_size=3, max_size=6, labels=_pool_labels("db"), taints=[DB_TAINT]), "Pool for databases, tainted lfh.io/pool=db.")
+    system: AwsSystemPool = field(AwsSystemPool(), "Pool for platform add-ons, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
+    apps: AwsAppsPool = field(AwsAppsPool(), "Pool for client applications.")  # type: ignore[valid-type]
+    db: AwsDbPool = field(AwsDbPool(), "Pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
 
 
 class AwsDnsZone(StrictModel):
@@ -225,12 +241,17 @@ class AzureNodePool(StrictModel):
         return self
 
 
+AzureSystemPool = _pool_variant(AzureNodePool, "AzureSystemPool", "AKS system pool (mode System).", vm_size="Standard_D4ds_v5", min_count=2, max_count=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
+AzureAppsPool = _pool_variant(AzureNodePool, "AzureAppsPool", "AKS user pool for client applications.", vm_size="Standard_D8ds_v5", min_count=2, max_count=6, labels=_pool_labels("apps"))
+AzureDbPool = _pool_variant(AzureNodePool, "AzureDbPool", "AKS user pool for databases.", vm_size="Standard_E4ds_v5", min_count=3, max_count=6, labels=_pool_labels("db"), taints=[DB_TAINT])
+
+
 class AzureNodePools(StrictModel):
     """The three pools: system (mode System, tainted), apps and db (mode User)."""
 
-    system: AzureNodePool = field(AzureNodePool(vm_size="Standard_D4ds_v5", min_count=2, max_count=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT]), "System pool, tainted CriticalAddonsOnly.")
-    apps: AzureNodePool = field(AzureNodePool(vm_size="Standard_D8ds_v5", min_count=2, max_count=6, labels=_pool_labels("apps")), "User pool for client applications.")
-    db: AzureNodePool = field(AzureNodePool(vm_size="Standard_E4ds_v5", min_count=3, max_count=6, labels=_pool_labels("db"), taints=[DB_TAINT]), "User pool for databases, tainted lfh.io/pool=db.")
+    system: AzureSystemPool = field(AzureSystemPool(), "System pool, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
+    apps: AzureAppsPool = field(AzureAppsPool(), "User pool for client applications.")  # type: ignore[valid-type]
+    db: AzureDbPool = field(AzureDbPool(), "User pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
 
 
 class AzureDnsZone(StrictModel):
@@ -285,12 +306,17 @@ class GcpNodePool(StrictModel):
         return self
 
 
-class GcpNodePools(StrictModel):
-    """The three pools: system (tainted), apps, db."""
+GcpSystemPool = _pool_variant(GcpNodePool, "GcpSystemPool", "GKE pool for platform add-ons.", machine_type="e2-standard-4", min_count=1, max_count=2, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
+GcpAppsPool = _pool_variant(GcpNodePool, "GcpAppsPool", "GKE pool for client applications.", machine_type="e2-standard-8", min_count=1, max_count=3, labels=_pool_labels("apps"))
+GcpDbPool = _pool_variant(GcpNodePool, "GcpDbPool", "GKE pool for databases.", machine_type="n2-highmem-4", min_count=1, max_count=2, labels=_pool_labels("db"), taints=[DB_TAINT])
 
-    system: GcpNodePool = field(GcpNodePool(machine_type="e2-standard-4", min_count=1, max_count=2, labels=_pool_labels("system"), taints=[SYSTEM_TAINT]), "Pool for platform add-ons, tainted CriticalAddonsOnly.")
-    apps: GcpNodePool = field(GcpNodePool(machine_type="e2-standard-8", min_count=1, max_count=3, labels=_pool_labels("apps")), "Pool for client applications.")
-    db: GcpNodePool = field(GcpNodePool(machine_type="n2-highmem-4", min_count=1, max_count=2, labels=_pool_labels("db"), taints=[DB_TAINT]), "Pool for databases, tainted lfh.io/pool=db.")
+
+class GcpNodePools(StrictModel):
+    """The three pools: system (tainted), apps, db (node counts are per zone)."""
+
+    system: GcpSystemPool = field(GcpSystemPool(), "Pool for platform add-ons, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
+    apps: GcpAppsPool = field(GcpAppsPool(), "Pool for client applications.")  # type: ignore[valid-type]
+    db: GcpDbPool = field(GcpDbPool(), "Pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
 
 
 class GcpDnsZone(StrictModel):
