@@ -100,7 +100,8 @@ def test_existing_cluster_rejects_two_kubeconfig_sources():
     ({"provider": "aws"}, "minSize"), ({"provider": "azure"}, "minCount"), ({"provider": "gcp", "project": "lfh-example"}, "minCount"),
 ])
 def test_overriding_one_pool_key_keeps_the_pools_other_defaults(cluster, key):
-    cfg = parse({**cluster, "nodePools": {"system": {key: 3}, "db": {key: 2}}})
+    cfg = parse({**cluster, "nodePools": {"system": {key: 2}, "db": {key: 2}}})
+    assert getattr(cfg.node_pools.db, "min_size" if key == "minSize" else "min_count") == 2
     assert [t.key for t in cfg.node_pools.system.taints] == ["CriticalAddonsOnly"]
     assert [t.value for t in cfg.node_pools.db.taints] == ["db"]
     assert cfg.node_pools.db.labels == {"lfh.io/pool": "db"}
