@@ -8,11 +8,17 @@ can warn about them (lfh/plan/cluster_warnings.py).
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated, Literal, Optional, Union
+from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
-from pydantic import AfterValidator, Field, create_model, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .base import Cidr, DnsName, Secret, StrictModel, field
+
+class _Model(StrictModel, use_attribute_docstrings=False):
+    """StrictModel without attribute-docstring parsing: every field here carries its description
+    explicitly, and reading class sources at import costs ~250 ms across these ~30 models."""
+
+
 
 TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
@@ -20,7 +26,7 @@ TaintEffect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 # ---------------------------------------------------------------- shared building blocks
 
 
-class Taint(StrictModel):
+class Taint(_Model):
     """A node taint; pods need a matching toleration to land on the pool."""
 
     key: str = field(..., "Taint key, e.g. `CriticalAddonsOnly`.")
@@ -44,7 +50,7 @@ def _not_world(cidr: str) -> str:
 AuthorizedCidr = Annotated[Cidr, AfterValidator(_not_world)]
 
 
-class ApiAccess(StrictModel):
+class ApiAccess(_Model):
     """Who can reach the Kubernetes API server. Private by default."""
 
     allow_public_endpoint: bool = field(False, "Weaker: expose the API server publicly (only to `publicAccessCidrs`); shows a warning.")
@@ -67,7 +73,7 @@ class ApiAccess(StrictModel):
         return self.allow_public_endpoint and bool(self.public_access_cidrs)
 
 
-class BackupReplication(StrictModel):
+class BackupReplication(_Model):
     """An immutable copy of the Velero bucket: replication into a second bucket with a WORM lock."""
 
     enabled: bool = field(False, "Replicate the backup bucket into a separate, locked (WORM) bucket.")
@@ -76,7 +82,7 @@ class BackupReplication(StrictModel):
     region: str = field("", "Region/location of the replica bucket ('' = the cluster region).")
 
 
-class BackupConfig(StrictModel):
+class BackupConfig(_Model):
     """The Velero/Longhorn backup bucket: versioned, CMK-encrypted, never public, tiered lifecycle."""
 
     daily_expire_days: int = field(30, "Daily backups (`daily/` prefix) expire after this many days.", ge=1, le=3650)
@@ -97,26 +103,20 @@ class BackupConfig(StrictModel):
 POOL_LABEL = "lfh.io/pool"
 
 
-def _pool_labels(pool: str) -> dict[str, str]:
-    return {POOL_LABEL: pool}
+def _with_pool_defaults(defaults: dict[str, dict[str, object]], data: object) -> object:
+    """Fill each pool's own defaults under what the stack file says, so setting one key (say
+    `minSize`) keeps the pool's other defaults (its taints!)."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for pool, pool_defaults in defaults.items():
+        given = out.get(pool, {})
+        if isinstance(given, dict):
+            out[pool] = {**pool_defaults, **given}
+    return out
 
 
-SYSTEM_TAINT = Taint(key="CriticalAddonsOnly", value="true", effect="NoSchedule")
-DB_TAINT = Taint(key="lfh.io/pool", value="db", effect="NoSchedule")
-
-
-def _pool_variant(base: type, name: str, doc: str, **defaults: object) -> type:
-    """A subclass of a node-pool model whose defaults are this pool's, so setting one key (say
-    `minSize`) keeps the pool's other defaults (its taints!) and the docs show the real defaults."""
-    fields = {}
-    for fname, value in defaults.items():
-        info = base.model_fields[fname]
-        annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
-        fields[fname] = (annotation, Field(value, description=info.description))
-    return create_model(name, __base__=base, __doc__=doc, __module__=__name__, **fields)
-
-
-class _Secure(StrictModel):
+class _Secure(_Model):
     """Settings every cloud shares."""
 
     api: ApiAccess = field(ApiAccess(), "API server access: private unless explicitly opened to listed CIDRs.")
@@ -140,7 +140,7 @@ class _Secure(StrictModel):
 # ---------------------------------------------------------------- existing
 
 
-class ExistingCluster(StrictModel):
+class ExistingCluster(_Model):
     """A cluster someone else runs: we only connect to it and install the platform."""
 
     provider: Literal["existing"] = field("existing", "Selects an existing cluster (no cloud resources are created).")
@@ -167,7 +167,7 @@ class ExistingCluster(StrictModel):
 # ---------------------------------------------------------------- AWS
 
 
-class AwsNodePool(StrictModel):
+class AwsNodePool(_Model):
     """An EKS managed node group (launch template: IMDSv2, encrypted root volume)."""
 
     instance_types: list[str] = field(["m6i.large"], "EC2 instance types, first is preferred.", min_length=1)
@@ -186,20 +186,26 @@ class AwsNodePool(StrictModel):
         return self
 
 
-AwsSystemPool = _pool_variant(AwsNodePool, "AwsSystemPool", "EKS system node group (platform add-ons).", instance_types=["m6i.large"], min_size=2, max_size=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
-AwsAppsPool = _pool_variant(AwsNodePool, "AwsAppsPool", "EKS node group for client applications.", instance_types=["m6i.xlarge"], min_size=2, max_size=6, labels=_pool_labels("apps"))
-AwsDbPool = _pool_variant(AwsNodePool, "AwsDbPool", "EKS node group for databases.", instance_types=["r6i.large"], min_size=3, max_size=6, labels=_pool_labels("db"), taints=[DB_TAINT])
+class AwsNodePools(_Model):
+    """The three pools: system (platform add-ons), apps, db (stateful data services). Each pool's unset keys keep that pool's defaults."""
+
+    DEFAULTS: ClassVar[dict[str, dict[str, object]]] = {
+        "system": {"instanceTypes": ["m6i.large"], "minSize": 2, "maxSize": 3, "labels": {"lfh.io/pool": "system"}, "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]},
+        "apps": {"instanceTypes": ["m6i.xlarge"], "minSize": 2, "maxSize": 6, "labels": {"lfh.io/pool": "apps"}},
+        "db": {"instanceTypes": ["r6i.large"], "minSize": 3, "maxSize": 6, "labels": {"lfh.io/pool": "db"}, "taints": [{"key": "lfh.io/pool", "value": "db", "effect": "NoSchedule"}]},
+    }
+
+    system: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["system"]), "Pool for platform add-ons (default m6i.large, 2–3 nodes, tainted CriticalAddonsOnly).")
+    apps: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["apps"]), "Pool for client applications (default m6i.xlarge, 2–6 nodes).")
+    db: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["db"]), "Pool for databases (default r6i.large, 3–6 nodes, tainted lfh.io/pool=db).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_defaults(cls, data: Any) -> Any:
+        return _with_pool_defaults(cls.DEFAULTS, data)
 
 
-class AwsNodePools(StrictModel):
-    """The three pools: system (platform add-ons), apps, db (stateful data services)."""
-
-    system: AwsSystemPool = field(AwsSystemPool(), "Pool for platform add-ons, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
-    apps: AwsAppsPool = field(AwsAppsPool(), "Pool for client applications.")  # type: ignore[valid-type]
-    db: AwsDbPool = field(AwsDbPool(), "Pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
-
-
-class AwsDnsZone(StrictModel):
+class AwsDnsZone(_Model):
     """A Route53 hosted zone cert-manager may answer DNS-01 challenges in."""
 
     name: DnsName = field(..., "Zone domain, e.g. `example.com`.")
@@ -224,7 +230,7 @@ class AwsCluster(_Secure):
 # ---------------------------------------------------------------- Azure
 
 
-class AzureNodePool(StrictModel):
+class AzureNodePool(_Model):
     """An AKS agent pool (host encryption on, VMSS, zones)."""
 
     vm_size: str = field("Standard_D4ds_v5", "VM size.")
@@ -241,20 +247,26 @@ class AzureNodePool(StrictModel):
         return self
 
 
-AzureSystemPool = _pool_variant(AzureNodePool, "AzureSystemPool", "AKS system pool (mode System).", vm_size="Standard_D4ds_v5", min_count=2, max_count=3, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
-AzureAppsPool = _pool_variant(AzureNodePool, "AzureAppsPool", "AKS user pool for client applications.", vm_size="Standard_D8ds_v5", min_count=2, max_count=6, labels=_pool_labels("apps"))
-AzureDbPool = _pool_variant(AzureNodePool, "AzureDbPool", "AKS user pool for databases.", vm_size="Standard_E4ds_v5", min_count=3, max_count=6, labels=_pool_labels("db"), taints=[DB_TAINT])
+class AzureNodePools(_Model):
+    """The three pools: system (mode System, tainted), apps and db (mode User). Each pool's unset keys keep that pool's defaults."""
+
+    DEFAULTS: ClassVar[dict[str, dict[str, object]]] = {
+        "system": {"vmSize": "Standard_D4ds_v5", "minCount": 2, "maxCount": 3, "labels": {"lfh.io/pool": "system"}, "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]},
+        "apps": {"vmSize": "Standard_D8ds_v5", "minCount": 2, "maxCount": 6, "labels": {"lfh.io/pool": "apps"}},
+        "db": {"vmSize": "Standard_E4ds_v5", "minCount": 3, "maxCount": 6, "labels": {"lfh.io/pool": "db"}, "taints": [{"key": "lfh.io/pool", "value": "db", "effect": "NoSchedule"}]},
+    }
+
+    system: AzureNodePool = field(AzureNodePool.model_validate(DEFAULTS["system"]), "System pool (default Standard_D4ds_v5, 2–3 nodes, tainted CriticalAddonsOnly).")
+    apps: AzureNodePool = field(AzureNodePool.model_validate(DEFAULTS["apps"]), "User pool for client applications (default Standard_D8ds_v5, 2–6 nodes).")
+    db: AzureNodePool = field(AzureNodePool.model_validate(DEFAULTS["db"]), "User pool for databases (default Standard_E4ds_v5, 3–6 nodes, tainted lfh.io/pool=db).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_defaults(cls, data: Any) -> Any:
+        return _with_pool_defaults(cls.DEFAULTS, data)
 
 
-class AzureNodePools(StrictModel):
-    """The three pools: system (mode System, tainted), apps and db (mode User)."""
-
-    system: AzureSystemPool = field(AzureSystemPool(), "System pool, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
-    apps: AzureAppsPool = field(AzureAppsPool(), "User pool for client applications.")  # type: ignore[valid-type]
-    db: AzureDbPool = field(AzureDbPool(), "User pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
-
-
-class AzureDnsZone(StrictModel):
+class AzureDnsZone(_Model):
     """An Azure DNS zone cert-manager may answer DNS-01 challenges in."""
 
     name: DnsName = field(..., "Zone domain, e.g. `example.com`.")
@@ -289,7 +301,7 @@ class AzureCluster(_Secure):
 # ---------------------------------------------------------------- GCP
 
 
-class GcpNodePool(StrictModel):
+class GcpNodePool(_Model):
     """A GKE node pool (shielded nodes, CMEK boot disk, dedicated service account)."""
 
     machine_type: str = field("e2-standard-4", "Machine type.")
@@ -306,20 +318,26 @@ class GcpNodePool(StrictModel):
         return self
 
 
-GcpSystemPool = _pool_variant(GcpNodePool, "GcpSystemPool", "GKE pool for platform add-ons.", machine_type="e2-standard-4", min_count=1, max_count=2, labels=_pool_labels("system"), taints=[SYSTEM_TAINT])
-GcpAppsPool = _pool_variant(GcpNodePool, "GcpAppsPool", "GKE pool for client applications.", machine_type="e2-standard-8", min_count=1, max_count=3, labels=_pool_labels("apps"))
-GcpDbPool = _pool_variant(GcpNodePool, "GcpDbPool", "GKE pool for databases.", machine_type="n2-highmem-4", min_count=1, max_count=2, labels=_pool_labels("db"), taints=[DB_TAINT])
+class GcpNodePools(_Model):
+    """The three pools: system (tainted), apps, db; node counts are per zone. Each pool's unset keys keep that pool's defaults."""
+
+    DEFAULTS: ClassVar[dict[str, dict[str, object]]] = {
+        "system": {"machineType": "e2-standard-4", "minCount": 1, "maxCount": 2, "labels": {"lfh.io/pool": "system"}, "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]},
+        "apps": {"machineType": "e2-standard-8", "minCount": 1, "maxCount": 3, "labels": {"lfh.io/pool": "apps"}},
+        "db": {"machineType": "n2-highmem-4", "minCount": 1, "maxCount": 2, "labels": {"lfh.io/pool": "db"}, "taints": [{"key": "lfh.io/pool", "value": "db", "effect": "NoSchedule"}]},
+    }
+
+    system: GcpNodePool = field(GcpNodePool.model_validate(DEFAULTS["system"]), "Pool for platform add-ons (default e2-standard-4, 1–2 nodes per zone, tainted CriticalAddonsOnly).")
+    apps: GcpNodePool = field(GcpNodePool.model_validate(DEFAULTS["apps"]), "Pool for client applications (default e2-standard-8, 1–3 nodes per zone).")
+    db: GcpNodePool = field(GcpNodePool.model_validate(DEFAULTS["db"]), "Pool for databases (default n2-highmem-4, 1–2 nodes per zone, tainted lfh.io/pool=db).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pool_defaults(cls, data: Any) -> Any:
+        return _with_pool_defaults(cls.DEFAULTS, data)
 
 
-class GcpNodePools(StrictModel):
-    """The three pools: system (tainted), apps, db (node counts are per zone)."""
-
-    system: GcpSystemPool = field(GcpSystemPool(), "Pool for platform add-ons, tainted CriticalAddonsOnly.")  # type: ignore[valid-type]
-    apps: GcpAppsPool = field(GcpAppsPool(), "Pool for client applications.")  # type: ignore[valid-type]
-    db: GcpDbPool = field(GcpDbPool(), "Pool for databases, tainted lfh.io/pool=db.")  # type: ignore[valid-type]
-
-
-class GcpDnsZone(StrictModel):
+class GcpDnsZone(_Model):
     """A Cloud DNS managed zone cert-manager may answer DNS-01 challenges in."""
 
     name: DnsName = field(..., "Zone domain, e.g. `example.com`.")
