@@ -153,3 +153,14 @@ def test_cloud_output_shape(plan):
     assert cloud == {"kind": "gcp", "region": "us-central1", "kmsKeyId": cloud["kmsKeyId"], "secretsPrefix": "gcp",
                      "project": "lfh-example", "workloadIdentityPool": "lfh-example.svc.id.goog"}
     assert cloud["kmsKeyId"].endswith("/cryptoKeys/data")
+
+
+def test_velero_project_role_is_compute_only(plan):
+    role = one(plan, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    perms = role.inputs["permissions"]
+    assert perms and all(p.startswith("compute.") for p in perms)
+    bucket = one(plan, "gcp:storage/bucket:Bucket")
+    (velero_bucket,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-velero-bucket")]
+    assert velero_bucket.inputs["bucket"] == out(bucket, "name") and "condition" not in velero_bucket.inputs
+    (longhorn,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-longhorn-bucket")]
+    assert longhorn.inputs["condition"]["expression"].endswith(f'/objects/longhorn/")')

@@ -42,6 +42,7 @@ ROLES = {
     "DNS Zone Contributor": "befefa01-2a29-4197-83a8-272ff33ce314",
     "Disk Snapshot Contributor": "7efff54f-a5b4-42b5-a1c5-5411624893ce",
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",
     "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
 }
 
@@ -162,7 +163,7 @@ class AksCluster(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **kw)
 
     def _role(self, key: str, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str],
-              principal_type: str = "ServicePrincipal", **kw: Any) -> azure.authorization.RoleAssignment:
+              principal_type: str | None = "ServicePrincipal", **kw: Any) -> azure.authorization.RoleAssignment:
         return azure.authorization.RoleAssignment(
             f"{self.name}-ra-{key}",
             principal_id=principal_id,
@@ -345,8 +346,10 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster_identity = self._identity("aks")
         principal = self.cluster_identity.principal_id
         prereqs = [
-            # KMS: the control plane wraps etcd's DEKs with the Key Vault key.
+            # KMS: the control plane wraps etcd's DEKs with the Key Vault key; with a private vault
+            # AKS also manages the private link to it (documented requirement for "Private" access).
             self._role("aks-kms", "Key Vault Crypto User", principal, self.vault.id),
+            self._role("aks-kms-private", "Key Vault Contributor", principal, self.vault.id),
             # Joins nodes/LBs to our subnet.
             self._role("aks-network", "Network Contributor", principal, self.subnet.id),
             # Uses the disk encryption set for node and PVC disks.
@@ -408,8 +411,9 @@ class AksCluster(pulumi.ComponentResource):
                 f"{n}-pool-{pool_name}", resource_group_name=self.rg.name, resource_name_=self.aks.name,
                 agent_pool_name=pool_name, mode="User", **pool, opts=self._opts(ignore_changes=["count"])))
         # The deployer (this Pulumi run) needs cluster-admin through Azure RBAC to install the platform.
+        # (The deployer may be a user or a service principal: the type is left for Azure to resolve.)
         self._role("deployer-admin", "Azure Kubernetes Service RBAC Cluster Admin", self.deployer_object_id, self.aks.id,
-                   principal_type="ServicePrincipal")
+                   principal_type=None)
         self.ready: list[pulumi.Resource] = [self.aks, *self.pools]
 
     # ------------------------------------------------------------ workload identity

@@ -38,13 +38,12 @@ NODE_ROLES = [
     "roles/autoscaling.metricsWriter",
     "roles/artifactregistry.reader",
 ]
-#: What Velero's GCP plugin needs for disk snapshots (its documented custom role).
+#: What Velero's GCP plugin needs for disk snapshots (the compute part of its documented custom
+#: role). Object access is granted on the bucket only, signBlob on its own service account only.
 VELERO_PERMISSIONS = [
     "compute.disks.get", "compute.disks.create", "compute.disks.createSnapshot",
     "compute.projects.get", "compute.snapshots.get", "compute.snapshots.create",
     "compute.snapshots.useReadOnly", "compute.snapshots.delete", "compute.zones.get",
-    "storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list",
-    "iam.serviceAccounts.signBlob",
 ]
 ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
 
@@ -384,6 +383,9 @@ class GkeCluster(pulumi.ComponentResource):
                                opts=self._opts())
         gcp.storage.BucketIAMMember(f"{n}-velero-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin",
                                     member=member("velero"), opts=self._opts())
+        # Signed download URLs (`velero backup download/logs`) sign as itself, and only itself.
+        gcp.serviceaccount.IAMMember(f"{n}-velero-sign", service_account_id=accounts["velero"].name,
+                                     role="roles/iam.serviceAccountTokenCreator", member=member("velero"), opts=self._opts())
         # Longhorn: its prefix of the bucket only.
         gcp.storage.BucketIAMMember(
             f"{n}-longhorn-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin", member=member("longhorn"),
