@@ -75,3 +75,11 @@ def test_http_backup_endpoint_on_existing_cluster_warns(tmp_path):
     plan = analyze(engine.plan("platform-plain"))
     (warning,) = [f for f in plan.findings if f.check == "cluster-weakened"]
     assert warning.message.startswith("lfh:platform.cluster.backupEndpoint is set")
+
+
+def test_report_section_summarises_the_cluster(plan_of):
+    section = plan_of("platform-aws").sections["cluster"]
+    assert section["data"]["apiEndpoint"] == "private" and section["data"]["weakened"] == []
+    assert section["data"]["backup"] == {"dailyExpireDays": 30, "archiveTransitionDays": 0, "archiveExpireDays": 90, "wormReplica": True}
+    assert section["data"]["nodePools"]["system"]["taints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    assert plan_of("platform-local").sections["cluster"]["data"]["backupEndpoint"] == "https://s3.local.example.com"
