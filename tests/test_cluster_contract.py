@@ -140,3 +140,4 @@ def test_backup_and_storage_class(contract, stack, flavour, sc):
         assert set(out["backup"]["extra"]) >= {"resourceGroup", "storageAccount", "subscriptionId"}
     if flavour == "gcs":
         assert out["backup"]["extra"]["project"] == "lfh-example"
+        assert out["backup"]["extra"]["serviceAccount"] == out["addonIdentities"]["velero"]["annotations"]["iam.gke.io/gcp-service-account"]

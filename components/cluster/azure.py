@@ -265,8 +265,8 @@ class AksCluster(pulumi.ComponentResource):
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
             allow_blob_public_access=b.disable_public_access_block,
-            # Entra ID only: no account keys, no SAS signed with them.
-            allow_shared_key_access=False,
+            # Entra ID only: no account keys, no SAS signed with them (weaker only via allowSharedKeyAccess).
+            allow_shared_key_access=self.cfg.allow_shared_key_access,
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
             network_rule_set={"default_action": "Deny", "bypass": "AzureServices",

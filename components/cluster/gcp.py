@@ -112,7 +112,9 @@ class GkeCluster(pulumi.ComponentResource):
                 bucket=self.bucket.name,
                 region=cfg.region,
                 kms_key_id=self.data_key.id,
-                extra={"project": cfg.project, "snapshotLocation": cfg.region},
+                # serviceAccount: Velero's GCP plugin signs download URLs as this account (workload identity).
+                extra={"project": cfg.project, "snapshotLocation": cfg.region,
+                       "serviceAccount": self.bindings["velero"].annotations["iam.gke.io/gcp-service-account"]},
             ),
             storage_class=STORAGE_CLASS,
             kms_key_id=self.data_key.id,
