@@ -119,7 +119,7 @@ def test_workload_identity_user_scoped_to_service_account(plan, addon, ns, sa):
 def test_external_secrets_reads_only_platform_secrets(plan):
     member = one(plan, "gcp:projects/iAMMember:IAMMember", "-eso-secret-accessor")
     assert member.inputs["role"] == "roles/secretmanager.secretAccessor"
-    assert member.inputs["condition"]["expression"] == 'resource.name.startsWith("projects/123456789012/secrets/gcp-")'
+    assert member.inputs["condition"]["expression"] == 'resource.name.startsWith("projects/123456789012/secrets/gcp__")'
 
 
 def test_cert_manager_only_configured_zone(plan):

@@ -367,14 +367,15 @@ class GkeCluster(pulumi.ComponentResource):
         def member(addon: str) -> pulumi.Output[str]:
             return accounts[addon].email.apply(lambda e: f"serviceAccount:{e}")
 
-        # External Secrets: read secrets of this platform only (`<platform>-…` ids).
+        # External Secrets: read secrets of this platform only. Secret Manager ids cannot hold `/`, so
+        # the canonical path `<platform>/…` is stored as `<platform>__…` (the client adapters' rule).
         gcp.projects.IAMMember(
             f"{n}-eso-secret-accessor", project=self.project, role="roles/secretmanager.secretAccessor",
             member=member("external-secrets"),
             condition=self.project_number.apply(lambda num: {
                 "title": f"only-{self.platform.name}-secrets",
-                "description": f"Secrets whose id starts with {self.platform.name}-",
-                "expression": f'resource.name.startsWith("projects/{num}/secrets/{self.platform.name}-")',
+                "description": f"Secrets whose id starts with {self.platform.name}__",
+                "expression": f'resource.name.startsWith("projects/{num}/secrets/{self.platform.name}__")',
             }),
             opts=self._opts())
         # Velero: its bucket and disk snapshots.
