@@ -164,3 +164,13 @@ def test_velero_project_role_is_compute_only(plan):
     assert velero_bucket.inputs["bucket"] == out(bucket, "name") and "condition" not in velero_bucket.inputs
     (longhorn,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-longhorn-bucket")]
     assert longhorn.inputs["condition"]["expression"].endswith(f'/objects/longhorn/")')
+
+
+def test_labelled_resources_carry_platform_labels(plan):
+    for type_, key in [("gcp:container/cluster:Cluster", "resourceLabels"), ("gcp:storage/bucket:Bucket", "labels"),
+                       ("gcp:kms/cryptoKey:CryptoKey", "labels")]:
+        for r in plan.of_type(type_):
+            labels = r.inputs[key]
+            assert labels["lfh_platform"] == "gcp" and labels["lfh_environment"] == "production" and labels["managed-by"] == "pulumi"
+    (provider,) = plan.of_type("pulumi:providers:gcp")
+    assert provider.inputs["project"] == "lfh-example" and provider.inputs["region"] == "us-central1"
