@@ -25,9 +25,9 @@ class ExistingCluster(pulumi.ComponentResource):
         else:
             # Read at run time so the file's content never lands in the stack file.
             path = Path(cfg.kubeconfig_path or "~/.kube/config").expanduser()
-            if not path.is_file():
+            if not path.exists():
                 raise pulumi.RunError(
-                    f"lfh:platform.cluster.kubeconfigPath: {path} is not a file; set kubeconfigPath to an existing "
+                    f"lfh:platform.cluster.kubeconfigPath: {path} does not exist; set kubeconfigPath to an existing "
                     "kubeconfig or store it with `pulumi config set --secret --path lfh:platform.cluster.kubeconfig`")
             kubeconfig = pulumi.Output.secret(path.read_text())
         provider = k8s.Provider(
