@@ -174,3 +174,13 @@ def test_labelled_resources_carry_platform_labels(plan):
             assert labels["lfh_platform"] == "gcp" and labels["lfh_environment"] == "production" and labels["managed-by"] == "pulumi"
     (provider,) = plan.of_type("pulumi:providers:gcp")
     assert provider.inputs["project"] == "lfh-example" and provider.inputs["region"] == "us-central1"
+
+
+def test_apis_enabled_first_and_never_disabled(plan):
+    services = {s.inputs["service"]: s for s in plan.of_type("gcp:projects/service:Service")}
+    assert {"container.googleapis.com", "cloudkms.googleapis.com", "compute.googleapis.com", "secretmanager.googleapis.com"} <= set(services)
+    assert all(s.inputs["disableOnDestroy"] is False for s in services.values())
+    ring = one(plan, "gcp:kms/keyRing:KeyRing")
+    assert {s.urn for s in services.values()} <= set(ring.dependencies)
+    gcs_grant = one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "-key-gcs-agent")
+    assert gcs_grant.inputs["member"] == "serviceAccount:service-123456789012@gs-project-accounts.iam.gserviceaccount.com"

@@ -45,6 +45,10 @@ VELERO_PERMISSIONS = [
     "compute.projects.get", "compute.snapshots.get", "compute.snapshots.create",
     "compute.snapshots.useReadOnly", "compute.snapshots.delete", "compute.zones.get",
 ]
+#: APIs the platform uses; enabled here so a fresh project works on the first `pulumi up`.
+SERVICES = ["compute.googleapis.com", "container.googleapis.com", "cloudkms.googleapis.com", "iam.googleapis.com",
+            "iamcredentials.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
+            "logging.googleapis.com", "dns.googleapis.com"]
 ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
 
 
@@ -71,6 +75,13 @@ class GkeCluster(pulumi.ComponentResource):
         # platform be destroyed and re-created.
         self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=pulumi.ResourceOptions(parent=self)).hex
         self.cluster_name = self.suffix.apply(lambda s: f"{platform.name}-{s}")
+
+        # Enabling is idempotent; never disabled on destroy (other workloads in the project may use them).
+        self.services = [
+            gcp.projects.Service(f"{name}-api-{svc.split('.')[0]}", project=cfg.project, service=svc,
+                                 disable_on_destroy=False, opts=self._opts())
+            for svc in SERVICES
+        ]
 
         self._keys()
         self._network()
@@ -159,7 +170,7 @@ class GkeCluster(pulumi.ComponentResource):
         n = self.name
         self.key_ring = gcp.kms.KeyRing(
             f"{n}-keyring", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"),
-            location=self.cfg.region, project=self.project, opts=self._data_opts())
+            location=self.cfg.region, project=self.project, opts=self._data_opts(depends_on=self.services))
 
         def key(purpose: str, phi: bool) -> gcp.kms.CryptoKey:
             return gcp.kms.CryptoKey(
@@ -171,16 +182,20 @@ class GkeCluster(pulumi.ComponentResource):
         # etcd's application-layer Secrets encryption and platform data (disks, backups) use separate keys.
         self.etcd_key = key("gke-etcd", False)
         self.data_key = key("data", True)
+        # The GCS agent is created on first use: asking for it makes sure it exists before the grant.
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=self.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.gcp, depends_on=self.services))
         grants = [
-            (self.etcd_key, "container-engine-robot.iam.gserviceaccount.com", "gke"),
-            (self.data_key, "compute-system.iam.gserviceaccount.com", "compute"),
-            (self.data_key, "gs-project-accounts.iam.gserviceaccount.com", "gcs"),
+            (self.etcd_key, self._agent("container-engine-robot.iam.gserviceaccount.com"), "gke"),
+            (self.data_key, self._agent("compute-system.iam.gserviceaccount.com"), "compute"),
+            (self.data_key, gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}"), "gcs"),
         ]
         self.key_grants: dict[str, gcp.kms.CryptoKeyIAMMember] = {}
-        for crypto_key, domain, who in grants:
+        for crypto_key, agent, who in grants:
+            # Service agents exist once their API is enabled.
             self.key_grants[who] = gcp.kms.CryptoKeyIAMMember(
                 f"{n}-key-{who}-agent", crypto_key_id=crypto_key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                member=self._agent(domain), opts=self._opts())
+                member=agent, opts=self._opts(depends_on=self.services))
 
     # ------------------------------------------------------------ network
 
@@ -188,7 +203,7 @@ class GkeCluster(pulumi.ComponentResource):
         cfg, n = self.cfg, self.name
         self.network = gcp.compute.Network(
             f"{n}-vpc", name=f"{self.platform.name}-vpc", project=self.project, auto_create_subnetworks=False,
-            routing_mode="REGIONAL", opts=self._opts())
+            routing_mode="REGIONAL", opts=self._opts(depends_on=self.services))
         self.subnet = gcp.compute.Subnetwork(
             f"{n}-subnet", name=f"{self.platform.name}-nodes", project=self.project, region=cfg.region,
             network=self.network.id, ip_cidr_range=cfg.subnet_cidr,
@@ -241,7 +256,7 @@ class GkeCluster(pulumi.ComponentResource):
         cfg, n = self.cfg, self.name
         self.node_sa = gcp.serviceaccount.Account(
             f"{n}-nodes-sa", account_id=f"lfh-{self.platform.name[:18]}-nodes", project=self.project,
-            display_name=f"GKE nodes of {self.platform.name}", opts=self._opts())
+            display_name=f"GKE nodes of {self.platform.name}", opts=self._opts(depends_on=self.services))
         node_roles = [
             gcp.projects.IAMMember(f"{n}-nodes-sa-{role.split('/')[-1].replace('.', '-')}", project=self.project, role=role,
                                    member=self.node_sa.email.apply(lambda e: f"serviceAccount:{e}"), opts=self._opts())
@@ -355,7 +370,7 @@ class GkeCluster(pulumi.ComponentResource):
             ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
             account = gcp.serviceaccount.Account(
                 f"{n}-sa-{addon}", account_id=f"lfh-{self.platform.name[:16]}-{ADDON_SHORT[addon]}"[:30],
-                project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts())
+                project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts(depends_on=self.services))
             # Only this Kubernetes service account may impersonate it.
             gcp.serviceaccount.IAMMember(
                 f"{n}-sa-{addon}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",

@@ -436,4 +436,11 @@ def _gcp_custom_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"id": path, "name": path}
 
 
+@invoke("gcp:storage/getProjectServiceAccount:getProjectServiceAccount")
+def _gcp_gcs_agent(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or GCP_PROJECT
+    email = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
+
+
 # ================================================================== end GCP (cluster)
