@@ -31,6 +31,8 @@ BACKUP_CONTAINER = "velero"
 #: The Entra ID application every AKS AAD cluster uses as token audience (kubelogin --server-id).
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+#: Control-plane log categories kept (audit of changes, API server, Entra ID sign-ins via guard).
+AKS_LOG_CATEGORIES = ["kube-audit-admin", "kube-apiserver", "guard", "kube-controller-manager", "cluster-autoscaler"]
 
 #: Built-in role definition ids (stable GUIDs, identical in every tenant).
 ROLES = {
@@ -404,6 +406,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
         )
         self.oidc_issuer = self.aks.oidc_issuer_profile.issuer_url
+        self._audit_logs()
         self.pools: list[pulumi.Resource] = []
         for pool_name in ("apps", "db"):
             pool = self._pool(pool_name, getattr(cfg.node_pools, pool_name))
@@ -415,6 +418,20 @@ class AksCluster(pulumi.ComponentResource):
         self._role("deployer-admin", "Azure Kubernetes Service RBAC Cluster Admin", self.deployer_object_id, self.aks.id,
                    principal_type=None)
         self.ready: list[pulumi.Resource] = [self.aks, *self.pools]
+
+    def _audit_logs(self) -> None:
+        """Control-plane audit (admin actions, Entra ID sign-ins) kept `logRetentionDays` in a workspace."""
+        n = self.name
+        self.workspace = azure.operationalinsights.Workspace(
+            f"{n}-logs", resource_group_name=self.rg.name, location=self.cfg.location,
+            workspace_name=self.suffix.apply(lambda s: f"log-{self.platform.name}-{s}"),
+            sku={"name": "PerGB2018"}, retention_in_days=self.cfg.log_retention_days,
+            tags=self.tags, opts=data_opts(self))
+        azure.monitor.DiagnosticSetting(
+            f"{n}-aks-diagnostics", name="lfh-control-plane", resource_uri=self.aks.id, workspace_id=self.workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": c, "enabled": True} for c in AKS_LOG_CATEGORIES],
+            opts=self._opts())
 
     # ------------------------------------------------------------ workload identity
 

@@ -296,6 +296,8 @@ class AzureCluster(_Secure):
     def _no_replication_yet(self) -> "AzureCluster":
         if self.backup.replication.enabled:
             raise ValueError("backup.replication.enabled is not supported on azure yet (AWS only); remove it")
+        if self.log_retention_days > 730:
+            raise ValueError("logRetentionDays is at most 730 on azure (Log Analytics workspace retention)")
         return self
 
     def weakened(self) -> list[tuple[str, str]]:

@@ -335,6 +335,13 @@ def _azure_role_assignment(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
 
 
+@state("azure-native:operationalinsights:Workspace")
+def _azure_workspace(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("workspaceName", name)
+    return {"id": _arm(inputs, "Microsoft.OperationalInsights/workspaces", n), "name": n,
+            "customerId": f"{short_hash('ws', n)}-5555-4000-8000-{short_hash('ws2', n, n=12)}"}
+
+
 @invoke("azure-native:containerservice:listManagedClusterUserCredentials")
 def _azure_aks_user_credentials(args: dict[str, Any]) -> dict[str, Any]:
     import base64
