@@ -254,8 +254,10 @@ class EksCluster(pulumi.ComponentResource):
             opts=self._data_opts())
         flow_role = aws.iam.Role(
             f"{n}-flow-logs-role",
+            # Confused-deputy guard: only flow logs of this account may assume it.
             assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
-                                         "Action": "sts:AssumeRole"}]),
+                                         "Action": "sts:AssumeRole",
+                                         "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}}}]),
             tags=self.tags, opts=self._opts())
         aws.iam.RolePolicy(
             f"{n}-flow-logs-policy", role=flow_role.id,
@@ -479,7 +481,8 @@ class EksCluster(pulumi.ComponentResource):
             opts=self._opts(depends_on=rdeps))
         role = aws.iam.Role(
             f"{n}-replication-role",
-            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+                                         "Condition": {"StringEquals": {"aws:SourceAccount": self.account_id}}}]),
             tags=self.tags, opts=self._opts())
         policy = aws.iam.RolePolicy(
             f"{n}-replication-policy", role=role.id,

@@ -293,7 +293,7 @@ class AzureCluster(_Secure):
     allow_shared_key_access: bool = field(False, "Weaker: allow account-key auth on the backup storage account (only Longhorn's Azure backup target needs it); shows a warning.")
 
     @model_validator(mode="after")
-    def _no_replication_yet(self) -> "AzureCluster":
+    def _azure_limits(self) -> "AzureCluster":
         if self.backup.replication.enabled:
             raise ValueError("backup.replication.enabled is not supported on azure yet (AWS only); remove it")
         if self.log_retention_days > 730:
