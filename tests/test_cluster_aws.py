@@ -269,3 +269,15 @@ def test_cross_region_replica_gets_its_own_key(tmp_path):
             assert r.inputs.get("region") == "us-west-2", r.urn
     repl = one(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
     assert repl.inputs["rules"][0]["destination"]["encryptionConfiguration"]["replicaKmsKeyId"] == out(replica_key, "arn")
+
+
+def test_nodes_join_only_after_the_cni_addon_with_its_own_identity(plan):
+    (cni,) = [a for a in plan.of_type("aws:eks/addon:Addon") if a.inputs["addonName"] == "vpc-cni"]
+    assert json.loads(cni.inputs["configurationValues"]) == {"enableNetworkPolicy": "true"}
+    for group in plan.of_type("aws:eks/nodeGroup:NodeGroup"):
+        assert cni.urn in group.dependencies
+    _, stmt = _trust(plan, "vpc-cni")
+    assert [v for k, v in stmt["Condition"]["StringEquals"].items() if k.endswith(":sub")] == ["system:serviceaccount:kube-system:aws-node"]
+    node_policies = {a.inputs["policyArn"].rsplit("/", 1)[-1] for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                     if a.name.startswith("aws-cluster-node-role")}
+    assert node_policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"}

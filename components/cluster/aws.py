@@ -70,6 +70,7 @@ class EksCluster(pulumi.ComponentResource):
         self._keys()
         self._network()
         self._control_plane()
+        self._network_addon()
         self._node_groups()
         self._backup_bucket()
         self._addon_identities()
@@ -335,6 +336,24 @@ class EksCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ node groups
 
+    def _network_addon(self) -> None:
+        """The VPC CNI add-on with its own IRSA role, in place before any node joins (the node role
+        carries no CNI rights)."""
+        n = self.name
+        cni_role = self._irsa_role("vpc-cni", "kube-system", "aws-node", self.partition.apply(
+            lambda p: _policy([{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface",
+                                "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeInstances",
+                                "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes",
+                                "ec2:DescribeSubnets", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
+                                "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
+                               {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": f"arn:{p}:ec2:*:*:network-interface/*"}])))
+        self.cni_addon = aws.eks.Addon(
+            f"{n}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
+            service_account_role_arn=cni_role.arn, resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            # Enforce Kubernetes NetworkPolicy in the VPC CNI (the platform relies on it).
+            configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+            tags=self.tags, opts=self._opts())
+
     def _node_groups(self) -> None:
         n = self.name
         role = aws.iam.Role(
@@ -352,7 +371,7 @@ class EksCluster(pulumi.ComponentResource):
         self.node_groups: list[aws.eks.NodeGroup] = []
         for pool_name in ("system", "apps", "db"):
             pool: AwsNodePool = getattr(self.cfg.node_pools, pool_name)
-            self.node_groups.append(self._node_group(pool_name, pool, role, attachments))
+            self.node_groups.append(self._node_group(pool_name, pool, role, [*attachments, self.cni_addon]))
 
     def _node_group(self, pool_name: str, pool: AwsNodePool, role: aws.iam.Role, deps: list[pulumi.Resource]) -> aws.eks.NodeGroup:
         n = f"{self.name}-{pool_name}"
@@ -592,13 +611,6 @@ class EksCluster(pulumi.ComponentResource):
 
     def _addons(self) -> None:
         n = self.name
-        cni_role = self._irsa_role("vpc-cni", "kube-system", "aws-node", self.partition.apply(
-            lambda p: _policy([{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface",
-                                "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeInstances",
-                                "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes",
-                                "ec2:DescribeSubnets", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
-                                "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
-                               {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": f"arn:{p}:ec2:*:*:network-interface/*"}])))
         ebs_role = self._irsa_role("ebs-csi", "kube-system", "ebs-csi-controller-sa", pulumi.Output.all(self.data_key.arn).apply(
             lambda a: _policy([
                 {"Effect": "Allow", "Action": ["ec2:CreateSnapshot", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyVolume",
@@ -614,11 +626,7 @@ class EksCluster(pulumi.ComponentResource):
             ])))
         system = scheduling(self.cfg.node_pools)["system"]
         self.addons = [
-            aws.eks.Addon(f"{n}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
-                          service_account_role_arn=cni_role.arn, resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
-                          # Enforce Kubernetes NetworkPolicy in the VPC CNI (the platform relies on it).
-                          configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-                          tags=self.tags, opts=self._opts()),
+            self.cni_addon,
             aws.eks.Addon(f"{n}-addon-kube-proxy", cluster_name=self.cluster.name, addon_name="kube-proxy",
                           resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=self.tags, opts=self._opts()),
             aws.eks.Addon(f"{n}-addon-coredns", cluster_name=self.cluster.name, addon_name="coredns",
