@@ -187,11 +187,12 @@ def _norm_repo(repo: str) -> str:
 
 
 def unknown_value_keys(values: Any, upstream: Any, allowed: dict[str, str] | None = None,
-                       path: tuple[str, ...] = ()) -> Iterator[tuple[str, str, str]]:
+                       path: tuple[str, ...] = (), schema: Any = None) -> Iterator[tuple[str, str, str]]:
     """(dotted path, nearest existing parent, hint) for every key we set that the chart doesn't have.
 
     Open (any key accepted): below a map the chart leaves empty (`podAnnotations: {}`), below an
-    upstream `null`, inside lists (items are free-form), and below an ``allowed`` path.
+    upstream `null`, inside lists (items are free-form), below an ``allowed`` path, and below a key
+    the chart's values.schema.json (``schema``) declares — that schema then judges the subtree.
     """
     allowed = allowed or {}
     if not isinstance(values, dict):
@@ -201,6 +202,9 @@ def unknown_value_keys(values: Any, upstream: Any, allowed: dict[str, str] | Non
         dotted = ".".join(sub)
         parent = ".".join(path) or "(top level)"
         if dotted in allowed:
+            continue
+        if schema is not None and (not isinstance(upstream, dict) or key not in upstream) \
+                and schema_declares(schema, sub):
             continue
         if not isinstance(upstream, dict):
             yield dotted, parent, f"upstream {parent} is a {type(upstream).__name__}, not a map"
@@ -213,7 +217,40 @@ def unknown_value_keys(values: Any, upstream: Any, allowed: dict[str, str] | Non
         if up is None or isinstance(up, list) or (isinstance(up, dict) and not up):
             continue
         if isinstance(value, dict) and value:
-            yield from unknown_value_keys(value, up, allowed, sub)
+            yield from unknown_value_keys(value, up, allowed, sub, schema)
+
+
+def schema_declares(schema: Any, path: tuple[str, ...]) -> bool:
+    """Whether a values.schema.json names ``path`` under `properties` (following local `$ref`s)."""
+    node = _deref(schema, schema)
+    for key in path:
+        if not isinstance(node, dict):
+            return False
+        props = node.get("properties")
+        if not isinstance(props, dict) or key not in props:
+            # look through allOf/anyOf/oneOf branches too
+            for comb in ("allOf", "anyOf", "oneOf"):
+                for branch in node.get(comb) or []:
+                    b = _deref(schema, branch)
+                    if isinstance(b, dict) and isinstance(b.get("properties"), dict) and key in b["properties"]:
+                        props = b["properties"]
+                        break
+                else:
+                    continue
+                break
+            else:
+                return False
+        node = _deref(schema, props[key])
+    return True
+
+
+def _deref(root: Any, node: Any, depth: int = 0) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/") and depth < 32:
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+        node, depth = target, depth + 1
+    return node
 
 
 def _values_schema_errors(schema_path: Path, values: Any) -> list[str]:
@@ -242,7 +279,7 @@ def _schema_validator(path: str):
 
 def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     """Helm releases: pinned chart/repository/version, known value keys, values.schema.json."""
-    from .upstream_index import load_values
+    from .upstream_index import load_json, load_values
 
     root = root or upstream_dir()
     releases = plan.helm_releases()
@@ -290,7 +327,8 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
         if entry.get("values"):
             upstream = load_values(root, entry["values"])
             allowed = EXTRA_VALUE_KEYS.get(pinned.key, {})
-            bad = list(unknown_value_keys(rel["values"], upstream, allowed))
+            schema = load_json(str(root / entry["values_schema"])) if entry.get("values_schema") else None
+            bad = list(unknown_value_keys(rel["values"], upstream, allowed, schema=schema))
             for dotted, parent, hint in bad[:MAX_FINDINGS_PER_OBJECT]:
                 findings.append(Finding("helm-values", "error", res.urn,
                                         f"{label}: values key {dotted!r} does not exist in {entry['values']} "
