@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 from .. import PROJECT_ROOT
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 #: API groups served by the Kubernetes API server itself (validated with the OpenAPI schemas);
 #: every other group is a custom resource validated against its CRD.
@@ -184,7 +184,15 @@ class CrdVersion:
     served: bool
     deprecated: bool
     deprecation_warning: str
-    schema: Optional[dict[str, Any]]
+    #: Where the version's compact schema is cached (read only when this version is validated).
+    schema_path: Optional[Path] = None
+    _schema: Any = None
+
+    @property
+    def schema(self) -> Optional[dict[str, Any]]:
+        if self._schema is None and self.schema_path is not None:
+            self._schema = _read_json(self.schema_path)
+        return self._schema
 
 
 @dataclass
@@ -308,11 +316,22 @@ class CrdIndex:
         digest = hashlib.sha1(f"{CACHE_FORMAT}|{self.root / rel}|{entry['stamp']}|{start}".encode()).hexdigest()[:20]
         path = cache_dir() / "crd" / f"{digest}.json"
         record = _read_json(path)
+        if isinstance(record, dict) and not all((path.parent / v["schemaFile"]).is_file()
+                                                for v in (record.get("versions") or {}).values() if v.get("schemaFile")):
+            record = None  # a partial cache: parse again
         if not isinstance(record, dict):
             self.parsed_documents += 1
             docs = load_yaml_all_fast(self._text(rel)[start:end])
             record = next((r for r in map(_crd_record, docs) if r is not None), None) or {"notCrd": True}
-            _write_json(path, record)
+            # One file per (group, version, kind): a run reads only the versions it validates.
+            for name, version in (record.get("versions") or {}).items():
+                schema = version.pop("schema")
+                if schema is not None:
+                    version["schemaFile"] = f"{digest}-{hashlib.sha1(name.encode()).hexdigest()[:8]}.json"
+                    _write_json(path.parent / version["schemaFile"], schema)
+                    version["_schema"] = schema  # in memory for this run; never written in the record
+            _write_json(path, {k: v for k, v in record.items() if k != "versions"} | {"versions": {
+                n: {k: x for k, x in v.items() if k != "_schema"} for n, v in (record.get("versions") or {}).items()}})
         result = None if record.get("notCrd") else record
         self._docs[key] = result
         return result
@@ -341,7 +360,9 @@ class CrdIndex:
     def _crd(rec: dict[str, Any], rel: str) -> Crd:
         crd = Crd(rec["group"], rec["kind"], rec.get("scope", ""), rel)
         for name, v in rec["versions"].items():
-            crd.versions[name] = CrdVersion(name, v["served"], v["deprecated"], v["deprecationWarning"], v["schema"])
+            path = cache_dir() / "crd" / v["schemaFile"] if v.get("schemaFile") else None
+            crd.versions[name] = CrdVersion(name, v["served"], v["deprecated"], v["deprecationWarning"], path,
+                                            v.get("_schema"))
         return crd
 
 
