@@ -381,6 +381,21 @@ def test_values_violating_values_schema_json_are_errors_but_secrets_are_not_judg
 
 
 @needs_upstream
+def test_values_schema_sees_our_values_merged_over_the_chart_defaults():
+    """velero's schema requires top-level keys only its values.yaml sets: Helm validates the merge."""
+    velero = ("velero", "https://vmware-tanzu.github.io/helm-charts", "12.1.0")
+    assert check_helm_values(_plan(_release(*velero, {"snapshotsEnabled": False}))) == []
+    findings = check_helm_values(_plan(_release(*velero, {"snapshotsEnabled": "no"})))
+    assert len(findings) == 1 and "snapshotsEnabled" in findings[0].message
+
+
+def test_helm_merge_coalesces_like_helm():
+    defaults = {"a": {"b": 1, "c": [1, 2]}, "d": "x", "e": {"f": 1}}
+    ours = {"a": {"c": [3]}, "d": None, "e": "scalar"}
+    assert conformance.helm_merge(defaults, ours) == {"a": {"b": 1, "c": [3]}, "e": "scalar"}
+
+
+@needs_upstream
 def test_wrong_chart_version_is_an_error():
     findings = check_helm_values(_plan(_release("cert-manager", CERT_MANAGER[1], "v1.20.0", _cert_manager_values())))
     assert [(f.check, f.severity) for f in findings] == [("helm-values", "error")]

@@ -253,11 +253,30 @@ def _deref(root: Any, node: Any, depth: int = 0) -> Any:
     return node
 
 
+def helm_merge(defaults: Any, overrides: Any) -> Any:
+    """The values a chart's templates (and its values.schema.json) see: ours coalesced over the chart's.
+
+    Like Helm: maps merge key by key, lists and scalars replace, `null` deletes the chart's key.
+    """
+    if not isinstance(defaults, dict) or not isinstance(overrides, dict):
+        return overrides
+    out = dict(defaults)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = helm_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
 def _values_schema_errors(schema_path: Path, values: Any) -> list[str]:
-    """Violations of a chart's values.schema.json; leaves that are secrets ("[secret]") are not judged."""
+    """Violations of a chart's values.schema.json by the merged values (Helm validates those);
+    leaves that are secrets ("[secret]") are not judged."""
     validator = _schema_validator(str(schema_path))
     out = []
-    for err in sorted(validator.iter_errors(values), key=lambda e: list(e.absolute_path)):
+    for err in sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]):
         if err.instance == SECRET:
             continue  # the real value is unknown here; a string schema would accept the marker anyway
         where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -324,8 +343,8 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                                            f" (to test another version, set {section}.{pinned.key})")))
         if root is None or entry is None:
             continue
+        upstream = load_values(root, entry["values"]) if entry.get("values") else {}
         if entry.get("values"):
-            upstream = load_values(root, entry["values"])
             allowed = EXTRA_VALUE_KEYS.get(pinned.key, {})
             schema = load_json(str(root / entry["values_schema"])) if entry.get("values_schema") else None
             bad = list(unknown_value_keys(rel["values"], upstream, allowed, schema=schema))
@@ -334,7 +353,8 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                                         f"{label}: values key {dotted!r} does not exist in {entry['values']} "
                                         f"(nearest existing parent: {parent})" + (f"; {hint}" if hint else "")))
         if entry.get("values_schema"):
-            for msg in _values_schema_errors(root / entry["values_schema"], rel["values"])[:MAX_FINDINGS_PER_OBJECT]:
+            merged = helm_merge(upstream or {}, rel["values"])
+            for msg in _values_schema_errors(root / entry["values_schema"], merged)[:MAX_FINDINGS_PER_OBJECT]:
                 findings.append(Finding("helm-values", "error", res.urn,
                                         f"{label}: values violate {entry['values_schema']}: {msg}"))
     for key in sorted(set(overrides) & set(CHARTS) - used):
