@@ -130,6 +130,14 @@ def test_wrong_type_and_missing_required_field_in_builtin_object():
     assert any("spec.selector: required field 'selector' is missing" in m for m in messages)
 
 
+def test_masked_secrets_are_not_judged():
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}, "data": SECRET,
+              "stringData": {"password": SECRET}}
+    assert check_k8s_schema(_plan(_resource(secret))) == []
+    secret["data"] = "plain"
+    assert check_k8s_schema(_plan(_resource(secret)))
+
+
 def test_removed_api_version_is_an_error():
     obj = {"apiVersion": "policy/v1beta1", "kind": "PodDisruptionBudget",
            "metadata": {"name": "web"}, "spec": {"minAvailable": 1}}

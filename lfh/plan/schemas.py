@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Optional
 
+from .model import SECRET as SECRET_MARKER  # how plans show secrets; such a value is never judged
+
 #: Keywords that only annotate (no effect on validity here).
 _ANNOTATIONS = frozenset({
     "description", "title", "default", "example", "examples", "format", "$schema", "$id", "$comment",
@@ -136,8 +138,9 @@ class Validator:
     """
 
     def __init__(self, schema: dict[str, Any], *, defs: Optional[dict[str, Any]] = None, crd: bool = False,
-                 ignore_required: bool = False, max_errors: int = 20):
+                 ignore_required: bool = False, max_errors: int = 20, opaque: Optional[str] = SECRET_MARKER):
         self.schema = schema
+        self.opaque = opaque
         self.defs = defs or {}
         self.crd = crd
         self.ignore_required = ignore_required
@@ -172,6 +175,8 @@ class Validator:
             return
         if schema is True or schema is None:
             return
+        if self.opaque is not None and inst == self.opaque:
+            return  # a masked secret: its real value (and type) is unknown here, so it is not judged
         if schema is False:
             out.append(SchemaError(path, "no value is allowed here"))
             return
