@@ -119,18 +119,6 @@ def _crd_index(root: str, cache: str):
     return CrdIndex.from_charts_yaml(Path(root))
 
 
-_CRD_VALIDATORS: dict[tuple[str, ...], Any] = {}
-
-
-def _crd_validator(crd: Any, version: Any):
-    from .schemas import Validator
-
-    key = (crd.source, crd.group, version.name, crd.kind)
-    if key not in _CRD_VALIDATORS:
-        _CRD_VALIDATORS[key] = Validator(version.schema, crd=True)
-    return _CRD_VALIDATORS[key]
-
-
 def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     """Custom resources against their CRD's openAPIV3Schema (strict: pruned fields are errors)."""
     from .upstream_index import GATEWAY_API_GROUPS, cache_dir, is_builtin, split_api_version
@@ -169,7 +157,7 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                 findings.append(Finding("crd-schema", "warning", res.urn,
                                         f"{_object_name(obj)}: CRD {crd.source} has no schema for {api}; not validated"))
                 continue
-            for err in _crd_validator(crd, cv).errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
+            for err in cv.validator().errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
                 findings.append(Finding("crd-schema", "error", res.urn,
                                         f"{_object_name(obj)}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
     finally:

@@ -188,11 +188,21 @@ class CrdVersion:
     schema_path: Optional[Path] = None
     _schema: Any = None
 
+    _validator: Any = None
+
     @property
     def schema(self) -> Optional[dict[str, Any]]:
         if self._schema is None and self.schema_path is not None:
             self._schema = _read_json(self.schema_path)
         return self._schema
+
+    def validator(self):
+        """The structural-schema validator of this version (built once)."""
+        if self._validator is None:
+            from .schemas import Validator
+
+            self._validator = Validator(self.schema or {}, crd=True)
+        return self._validator
 
 
 @dataclass
@@ -249,6 +259,7 @@ class CrdIndex:
         self._dirty = False
         self._docs: dict[tuple[str, int], Optional[dict[str, Any]]] = {}
         self._texts: dict[str, str] = {}
+        self._crds: dict[tuple[str, int], Crd] = {}
         self.parsed_documents = 0  # for tests and measurements
 
     @classmethod
@@ -353,7 +364,9 @@ class CrdIndex:
                         continue
                     rec = self._doc(rel, entry, i)
                     if rec and rec["group"] == group and rec["kind"] == kind:
-                        return self._crd(rec, rel)
+                        if (rel, i) not in self._crds:
+                            self._crds[(rel, i)] = self._crd(rec, rel)
+                        return self._crds[(rel, i)]
         return None
 
     @staticmethod
