@@ -28,7 +28,26 @@ from .model import SECRET, Finding, Plan, Resource
 #: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
 #: all): {chart key: {"dotted.path": "why it is valid"}}. Everything below an entry is accepted.
 #: Add an entry only after reading the chart's templates, and say where the template reads it.
-EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {}
+EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
+    # Verified in the published minio-5.4.0.tgz (minio/minio helm-releases/, commit 43a740296).
+    "minio": {
+        "containerSecurityContext": "statefulset.yaml/deployment.yaml render the whole map with toYaml as the "
+                                    "container securityContext; values.yaml lists only readOnlyRootFilesystem",
+        "securityContext": "statefulset.yaml/deployment.yaml render `omit .Values.securityContext \"enabled\" | toYaml` "
+                           "as the pod securityContext: any PodSecurityContext field",
+        "resources": "statefulset.yaml/deployment.yaml render `toYaml .Values.resources` as the container's "
+                     "resources; values.yaml only sets requests.memory",
+        **{f"{job}.resources": f"post-job.yaml renders `toYaml .Values.{job}.resources` as the container's resources"
+           for job in ("makeBucketJob", "makePolicyJob", "makeUserJob", "makeServiceAccountJob", "customCommandJob")},
+        "postJob.securityContext": "post-job.yaml renders `omit .Values.postJob.securityContext \"enabled\" | toYaml` "
+                                   "as the post-job pod securityContext",
+        **{f"{job}.containerSecurityContext": f"post-job.yaml renders `with .Values.{job}.containerSecurityContext` "
+                                              f"(toYaml) as that container's securityContext when "
+                                              f"{job}.securityContext.enabled; values.yaml does not mention it "
+                                              f"(and {job}.securityContext only supplies `enabled`)"
+           for job in ("makeBucketJob", "makePolicyJob", "makeUserJob", "makeServiceAccountJob", "customCommandJob")},
+    },
+}
 
 #: At most this many schema findings per object / release (the first ones are the useful ones).
 MAX_FINDINGS_PER_OBJECT = 10
