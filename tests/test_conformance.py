@@ -256,6 +256,15 @@ def test_custom_resource_without_upstream_crd_is_an_error():
 
 
 @needs_upstream
+def test_misspelled_kind_gets_a_suggestion():
+    obj = httproute()
+    obj["kind"] = "HttpRoute"
+    findings = check_crd_schema(_plan(_resource(obj)))
+    assert len(findings) == 1 and "no upstream CRD for HttpRoute" in findings[0].message
+    assert "did you mean HTTPRoute?" in findings[0].message
+
+
+@needs_upstream
 def test_gateway_api_kinds_come_only_from_the_standard_bundle():
     index = CrdIndex.from_charts_yaml(UPSTREAM)
     bundle = charts_index(str(UPSTREAM))["crd_bundles"]["gateway-api"]["crds"]
@@ -404,6 +413,13 @@ def test_helm_merge_coalesces_like_helm():
 
 
 @needs_upstream
+def test_values_that_are_secret_as_a_whole_are_reported_not_passed():
+    findings = check_helm_values(_plan(_release(*CERT_MANAGER, SECRET)))
+    assert [(f.check, f.severity) for f in findings] == [("helm-values", "warning")]
+    assert "NOT checked" in findings[0].message
+
+
+@needs_upstream
 def test_wrong_chart_version_is_an_error():
     findings = check_helm_values(_plan(_release("cert-manager", CERT_MANAGER[1], "v1.20.0", _cert_manager_values())))
     assert [(f.check, f.severity) for f in findings] == [("helm-values", "error")]
@@ -500,6 +516,20 @@ def test_missing_upstream_folder_is_reported_loudly_not_passed(tmp_path, monkeyp
     empty = _plan()
     analyze(empty)
     assert len(_only(empty.findings, "upstream-missing")) == 2
+
+
+def test_a_crd_file_missing_from_the_upstream_folder_is_reported(tmp_path, monkeypatch, capsys):
+    upstream = tmp_path / "upstream"
+    upstream.mkdir()
+    (upstream / "charts.yaml").write_text(yaml.safe_dump({"charts": {}, "crd_bundles": {"w": {"crds": "gone.yaml"}}}))
+    monkeypatch.setenv("LFH_UPSTREAM_DIR", str(upstream))
+    monkeypatch.setenv("LFH_CACHE_DIR", str(tmp_path / "cache"))
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {}}
+    findings = check_crd_schema(_plan(_resource(widget)), upstream)
+    assert ("crd-schema", "error") in [(f.check, f.severity) for f in findings]
+    missing = _only(findings, "upstream-missing", "warning")
+    assert len(missing) == 1 and "gone.yaml" in missing[0].message
+    assert "gone.yaml" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- the CRD index cache

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 from ..charts import CHARTS, chart_for
-from ..upstream import charts_index, upstream_dir
+from ..upstream import upstream_dir
 from .model import SECRET, Finding, Plan, Resource
 
 #: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
@@ -158,8 +158,10 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             if crd is None:
                 where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
                          else "the CRD files charts.yaml lists")
+                near = [k for k in index.kinds_near(group, kind) if k != kind]
                 findings.append(Finding("crd-schema", "error", res.urn,
-                                        f"{_object_name(obj)}: no upstream CRD for {kind} in {group or 'core'} in {where}"))
+                                        f"{_object_name(obj)}: no upstream CRD for {kind} in {group or 'core'} in {where}"
+                                        + (f" (did you mean {near[0]}?)" if near else "")))
                 continue
             cv = crd.versions.get(ver)
             if cv is None or not cv.served:
@@ -181,6 +183,10 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                                         f"{_object_name(obj)}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
     finally:
         index.save()
+    for rel in sorted(index.missing_files):
+        print(f"warning: {plan.stack}: upstream CRD file {rel} (listed in charts.yaml) is missing", file=sys.stderr)
+        findings.append(Finding("upstream-missing", "warning", stack_urn(plan),
+                                f"upstream CRD file {root / rel} (listed in charts.yaml) is missing: its kinds were NOT checked"))
     return findings
 
 
@@ -310,7 +316,7 @@ def _schema_validator(path: str):
 
 def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     """Helm releases: pinned chart/repository/version, known value keys, values.schema.json."""
-    from .upstream_index import load_json, load_values
+    from .upstream_index import charts_index_fast, load_json, load_values
 
     root = root or upstream_dir()
     releases = plan.helm_releases()
@@ -322,7 +328,7 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             findings.append(Finding("helm-values", "error", stack_urn(plan),
                                     f"{section}.{key}: no pinned chart {key!r} (known: {', '.join(sorted(CHARTS))})"))
     used = set()
-    index = charts_index(str(root)) if root is not None else None
+    index = charts_index_fast(root) if root is not None else None
     for res, rel in releases:
         label = f"Helm release {rel['namespace']}/{rel['name']} ({rel['chart']} {rel['version'] or '<no version>'})"
         pinned = chart_for(rel["chart"], rel["repository"])
@@ -354,6 +360,17 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                                         + (f" nor the override {override}" if override is not None else
                                            f" (to test another version, set {section}.{pinned.key})")))
         if root is None or entry is None:
+            continue
+        if not isinstance(rel["values"], dict):
+            findings.append(Finding("helm-values", "warning", res.urn,
+                                    f"{label}: values are {'a secret' if rel['values'] == SECRET else 'not a map'} as a whole; "
+                                    "their keys were NOT checked (mark only the secret leaves secret)"))
+            continue
+        missing = [entry[k] for k in ("values", "values_schema") if entry.get(k) and not (root / entry[k]).is_file()]
+        if missing:
+            print(f"warning: {plan.stack}: upstream {', '.join(missing)} missing", file=sys.stderr)
+            findings.append(Finding("upstream-missing", "warning", res.urn,
+                                    f"{label}: upstream {', '.join(missing)} (listed in charts.yaml) missing: values NOT checked"))
             continue
         upstream = load_values(root, entry["values"]) if entry.get("values") else {}
         if entry.get("values"):

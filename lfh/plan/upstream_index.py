@@ -260,13 +260,13 @@ class CrdIndex:
         self._docs: dict[tuple[str, int], Optional[dict[str, Any]]] = {}
         self._texts: dict[str, str] = {}
         self._crds: dict[tuple[str, int], Crd] = {}
+        #: CRD files charts.yaml lists that do not exist.
+        self.missing_files: set[str] = set()
         self.parsed_documents = 0  # for tests and measurements
 
     @classmethod
     def from_charts_yaml(cls, root: Path) -> "CrdIndex":
-        from ..upstream import charts_index
-
-        index = charts_index(str(root))
+        index = charts_index_fast(Path(root))
         files: list[str] = []
         bundles: dict[str, str] = {}
         for key, entry in (index.get("crd_bundles") or {}).items():
@@ -291,6 +291,9 @@ class CrdIndex:
     def _file_entry(self, rel: str) -> dict[str, Any]:
         self._load_index()
         path = self.root / rel
+        if not path.is_file():
+            self.missing_files.add(rel)  # reported by the check; never a silent pass
+            return {"stamp": None, "docs": []}
         stamp = _stamp(path)
         entry = self._index.get(rel)
         if entry is None or entry.get("stamp") != stamp:
@@ -353,6 +356,14 @@ class CrdIndex:
         gateway_file = self.bundle_files.get(GATEWAY_API_BUNDLE)
         return [f for f in self.files if f != gateway_file] + ([gateway_file] if gateway_file else [])
 
+    def kinds_near(self, group: str, kind: str) -> list[str]:
+        """Kinds the candidate files may define that look like ``kind`` (for "did you mean")."""
+        hints = {h for rel in self._candidate_files(group) for _, _, hs in self._file_entry(rel)["docs"] for h in hs}
+        by_lower = {h.lower(): h for h in hints}
+        import difflib
+
+        return [by_lower[m] for m in difflib.get_close_matches(kind.lower(), list(by_lower), n=2, cutoff=0.8)]
+
     def find(self, group: str, kind: str) -> Optional[Crd]:
         """The CRD defining ``group``/``kind`` (None if no upstream file has it)."""
         files = self._candidate_files(group)
@@ -386,7 +397,19 @@ def crd_validator(schema_json: str):
     return Validator(json.loads(schema_json), crd=True)
 
 
-# ---------------------------------------------------------------- values.yaml
+# ---------------------------------------------------------------- charts.yaml, values.yaml
+
+
+def charts_index_fast(root: Path) -> dict[str, Any]:
+    """`charts.yaml` (libyaml; lfh.upstream.charts_index parses the same file in pure Python)."""
+    path = Path(root) / "charts.yaml"
+    return _charts_index(str(path), _stamp(path))
+
+
+@lru_cache(maxsize=8)
+def _charts_index(path: str, stamp: str) -> dict[str, Any]:
+    return load_yaml_fast(Path(path).read_text()) or {}
+
 
 
 def load_values(root: Path, rel: str) -> Any:
