@@ -6,7 +6,6 @@ must come out clean.
 from __future__ import annotations
 
 import copy
-import shutil
 from pathlib import Path
 
 import pytest

@@ -15,7 +15,6 @@ Each check returns Findings (`check` names in brackets); ``analyze`` runs them a
 from __future__ import annotations
 
 import difflib
-import json
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any, Iterator, Optional
 
 from ..charts import CHARTS, chart_for
 from ..upstream import upstream_dir
-from .model import SECRET, Finding, Plan, Resource
+from .model import SECRET, Finding, Plan
 
 #: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
 #: all): {chart key: {"dotted.path": "why it is valid"}}. Everything below an entry is accepted.
