@@ -284,7 +284,7 @@ class CrdIndex:
         if self._index:
             return
         data = _read_json(self._index_path)
-        if isinstance(data, dict) and data.get("format") == CACHE_FORMAT and str(self.root) == data.get("root"):
+        if isinstance(data, dict) and data.get("format") == CACHE_FORMAT:
             self._index = data.get("files") or {}
         self._index = {k: v for k, v in self._index.items() if isinstance(v, dict)}
 
@@ -295,7 +295,7 @@ class CrdIndex:
             self.missing_files.add(rel)  # reported by the check; never a silent pass
             return {"stamp": None, "docs": []}
         stamp = _stamp(path)
-        entry = self._index.get(rel)
+        entry = self._index.get(str(path))
         if entry is None or entry.get("stamp") != stamp:
             text = self._text(rel)
             docs = []
@@ -306,7 +306,7 @@ class CrdIndex:
                 if hints:
                     docs.append([start, end, hints])
             entry = {"stamp": stamp, "docs": docs}
-            self._index[rel] = entry
+            self._index[str(path)] = entry
             self._dirty = True
         return entry
 
@@ -317,7 +317,7 @@ class CrdIndex:
 
     def save(self) -> None:
         if self._dirty:
-            _write_json(self._index_path, {"format": CACHE_FORMAT, "root": str(self.root), "files": self._index})
+            _write_json(self._index_path, {"format": CACHE_FORMAT, "files": self._index})
             self._dirty = False
 
     # -- documents (parsed lazily, cached on disk)
