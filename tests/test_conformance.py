@@ -255,6 +255,18 @@ def test_custom_resource_without_upstream_crd_is_an_error():
 
 
 @needs_upstream
+def test_experimental_gateway_api_fields_are_rejected():
+    """`retry` and `sessionPersistence` exist only in the experimental channel: we must not rely on them."""
+    obj = httproute()
+    obj["spec"]["rules"][0]["retry"] = {"attempts": 2}
+    obj["spec"]["rules"][0]["sessionPersistence"] = {"type": "Cookie"}
+    messages = sorted(f.message for f in check_crd_schema(_plan(_resource(obj))))
+    assert len(messages) == 2
+    assert "spec.rules[0].retry: unknown field" in messages[0]
+    assert "spec.rules[0].sessionPersistence: unknown field" in messages[1]
+
+
+@needs_upstream
 def test_misspelled_kind_gets_a_suggestion():
     obj = httproute()
     obj["kind"] = "HttpRoute"
