@@ -260,6 +260,7 @@ class CrdIndex:
         self._docs: dict[tuple[str, int], Optional[dict[str, Any]]] = {}
         self._texts: dict[str, str] = {}
         self._crds: dict[tuple[str, int], Crd] = {}
+        self._entries: dict[str, dict[str, Any]] = {}
         #: CRD files charts.yaml lists that do not exist.
         self.missing_files: set[str] = set()
         self.parsed_documents = 0  # for tests and measurements
@@ -289,6 +290,11 @@ class CrdIndex:
         self._index = {k: v for k, v in self._index.items() if isinstance(v, dict)}
 
     def _file_entry(self, rel: str) -> dict[str, Any]:
+        if rel not in self._entries:
+            self._entries[rel] = self._stat_entry(rel)
+        return self._entries[rel]
+
+    def _stat_entry(self, rel: str) -> dict[str, Any]:
         self._load_index()
         path = self.root / rel
         if not path.is_file():
