@@ -252,7 +252,7 @@ class Validator:
         if xhi is not None and inst >= xhi:
             out.append(SchemaError(path, f"{inst} must be less than {xhi}"))
         m = schema.get("multipleOf")
-        if m and (inst / m) != int(inst / m):
+        if m and abs(inst / m - round(inst / m)) > 1e-9:
             out.append(SchemaError(path, f"{inst} is not a multiple of {m}"))
 
     def _array(self, schema: dict, inst: list, path: tuple, out: list[SchemaError], skeleton: bool) -> None:
