@@ -104,8 +104,8 @@ class GitOpsConfig(EnvAwareModel):
     oidc_issuer: Optional[str] = field(None, "OIDC issuer URL for SSO (Argo CD `oidc.config`).")
     oidc_client_id: Optional[str] = field(None, "OIDC client id for SSO.")
     admin_group: Optional[str] = field(None, "SSO group mapped to `role:admin`.")
-    resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of each Argo CD server/repo-server container.")
-    controller_resources: Resources = field(_res("500m", "1Gi", "2Gi"), "Requests/limit of the application controller.")
+    resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of each Argo CD server, repo-server, ApplicationSet and notifications container.")
+    controller_resources: Resources = field(_res("250m", "512Mi", "2Gi"), "Requests/limit of the application controller.")
 
 
 class SecretsConfig(StrictModel):
