@@ -376,3 +376,35 @@ def test_sizing_section_sums_requests_and_names_chart_defaults(full, local):
     assert "monitoring: grafana" in data["chartDefaults"] and "gitops: redis-ha (redis, sentinel, haproxy)" in data["chartDefaults"]
     assert "vs seed shared base ~3 CPU / 7 GiB" in full.sections["platformSizing"]["text"][0]
     assert "monitoring" not in local.sections["platformSizing"]["data"]["byAddon"]
+
+
+def test_dns01_issues_wildcard_certificates(tmp_path):
+    solver = {"cloudflare": {"apiTokenSecretRef": {"name": "cloudflare-token", "key": "token"}}}
+    plan = analyze(_variant(tmp_path, {"certificates": {"solver": "dns01", "dns01Solver": solver,
+                                                        "dnsZones": ["local.example.com"]}}).plan("platform-local"))
+    acme = one(plan, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["solvers"][0]
+    assert acme == {"dns01": solver, "selector": {"dnsZones": ["local.example.com"]}}
+    cert = one(plan, "Certificate", "wildcard-local-example-com-tls")["spec"]
+    assert cert["dnsNames"] == ["*.local.example.com", "local.example.com"]
+    assert cert["issuerRef"]["name"] == "letsencrypt-staging"  # platform-local asks for the staging issuer
+
+
+def test_http01_certificates_name_the_platform_hosts(local):
+    cert = one(local, "Certificate", "wildcard-local-example-com-tls")["spec"]
+    assert cert["dnsNames"] == ["argocd.local.example.com"]
+
+
+def test_platform_store_is_closed_to_client_namespaces(local):
+    store = one(local, "ClusterSecretStore", "platform-secrets")["spec"]
+    assert "vault" in store["provider"]
+    allowed = store["conditions"][0]["namespaces"]
+    assert "velero" in allowed and not any(ns.startswith("client") for ns in allowed)
+
+
+def test_existing_cluster_needs_a_secret_store(tmp_path):
+    doc = yaml.safe_load((STACKS_DIR / "Pulumi.platform-local.yaml").read_text())
+    del doc["config"]["lfh:platform"]["secrets"]["provider"]
+    (tmp_path / "Pulumi.platform-local.yaml").write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError) as err:
+        Engine(stacks_dir=tmp_path).plan("platform-local")
+    assert err.value.lines == [err.value.lines[0]] and "secrets.provider: required on an existing cluster" in err.value.lines[0]

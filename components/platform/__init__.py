@@ -20,7 +20,7 @@ from ..cluster.contract import ClusterContract
 from .backups import NAMESPACE as VELERO_NAMESPACE, Backups
 from .certificates import Certificates
 from .contract import GatewayRef, PlatformContract, export
-from .gateway import Gateway
+from .gateway import Gateway, GatewayPlan
 from .gitops import NAMESPACE as ARGOCD_NAMESPACE, GitOps
 from .monitoring import Monitoring
 from .secrets import Secrets
@@ -38,6 +38,7 @@ class CorePlatform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         domains = [platform.domain, *[d for d in platform.gateway.extra_domains if d != platform.domain]]
         ref = GatewayRef(wildcard_domains=[f"*.{d}" for d in domains])
+        ref.listeners = {lst.hostname: lst.name for lst in GatewayPlan.of(ref, domains).listeners}
         argocd_host = platform.gitops.hostname or f"argocd.{platform.domain}"
         grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
         public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])

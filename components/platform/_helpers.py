@@ -135,3 +135,17 @@ def custom_resource(parent: pulumi.Resource, provider: pulumi.ProviderResource, 
         opts=child_opts(parent, provider, depends_on=list(depends_on)),
         **kwargs,
     )
+
+
+def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> Any:
+    """The cloud identity bound for ``addon``, checked against the service account its chart creates.
+
+    A binding for another namespace/name would leave the pods without cloud credentials at run time,
+    so a mismatch between cluster target and add-on is refused here, at plan time.
+    """
+    binding = cluster.addon_identities.get(addon)
+    if binding is not None and (binding.namespace, binding.service_account) != (namespace, service_account):
+        raise ValueError(
+            f"cluster contract: addon_identities[{addon!r}] binds {binding.namespace}/{binding.service_account}, "
+            f"but the {addon} chart runs as {namespace}/{service_account}")
+    return binding

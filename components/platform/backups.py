@@ -19,7 +19,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import BackupsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, release, resources, restricted_container
+from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources, restricted_container
 from .secrets import Secrets
 
 VELERO_API = "velero.io/v1"
@@ -71,7 +71,7 @@ class Backups(pulumi.ComponentResource):
         self.namespace = namespace(
             self, p, NAMESPACE, level="privileged", component="backups", depends_on=cluster.ready,
             why="velero node-agent mounts hostPath /var/lib/kubelet/pods to move volume data")
-        identity = cluster.addon_identities.get("velero")
+        identity = addon_identity(cluster, "velero", NAMESPACE, "velero")
         self.credentials: Optional[k8s.apiextensions.CustomResource] = None
         if identity is None:
             # No workload identity (existing clusters, S3-compatible stores): a credentials file synced

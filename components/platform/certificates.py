@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import CertificatesConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
 from .gateway import Gateway
 
 CM_API = "cert-manager.io/v1"
@@ -37,10 +37,12 @@ class Certificates(pulumi.ComponentResource):
         p = cluster.provider
         self.public_issuer = cfg.public_issuer
         self.internal_issuer = INTERNAL_CA
+        solver_kind = cfg.solver or ("dns01" if dns01_solver else "http01")
+        self.solver = solver_kind
         # Controller, webhook, cainjector and the ACME solver pods are all restricted-compliant.
         self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="certificates",
                                    depends_on=cluster.ready)
-        identity = cluster.addon_identities.get("cert-manager")
+        identity = addon_identity(cluster, "cert-manager", NAMESPACE, "cert-manager")
         res = resources(cfg.resources)
         # Enabled PDBs default to minAvailable 1 in this chart.
         pdb = {"enabled": cfg.replicas > 1}
@@ -65,7 +67,7 @@ class Certificates(pulumi.ComponentResource):
 
         self.issuers: dict[str, k8s.apiextensions.CustomResource] = {}
         for issuer, server in ACME.items():
-            if cfg.solver == "dns01" and dns01_solver:
+            if solver_kind == "dns01" and dns01_solver:
                 solver: dict[str, Any] = {"dns01": dns01_solver}
                 if cfg.dns_zones:
                     solver["selector"] = {"dnsZones": list(cfg.dns_zones)}
@@ -99,7 +101,11 @@ class Certificates(pulumi.ComponentResource):
 
         # The shared Gateway's certificates. A wildcard needs DNS-01; with HTTP-01 the certificate
         # names the platform's own hosts (clients then bring exact-hostname certificates).
-        wildcard = cfg.solver == "dns01" and bool(dns01_solver)
+        wildcard = solver_kind == "dns01" and bool(dns01_solver)
+        if not wildcard:
+            pulumi.log.warn(
+                "lfh:platform.certificates.solver: http01 cannot issue wildcard certificates; the gateway's "
+                f"certificates name only {', '.join(http01_hosts)} (use dns01 for client hosts under the domains)", self)
         self.gateway_certificates = []
         for lst in gateway.plan.listeners:
             names = [f"*.{lst.domain}", lst.domain] if wildcard else [

@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from lfh.config.platform import GatewayConfig
 
 from ..cluster.contract import ClusterContract
-from ..k8s import child_opts, labels, meta
 from ._helpers import custom_resource, namespace, release, resources, restricted_container, restricted_pod
 from .contract import CLIENT_NAMESPACE_LABEL, GatewayRef
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from lfh.config import secret_value
 from lfh.config.platform import MonitoringConfig
@@ -100,6 +99,8 @@ class Monitoring(pulumi.ComponentResource):
             self, p, NAMESPACE, level="privileged", component="monitoring", depends_on=cluster.ready,
             why="prometheus-node-exporter needs hostNetwork, hostPID and hostPath to report node health",
             extra_labels={CLIENT_NAMESPACE_LABEL: "true"})  # its Grafana route attaches to the shared Gateway
+
+        import pulumi_random as random  # only platforms with monitoring pay for importing it
 
         password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))

@@ -13,11 +13,13 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import SecretsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
 
 ESO_API = "external-secrets.io/v1"
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
+#: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
+PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
 
 
 class Secrets(pulumi.ComponentResource):
@@ -33,7 +35,7 @@ class Secrets(pulumi.ComponentResource):
         # The operator, webhook and cert controller run non-root, read-only, all capabilities dropped.
         self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="secrets",
                                    depends_on=cluster.ready)
-        identity = cluster.addon_identities.get("external-secrets")
+        identity = addon_identity(cluster, "external-secrets", NAMESPACE, SERVICE_ACCOUNT)
         res = resources(cfg.resources)
         values: dict[str, Any] = {
             # ESO's CRDs come with the chart (and stay on uninstall: deleting them deletes every secret sync).
@@ -61,7 +63,11 @@ class Secrets(pulumi.ComponentResource):
             self.store = custom_resource(
                 self, p, "store", api_version=ESO_API, kind="ClusterSecretStore", name=cfg.store_name,
                 component="secrets", depends_on=[self.release],
-                spec={"provider": provider_block, "refreshInterval": 3600})
+                spec={"provider": provider_block, "refreshInterval": 3600,
+                      # Only the platform's own namespaces may read through this store: it holds the
+                      # platform's identity. Clients get namespace-scoped SecretStores on their own
+                      # paths, so one client can never read another's (LESSONS.md).
+                      "conditions": [{"namespaces": list(PLATFORM_CONSUMERS)}]})
         else:
             pulumi.log.warn(
                 "lfh:platform.secrets.provider: no secret manager configured for this cluster; the platform "
@@ -80,6 +86,8 @@ class Secrets(pulumi.ComponentResource):
         """An ExternalSecret reading ``{secretKey: (path under the prefix, property)}`` from the platform store."""
         if self.store is None:
             return None
+        if namespace not in PLATFORM_CONSUMERS:
+            raise ValueError(f"ExternalSecret {namespace}/{name}: namespace may not read the platform store")
         target_block: dict[str, Any] = {"name": target, "creationPolicy": "Owner",
                                         # Keep the Secret if the ExternalSecret goes: volumes need their key.
                                         "deletionPolicy": "Retain"}

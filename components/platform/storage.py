@@ -16,7 +16,7 @@ from lfh.config.platform import StorageConfig
 
 from ..cluster.contract import ClusterContract
 from ..k8s import child_opts, labels, meta
-from ._helpers import custom_resource, namespace, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
 from .secrets import Secrets
 
 LONGHORN_API = "longhorn.io/v1beta2"
@@ -59,7 +59,7 @@ class Storage(pulumi.ComponentResource):
             self, p, NAMESPACE, level="privileged", component="storage", depends_on=cluster.ready,
             why="longhorn-manager/instance-manager need privileged containers, hostPath and host PID to attach block devices")
 
-        identity = cluster.addon_identities.get("longhorn")
+        identity = addon_identity(cluster, "longhorn", NAMESPACE, "longhorn-service-account")
         needs_credentials = identity is None or cluster.backup.flavour in ("s3-compatible", "gcs", "azure-blob")
         self.backup_secret = None
         if needs_credentials:
@@ -127,12 +127,20 @@ class Storage(pulumi.ComponentResource):
             "recurringJobSelector": job_selector,
         }
         self.default_class = self._class(p, "class-default", DEFAULT_CLASS, common, default=True, deps=crd)
-        crypto = {f"csi.storage.k8s.io/{kind}-secret-{field}": value
-                  for kind in ("provisioner", "node-publish", "node-stage", "node-expand")
-                  for field, value in (("name", CRYPTO_SECRET), ("namespace", NAMESPACE))}
-        enc_deps = crd + ([self.crypto_secret] if self.crypto_secret is not None else [])
-        self.encrypted_class = self._class(p, "class-encrypted", ENCRYPTED_CLASS,
-                                           {**common, "encrypted": "true", **crypto}, default=False, deps=enc_deps)
+        self.encrypted_class = None
+        if self.crypto_secret is not None:
+            crypto = {f"csi.storage.k8s.io/{kind}-secret-{field}": value
+                      for kind in ("provisioner", "node-publish", "node-stage", "node-expand")
+                      for field, value in (("name", CRYPTO_SECRET), ("namespace", NAMESPACE))}
+            self.encrypted_class = self._class(p, "class-encrypted", ENCRYPTED_CLASS,
+                                               {**common, "encrypted": "true", **crypto}, default=False,
+                                               deps=crd + [self.crypto_secret])
+        else:
+            # No secret store, no key: a dm-crypt class would leave every volume Pending. Data services
+            # get the cluster's own (cloud-encrypted) class instead.
+            self.classes["encrypted"] = cluster.storage_class
+            pulumi.log.warn("lfh:platform.storage: no ClusterSecretStore for the dm-crypt key; the `encrypted` "
+                            f"storage class is the cluster's own {cluster.storage_class!r}", self)
 
         jobs = [
             ("snapshot-hourly", "snapshot", cfg.snapshot_cron, cfg.snapshot_retain),
@@ -146,7 +154,7 @@ class Storage(pulumi.ComponentResource):
                     "name": job, "task": task, "cron": cron, "retain": retain,
                     "concurrency": cfg.backup_concurrency, "groups": [DEFAULT_GROUP],
                     "labels": {"lfh.io/tier": job}})
-        self.ready = [self.default_class, self.encrypted_class]
+        self.ready = [c for c in (self.default_class, self.encrypted_class) if c is not None]
         self.register_outputs({"classes": self.classes})
 
     def _class(self, p: pulumi.ProviderResource, suffix: str, name: str, params: dict[str, str], *,

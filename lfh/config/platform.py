@@ -90,12 +90,8 @@ class StorageConfig(EnvAwareModel):
     manager_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of longhorn-manager (one per node).")
 
 
-class GitOpsConfig(EnvAwareModel):
+class GitOpsConfig(StrictModel):
     """Argo CD, highly available, behind the shared gateway."""
-
-    ENV_DEFAULTS = {
-        "replicas": {"production": 2, "staging": 2, "development": 2},
-    }
 
     replicas: int = field(2, "Replicas of the application controller, server and repo server (≥ 2: HA).", ge=2, le=5)
     hostname: Optional[DnsName] = field(None, "Argo CD host name; `argocd.<domain>` when unset.")
@@ -123,7 +119,7 @@ class CertificatesConfig(StrictModel):
     """cert-manager and the platform's ClusterIssuers."""
 
     acme_email: str = field("platform@example.com", "Contact e-mail for Let's Encrypt (expiry notices).", pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-    solver: Literal["http01", "dns01"] = field("http01", "ACME challenge: `http01` through the shared gateway, or `dns01` through the cloud DNS (needed for wildcards).")
+    solver: Optional[Literal["http01", "dns01"]] = field(None, "ACME challenge: `dns01` (cloud DNS; needed for wildcard certificates) or `http01` (through the shared gateway); default: `dns01` where the cluster brings a DNS-01 solver, else `http01`.")
     dns_zones: list[DnsName] = field([], "DNS zones the DNS-01 solver may answer for (empty: every zone it can).")
     dns01_solver: dict = field({}, "cert-manager DNS-01 solver block for clusters whose contract brings none (existing clusters).")
     public_issuer: Literal["letsencrypt-prod", "letsencrypt-staging"] = field("letsencrypt-prod", "Issuer for the gateway's public certificates.")
@@ -193,9 +189,14 @@ class PlatformConfig(StrictModel):
     monitoring: MonitoringConfig = field({}, "kube-prometheus-stack (optional add-on).")
 
     @model_validator(mode="after")
-    def _dns01_needs_solver(self) -> "PlatformConfig":
-        if (self.certificates.solver == "dns01" and getattr(self.cluster, "provider", "") == "existing"
-                and not self.certificates.dns01_solver):
+    def _existing_cluster_needs(self) -> "PlatformConfig":
+        """An existing cluster brings no cloud secret manager or DNS: the stack file must name them."""
+        if getattr(self.cluster, "provider", "") != "existing":
+            return self
+        if not self.secrets.provider:
+            raise ValueError("secrets.provider: required on an existing cluster (an ESO `spec.provider` block, e.g. "
+                             "{vault: {...}}); Velero and Longhorn read their bucket credentials through it")
+        if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
             raise ValueError("certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
                              "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
         return self
