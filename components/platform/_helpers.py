@@ -100,15 +100,17 @@ def resources(r: Resources) -> dict[str, Any]:
     return {"requests": {"cpu": r.cpu, "memory": r.memory}, "limits": {"memory": r.memory_limit}}
 
 
-def restricted_container() -> dict[str, Any]:
+def restricted_container(read_only_root: bool = True) -> dict[str, Any]:
     """A container securityContext that passes Pod Security `restricted`."""
-    return {
+    ctx: dict[str, Any] = {
         "allowPrivilegeEscalation": False,
         "capabilities": {"drop": ["ALL"]},
-        "readOnlyRootFilesystem": True,
         "runAsNonRoot": True,
         "seccompProfile": {"type": "RuntimeDefault"},
     }
+    if read_only_root:
+        ctx["readOnlyRootFilesystem"] = True
+    return ctx
 
 
 def restricted_pod(uid: int = 65532) -> dict[str, Any]:
@@ -124,17 +126,27 @@ def custom_resource(parent: pulumi.Resource, provider: pulumi.ProviderResource, 
     """A custom resource; ``depends_on`` must include the release that installs its CRD."""
     lbl = labels(name, component=component or kind.lower())
     lbl.update(obj_labels or {})
-    kwargs: dict[str, Any] = dict(extra or {})
-    if spec is not None:
-        kwargs["spec"] = spec
+    resource_name = f"{parent._name}-{suffix}"  # type: ignore[attr-defined]
+    opts = child_opts(parent, provider, depends_on=list(depends_on))
+    if extra:
+        return _TopLevelResource(resource_name, api_version, kind, meta(name, namespace, labels=lbl),
+                                 {**extra, **({"spec": spec} if spec is not None else {})}, opts)
     return k8s.apiextensions.CustomResource(
-        f"{parent._name}-{suffix}",  # type: ignore[attr-defined]
-        api_version=api_version,
-        kind=kind,
-        metadata=meta(name, namespace, labels=lbl),
-        opts=child_opts(parent, provider, depends_on=list(depends_on)),
-        **kwargs,
-    )
+        resource_name, api_version=api_version, kind=kind, metadata=meta(name, namespace, labels=lbl),
+        spec=spec, opts=opts)
+
+
+class _TopLevelResource(k8s.apiextensions.CustomResource):
+    """A custom resource whose fields sit beside `metadata` rather than under `spec`
+    (VolumeSnapshotClass: `driver`, `deletionPolicy`, `parameters`); `CustomResource` only takes `spec`."""
+
+    def __init__(self, resource_name: str, api_version: str, kind: str, metadata: dict[str, Any],
+                 fields: dict[str, Any], opts: pulumi.ResourceOptions):
+        from pulumi_kubernetes import _utilities
+
+        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_utilities.get_version()))
+        props = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **fields}
+        pulumi.CustomResource.__init__(self, f"kubernetes:{api_version}:{kind}", resource_name, props, opts)
 
 
 def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> Any:

@@ -130,8 +130,10 @@ class Gateway(pulumi.ComponentResource):
                 "provider": {"type": "Kubernetes", "kubernetes": {
                     "envoyDeployment": {
                         "replicas": cfg.proxy_replicas,
+                        # Replaces Envoy Gateway's default container securityContext; the root file
+                        # system stays writable as in that default (Envoy writes to its working dir).
                         "container": {"resources": resources(cfg.proxy_resources),
-                                      "securityContext": restricted_container()},
+                                      "securityContext": restricted_container(read_only_root=False)},
                         "pod": {
                             "securityContext": restricted_pod(),
                             # Required anti-affinity: two proxies never share a node, so one node loss
@@ -199,7 +201,8 @@ class Gateway(pulumi.ComponentResource):
                     "idleTimeout": cfg.stream_idle_timeout,
                 }},
                 "headers": {
-                    "withUnderscoresAction": "RejectRequest",
+                    # `X_Forwarded_For` must not pass as a second spelling of a trusted header.
+                    "withUnderscoresAction": "DropHeader",
                     # Security headers on every response; upstream `Server` headers stripped.
                     "lateResponseHeaders": {
                         "set": [

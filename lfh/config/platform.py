@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal, Optional
 
 from pydantic import StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from .base import (
     Cidr,
@@ -194,9 +195,9 @@ class PlatformConfig(StrictModel):
         if getattr(self.cluster, "provider", "") != "existing":
             return self
         if not self.secrets.provider:
-            raise ValueError("secrets.provider: required on an existing cluster (an ESO `spec.provider` block, e.g. "
+            raise PydanticCustomError("existing_cluster", "secrets.provider: required on an existing cluster (an ESO `spec.provider` block, e.g. "
                              "{vault: {...}}); Velero and Longhorn read their bucket credentials through it")
         if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
-            raise ValueError("certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
+            raise PydanticCustomError("existing_cluster", "certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
                              "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
         return self
