@@ -121,32 +121,15 @@ def restricted_pod(uid: int = 65532) -> dict[str, Any]:
 def custom_resource(parent: pulumi.Resource, provider: pulumi.ProviderResource, suffix: str, *,
                     api_version: str, kind: str, name: str, namespace: Optional[str] = None,
                     spec: Optional[dict[str, Any]] = None, component: str = "", depends_on: Sequence[pulumi.Resource] = (),
-                    extra: Optional[dict[str, Any]] = None, obj_labels: Optional[dict[str, str]] = None,
+                    obj_labels: Optional[dict[str, str]] = None,
                     ) -> k8s.apiextensions.CustomResource:
     """A custom resource; ``depends_on`` must include the release that installs its CRD."""
     lbl = labels(name, component=component or kind.lower())
     lbl.update(obj_labels or {})
-    resource_name = f"{parent._name}-{suffix}"  # type: ignore[attr-defined]
-    opts = child_opts(parent, provider, depends_on=list(depends_on))
-    if extra:
-        return _TopLevelResource(resource_name, api_version, kind, meta(name, namespace, labels=lbl),
-                                 {**extra, **({"spec": spec} if spec is not None else {})}, opts)
     return k8s.apiextensions.CustomResource(
-        resource_name, api_version=api_version, kind=kind, metadata=meta(name, namespace, labels=lbl),
-        spec=spec, opts=opts)
-
-
-class _TopLevelResource(k8s.apiextensions.CustomResource):
-    """A custom resource whose fields sit beside `metadata` rather than under `spec`
-    (VolumeSnapshotClass: `driver`, `deletionPolicy`, `parameters`); `CustomResource` only takes `spec`."""
-
-    def __init__(self, resource_name: str, api_version: str, kind: str, metadata: dict[str, Any],
-                 fields: dict[str, Any], opts: pulumi.ResourceOptions):
-        from pulumi_kubernetes import _utilities
-
-        opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(version=_utilities.get_version()))
-        props = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **fields}
-        pulumi.CustomResource.__init__(self, f"kubernetes:{api_version}:{kind}", resource_name, props, opts)
+        f"{parent._name}-{suffix}",  # type: ignore[attr-defined]
+        api_version=api_version, kind=kind, metadata=meta(name, namespace, labels=lbl), spec=spec,
+        opts=child_opts(parent, provider, depends_on=list(depends_on)))
 
 
 def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> Any:
