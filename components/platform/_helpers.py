@@ -144,3 +144,37 @@ def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> 
             f"cluster contract: addon_identities[{addon!r}] binds {binding.namespace}/{binding.service_account}, "
             f"but the {addon} chart runs as {namespace}/{service_account}")
     return binding
+
+
+def placement(cluster: Any, pool: str = "system") -> dict[str, Any]:
+    """`nodeSelector`/`tolerations` for a node pool from the cluster contract ({} when it has none:
+    existing clusters schedule anywhere)."""
+    entry = (getattr(cluster, "scheduling", None) or {}).get(pool) or {}
+    out: dict[str, Any] = {}
+    if entry.get("nodeSelector"):
+        out["nodeSelector"] = dict(entry["nodeSelector"])
+    if entry.get("tolerations"):
+        out["tolerations"] = [dict(t) for t in entry["tolerations"]]
+    return out
+
+
+def every_pool_tolerations(cluster: Any) -> list[dict[str, Any]]:
+    """Tolerations of every pool: for node-level DaemonSets (storage, backup data movers) that must run
+    wherever a volume can be attached."""
+    out: list[dict[str, Any]] = []
+    for entry in (getattr(cluster, "scheduling", None) or {}).values():
+        for t in entry.get("tolerations") or []:
+            if dict(t) not in out:
+                out.append(dict(t))
+    return out
+
+
+def place(values: dict[str, Any], prefixes: Sequence[str], where: dict[str, Any]) -> dict[str, Any]:
+    """Put ``where`` (`nodeSelector`, `tolerations`) under each dotted ``prefix`` of ``values`` ('' = top)."""
+    for prefix in prefixes:
+        node = values
+        for part in [p for p in prefix.split(".") if p]:
+            node = node.setdefault(part, {})
+        for key, value in where.items():
+            node[key] = value
+    return values

@@ -19,7 +19,8 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import BackupsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources, restricted_container
+from ._helpers import (custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place,
+                       placement, release, resources, restricted_container)
 from .secrets import Secrets
 
 VELERO_API = "velero.io/v1"
@@ -121,6 +122,10 @@ class Backups(pulumi.ComponentResource):
             "upgradeJobResources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
             "metrics": {"enabled": True},
         }
+        place(values, [""], placement(cluster))
+        if every_pool_tolerations(cluster):
+            # The node agent moves volume data on whichever node the volume is attached to.
+            values["nodeAgent"]["tolerations"] = every_pool_tolerations(cluster)
         deps = [self.credentials] if self.credentials is not None else []
         self.release = release(self, p, "velero", namespace=self.namespace, values=values, depends_on=deps)
         crd = [self.release]

@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import CertificatesConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
 from .gateway import Gateway
 
 CM_API = "cert-manager.io/v1"
@@ -61,6 +61,7 @@ class Certificates(pulumi.ComponentResource):
             "startupapicheck": {"resources": res},
             "prometheus": {"enabled": True},
         }
+        place(values, ["", "webhook", "cainjector", "startupapicheck"], placement(cluster))
         self.release = release(self, p, "cert-manager", namespace=self.namespace, values=values,
                                depends_on=[gateway.release])
         crd = [self.release]
@@ -68,7 +69,8 @@ class Certificates(pulumi.ComponentResource):
         self.issuers: dict[str, k8s.apiextensions.CustomResource] = {}
         for issuer, server in ACME.items():
             if solver_kind == "dns01" and dns01_solver:
-                solver: dict[str, Any] = {"dns01": dns01_solver}
+                # The contract may bring a whole solver entry ({selector, dns01}) or just the dns01 block.
+                solver: dict[str, Any] = dict(dns01_solver) if "dns01" in dns01_solver else {"dns01": dns01_solver}
                 if cfg.dns_zones:
                     solver["selector"] = {"dnsZones": list(cfg.dns_zones)}
             else:

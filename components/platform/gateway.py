@@ -21,7 +21,7 @@ import pulumi
 from lfh.config.platform import GatewayConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, release, resources, restricted_container, restricted_pod
+from ._helpers import custom_resource, namespace, place, placement, release, resources, restricted_container, restricted_pod
 from .contract import CLIENT_NAMESPACE_LABEL, GatewayRef
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -109,6 +109,8 @@ class Gateway(pulumi.ComponentResource):
                 "extensionApis": {"enableEnvoyPatchPolicy": True},
             }},
         }
+        system = placement(cluster)  # the controller and the proxies run on the system pool
+        place(values, ["deployment.pod", "certgen.job"], system)
         self.release = release(self, p, "envoy-gateway", namespace=self.namespace, values=values)
         crd_deps = [self.release]
 
@@ -121,8 +123,6 @@ class Gateway(pulumi.ComponentResource):
             "externalTrafficPolicy": "Local",
             "annotations": dict(cluster.load_balancer_annotations),
         }
-        if cfg.static_ip:
-            service["loadBalancerIP"] = cfg.static_ip
         self.envoy_proxy = custom_resource(
             self, p, "envoyproxy", api_version=EG_API, kind="EnvoyProxy", name=ENVOY_PROXY, namespace=ns_name,
             component="gateway", depends_on=crd_deps,
@@ -135,6 +135,7 @@ class Gateway(pulumi.ComponentResource):
                         "container": {"resources": resources(cfg.proxy_resources),
                                       "securityContext": restricted_container(read_only_root=False)},
                         "pod": {
+                            **system,
                             "securityContext": restricted_pod(),
                             # Required anti-affinity: two proxies never share a node, so one node loss
                             # never takes the whole ingress down.

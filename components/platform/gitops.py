@@ -13,7 +13,7 @@ import pulumi
 from lfh.config.platform import GitOpsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, release, resources
+from ._helpers import custom_resource, namespace, place, placement, release, resources
 from .certificates import Certificates
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
@@ -64,6 +64,11 @@ class GitOps(pulumi.ComponentResource):
             "redis-ha": {"enabled": True},
             "redisSecretInit": {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
         }
+        system = placement(cluster)
+        place(values, ["global", "redisSecretInit"], system)
+        if system.get("tolerations"):  # redis-ha exposes tolerations only (no nodeSelector value)
+            values["redis-ha"]["tolerations"] = system["tolerations"]
+            values["redis-ha"]["haproxy"] = {"tolerations": system["tolerations"]}
         self.release = release(self, p, "argo-cd", namespace=self.namespace, values=values,
                                depends_on=[self.server_cert])
         route_deps = [gateway.release, gateway.gateway, self.release]

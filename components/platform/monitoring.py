@@ -20,7 +20,7 @@ from lfh.config.platform import MonitoringConfig
 
 from ..cluster.contract import ClusterContract
 from ..k8s import child_opts, labels, meta
-from ._helpers import custom_resource, namespace, release, resources
+from ._helpers import custom_resource, namespace, place, placement, release, resources
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
 from .storage import Storage
@@ -156,6 +156,8 @@ class Monitoring(pulumi.ComponentResource):
             },
             "prometheusOperator": {"resources": small, "admissionWebhooks": {"patch": {"resources": small}}},
         }
+        place(values, ["prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
+                       "prometheusOperator.admissionWebhooks.patch"], placement(cluster))
         self.release = release(self, p, "kube-prometheus-stack", name=RELEASE, namespace=self.namespace,
                                values=values, depends_on=[self.grafana_secret, self.receivers_secret, *storage.ready],
                                timeout=900)

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import SecretsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
 
 ESO_API = "external-secrets.io/v1"
 NAMESPACE = "external-secrets"
@@ -55,6 +55,7 @@ class Secrets(pulumi.ComponentResource):
             },
             "certController": {"resources": res},
         }
+        place(values, ["", "webhook", "certController"], placement(cluster))
         self.release = release(self, p, "external-secrets", namespace=self.namespace, values=values)
 
         provider_block = cluster.secret_store_provider or cfg.provider

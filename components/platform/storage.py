@@ -16,7 +16,7 @@ from lfh.config.platform import StorageConfig
 
 from ..cluster.contract import ClusterContract
 from ..k8s import child_opts, labels, meta
-from ._helpers import custom_resource, identity as addon_identity, namespace, release, resources
+from ._helpers import custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place, placement, release, resources
 from .secrets import Secrets
 
 LONGHORN_API = "longhorn.io/v1beta2"
@@ -104,6 +104,15 @@ class Storage(pulumi.ComponentResource):
                     "snapshotterReplicaCount": 2},
             "preUpgradeChecker": {"jobEnabled": True, "upgradeVersionCheck": True},
         }
+        # Node-level parts (manager, CSI plugin, instance managers) run on every pool a volume can be
+        # attached in; the UI and deployers on the system pool.
+        everywhere = every_pool_tolerations(cluster)
+        if everywhere:
+            values["longhornManager"]["tolerations"] = everywhere
+            values["longhornDriver"] = {"tolerations": everywhere}
+            values["defaultSettings"]["taintToleration"] = ";".join(
+                t["key"] + (f"={t['value']}" if t.get("value") else "") + f":{t.get('effect', '')}" for t in everywhere)
+        place(values, ["longhornUI"], placement(cluster))
         deps = [self.backup_secret] if self.backup_secret is not None else []
         self.release = release(self, p, "longhorn", namespace=self.namespace, values=values,
                                depends_on=deps, timeout=900)

@@ -65,8 +65,6 @@ class GatewayConfig(EnvAwareModel):
     referrer_policy: Literal["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"] = field(
         "strict-origin-when-cross-origin", "Referrer-Policy response header.")
     blocked_cidrs: list[Cidr] = field([], "Client CIDRs the SecurityPolicy refuses (403).")
-    internal_load_balancer: bool = field(False, "Put the gateway behind an internal (private) load balancer.")
-    static_ip: Optional[str] = field(None, "Pre-allocated static IP/address name for the load balancer.")
     extra_domains: list[DnsName] = field([], "Further domains whose `*.` wildcard the HTTPS listeners serve (besides the platform domain).")
     controller_resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of the Envoy Gateway controller.")
     proxy_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of each Envoy proxy (buffers up to `requestBodyLimit` per stream).")
