@@ -14,6 +14,7 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
+    "lfh.plan.platform_sizing:analyze",
 ]
 
 
