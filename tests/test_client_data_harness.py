@@ -117,3 +117,79 @@ def _program() -> None:
 
 if __name__ == "__main__":
     _program()
+
+
+# ------------------------------------------------------------------ helpers for the tests
+
+
+def of_type(plan, type_: str) -> list:
+    return [r for r in plan.resources if r.type == type_]
+
+
+def one(plan, type_: str, suffix: str = ""):
+    found = [r for r in of_type(plan, type_) if r.name.endswith(suffix)]
+    assert len(found) == 1, f"expected one {type_} named *{suffix}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def kind(plan, k8s_kind: str) -> list:
+    return [r for r in plan.resources if r.is_kubernetes and r.inputs.get("kind") == k8s_kind]
+
+
+def everything_recorded(plan) -> str:
+    """What `resources.json` and the stack outputs would contain, as one string."""
+    return json.dumps([r.contract_dict() for r in plan.resources]) + json.dumps(plan.outputs)
+
+
+@lru_cache(maxsize=None)
+def crd_schema(path: str, kind_: str, version: str) -> dict:
+    import yaml
+
+    from lfh.upstream import upstream_dir
+
+    root = upstream_dir()
+    assert root is not None, "../shared/upstream is missing"
+
+    class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml: these files are megabytes
+        pass
+
+    Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+    for doc in yaml.load_all((root / path).read_text(), Loader=Loader):
+        if not doc:
+            continue
+        if doc.get("kind") == "CustomResourceDefinition" and doc["spec"]["names"]["kind"] == kind_:
+            for v in doc["spec"]["versions"]:
+                if v["name"] == version:
+                    return v["schema"]["openAPIV3Schema"]
+    raise AssertionError(f"{kind_} {version} not in {path}")
+
+
+def schema_errors(obj: Any, schema: dict, path: str = "") -> list[str]:
+    """Type/enum/required errors (jsonschema) plus unknown fields, which the API server would
+    silently prune (CRD schemas rarely say additionalProperties: false)."""
+    import jsonschema
+
+    errors = [f"{'/'.join(str(p) for p in e.absolute_path)}: {e.message}"
+              for e in jsonschema.Draft7Validator(schema).iter_errors(obj)]
+    errors += _unknown_fields(obj, schema, path)
+    return errors
+
+
+def _unknown_fields(obj: Any, schema: dict, path: str) -> list[str]:
+    out: list[str] = []
+    if schema.get("x-kubernetes-preserve-unknown-fields"):
+        return out
+    if isinstance(obj, dict):
+        props = schema.get("properties")
+        addl = schema.get("additionalProperties")
+        for k, v in obj.items():
+            if props is not None and k in props:
+                out += _unknown_fields(v, props[k], f"{path}.{k}")
+            elif isinstance(addl, dict):
+                out += _unknown_fields(v, addl, f"{path}.{k}")
+            elif props is not None and k not in ("apiVersion", "kind", "metadata"):
+                out.append(f"{path}.{k}: unknown field")
+    elif isinstance(obj, list) and isinstance(schema.get("items"), dict):
+        for i, v in enumerate(obj):
+            out += _unknown_fields(v, schema["items"], f"{path}[{i}]")
+    return out

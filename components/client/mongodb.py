@@ -215,7 +215,6 @@ class MongoDB(pulumi.ComponentResource):
             "initContainerSecurityContext": _RESTRICTED_CONTAINER,
             "replsets": [replset],
             "sharding": {"enabled": False},
-            "pmm": {"enabled": False},
             "logcollector": {"enabled": False},
             "users": [{
                 "name": db, "db": "admin",

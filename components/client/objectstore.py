@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -22,6 +22,11 @@ from ..cluster.contract import ServiceAccountBinding
 from ..k8s import child_opts, labels, meta
 from .contract import FROM_GATEWAY, FROM_SELF, TO_INTERNET_HTTPS, AppWiring, ClientContext, RouteSpec, Workload
 from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets
+
+if TYPE_CHECKING:
+    from lfh.config import ClientConfig
+
+    from ..platform.contract import PlatformContract
 
 #: HapiHub's Kubernetes ServiceAccount: the only one the bucket identity trusts. The apps half
 #: names HapiHub's ServiceAccount `app_service_account_binding.service_account`.
@@ -35,16 +40,24 @@ STORAGE_ROUTE = "storage"
 MODE_KEY = "lfh:client.objectStorage.mode"
 
 
-def object_storage_mode(ctx: ClientContext) -> str:
-    """`cloud` or `minio`: the configured mode, else the platform's default. Raises a clear error
-    for `cloud` on an existing cluster (the platform kind is only known from the contract)."""
-    kind = (ctx.platform.cloud or {}).get("kind")
-    mode = ctx.config.object_storage.mode or ("minio" if kind == "existing" else "cloud")
+def resolve_mode(config: "ClientConfig", platform: "PlatformContract") -> str:
+    """`cloud` or `minio`: the configured mode, else the platform's default.
+
+    The platform kind is only known from the contract, so this check cannot live in the config
+    model: `deploy_client` calls it right after reading the contract, before any resource exists
+    (ObjectStorage and ClientSecrets call it again, so a component used alone fails the same way).
+    """
+    kind = (platform.cloud or {}).get("kind")
+    mode = config.object_storage.mode or ("minio" if kind == "existing" else "cloud")
     if mode == "cloud" and kind == "existing":
         raise pulumi.RunError(
-            f"{MODE_KEY}: `cloud` needs a cloud platform, but platform {ctx.platform.platform!r} is an existing "
+            f"{MODE_KEY}: `cloud` needs a cloud platform, but platform {platform.platform!r} is an existing "
             "cluster without cloud object storage; allowed here: `minio` (or leave it unset)")
     return mode
+
+
+def object_storage_mode(ctx: ClientContext) -> str:
+    return resolve_mode(ctx.config, ctx.platform)
 
 
 class ObjectStorage(pulumi.ComponentResource):
