@@ -172,3 +172,13 @@ def test_minio_wiring_uses_the_app_user_secret():
     assert workloads["minio"]["peer_ports"] == []  # one node: no peers
     prod = {x["name"]: x for x in plan_scenario("existing", "production").outputs["workloads"]}
     assert prod["minio"]["peer_ports"] == [9000] and "self" in prod["minio"]["ingress_from"]
+
+
+def test_minio_setup_job_meets_pod_security_restricted():
+    v = minio(plan_scenario("existing", "production")).inputs["values"]
+    pod = v["postJob"]["securityContext"]
+    assert pod["enabled"] and pod["runAsNonRoot"] and pod["seccompProfile"] == {"type": "RuntimeDefault"}
+    for job in ("makePolicyJob", "makeUserJob", "makeBucketJob"):
+        assert v[job]["securityContext"]["enabled"] is True
+        c = v[job]["containerSecurityContext"]
+        assert c["allowPrivilegeEscalation"] is False and c["capabilities"] == {"drop": ["ALL"]}

@@ -129,8 +129,14 @@ class ObjectStorage(pulumi.ComponentResource):
             f"{name}-app-user", parent=self, target=app_secret,
             data={"secretKey": secrets.remote_key(MINIO_APP_SECRET_KEY)}, component="object-storage")
 
-        job_security = {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000, "runAsNonRoot": True,
-                        "seccompProfile": {"type": "RuntimeDefault"}}
+        # Pod Security "restricted" applies to the chart's setup job too: chart 5.4.0 passes
+        # `postJob.securityContext` (minus `enabled`) to the pod and `make*Job.containerSecurityContext`
+        # to each container when `make*Job.securityContext.enabled` (templates/post-job.yaml).
+        restricted_container = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        job_security = {"securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000},
+                        "containerSecurityContext": restricted_container,
+                        "resources": {"requests": {"memory": "128Mi", "cpu": "50m"}, "limits": {"memory": "256Mi"}}}
         policy_name = f"{cfg.bucket}-readwrite"
         chart = CHARTS["minio"]
         values: dict[str, Any] = {
@@ -154,7 +160,7 @@ class ObjectStorage(pulumi.ComponentResource):
             "containerSecurityContext": {"readOnlyRootFilesystem": False, "allowPrivilegeEscalation": False,
                                          "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
-            "resources": {"requests": {"memory": m.memory, "cpu": "500m"}},
+            "resources": {"requests": {"memory": m.memory, "cpu": "500m"}, "limits": {"memory": m.memory}},
             "podLabels": labels(MINIO_RELEASE, **common),
             # HapiHub gets a user whose policy covers its bucket only (not root, not `readwrite` on all).
             "policies": [{"name": policy_name, "statements": [
@@ -169,12 +175,13 @@ class ObjectStorage(pulumi.ComponentResource):
             "svcaccts": [],
             "buckets": [{"name": cfg.bucket, "policy": "none", "purge": False, "versioning": True,
                          "objectlocking": False}],
-            "makePolicyJob": {"securityContext": job_security},
-            "makeUserJob": {"securityContext": job_security},
-            "makeBucketJob": {"securityContext": job_security},
-            "makeServiceAccountJob": {"securityContext": job_security},
-            "customCommandJob": {"securityContext": job_security},
-            "postJob": {"securityContext": {**job_security, "fsGroup": 1000}},
+            "makePolicyJob": job_security,
+            "makeUserJob": job_security,
+            "makeBucketJob": job_security,
+            "makeServiceAccountJob": job_security,
+            "customCommandJob": job_security,
+            "postJob": {"securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                                            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}},
             "environment": {
                 # The web console stays off: administration goes through `mc` from inside the cluster.
                 "MINIO_BROWSER": "off",

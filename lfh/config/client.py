@@ -95,7 +95,8 @@ class ObjectStorageConfig(StrictModel):
     """`lfh:client.objectStorage`: where HapiHub stores files. `mode` selects the backend."""
 
     mode: Optional[Literal["cloud", "minio"]] = field(
-        None, "`cloud` (per-client bucket, the default on cloud platforms) or `minio` (the default on existing clusters).")
+        None, "`cloud` (per-client bucket; default on cloud platforms) or `minio` (default on existing clusters). "
+              "MinIO's community edition is now source-only and its repository unmaintained: prefer `cloud` where a cloud exists.")
     bucket: str = field("hapihub-files", "Bucket name (MinIO) or bucket name suffix (cloud: `<platform>-<client>-<env>-<bucket>`).",
                         pattern=r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
     minio: MinioConfig = field({}, "Settings of `minio` mode.")
