@@ -43,10 +43,10 @@ class MongoDBConfig(EnvAwareModel):
     storage_size: Quantity = field("100Gi", "Volume size per member (on the platform's encrypted StorageClass).")
     cpu_request: Quantity = field("1", "CPU request per member (limit is twice this).")
     memory: Quantity = field("4Gi", "Memory request and limit per member (equal: the WiredTiger cache is sized from it).")
-    image_tag: PinnedTag = field("7.0.24-13", "percona/percona-server-mongodb image tag (MongoDB 7.x, pinned).")
+    image_tag: PinnedTag = field("7.0.28-15", "percona/percona-server-mongodb image tag (MongoDB 7.x, pinned; tested with operator 1.22).")
     databases: list[str] = field(["hapihub"], "Databases; each gets its own app user with readWrite on it only (apps never use root).", min_length=1)
     pitr_oplog_span_minutes: float = field(5, "Point-in-time recovery: oplog chunks are uploaded at least this often (minutes, ≤ 5).", gt=0, le=5)
-    backup_schedule: str = field("0 2 * * *", "Cron schedule of the daily full (physical) backup to the platform bucket.")
+    backup_schedule: str = field("0 2 * * *", "Cron schedule of the daily full (logical) backup to the platform bucket.")
     backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1)
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
         "preferTLS", "Members always use TLS among themselves; `requireTLS` also forces it for app connections (apps then need the CA).")
