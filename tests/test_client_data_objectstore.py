@@ -182,3 +182,11 @@ def test_minio_setup_job_meets_pod_security_restricted():
         assert v[job]["securityContext"]["enabled"] is True
         c = v[job]["containerSecurityContext"]
         assert c["allowPrivilegeEscalation"] is False and c["capabilities"] == {"drop": ["ALL"]}
+
+
+@pytest.mark.parametrize("cloud,api,extra", [("aws", "s3", None), ("azure", "azure-blob", "AZURE_STORAGE_ACCOUNT"),
+                                             ("gcp", "gcs", "GOOGLE_CLOUD_PROJECT")])
+def test_cloud_wiring_names_the_object_api(cloud, api, extra):
+    (w,) = [w for w in plan_scenario(cloud, "production").outputs["wiring"] if "S3_BUCKET" in w["env"]]
+    assert w["env"]["STORAGE_API"] == api
+    assert extra is None or w["env"][extra]

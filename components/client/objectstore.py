@@ -104,7 +104,10 @@ class ObjectStorage(pulumi.ComponentResource):
             "S3_ENDPOINT": self.bucket.endpoint,
             "S3_PUBLIC_URL": self.bucket.public_url,
         }
-        env.update({f"STORAGE_{k.upper()}": v for k, v in self.bucket.extra.items() if isinstance(v, str)})
+        # `s3` | `azure-blob` | `gcs`: HapiHub's S3 client works on `s3` only; elsewhere it needs the
+        # native SDK (which picks up the workload identity) or `minio` mode.
+        env["STORAGE_API"] = self.bucket.api
+        env.update(self.bucket.app_env)
         self.wiring = AppWiring(env=env, egress_to=[TO_INTERNET_HTTPS])
 
     # ------------------------------------------------------------------ minio

@@ -148,7 +148,7 @@ class AzureAdapter(CloudAdapter):
         endpoint = f"https://{account}.blob.core.windows.net"
         return BucketInfo(name=container.name, region=self.location, endpoint=endpoint,
                           public_url=f"{endpoint}/{container_name}", resource=container,
-                          extra={"storageAccount": account, "versioning": "storage-account"})
+                          api="azure-blob", app_env={"AZURE_STORAGE_ACCOUNT": account})
 
     # ------------------------------------------------------------------ secrets
     def _secret_name(self, key: str) -> str:

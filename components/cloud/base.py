@@ -33,8 +33,11 @@ class BucketInfo:
     public_url: pulumi.Input[str] = ""
     #: The cloud resource (bucket/container): components depend on it.
     resource: Optional[pulumi.Resource] = None
-    #: Cloud-specific extras the app needs (storage account, project, …).
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: Object API: `s3`, `azure-blob` or `gcs`. Only S3 works with S3 clients; on Azure/GCP the app
+    #: must use the native SDK (which picks up the workload identity) — or choose `minio` mode.
+    api: str = "s3"
+    #: Extra environment the app's SDK reads (storage account, project, …).
+    app_env: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

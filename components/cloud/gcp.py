@@ -111,7 +111,7 @@ class GcpAdapter(CloudAdapter):
         )
         return BucketInfo(name=bucket.name, region=self.region, endpoint="https://storage.googleapis.com",
                           public_url=bucket.name.apply(lambda b: f"https://storage.googleapis.com/{b}"),
-                          resource=bucket, extra={"project": self.project})
+                          resource=bucket, api="gcs", app_env={"GOOGLE_CLOUD_PROJECT": self.project})
 
     # ------------------------------------------------------------------ secrets
     def _secret_id(self, key: str) -> str:
