@@ -120,3 +120,15 @@ def test_workloads_declare_peers_and_operator_access():
     assert m["ports"] == [27017] and m["peer_ports"] == [27017] and "self" in m["ingress_from"]
     assert m["tier"] == "data"
     assert "mongodb" in workloads["mongodb-operator"]["egress_to"]
+
+
+def test_aws_backup_role_writes_only_its_own_prefix():
+    import json
+
+    plan = plan_scenario("aws", "production")
+    role = one(plan, "aws:iam/role:Role", "mongodb-backup-role")
+    cond = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+    assert cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"] == "system:serviceaccount:acme-production:mongodb"
+    policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "mongodb-backup-backup-policy").inputs["policy"])
+    objects = [s for s in policy["Statement"] if "s3:PutObject" in s["Action"]]
+    assert [s["Resource"] for s in objects] == ["arn:aws:s3:::lfh-aws-backups/acme/production/mongodb/*"]

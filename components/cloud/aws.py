@@ -219,7 +219,8 @@ class AwsAdapter(CloudAdapter):
             "prefix": self.backup_prefix(service),
             "region": backups.get("region") or self.region,
             # No credentialsSecret: the backup agent uses the pods' IRSA role.
-            "serverSideEncryption": {"sseAlgorithm": "aws:kms", "kmsKeyID": self.kms_key_arn},
+            # The backup bucket's key (the platform's data key unless the platform says otherwise).
+            "serverSideEncryption": {"sseAlgorithm": "aws:kms", "kmsKeyID": backups.get("kmsKeyId") or self.kms_key_arn},
         }})
 
     def backup_identity(self, name: str, service_account: str, service: str) -> Optional[ServiceAccountBinding]:
@@ -241,7 +242,8 @@ class AwsAdapter(CloudAdapter):
                                                    "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                      "Resource": f"{arn}/{prefix}/*"},
                     {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
-                     "Resource": self.kms_key_arn},
+                     "Resource": sorted({self.kms_key_arn, self.platform_backups().get("kmsKeyId") or self.kms_key_arn}),
+                     "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}},
                 ]}),
                 opts=self.opts(),
             )
