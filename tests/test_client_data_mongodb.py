@@ -132,3 +132,11 @@ def test_aws_backup_role_writes_only_its_own_prefix():
     policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "mongodb-backup-backup-policy").inputs["policy"])
     objects = [s for s in policy["Statement"] if "s3:PutObject" in s["Action"]]
     assert [s["Resource"] for s in objects] == ["arn:aws:s3:::lfh-aws-backups/acme/production/mongodb/*"]
+
+
+def test_labels_on_operator_owned_pods_never_touch_selector_keys():
+    plan = plan_scenario("aws", "production")
+    rs = cluster(plan).inputs["spec"]["replsets"][0]
+    assert rs["labels"] and all(k.startswith("lfh.io/") for k in rs["labels"])
+    (op,) = [r for r in plan.resources if r.type == HELM and r.inputs["chart"] == "psmdb-operator"]
+    assert all(k.startswith("lfh.io/") for k in op.inputs["values"]["podLabels"])

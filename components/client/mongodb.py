@@ -45,6 +45,12 @@ _RESTRICTED_CONTAINER = {
 }
 
 
+def _own_labels(ctx: ClientContext) -> dict[str, str]:
+    """Labels we may add to pods an operator or chart owns (never its selector keys)."""
+    return {k: v for k, v in labels("x", client=ctx.config.name, environment=ctx.environment).items()
+            if k.startswith("lfh.io/")}
+
+
 def _camel(key: str) -> str:
     head, *rest = key.split("-")
     return head + "".join(p.capitalize() for p in rest)
@@ -99,7 +105,8 @@ class MongoDB(pulumi.ComponentResource):
                 "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                 "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
                 "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
-                "podLabels": labels(OPERATOR_RELEASE, **{**common, "component": "mongodb-operator"}),
+                # Only our own label keys: the chart's selector labels must stay the chart's.
+                "podLabels": _own_labels(ctx),
             },
             opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
         )
@@ -143,7 +150,7 @@ class MongoDB(pulumi.ComponentResource):
         self.service_account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=meta(self.service_account_name, ns,
-                          labels={**labels(CLUSTER, **common), **(backup_binding.pod_labels if backup_binding else {})},
+                          labels=labels(CLUSTER, **common),
                           annotations=(backup_binding.annotations if backup_binding else None) or None),
             # mongod needs no Kubernetes API token; IRSA/WI inject their own projected token.
             automount_service_account_token=False,
@@ -186,7 +193,8 @@ class MongoDB(pulumi.ComponentResource):
                 "accessModes": ["ReadWriteOnce"],
                 "resources": {"requests": {"storage": cfg.storage_size}},
             }},
-            "labels": labels(CLUSTER, **common),
+            # Only our own label keys: the operator's `app.kubernetes.io/*` labels select the pods.
+            "labels": {**_own_labels(ctx), **(backup_binding.pod_labels if backup_binding else {})},
         }
         backup: dict[str, Any] = {"enabled": False}
         if target is not None:

@@ -164,7 +164,8 @@ class ObjectStorage(pulumi.ComponentResource):
                                          "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
                                          "seccompProfile": {"type": "RuntimeDefault"}},
             "resources": {"requests": {"memory": m.memory, "cpu": "500m"}, "limits": {"memory": m.memory}},
-            "podLabels": labels(MINIO_RELEASE, **common),
+            # Only our own label keys next to the chart's `app`/`release` selector labels.
+            "podLabels": {k: v for k, v in labels(MINIO_RELEASE, **common).items() if k.startswith("lfh.io/")},
             # HapiHub gets a user whose policy covers its bucket only (not root, not `readwrite` on all).
             "policies": [{"name": policy_name, "statements": [
                 {"resources": [f"arn:aws:s3:::{cfg.bucket}/*"],
