@@ -1,0 +1,192 @@
+"""HapiHub, MyCureApp and Syncd: thin configurations of WebService (facts from APPS.md)."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.config.client import AppConfig, HapiHubConfig
+
+from ..k8s import child_opts, meta
+from .contract import TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
+from .webservice import (
+    Autoscaling,
+    Probe,
+    Route,
+    WebService,
+    WebServiceArgs,
+    container_security_context,
+    image_ref,
+    pod_security_context,
+)
+
+HAPIHUB_PORT = 7500
+MYCUREAPP_PORT = 8080
+SYNCD_PORT = 8080
+
+
+def hostname(ctx: ClientContext, app: AppConfig, prefix: str) -> str:
+    return app.hostname or f"{prefix}.{ctx.config.domain}"
+
+
+def _autoscaling(app: AppConfig) -> Optional[Autoscaling]:
+    if not app.hpa.enabled:
+        return None
+    h = app.hpa
+    return Autoscaling(min_replicas=h.min_replicas or app.replicas, max_replicas=h.max_replicas,
+                       cpu_utilization=h.cpu_utilization, memory_utilization=h.memory_utilization,
+                       scale_down_stabilization_seconds=h.scale_down_stabilization_seconds)
+
+
+def _common(app: AppConfig) -> dict[str, Any]:
+    return dict(
+        image=app.image, tag=app.tag or "", replicas=app.replicas, autoscaling=_autoscaling(app),
+        requests=app.resources.requests.model_dump(), limits=app.resources.limits.model_dump(),
+        read_only_root_filesystem=app.read_only_root_filesystem,
+    )
+
+
+def _probe(default: Probe, override: Optional[str]) -> Probe:
+    if override:
+        default.path = override
+    return default
+
+
+class Apps(pulumi.ComponentResource):
+    """The client's web apps; exposes their Workloads and RouteSpecs."""
+
+    def __init__(self, name: str, ctx: ClientContext, *, secret_store: Optional[str],
+                 wiring: list[AppWiring], jwt_secret_key: Optional[str] = None,
+                 hapihub_sa_annotations: Optional[dict[str, Any]] = None,
+                 hapihub_pod_labels: Optional[dict[str, str]] = None,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:client:Apps", name, None, opts)
+        cfg = ctx.config.apps
+        env_name = ctx.environment
+        self.services: dict[str, WebService] = {}
+        self.migration_workload: Optional[Workload] = None
+        # JWT secret shared by HapiHub and Syncd (Syncd verifies HapiHub's tokens).
+        jwt = AppWiring(secret_env={"JWT_SECRET": "{{ .jwtSecret }}"}, secret_data={"jwtSecret": jwt_secret_key}) \
+            if jwt_secret_key else None
+        api_host = hostname(ctx, cfg.hapihub, "api")
+
+        if cfg.hapihub.enabled:
+            h = cfg.hapihub
+            port = h.port or HAPIHUB_PORT
+            extra_egress = [TO_SMTP] if ctx.config.network.smtp_port else []
+            self.services["hapihub"] = WebService(
+                f"{name}-hapihub", ctx,
+                WebServiceArgs(
+                    app="hapihub", port=port, service_port=port,
+                    liveness=_probe(Probe("/health", 30, 10, 5, 3), h.liveness_path),
+                    readiness=_probe(Probe("/ready", 10, 5, 3, 2), h.readiness_path),
+                    env={"NODE_ENV": "production" if ctx.is_production else env_name,
+                         "LOG_LEVEL": h.log_level, "PORT": str(port), "HOME": "/tmp", **h.env},
+                    wiring=[*wiring, *([jwt] if jwt else [])],
+                    secret_store=secret_store,
+                    route=Route(api_host, request_timeout=h.request_timeout),
+                    sa_annotations=dict(hapihub_sa_annotations or {}),
+                    pod_labels=dict(hapihub_pod_labels or {}),
+                    egress_to=extra_egress,
+                    **_common(h),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if h.run_migrations:
+                self._migration_job(name, ctx, h, wiring, jwt, secret_store)
+
+        if cfg.mycureapp.enabled:
+            m = cfg.mycureapp
+            port = m.port or MYCUREAPP_PORT
+            self.services["mycureapp"] = WebService(
+                f"{name}-mycureapp", ctx,
+                WebServiceArgs(
+                    app="mycureapp", port=port, service_port=80,
+                    liveness=_probe(Probe("/", 10, 10, 3, 3), m.liveness_path),
+                    readiness=_probe(Probe("/", 5, 5, 3, 3), m.readiness_path),
+                    env={"VUE_APP_API_URL": f"https://{api_host}", "VUE_APP_ENVIRONMENT": env_name, **m.env},
+                    route=Route(hostname(ctx, m, "app"), request_timeout=m.request_timeout),
+                    # nginx runs as uid 101 and writes only its cache, pid and temp files.
+                    run_as_user=101, run_as_group=101, fs_group=101,
+                    scratch_dirs=["/tmp", "/var/cache/nginx", "/var/run"],
+                    **_common(m),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        if cfg.syncd.enabled:
+            s = cfg.syncd
+            port = s.port or SYNCD_PORT
+            # Syncd needs the database and the JWT secret, nothing else of the data services.
+            mongo = [w for w in wiring if any(k.startswith("MONGO") for k in w.secret_env)]
+            self.services["syncd"] = WebService(
+                f"{name}-syncd", ctx,
+                WebServiceArgs(
+                    app="syncd", port=port, service_port=port,
+                    liveness=_probe(Probe("/health", 15, 10, 5, 3), s.liveness_path),
+                    readiness=_probe(Probe("/ready", 5, 5, 3, 2), s.readiness_path),
+                    env={"NODE_ENV": "production" if ctx.is_production else env_name, "PORT": str(port),
+                         "HOME": "/tmp", **s.env},
+                    wiring=[*mongo, *([jwt] if jwt else [])],
+                    secret_store=secret_store,
+                    # WebSockets: no request timeout; the gateway's stream idle timeout closes dead ones.
+                    route=Route(hostname(ctx, s, "sync"), request_timeout=s.request_timeout,
+                                backend_timeout=s.request_timeout if s.request_timeout == "0s" else None,
+                                websocket=True),
+                    **_common(s),
+                ),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+        self.workloads: list[Workload] = [svc.workload for svc in self.services.values()]
+        if self.migration_workload:
+            self.workloads.append(self.migration_workload)
+        self.routes: list[RouteSpec] = [svc.route for svc in self.services.values() if svc.route]
+        self.register_outputs({"apps": sorted(self.services)})
+
+    def _migration_job(self, name: str, ctx: ClientContext, h: HapiHubConfig, wiring: list[AppWiring],
+                       jwt: Optional[AppWiring], secret_store: Optional[str]) -> None:
+        """Migrations run once per image (a Job named after the tag), never in every replica (LESSONS.md)."""
+        ns = ctx.namespace
+        ref = image_ref(h.image, h.tag or "")
+        suffix = (h.tag or "").replace("sha256:", "")[:12].replace(".", "-").lower()
+        labels = {**ctx.labels, "app.kubernetes.io/name": "hapihub-migrate", "app.kubernetes.io/component": "migration"}
+        secret_keys = sorted({k for w in wiring for k in w.secret_env if k.startswith("MONGO")})
+        env = [{"name": "NODE_ENV", "value": "production" if ctx.is_production else ctx.environment},
+               {"name": "HOME", "value": "/tmp"}]
+        env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": "hapihub-env", "key": k}}} for k in secret_keys]
+        web = self.services["hapihub"]
+        k8s.batch.v1.Job(
+            f"{name}-hapihub-migrate",
+            metadata=meta(f"hapihub-migrate-{suffix}", ns, labels=labels),
+            spec={
+                "backoffLimit": 2,
+                "ttlSecondsAfterFinished": 86400,
+                "template": {
+                    "metadata": {"labels": {**labels, "app.kubernetes.io/instance": f"hapihub-migrate-{ns}"}},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "serviceAccountName": "hapihub",
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security_context(1000, 1000, 1000),
+                        "containers": [{
+                            "name": "migrate", "image": ref, "command": list(h.migration_command), "env": env,
+                            "resources": {"requests": h.resources.requests.model_dump(),
+                                          "limits": h.resources.limits.model_dump()},
+                            "securityContext": container_security_context(False),
+                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                        }],
+                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+                    },
+                },
+            },
+            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, web.service_account],
+                            delete_before_replace=True),
+        )
+        # The migration pod reaches the database like HapiHub does.
+        egress = sorted({t for w in wiring for t in w.egress_to if "mongo" in t})
+        self.migration_workload = Workload(name="hapihub-migrate",
+                                           pod_labels={"app.kubernetes.io/name": "hapihub-migrate",
+                                                       "app.kubernetes.io/instance": f"hapihub-migrate-{ns}"},
+                                           egress_to=egress)
