@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.client import AppConfig, HapiHubConfig
 
 from ..k8s import child_opts, meta
-from .contract import TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
+from .contract import TO_INTERNET_HTTPS, TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
 from .webservice import (
     Autoscaling,
     Probe,
@@ -44,6 +44,8 @@ def _common(app: AppConfig) -> dict[str, Any]:
         image=app.image, tag=app.tag or "", replicas=app.replicas, autoscaling=_autoscaling(app),
         requests=app.resources.requests.model_dump(), limits=app.resources.limits.model_dump(),
         read_only_root_filesystem=app.read_only_root_filesystem,
+        metrics_path=app.metrics_path,
+        egress_to=[TO_INTERNET_HTTPS] if app.internet_https else [],
     )
 
 
@@ -74,7 +76,9 @@ class Apps(pulumi.ComponentResource):
         if cfg.hapihub.enabled:
             h = cfg.hapihub
             port = h.port or HAPIHUB_PORT
-            extra_egress = [TO_SMTP] if ctx.config.network.smtp_port else []
+            common = _common(h)
+            if ctx.config.network.smtp_port:
+                common["egress_to"].append(TO_SMTP)
             self.services["hapihub"] = WebService(
                 f"{name}-hapihub", ctx,
                 WebServiceArgs(
@@ -88,8 +92,7 @@ class Apps(pulumi.ComponentResource):
                     route=Route(api_host, request_timeout=h.request_timeout),
                     sa_annotations=dict(hapihub_sa_annotations or {}),
                     pod_labels=dict(hapihub_pod_labels or {}),
-                    egress_to=extra_egress,
-                    **_common(h),
+                    **common,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )

@@ -144,7 +144,8 @@ class NetworkPolicies(pulumi.ComponentResource):
         for policy, spec in self.specs.items():
             self.policies.append(k8s.networking.v1.NetworkPolicy(
                 f"{name}-{policy}",
-                metadata=meta(policy, ctx.namespace, labels={**ctx.labels, "app.kubernetes.io/component": "network-policy"}),
+                metadata=meta(policy, ctx.namespace, labels={**ctx.labels, "app.kubernetes.io/name": policy,
+                                                             "app.kubernetes.io/component": "network-policy"}),
                 spec=spec,
                 opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
             ))

@@ -80,6 +80,8 @@ class AppConfig(EnvAwareModel):
     liveness_path: Optional[str] = field(None, "Override the liveness probe path.", pattern=r"^/[^\s]*$")
     readiness_path: Optional[str] = field(None, "Override the readiness probe path (newer HapiHub answers on `/health`).", pattern=r"^/[^\s]*$")
     port: Optional[int] = field(None, "Override the container port.", ge=1024, le=65535)
+    internet_https: bool = field(False, "Allow HTTPS (443) to addresses outside the cluster and private ranges.")
+    metrics_path: Optional[str] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring.", pattern=r"^/[^\s]*$")
 
     @model_validator(mode="after")
     def _pinned_when_enabled(self) -> "AppConfig":
@@ -105,6 +107,8 @@ class HapiHubConfig(AppConfig):
     run_migrations: bool = field(False, "Run database migrations once per release as a Job (never in every replica at start-up).")
     migration_command: list[str] = field(["npm", "run", "migrate"], "Command of the migration Job.")
     log_level: str = field("info", "LOG_LEVEL.", pattern=r"^(error|warn|info|debug|trace)$")
+    # HapiHub calls cloud APIs and third parties (payments, SMS) over HTTPS.
+    internet_https: bool = field(True, "Allow HTTPS (443) to addresses outside the cluster and private ranges (cloud APIs, payment/SMS providers).")
 
 
 class MyCureAppConfig(AppConfig):
