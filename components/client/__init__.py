@@ -44,14 +44,15 @@ class ClientEnvironment(pulumi.ComponentResource):
         routes: list[RouteSpec] = []
         wiring: list[AppWiring] = []
         secret_store: Optional[str] = None
-        jwt_key: Optional[str] = None
+        shared: Optional[AppWiring] = None
         sa_annotations: dict[str, Any] = {}
         pod_labels: dict[str, str] = {}
         data = _data_services(name, ctx, child)
         if data is not None:
             secrets, services = data
             secret_store = secrets.store_name
-            jwt_key = secrets.generate("jwt-secret", 64)
+            # Secrets the apps share (JWT_SECRET: Syncd verifies HapiHub's tokens).
+            shared = getattr(secrets, "wiring", None)
             for svc in services:
                 workloads += list(svc.workloads)
                 routes += list(getattr(svc, "routes", None) or [])
@@ -62,7 +63,7 @@ class ClientEnvironment(pulumi.ComponentResource):
                     pod_labels.update(_get(binding, "pod_labels") or {})
 
         # ---------------------------------------------------------------- apps and routes
-        self.apps = Apps(f"{name}-apps", ctx, secret_store=secret_store, wiring=wiring, jwt_secret_key=jwt_key,
+        self.apps = Apps(f"{name}-apps", ctx, secret_store=secret_store, wiring=wiring, shared_wiring=shared,
                          hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)

@@ -59,7 +59,7 @@ class Apps(pulumi.ComponentResource):
     """The client's web apps; exposes their Workloads and RouteSpecs."""
 
     def __init__(self, name: str, ctx: ClientContext, *, secret_store: Optional[str],
-                 wiring: list[AppWiring], jwt_secret_key: Optional[str] = None,
+                 wiring: list[AppWiring], shared_wiring: Optional[AppWiring] = None,
                  hapihub_sa_annotations: Optional[dict[str, Any]] = None,
                  hapihub_pod_labels: Optional[dict[str, str]] = None,
                  opts: pulumi.ResourceOptions | None = None):
@@ -68,9 +68,8 @@ class Apps(pulumi.ComponentResource):
         env_name = ctx.environment
         self.services: dict[str, WebService] = {}
         self.migration_workload: Optional[Workload] = None
-        # JWT secret shared by HapiHub and Syncd (Syncd verifies HapiHub's tokens).
-        jwt = AppWiring(secret_env={"JWT_SECRET": "{{ .jwtSecret }}"}, secret_data={"jwtSecret": jwt_secret_key}) \
-            if jwt_secret_key else None
+        # Secrets HapiHub and Syncd share (the JWT secret: Syncd verifies HapiHub's tokens).
+        jwt = shared_wiring
         api_host = hostname(ctx, cfg.hapihub, "api")
 
         if cfg.hapihub.enabled:

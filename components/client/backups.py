@@ -37,7 +37,33 @@ DRILL_EXCLUDED = [
     "horizontalpodautoscalers.autoscaling",
     "jobs.batch",
     "cronjobs.batch",
+    # Backup/restore requests of the database operator would run again inside the copy.
+    "perconaservermongodbbackups.psmdb.percona.com",
+    "perconaservermongodbrestores.psmdb.percona.com",
 ]
+
+#: Velero resource modifiers applied while restoring the copy (values are raw JSON):
+#: - the copy's MongoDB must not write backups or oplog slices into the client's backup location;
+#: - app Deployments start at 0 replicas: their restored Secrets point at the original namespace's
+#:   services (NetworkPolicies block that anyway), and the drill proves the *data* comes back.
+DRILL_MODIFIERS = """version: v1
+resourceModifierRules:
+- conditions:
+    groupResource: perconaservermongodbs.psmdb.percona.com
+  patches:
+  - operation: replace
+    path: /spec/backup/enabled
+    value: "false"
+- conditions:
+    groupResource: deployments.apps
+    labelSelector:
+      matchLabels:
+        app.kubernetes.io/component: app
+  patches:
+  - operation: replace
+    path: /spec/replicas
+    value: "0"
+"""
 
 DRILL_SCRIPT = r"""#!/bin/bash
 # Restore drill: newest completed daily backup -> throwaway namespace -> checks -> record -> delete.
@@ -71,11 +97,13 @@ fi
 
 restore="$SOURCE_NS-drill-$(date -u +%Y%m%d%H%M)"
 jq -n --arg name "$restore" --arg ns "$VELERO_NS" --arg b "$backup" --arg src "$SOURCE_NS" --arg dst "$DRILL_NS" \
-  --argjson excluded "$EXCLUDED_RESOURCES" '{
+  --arg modifiers "$MODIFIERS_CM" --argjson excluded "$EXCLUDED_RESOURCES" '{
     apiVersion: "velero.io/v1", kind: "Restore",
     metadata: {name: $name, namespace: $ns, labels: {"lfh.io/restore-drill": $src}},
     spec: {backupName: $b, includedNamespaces: [$src], namespaceMapping: {($src): $dst},
-           excludedResources: $excluded, restorePVs: true}}' | kubectl create -f - || fail "cannot create Restore"
+           excludedResources: $excluded, restorePVs: true,
+           resourceModifier: {kind: "ConfigMap", name: $modifiers}}}' \
+  | kubectl create -f - || fail "cannot create Restore"
 
 while :; do
   phase=$(kubectl -n "$VELERO_NS" get restores.velero.io "$restore" -o jsonpath='{.status.phase}')
@@ -201,12 +229,15 @@ class Backups(pulumi.ComponentResource):
         # Where the drill records its last result (the drill patches `data`; Pulumi leaves it alone).
         k8s.core.v1.ConfigMap(f"{name}-drill-result", metadata=meta(drill, velero_ns, labels=lbl),
                               data={"lastResult": "never-run"}, opts=o(ignore_changes=["data"]))
+        k8s.core.v1.ConfigMap(f"{name}-drill-modifiers", metadata=meta(f"{drill}-modifiers", velero_ns, labels=lbl),
+                              data={"modifiers.yaml": DRILL_MODIFIERS}, opts=o())
         script = k8s.core.v1.ConfigMap(f"{name}-drill-script", metadata=meta(f"{drill}-script", velero_ns, labels=lbl),
                                        data={"drill.sh": DRILL_SCRIPT}, opts=o())
         env = {
             "SOURCE_NS": ns, "DRILL_NS": drill_ns, "VELERO_NS": velero_ns, "RESULT_CM": drill,
             "SCHEDULE": self.schedules.get("daily", f"{ns}-daily"), "TIMEOUT_SECONDS": str(cfg.drill_timeout_seconds),
             "EXCLUDED_RESOURCES": json.dumps(DRILL_EXCLUDED), "HOME": "/tmp",
+            "MODIFIERS_CM": f"{drill}-modifiers",
         }
         pod_labels = {**lbl, "app.kubernetes.io/instance": drill}
         self.drill = k8s.batch.v1.CronJob(

@@ -144,7 +144,8 @@ class WebService(pulumi.ComponentResource):
         selector = {APP_LABEL: app, INSTANCE_LABEL: f"{app}-{ns}"}
         obj_labels = {**ctx.labels, **selector, "app.kubernetes.io/component": a.component}
         pod_labels = {**obj_labels, **a.pod_labels}
-        deps = [ctx.namespace_resource, *ctx.extra.get("depends_on", [])]
+        # ExternalSecrets need the SecretStore and the secrets written to the secret manager first.
+        deps = [ctx.namespace_resource, *ctx.extra.get("secrets", [])]
         kopts = lambda **kw: child_opts(self, ctx.provider, depends_on=deps, **kw)  # noqa: E731
 
         # ------------------------------------------------------------ environment
