@@ -3,7 +3,8 @@
 Counts what the plan registers: container requests × replicas of Deployments and StatefulSets
 (init containers count as the larger of themselves and the app containers, like the scheduler does),
 PerconaServerMongoDB replica sets (size × mongod requests, plus their volumes), StatefulSet
-volumeClaimTemplates × replicas, and standalone PersistentVolumeClaims. Also checks the namespace
+volumeClaimTemplates × replicas, standalone PersistentVolumeClaims, and Helm releases by their values
+(replicas × `resources.requests`, `persistence.size`). Also checks the namespace
 ResourceQuota leaves room for a rolling update (one extra pod per Deployment, maxSurge 1).
 """
 from __future__ import annotations
@@ -79,7 +80,30 @@ def client_rows(plan: Plan) -> list[dict[str, Any]]:
                 rows.append({"name": f"{name}/{rs.get('name', 'rs')}", "kind": kind, "replicas": size,
                              "cpu": quantity(req.get("cpu")) * size, "memory": quantity(req.get("memory")) * size,
                              "storage": storage * size})
+    for r, rel in plan.helm_releases():
+        rows.extend(_release_rows(rel))
     return rows
+
+
+def _release_rows(rel: dict[str, Any]) -> list[dict[str, Any]]:
+    """A Helm release's pods as its values declare them (the chart isn't rendered offline).
+
+    Reads the common chart conventions: `replicas`/`replicaCount` (MinIO's `mode: standalone` is one
+    pod), `resources.requests`, and `persistence.{enabled,size}` per replica.
+    """
+    values = rel.get("values") or {}
+    requests = ((values.get("resources") or {}).get("requests")) or {}
+    if not isinstance(requests, dict) or not requests:
+        return []
+    replicas = values.get("replicas", values.get("replicaCount", 1))
+    if values.get("mode") == "standalone":
+        replicas = 1
+    replicas = int(replicas or 0)
+    persistence = values.get("persistence") or {}
+    storage = quantity(persistence.get("size")) if persistence.get("enabled", False) else 0.0
+    return [{"name": f"{rel['name']} (helm)", "kind": "HelmRelease", "replicas": replicas,
+             "cpu": quantity(requests.get("cpu")) * replicas, "memory": quantity(requests.get("memory")) * replicas,
+             "storage": storage * replicas}]
 
 
 def analyze(plan: Plan) -> None:
