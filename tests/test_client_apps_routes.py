@@ -66,3 +66,15 @@ def test_appproject_confined_to_namespace(plan_of):
     assert proj["spec"]["destinations"] == [{"server": "https://kubernetes.default.svc", "namespace": "demo-production"}]
     assert proj["spec"]["clusterResourceWhitelist"] == []
     assert {"group": "networking.k8s.io", "kind": "NetworkPolicy"} in proj["spec"]["namespaceResourceBlacklist"]
+
+
+def test_wildcard_covered_hosts_need_no_certificate_or_solver(tmp_path):
+    covered = {"hapihub": {"hostname": "api-w.local.example.com"}, "mycureapp": {"hostname": "app-w.local.example.com"},
+               "syncd": {"hostname": "sync-w.local.example.com"}}
+    plan_of = plan_with(tmp_path, {"w-staging": client("w", apps=covered), "u-staging": client("u")})
+    w, u = plan_of("w-staging"), plan_of("u-staging")
+    assert by_kind(w, "Certificate") == [] and by_kind(w, "ReferenceGrant") == []
+    assert "allow-acme-http01-solver" not in {p["metadata"]["name"] for p in by_kind(w, "NetworkPolicy")}
+    solver = {p["metadata"]["name"]: p for p in by_kind(u, "NetworkPolicy")}["allow-acme-http01-solver"]["spec"]
+    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    assert solver["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]

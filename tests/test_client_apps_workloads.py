@@ -96,7 +96,20 @@ def test_config_change_rolls_pods_and_migrations_run_once(tmp_path):
     assert sums[0] != sums[1]
     jobs = by_kind(b, "Job")
     assert [j["metadata"]["name"] for j in jobs] == ["hapihub-migrate-5-215-2"]
+    assert jobs[0]["spec"]["template"]["spec"]["serviceAccountName"] == "hapihub-migrate"
     assert by_kind(a, "Job") == []
+    # the Deployment rolls only after the Job (Pulumi awaits a Job's completion)
+    job_urn = next(r.urn for r in b.resources if r.type == "kubernetes:batch/v1:Job")
+    deployment = next(r for r in b.resources if r.type == "kubernetes:apps/v1:Deployment" and r.inputs["metadata"]["name"] == "hapihub")
+    assert job_urn in deployment.dependencies
+
+
+def test_node_env_is_production_on_deployed_tiers(plan_of):
+    for stack in ("demo-staging", "demo-prod"):
+        hapihub = next(d for d in by_kind(plan_of(stack), "Deployment") if d["metadata"]["name"] == "hapihub")
+        env = {e["name"]: e.get("value") for e in hapihub["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["NODE_ENV"] == "production"
+        assert env["APP_ENVIRONMENT"] == ("production" if stack == "demo-prod" else "staging")
 
 
 def test_namespace_baseline(plan_of):

@@ -4,22 +4,11 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from lfh.config.client import AppConfig, HapiHubConfig
+from lfh.config.client import AppConfig
 
-from ..k8s import child_opts, meta
 from .contract import TO_INTERNET_HTTPS, TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
-from .webservice import (
-    Autoscaling,
-    Probe,
-    Route,
-    WebService,
-    WebServiceArgs,
-    container_security_context,
-    image_ref,
-    pod_security_context,
-)
+from .webservice import Autoscaling, Probe, Route, WebService, WebServiceArgs
 
 HAPIHUB_PORT = 7500
 MYCUREAPP_PORT = 8080
@@ -49,6 +38,12 @@ def _common(app: AppConfig) -> dict[str, Any]:
     )
 
 
+def node_env(ctx: ClientContext) -> str:
+    """NODE_ENV: `production` on every deployed tier — Node libraries (Express …) switch to verbose
+    errors with stack traces and dev behaviour otherwise; the tier goes in APP_ENVIRONMENT."""
+    return "development" if ctx.environment == "development" else "production"
+
+
 def _probe(default: Probe, override: Optional[str]) -> Probe:
     if override:
         default.path = override
@@ -67,7 +62,6 @@ class Apps(pulumi.ComponentResource):
         cfg = ctx.config.apps
         env_name = ctx.environment
         self.services: dict[str, WebService] = {}
-        self.migration_workload: Optional[Workload] = None
         # Secrets HapiHub and Syncd share (the JWT secret: Syncd verifies HapiHub's tokens).
         jwt = shared_wiring
         api_host = hostname(ctx, cfg.hapihub, "api")
@@ -84,19 +78,18 @@ class Apps(pulumi.ComponentResource):
                     app="hapihub", port=port, service_port=port,
                     liveness=_probe(Probe("/health", 30, 10, 5, 3), h.liveness_path),
                     readiness=_probe(Probe("/ready", 10, 5, 3, 2), h.readiness_path),
-                    env={"NODE_ENV": "production" if ctx.is_production else env_name,
+                    env={"NODE_ENV": node_env(ctx), "APP_ENVIRONMENT": env_name,
                          "LOG_LEVEL": h.log_level, "PORT": str(port), "HOME": "/tmp", **h.env},
                     wiring=[*wiring, *([jwt] if jwt else [])],
                     secret_store=secret_store,
                     route=Route(api_host, request_timeout=h.request_timeout),
                     sa_annotations=dict(hapihub_sa_annotations or {}),
+                    migration_command=list(h.migration_command) if h.run_migrations else None,
                     pod_labels=dict(hapihub_pod_labels or {}),
                     **common,
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            if h.run_migrations:
-                self._migration_job(name, ctx, h, wiring, jwt, secret_store)
 
         if cfg.mycureapp.enabled:
             m = cfg.mycureapp
@@ -128,7 +121,7 @@ class Apps(pulumi.ComponentResource):
                     app="syncd", port=port, service_port=port,
                     liveness=_probe(Probe("/health", 15, 10, 5, 3), s.liveness_path),
                     readiness=_probe(Probe("/ready", 5, 5, 3, 2), s.readiness_path),
-                    env={"NODE_ENV": "production" if ctx.is_production else env_name, "PORT": str(port),
+                    env={"NODE_ENV": node_env(ctx), "APP_ENVIRONMENT": env_name, "PORT": str(port),
                          "HOME": "/tmp", **s.env},
                     wiring=[*mongo, *([jwt] if jwt else [])],
                     secret_store=secret_store,
@@ -141,54 +134,6 @@ class Apps(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
 
-        self.workloads: list[Workload] = [svc.workload for svc in self.services.values()]
-        if self.migration_workload:
-            self.workloads.append(self.migration_workload)
+        self.workloads: list[Workload] = [w for svc in self.services.values() for w in svc.workloads]
         self.routes: list[RouteSpec] = [svc.route for svc in self.services.values() if svc.route]
         self.register_outputs({"apps": sorted(self.services)})
-
-    def _migration_job(self, name: str, ctx: ClientContext, h: HapiHubConfig, wiring: list[AppWiring],
-                       jwt: Optional[AppWiring], secret_store: Optional[str]) -> None:
-        """Migrations run once per image (a Job named after the tag), never in every replica (LESSONS.md)."""
-        ns = ctx.namespace
-        ref = image_ref(h.image, h.tag or "")
-        suffix = (h.tag or "").replace("sha256:", "")[:12].replace(".", "-").lower()
-        labels = {**ctx.labels, "app.kubernetes.io/name": "hapihub-migrate", "app.kubernetes.io/component": "migration"}
-        secret_keys = sorted({k for w in wiring for k in w.secret_env if k.startswith("MONGO")})
-        env = [{"name": "NODE_ENV", "value": "production" if ctx.is_production else ctx.environment},
-               {"name": "HOME", "value": "/tmp"}]
-        env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": "hapihub-env", "key": k}}} for k in secret_keys]
-        web = self.services["hapihub"]
-        k8s.batch.v1.Job(
-            f"{name}-hapihub-migrate",
-            metadata=meta(f"hapihub-migrate-{suffix}", ns, labels=labels),
-            spec={
-                "backoffLimit": 2,
-                "ttlSecondsAfterFinished": 86400,
-                "template": {
-                    "metadata": {"labels": {**labels, "app.kubernetes.io/instance": f"hapihub-migrate-{ns}"}},
-                    "spec": {
-                        "restartPolicy": "Never",
-                        "serviceAccountName": "hapihub",
-                        "automountServiceAccountToken": False,
-                        "securityContext": pod_security_context(1000, 1000, 1000),
-                        "containers": [{
-                            "name": "migrate", "image": ref, "command": list(h.migration_command), "env": env,
-                            "resources": {"requests": h.resources.requests.model_dump(),
-                                          "limits": h.resources.limits.model_dump()},
-                            "securityContext": container_security_context(False),
-                            "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                        }],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
-                    },
-                },
-            },
-            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, web.service_account],
-                            delete_before_replace=True),
-        )
-        # The migration pod reaches the database like HapiHub does.
-        egress = sorted({t for w in wiring for t in w.egress_to if "mongo" in t})
-        self.migration_workload = Workload(name="hapihub-migrate",
-                                           pod_labels={"app.kubernetes.io/name": "hapihub-migrate",
-                                                       "app.kubernetes.io/instance": f"hapihub-migrate-{ns}"},
-                                           egress_to=egress)

@@ -6,7 +6,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..k8s import child_opts, meta
-from .contract import ClientContext, RouteSpec
+from .contract import FROM_GATEWAY, ClientContext, RouteSpec, Workload
+
+#: cert-manager's HTTP-01 solver pods (created in the Certificate's namespace) and their port.
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
 
 
 def covered_by_wildcard(host: str, wildcards: list[str]) -> bool:
@@ -66,7 +70,14 @@ class Routes(pulumi.ComponentResource):
             ))
         self.uncovered = sorted(h for h in seen if not covered_by_wildcard(h, list(ctx.platform.gateway.wildcard_domains)))
         self.tls_secret = None
+        #: Pods the routes bring into the namespace (cert-manager's HTTP-01 solver), for the policies.
+        self.workloads: list[Workload] = []
         if self.uncovered:
+            # An HTTP-01 challenge is answered by a solver pod here, reached through the Gateway; the
+            # default-deny policy would otherwise block it (DNS-01 issuers simply never start one).
+            self.workloads.append(Workload(name="acme-http01-solver", pod_labels=dict(ACME_SOLVER_LABELS),
+                                           ports=[ACME_SOLVER_PORT], routed_ports=[ACME_SOLVER_PORT],
+                                           ingress_from=[FROM_GATEWAY]))
             # The Gateway serves these hosts from this Secret; a ReferenceGrant lets it read it across namespaces.
             self.tls_secret = f"{ns}-tls"
             issuer = (ctx.platform.issuers or {}).get("public") or "letsencrypt"

@@ -14,7 +14,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..k8s import child_opts, meta
-from .contract import FROM_GATEWAY, AppWiring, ClientContext, RouteSpec, Workload
+from .contract import FROM_GATEWAY, TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
 
 #: Pod label the Service, PDB, anti-affinity and NetworkPolicies select on.
 APP_LABEL = "app.kubernetes.io/name"
@@ -80,6 +80,9 @@ class WebServiceArgs:
     egress_to: list[str] = field(default_factory=list)
     metrics_path: Optional[str] = None
     component: str = "app"
+    #: Run this command once per image as a Job before the Deployment rolls (schema migrations must
+    #: not run in every replica at start-up and race — LESSONS.md). It gets the app's env and egress.
+    migration_command: Optional[list[str]] = None
 
 
 def image_ref(image: str, tag: str) -> str:
@@ -146,7 +149,8 @@ class WebService(pulumi.ComponentResource):
         pod_labels = {**obj_labels, **a.pod_labels}
         # ExternalSecrets need the SecretStore and the secrets written to the secret manager first.
         deps = [ctx.namespace_resource, *ctx.extra.get("secrets", [])]
-        kopts = lambda **kw: child_opts(self, ctx.provider, depends_on=deps, **kw)  # noqa: E731
+        kopts = lambda depends_on=None, **kw: child_opts(  # noqa: E731
+            self, ctx.provider, depends_on=depends_on or deps, **kw)
 
         # ------------------------------------------------------------ environment
         plain_env: dict[str, pulumi.Input[str]] = {}
@@ -204,6 +208,12 @@ class WebService(pulumi.ComponentResource):
         volumes = [{"name": _vol(d), "emptyDir": {"sizeLimit": "1Gi"}} for d in scratch]
         mounts = [{"name": _vol(d), "mountPath": d} for d in scratch]
         ref = image_ref(a.image, a.tag)
+        pod_security = pod_security_context(a.run_as_user, a.run_as_group, a.fs_group)
+        self.extra_workloads: list[Workload] = []
+        rollout_after: list[pulumi.Resource] = []
+        if a.migration_command:
+            rollout_after.append(self._migration(name, ctx, a, ref, env_list, volumes, mounts, pod_security,
+                                                 egress, obj_labels, kopts))
         checksum = pulumi.Output.from_input(
             {"env": plain_env, "image": ref, "secretKeys": secret_keys, "secretData": secret_data}
         ).apply(config_checksum)
@@ -239,7 +249,7 @@ class WebService(pulumi.ComponentResource):
                     "spec": {
                         "serviceAccountName": app,
                         "automountServiceAccountToken": a.needs_api_token,
-                        "securityContext": pod_security_context(a.run_as_user, a.run_as_group, a.fs_group),
+                        "securityContext": pod_security,
                         "enableServiceLinks": False,   # no env var per Service in the namespace
                         "terminationGracePeriodSeconds": 30,
                         # Spread replicas over nodes and zones so one failure takes out at most one.
@@ -252,7 +262,8 @@ class WebService(pulumi.ComponentResource):
                     },
                 },
             },
-            opts=kopts(),
+            # A new image rolls out only after its migrations completed (Pulumi awaits the Job).
+            opts=kopts(depends_on=[*deps, *rollout_after]) if rollout_after else kopts(),
         )
 
         # ------------------------------------------------------------ service
@@ -334,7 +345,52 @@ class WebService(pulumi.ComponentResource):
             egress_to=egress,
             metrics_port=a.port if (a.metrics_path and mon.get("enabled")) else None,
         )
+        self.workloads = [self.workload, *self.extra_workloads]
         self.register_outputs({"service": app, "image": ref})
+
+    def _migration(self, name: str, ctx: ClientContext, a: WebServiceArgs, ref: str, env: list, volumes: list,
+                   mounts: list, pod_security: dict, egress: list[str], obj_labels: dict, kopts) -> pulumi.Resource:
+        """The migration Job: its own ServiceAccount, the app's env, named after the image so each
+        release migrates exactly once (a Job's template is immutable: a new tag is a new Job)."""
+        ns = ctx.namespace
+        job_app = f"{a.app}-migrate"
+        suffix = a.tag.replace("sha256:", "")[:12].replace(".", "-").replace("_", "-").lower()
+        selector = {APP_LABEL: job_app, INSTANCE_LABEL: f"{job_app}-{ns}"}
+        lbl = {**obj_labels, **selector, "app.kubernetes.io/component": "migration"}
+        sa = k8s.core.v1.ServiceAccount(f"{name}-migrate-sa", metadata=meta(job_app, ns, labels=lbl),
+                                        automount_service_account_token=False, opts=kopts())
+        job = k8s.batch.v1.Job(
+            f"{name}-migrate",
+            metadata=meta(f"{job_app}-{suffix}", ns, labels=lbl),
+            spec={
+                "backoffLimit": 2,
+                "activeDeadlineSeconds": 1800,
+                "template": {
+                    "metadata": {"labels": lbl},
+                    "spec": {
+                        "restartPolicy": "Never",
+                        "serviceAccountName": job_app,
+                        "automountServiceAccountToken": False,
+                        "securityContext": pod_security,
+                        "enableServiceLinks": False,
+                        "containers": [{
+                            "name": "migrate", "image": ref, "imagePullPolicy": "IfNotPresent",
+                            "command": list(a.migration_command or []), "env": env,
+                            "resources": {"requests": dict(a.requests), "limits": dict(a.limits)},
+                            "securityContext": container_security_context(a.read_only_root_filesystem),
+                            "volumeMounts": mounts,
+                        }],
+                        "volumes": volumes,
+                    },
+                },
+            },
+            opts=kopts(depends_on=[*([ctx.namespace_resource]), sa, *([self.external_secret] if hasattr(self, "external_secret") else [])],
+                       delete_before_replace=True),
+        )
+        # Same reach as the app (its database), nothing served.
+        self.extra_workloads.append(Workload(name=job_app, pod_labels=selector,
+                                             egress_to=[t for t in egress if t != TO_SMTP]))
+        return job
 
 
 def _vol(path: str) -> str:
