@@ -18,10 +18,19 @@ def test_routes_on_the_shared_gateway(plan_of):
     routes = _routes(plan)
     assert {n: r["spec"]["hostnames"] for n, r in routes.items()} == {
         "hapihub": ["api.demo.example.com"], "mycureapp": ["app.demo.example.com"], "syncd": ["sync.demo.example.com"]}
-    for r in routes.values():
+    # demo.example.com is not a platform gateway domain: each host gets its own exact-hostname listener
+    (patch,) = by_kind(plan, "Gateway")
+    listeners = {lst["name"]: lst for lst in patch["spec"]["listeners"]}
+    for name, r in routes.items():
         (parent,) = r["spec"]["parentRefs"]
         assert parent["kind"] == "Gateway" and parent["name"] == "shared-gateway"
-        assert parent["namespace"] == "envoy-gateway-system" and parent["sectionName"] == "https"
+        assert parent["namespace"] == "envoy-gateway-system"
+        lst = listeners[parent["sectionName"]]
+        assert lst["hostname"] == r["spec"]["hostnames"][0] and lst["protocol"] == "HTTPS" and lst["port"] == 443
+    (cert,) = by_kind(plan, "Certificate")
+    assert cert["metadata"]["namespace"] == "envoy-gateway-system"
+    assert sorted(cert["spec"]["dnsNames"]) == sorted(lst["hostname"] for lst in listeners.values())
+    assert {lst["tls"]["certificateRefs"][0]["name"] for lst in listeners.values()} == {cert["spec"]["secretName"]}
     assert routes["hapihub"]["spec"]["rules"][0]["backendRefs"][0]["port"] == 7500
     assert routes["mycureapp"]["spec"]["rules"][0]["backendRefs"][0]["port"] == 80
     assert routes["hapihub"]["spec"]["rules"][0]["timeouts"] == {"request": "60s"}
@@ -49,8 +58,6 @@ def test_hostname_override_and_certificate(tmp_path):
     assert _routes(plan)["hapihub"]["spec"]["hostnames"] == ["api.h-health.com"]
     (cert,) = by_kind(plan, "Certificate")
     assert cert["spec"]["dnsNames"] == ["api.h-health.com", "app.h.example.org"]
-    (grant,) = by_kind(plan, "ReferenceGrant")
-    assert grant["spec"]["to"] == [{"group": "", "kind": "Secret", "name": cert["spec"]["secretName"]}]
 
 
 def test_wildcard_cover():
@@ -68,13 +75,10 @@ def test_appproject_confined_to_namespace(plan_of):
     assert {"group": "networking.k8s.io", "kind": "NetworkPolicy"} in proj["spec"]["namespaceResourceBlacklist"]
 
 
-def test_wildcard_covered_hosts_need_no_certificate_or_solver(tmp_path):
+def test_wildcard_covered_hosts_use_the_platform_listener(tmp_path):
     covered = {"hapihub": {"hostname": "api-w.local.example.com"}, "mycureapp": {"hostname": "app-w.local.example.com"},
                "syncd": {"hostname": "sync-w.local.example.com"}}
-    plan_of = plan_with(tmp_path, {"w-staging": client("w", apps=covered), "u-staging": client("u")})
-    w, u = plan_of("w-staging"), plan_of("u-staging")
-    assert by_kind(w, "Certificate") == [] and by_kind(w, "ReferenceGrant") == []
-    assert "allow-acme-http01-solver" not in {p["metadata"]["name"] for p in by_kind(w, "NetworkPolicy")}
-    solver = {p["metadata"]["name"]: p for p in by_kind(u, "NetworkPolicy")}["allow-acme-http01-solver"]["spec"]
-    assert solver["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
-    assert solver["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 8089}]
+    plan_of = plan_with(tmp_path, {"w-staging": client("w", apps=covered)})
+    w = plan_of("w-staging")
+    assert by_kind(w, "Certificate") == [] and by_kind(w, "Gateway") == []
+    assert {r["spec"]["parentRefs"][0]["sectionName"] for r in by_kind(w, "HTTPRoute")} == {"https"}

@@ -67,7 +67,6 @@ class ClientEnvironment(pulumi.ComponentResource):
                          hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
-        workloads += self.routes.workloads
 
         # ---------------------------------------------------------------- derived isolation
         self.workloads = workloads
