@@ -15,6 +15,7 @@ ANALYZERS = [
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
+    "lfh.plan.client_sizing:analyze",
 ]
 
 
