@@ -347,7 +347,7 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
     # -- Kubernetes exposure, namespaces, routes, releases
     "k8s-service-not-exposed": (lambda: service("LoadBalancer", "envoy-gateway-system"), lambda: service("NodePort")),
     "k8s-namespace-pod-security": (lambda: [k8s_provider(), namespace("longhorn-system", client=False, level="privileged")],
-                                   lambda: [k8s_provider(), namespace("velero", client=False, level="privileged")]),
+                                   lambda: [k8s_provider(), namespace("argocd", client=False, level="privileged")]),
     "k8s-client-namespace-restricted": (lambda: [k8s_provider(), namespace()],
                                         lambda: [k8s_provider(), namespace(**{"pod-security.kubernetes.io/warn": "baseline"})]),
     "k8s-route-shared-gateway": (lambda: route({"name": "shared-gateway", "namespace": "envoy-gateway-system", "sectionName": "https"}),
@@ -532,6 +532,15 @@ def test_staging_allows_one_replica():
 
 def test_hpa_with_one_min_replica_is_reported():
     assert run(with_hpa(1), only=["k8s-production-replicas"])
+
+
+def test_platform_namespace_with_gateway_label_is_not_a_client_namespace():
+    """argocd carries the gateway's route label but belongs to no client: no client-only rules apply."""
+    ns = namespace("argocd", protect=False)
+    del ns.inputs["metadata"]["labels"]["lfh.io/client"]
+    found = run([k8s_provider(), ns], only=["stack-client-namespace-default-deny", "stack-client-backups",
+                                            "data-resources-protected", "k8s-client-namespace-restricted"])
+    assert found == []
 
 
 def test_crd_dependency_through_component_dependency():

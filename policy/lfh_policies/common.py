@@ -67,6 +67,10 @@ DEFAULT_REGISTRIES = [
 DEFAULT_PRIVILEGED_NAMESPACES = [
     # Longhorn's manager and instance managers need host mounts, iSCSI and privileged containers.
     "longhorn-system",
+    # Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement.
+    "velero",
+    # The Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /.
+    "monitoring",
 ]
 
 #: Cloud tags every taggable resource carries (components/cluster/_common.py: tags()).
@@ -354,6 +358,13 @@ def containers(spec: Any, *, init: bool = True) -> Iterator[tuple[str, Any]]:
 def is_sidecar(c: Any) -> bool:
     """A native sidecar (init container with restartPolicy Always) runs for the pod's life."""
     return get(c, "restartPolicy") == "Always"
+
+
+def is_client_namespace(props: Any) -> bool:
+    """A client's namespace: labelled for the shared Gateway *and* owned by a client. Platform namespaces
+    (e.g. argocd) may carry the gateway label to publish a route, but have no `lfh.io/client`."""
+    lab = labels(props)
+    return get(lab, CLIENT_NAMESPACE_LABEL) == "true" and bool(get(lab, CLIENT_LABEL))
 
 
 def environment_of(props: Any, resource_type: str = "") -> str:

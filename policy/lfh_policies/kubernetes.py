@@ -10,7 +10,6 @@ from typing import Any
 
 from .common import (
     CHART_REPOSITORIES,
-    CLIENT_NAMESPACE_LABEL,
     CRITICAL,
     DEFAULT_PRIVILEGED_NAMESPACES,
     DEFAULT_REGISTRIES,
@@ -27,6 +26,7 @@ from .common import (
     environment_of,
     falsy,
     get,
+    is_client_namespace,
     is_map,
     is_sidecar,
     kind_of,
@@ -378,7 +378,7 @@ def namespace_pss(args, report):
 )
 def client_namespace_restricted(args, report):
     lab = labels(args.props)
-    if get(lab, CLIENT_NAMESPACE_LABEL) != "true":
+    if not is_client_namespace(args.props):
         return
     for mode in ("enforce", "audit", "warn"):
         level = get(lab, f"pod-security.kubernetes.io/{mode}")

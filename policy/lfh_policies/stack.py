@@ -11,7 +11,6 @@ from typing import Any, Iterable
 
 from .common import (
     CLIENT_LABEL,
-    CLIENT_NAMESPACE_LABEL,
     CRITICAL,
     ENVIRONMENT_LABEL,
     HIGH,
@@ -22,6 +21,7 @@ from .common import (
     WORKLOAD_TYPES,
     get,
     go_duration_seconds,
+    is_client_namespace,
     is_custom_resource_type,
     is_k8s_object,
     is_map,
@@ -50,7 +50,7 @@ YAML_COMPONENTS = {"kubernetes:yaml/v2:ConfigFile", "kubernetes:yaml/v2:ConfigGr
 
 
 def client_namespaces(resources: Iterable[Any]) -> list[Any]:
-    return [r for r in resources if r.resource_type == NAMESPACE and get(labels(r.props), CLIENT_NAMESPACE_LABEL) == "true"]
+    return [r for r in resources if r.resource_type == NAMESPACE and is_client_namespace(r.props)]
 
 
 # ----------------------------------------------------------------------------- network isolation
@@ -205,7 +205,7 @@ def holds_data(resource_type: str, props: Any) -> bool:
     if resource_type == "kubernetes:apps/v1:StatefulSet":
         return bool(seq(get(props, "spec", "volumeClaimTemplates")))
     if resource_type == NAMESPACE:
-        return get(labels(props), CLIENT_NAMESPACE_LABEL) == "true"
+        return is_client_namespace(props)
     return False
 
 
