@@ -442,6 +442,8 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
     "gcp-bucket-cmk-encryption": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(encryption={}))]),
     "gcp-bucket-versioning": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(versioning={"enabled": False}))]),
     "gcp-bucket-no-public-access": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(publicAccessPrevention="inherited"))]),
+    "gcp-log-bucket-retention": (lambda: [res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"bucketId": "b", "retentionDays": 365})],
+                                 lambda: [res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"bucketId": "b", "retentionDays": 30})]),
     # -- stack
     "stack-client-namespace-default-deny": (
         lambda: [k8s_provider(), namespace(), netpol("default-deny")],
@@ -562,6 +564,22 @@ def test_secret_store_of_another_environment_is_reported():
 def test_eks_public_endpoint_default_is_reported():
     graph = [res("aws:eks/cluster:Cluster", "c", eks(vpcConfig={"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))]
     assert run(graph, only=["aws-eks-private-endpoint"])
+
+
+def test_velero_bucket_found_through_property_dependency():
+    """The BSL names the bucket by an output (a generated name): its property dependency links them."""
+    graph = velero_bsl_graph(lock=True)
+    bucket, bsl = graph[1], graph[-1]
+    bsl.inputs["spec"]["objectStorage"]["bucket"] = "generated-name"
+    assert run(graph, only=["backup-bucket-no-object-lock"]) == []
+    bsl.property_dependencies = {"spec": [bucket.urn]}
+    assert run(graph, only=["backup-bucket-no-object-lock"])
+
+
+def test_locked_replica_bucket_is_allowed():
+    graph = velero_bsl_graph(lock=False)
+    graph.append(res("aws:s3/bucket:Bucket", "replica", {"bucket": "lfh-aws-backups-worm", "objectLockEnabled": True}, protect=True))
+    assert run(graph, only=["backup-bucket-no-object-lock"]) == []
 
 
 def test_velero_bucket_lock_via_separate_resource():

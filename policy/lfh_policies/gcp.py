@@ -178,7 +178,31 @@ def bucket_public(args, report):
         report(f"GCS bucket {get(args.props, 'name') or args.name}: uniform bucket-level access is off (ACLs apply)")
 
 
+LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
+LOG_CONFIG = {
+    "minRetentionDays": {
+        "type": "integer",
+        "default": 90,
+        "minimum": 1,
+        "description": "Minimum days audit logs are kept in Cloud Logging buckets.",
+    },
+}
+
+
+@resource_policy(
+    "gcp-log-bucket-retention",
+    "Cloud Logging buckets the stack configures keep logs at least the configured days (default 90).",
+    domain=D, types={LOG_BUCKET}, severity=HIGH, safeguard="164.312(b)", config=LOG_CONFIG,
+    remediation="Set retentionDays ≥ minRetentionDays on the logging bucket config (and route GKE audit logs to it).",
+)
+def log_bucket_retention(args, report):
+    minimum = number(config_value(args, LOG_CONFIG, "minRetentionDays")) or 90
+    days = number(get(args.props, "retentionDays"))
+    if days is None or days < minimum:
+        report(f"log bucket {get(args.props, 'bucketId') or args.name}: retention {int(days) if days else 'default (30)'} d < {int(minimum)} d")
+
+
 POLICIES = [
     kms_rotation, gke_private, gke_secrets, gke_workload_identity, gke_node_cmek, gke_shielded, bucket_cmk,
-    bucket_versioning, bucket_public,
+    bucket_versioning, bucket_public, log_bucket_retention,
 ]

@@ -320,6 +320,10 @@ def client_backups(args, report):
             report(f"client namespace {name} has no backup schedule with ttl {', '.join(missing)}", ns.urn)
 
 
+BUCKET_TYPES = {"aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "gcp:storage/bucket:Bucket",
+                "azure-native:storage:StorageAccount", "azure-native:storage:BlobContainer"}
+
+
 def _bucket_names(r: Any) -> list[str]:
     return [str(v) for v in (get(r.props, "bucket"), get(r.props, "name"), get(r.props, "containerName"), r.name) if v]
 
@@ -331,15 +335,19 @@ def _bucket_names(r: Any) -> list[str]:
     remediation="Remove Object Lock / retention locks from the bucket Velero writes to; replicate into a separate locked bucket instead.",
 )
 def velero_no_object_lock(args, report):
-    bsl_buckets = {str(get(b.props, "spec", "objectStorage", "bucket", default="")) for b in args.resources
-                   if b.resource_type.startswith("kubernetes:velero.io/") and kind_of(b.resource_type) == "BackupStorageLocation"}
+    bsls = [b for b in args.resources
+            if b.resource_type.startswith("kubernetes:velero.io/") and kind_of(b.resource_type) == "BackupStorageLocation"]
+    bsl_buckets = {str(get(b.props, "spec", "objectStorage", "bucket", default="")) for b in bsls}
     bsl_buckets.discard("")
+    # A BackupStorageLocation whose spec takes an output of a bucket resource writes to that bucket.
+    bsl_inputs = {getattr(d, "urn", d) for b in bsls for deps in (b.property_dependencies or {}).values() for d in deps or []}
     locks = [r for r in args.resources if "ObjectLockConfiguration" in r.resource_type
              or r.resource_type == "azure-native:storage:BlobContainerImmutabilityPolicy"]
     for r in args.resources:
+        if r.resource_type not in BUCKET_TYPES:
+            continue
         names = _bucket_names(r)
-        is_velero = any(n in bsl_buckets for n in names)
-        if not is_velero:
+        if not (any(n in bsl_buckets for n in names) or r.urn in bsl_inputs):
             continue
         why = []
         if truthy(get(r.props, "objectLockEnabled")) or get(r.props, "objectLockConfiguration") is not None:
