@@ -167,7 +167,10 @@ def run(resources: Sequence[Resource], *, stack: str = "stack", config: Optional
         policy_cfg = dict(cfg.get(policy.name, {}))
 
         if isinstance(policy, ResourceValidationPolicy):
+            applies = getattr(policy, "lfh_applies_to", None)
             for r in view.resources:
+                if applies is not None and not applies(r.type):
+                    continue
                 def report(message: str, urn: Optional[str] = None, _urn: str = r.urn) -> None:
                     # Resource policies report against the resource itself (the engine ignores `urn`).
                     violations.append(Violation(policy.name, enforcement, severity, _urn, message))
@@ -186,14 +189,19 @@ def run(resources: Sequence[Resource], *, stack: str = "stack", config: Optional
 
 def _call(policy: Any, args: Any, report: Any, urn: str) -> None:
     import asyncio
+    import inspect
 
     from pulumi_policy.policy import _NotApplicableError
     from pulumi_policy.proxy import UnknownValueError
 
     try:
         result = policy.validate(args, report)
-        if asyncio.iscoroutine(result) or asyncio.isfuture(result):
-            asyncio.new_event_loop().run_until_complete(result)
+        if result is not None and inspect.isawaitable(result):
+            loop = asyncio.new_event_loop()
+            try:
+                loop.run_until_complete(result)
+            finally:
+                loop.close()
     except (_NotApplicableError, UnknownValueError):
         return
 

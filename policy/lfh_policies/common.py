@@ -148,7 +148,7 @@ def resource_policy(
                 check(args, report_violation)
 
         DOMAINS[name] = domain
-        return ResourceValidationPolicy(
+        policy = ResourceValidationPolicy(
             name=name,
             description=description,
             validate=validate,
@@ -159,6 +159,9 @@ def resource_policy(
             tags=[domain, "hipaa"],
             remediation_steps=remediation,
         )
+        # Lets the offline runner skip resources the policy ignores anyway (validate filters too).
+        policy.lfh_applies_to = match  # type: ignore[attr-defined]
+        return policy
 
     return wrap
 
