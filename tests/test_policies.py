@@ -561,6 +561,42 @@ def test_secret_store_of_another_environment_is_reported():
     assert "staging" in v.message or "production" in v.message
 
 
+def external_secret(key: str, store: str = "demo") -> Resource:
+    return res("kubernetes:external-secrets.io/v1:ExternalSecret", f"es-{key}", {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "web", "namespace": "demo-prod", "labels": LABELS},
+        "spec": {"secretStoreRef": {"name": store, "kind": "SecretStore"}, "target": {"name": "web"},
+                 "data": [{"secretKey": "jwt", "remoteRef": {"key": key}}]}})
+
+
+def test_external_secret_keys_carry_client_and_environment():
+    store = secret_store("")
+    store.inputs["spec"]["provider"] = {"gcpsm": {"projectID": "p"}}  # no path: the keys must be scoped
+    ok = [k8s_provider(), namespace(), store, external_secret("gcp-demo-production-jwt-secret")]
+    assert run(ok, only=["stack-secret-paths-scoped"]) == []
+    bad = [k8s_provider(), namespace(), store, external_secret("jwt-secret")]
+    assert run(bad, only=["stack-secret-paths-scoped"])
+
+
+def test_kubernetes_store_namespace_scopes_its_keys():
+    store = secret_store("")
+    store.inputs["spec"]["provider"] = {"kubernetes": {"remoteNamespace": "lfh-secrets-demo-production"}}
+    graph = [k8s_provider(), namespace(), store, external_secret("jwt-secret#value")]
+    assert run(graph, only=["stack-secret-paths-scoped"]) == []
+    from lfh.policy_runner import secret_paths
+    from lfh.plan.model import Plan
+
+    plan = Plan(stack="demo-prod", role="client", resources=graph, outputs={}, secret_outputs=[])
+    assert secret_paths(plan) == ["lfh-secrets-demo-production", "lfh-secrets-demo-production/jwt-secret"]
+
+
+def test_created_cloud_secret_names_are_scoped():
+    ok = [k8s_provider(), namespace(), res("aws:secretsmanager/secret:Secret", "s", {"name": "aws/demo/production/jwt"}, protect=True)]
+    assert run(ok, only=["stack-secret-paths-scoped"]) == []
+    bad = [k8s_provider(), namespace(), res("aws:secretsmanager/secret:Secret", "s", {"name": "aws/demo/jwt"}, protect=True)]
+    assert run(bad, only=["stack-secret-paths-scoped"])
+
+
 def test_eks_public_endpoint_default_is_reported():
     graph = [res("aws:eks/cluster:Cluster", "c", eks(vpcConfig={"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))]
     assert run(graph, only=["aws-eks-private-endpoint"])

@@ -381,6 +381,19 @@ def store_path(props: Any) -> str:
     return str(get(prov, "aws", "prefix") or get(prov, "vault", "path") or get(prov, "kubernetes", "remoteNamespace") or "")
 
 
+def remote_path(store_props: Any, key: str) -> str:
+    """Where an ExternalSecret key points: ESO prepends an AWS `prefix` verbatim, while a Vault mount
+    or a Kubernetes source namespace is a path segment. A `#property` suffix selects inside the secret."""
+    key = key.split("#", 1)[0]
+    if store_props is None:
+        return key
+    prov = get(store_props, "spec", "provider", default={})
+    if get(prov, "aws", "prefix"):
+        return f"{get(prov, 'aws', 'prefix')}{key}"
+    base = store_path(store_props)
+    return f"{base.rstrip('/')}/{key}" if base else key
+
+
 def contains_segment(path: str, word: str) -> bool:
     return bool(word) and re.search(rf"(^|[^a-z0-9]){re.escape(word.lower())}([^a-z0-9]|$)", path.lower()) is not None
 
@@ -415,12 +428,11 @@ def secret_references(resources: list[Any]) -> list[tuple[Any, str, str, str]]:
             if get(ref, "kind", default="SecretStore") != "SecretStore":
                 continue
             store = stores.get((namespace_of(r.props), str(get(ref, "name", default=""))))
-            prefix = store_path(store.props) if store is not None else ""
             keys = [get(d, "remoteRef", "key") for d in seq(get(r.props, "spec", "data"))]
             keys += [get(d, "extract", "key") or get(d, "find", "path") for d in seq(get(r.props, "spec", "dataFrom"))]
             for key in keys:
                 if key:
-                    out.append((r, f"{prefix}{key}", *(_scope(r, namespaces))))
+                    out.append((r, remote_path(store.props if store is not None else None, str(key)), *(_scope(r, namespaces))))
         elif r.resource_type in CLOUD_SECRETS:
             for prop in CLOUD_SECRETS[r.resource_type]:
                 if get(r.props, prop):
