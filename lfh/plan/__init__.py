@@ -13,6 +13,7 @@ from .output import render_summary, write_plan
 #: findings and/or report sections to it.
 ANALYZERS = [
     "lfh.plan.conformance:analyze",
+    "lfh.cost:analyze",
 ]
 
 

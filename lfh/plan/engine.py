@@ -186,6 +186,7 @@ class Engine:
             plan.kubernetes_version = cfg.platform.kubernetes_version
         else:
             plan.kubernetes_version = str(platform.outputs.get("kubernetesVersion", plan.kubernetes_version))
+            plan.platform = platform
         self._plans[stack] = plan
         return plan
 
