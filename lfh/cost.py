@@ -333,7 +333,11 @@ class Totals:
         self.containers_without_requests += t.unset
 
     def rounded(self) -> dict[str, Any]:
-        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        """camelCase keys (`memoryRequestsGiB`) as report.json spells them, values rounded."""
+        def camel(k: str) -> str:
+            head, *rest = k.split("_")
+            return (head + "".join(p.capitalize() for p in rest)).replace("Gib", "GiB")
+        return {camel(k): (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 @dataclass
