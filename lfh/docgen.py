@@ -242,8 +242,12 @@ per stack (the same pack, against live state).
 
 def _matches(ref: str, control: str) -> bool:
     norm = lambda s: re.sub(r"\s+", "", s.lower()).removeprefix("hipaa").removeprefix("§")  # noqa: E731
-    r, c = norm(ref), norm(control)
-    return bool(r) and (r.startswith(c) or c.startswith(r))
+    c = norm(control)
+    for part in re.split(r"[,;/]", ref):
+        r = norm(part)
+        if r and (r.startswith(c) or c.startswith(r)):
+            return True
+    return False
 
 
 def render_hipaa(root: Path = PROJECT_ROOT) -> str:
