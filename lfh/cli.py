@@ -30,7 +30,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError(f"plan: no stack files in {stacks_dir}")
     if args.out and args.all:
         raise UsageError("plan: --out names one stack's folder; with --all use --out-root")
-    engine = Engine(stacks_dir=stacks_dir)
+    from .plan import cache
+
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
     worst = EXIT_OK
     for stack in stacks:
         if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():
@@ -97,7 +99,9 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     if not (stacks_dir / f"Pulumi.{args.stack}.yaml").exists():
         raise UsageError(f"cost: no stack file {stacks_dir / f'Pulumi.{args.stack}.yaml'}")
     try:
-        plan = Engine(stacks_dir=stacks_dir).plan(args.stack)
+        from .plan import cache
+
+        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None).plan(args.stack)
     except PlanError as exc:
         print(f"error: {args.stack}: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
