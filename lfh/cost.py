@@ -261,6 +261,11 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
                 replicas = _int(node.get("replicas", node.get("replicaCount")), 1)
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
                                source="helm values", urn=urn)
+            size, sclass = _helm_storage(node)
+            if size:
+                replicas = _int(node.get("replicas", node.get("replicaCount")), 1)
+                yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
+                               storage=size * replicas, storage_class=sclass, source="helm values", urn=urn)
             for k, v in node.items():
                 if k != "resources":
                     yield from walk(v, f"{path}.{k}" if path else k)
@@ -269,6 +274,18 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
                 yield from walk(v, f"{path}[{i}]")
 
     yield from walk(release.get("values") or {}, "")
+
+
+def _helm_storage(node: dict[str, Any]) -> tuple[float, str]:
+    """Storage a values mapping asks for: `persistence.size`, or a `volumeClaimTemplate` (also under `storageSpec`)."""
+    pers = node.get("persistence")
+    if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
+        return quantity(pers.get("size")), str(pers.get("storageClass") or pers.get("storageClassName") or "")
+    holder = node.get("storageSpec") if isinstance(node.get("storageSpec"), dict) else node
+    vct = holder.get("volumeClaimTemplate")
+    if isinstance(vct, dict):
+        return _claim_storage(vct.get("spec") or {})
+    return 0.0, ""
 
 
 def workloads(plan: Plan) -> list[Workload]:
@@ -668,10 +685,11 @@ def estimate(plan: Plan, platform: Optional[Plan], sized: Sizing, pools: list[No
     else:
         share = _node_share(sized, pools, hourly)
         if share is not None:
-            cpu_h, mem_h, pool = share
-            add(f"share of platform nodes ({pool.instance_type})", 1, "month", round((cpu_h + mem_h) * prices.HOURS_PER_MONTH, 2),
+            nodes, pool = share
+            add(f"share of platform nodes ({pool.name}: {pool.instance_type})", nodes, "node-month",
+                round(hourly[pool.instance_type] * prices.HOURS_PER_MONTH, 2),
                 f"{sized.stack.cpu_requests:.2f} CPU / {sized.stack.memory_requests_gib:.1f} GiB requested at rest, "
-                f"priced by whichever of CPU or memory fills a node first")
+                "as node equivalents of whichever of CPU or memory fills a node first")
         elif svc is not None:
             notes.append("no priced node pool on the platform: the client's share of nodes is not estimated")
     lbs = sum(1 for _, o in plan.manifests() if o.get("kind") == "Gateway"
@@ -698,11 +716,11 @@ def estimate(plan: Plan, platform: Optional[Plan], sized: Sizing, pools: list[No
     }
 
 
-def _node_share(sized: Sizing, pools: list[NodePool], hourly: dict[str, float]) -> Optional[tuple[float, float, NodePool]]:
-    """Hourly price of the client's requests on the cheapest priced pool its pods may use.
+def _node_share(sized: Sizing, pools: list[NodePool], hourly: dict[str, float]) -> Optional[tuple[float, NodePool]]:
+    """The client's requests as node equivalents of the cheapest priced pool its pods may use.
 
-    A node's price is split between its allocatable CPU and memory by whichever the requests fill
-    first: share = max(cpu/allocatable cpu, memory/allocatable memory) × node price.
+    share = max(cpu / allocatable cpu, memory / allocatable memory): the resource that fills a node
+    first decides how much of it the client occupies.
     """
     pods = [w for w in sized.workloads if w.replicas and not w.per_node]
     candidates = [p for p in pools if p.known and p.instance_type in hourly and (not pods or any(eligible(w, p) for w in pods))]
@@ -711,12 +729,16 @@ def _node_share(sized: Sizing, pools: list[NodePool], hourly: dict[str, float]) 
     pool = min(candidates, key=lambda p: hourly[p.instance_type] / max(p.allocatable[0], 1e-9))
     cpu, mem = pool.allocatable
     s = sized.stack
-    share = max(s.cpu_requests / cpu, s.memory_requests_gib / mem) * hourly[pool.instance_type]
-    ratio_cpu = (s.cpu_requests / cpu) / max(s.cpu_requests / cpu + s.memory_requests_gib / mem, 1e-9)
-    return share * ratio_cpu, share * (1 - ratio_cpu), pool
+    return max(s.cpu_requests / cpu, s.memory_requests_gib / mem), pool
 
 
 # ---------------------------------------------------------------- the plan section and the command
+
+
+def _money(x: Optional[float]) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.2f}" if x >= 1 else f"{x:.4f}"
 
 
 def _fmt_table(rows: list[list[str]], header: list[str]) -> list[str]:
@@ -746,7 +768,9 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     if s.containers_without_requests:
         text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
     text.append("")
-    if cap.checked:
+    if cap.checked and not cap.needed_cpu and not cap.needed_memory_gib:
+        text.append("capacity: no workload with requests to place")
+    elif cap.checked:
         text.append(f"capacity: need {cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB at max replicas; "
                     f"free {cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB on "
                     f"{', '.join(p['name'] for p in cap.pools if p['usedBy']) or 'no pool'} at max nodes"
@@ -754,7 +778,7 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     else:
         text.append(f"capacity: not checked — {cap.reason}")
     text.append("")
-    crow = [[i["item"], f"{i['quantity']:g} {i['unit']}", "—" if i["unitPrice"] is None else f"{i['unitPrice']:.4g}",
+    crow = [[i["item"], f"{i['quantity']:g} {i['unit']}", _money(i["unitPrice"]),
              "—" if i["monthly"] is None else f"{i['monthly']:,.2f}"] for i in cost["items"]]
     crow.append(["TOTAL (priced items)", "", "", f"{cost['total']:,.2f}"])
     text += _fmt_table(crow, ["monthly cost estimate", "quantity", f"unit {cost['currency']}", f"{cost['currency']}/month"])

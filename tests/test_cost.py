@@ -103,10 +103,15 @@ def test_helm_values_we_set_are_counted_with_their_replicas():
     rel = Resource(urn="urn:rel", type=HELM_RELEASE_TYPE, name="eso", parent="", provider="p", dependencies=[],
                    inputs={"name": "external-secrets", "namespace": "external-secrets", "chart": "external-secrets",
                            "values": {"replicaCount": 2, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-                                      "webhook": {"replicaCount": 3, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}}})
+                                      "webhook": {"replicaCount": 3, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}},
+                                      "prometheus": {"prometheusSpec": {"replicas": 2, "storageSpec": {"volumeClaimTemplate": {
+                                          "spec": {"resources": {"requests": {"storage": "50Gi"}}}}}}},
+                                      "grafana": {"persistence": {"enabled": True, "size": "10Gi"}},
+                                      "off": {"persistence": {"enabled": False, "size": "99Gi"}}}})
     s = cost.sizing(_plan([rel], role="platform"))
     assert math.isclose(s.stack.cpu_requests, 0.2 + 0.15)
     assert s.stack.replicas == 5
+    assert math.isclose(s.stack.storage_gib, 2 * 50 + 10)
 
 
 def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True) -> list[Resource]:
@@ -208,11 +213,12 @@ def test_client_pays_its_share_of_nodes_and_replicated_storage():
     client.platform = plat
     cost.analyze(client)
     items = {i["item"]: i for i in client.sections["cost"]["data"]["monthly"]["items"]}
-    share = items["share of platform nodes (m6i.xlarge)"]["monthly"]
+    share = items["share of platform nodes (apps: m6i.xlarge)"]
     s = cost.sizing(client).stack
     cpu, mem = cost.allocatable(4, 16)
-    expected = max(s.cpu_requests / cpu, s.memory_requests_gib / mem) * prices.NODE_HOURLY["aws"]["m6i.xlarge"] * 730
-    assert math.isclose(share, expected, rel_tol=1e-3)
+    nodes = max(s.cpu_requests / cpu, s.memory_requests_gib / mem)
+    assert math.isclose(share["quantity"], round(nodes, 3))
+    assert math.isclose(share["monthly"], nodes * prices.NODE_HOURLY["aws"]["m6i.xlarge"] * 730, rel_tol=1e-3)
     # typesense's 30 GiB on `longhorn` (3 replicas) count 90 GiB; the rest has unknown classes (×1).
     assert math.isclose(items["block storage (PVCs)"]["quantity"], 90 + 5 + 300)
 
