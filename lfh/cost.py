@@ -254,35 +254,34 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
     """
     ns = release.get("namespace") or "default"
 
-    def walk(node: Any, path: str) -> Iterable[Workload]:
+    def walk(node: Any, path: str, replicas: int) -> Iterable[Workload]:
         if isinstance(node, dict):
+            # A component's replica count applies to it and to its `storageSpec` (Prometheus-style), not to siblings.
+            replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
             res = node.get("resources")
-            if isinstance(res, dict) and (res.get("requests") or res.get("limits")):
-                replicas = _int(node.get("replicas", node.get("replicaCount")), 1)
+            if isinstance(res, dict) and any(k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
                                source="helm values", urn=urn)
             size, sclass = _helm_storage(node)
             if size:
-                replicas = _int(node.get("replicas", node.get("replicaCount")), 1)
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
                                storage=size * replicas, storage_class=sclass, source="helm values", urn=urn)
             for k, v in node.items():
-                if k != "resources":
-                    yield from walk(v, f"{path}.{k}" if path else k)
+                if k not in ("resources", "volumeClaimTemplate"):
+                    yield from walk(v, f"{path}.{k}" if path else k, replicas if k == "storageSpec" else 1)
         elif isinstance(node, list):
             for i, v in enumerate(node):
-                yield from walk(v, f"{path}[{i}]")
+                yield from walk(v, f"{path}[{i}]", 1)
 
-    yield from walk(release.get("values") or {}, "")
+    yield from walk(release.get("values") or {}, "", 1)
 
 
 def _helm_storage(node: dict[str, Any]) -> tuple[float, str]:
-    """Storage a values mapping asks for: `persistence.size`, or a `volumeClaimTemplate` (also under `storageSpec`)."""
+    """Storage a values mapping asks for: `persistence.size` or a `volumeClaimTemplate` (per replica)."""
     pers = node.get("persistence")
     if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
         return quantity(pers.get("size")), str(pers.get("storageClass") or pers.get("storageClassName") or "")
-    holder = node.get("storageSpec") if isinstance(node.get("storageSpec"), dict) else node
-    vct = holder.get("volumeClaimTemplate")
+    vct = node.get("volumeClaimTemplate")
     if isinstance(vct, dict):
         return _claim_storage(vct.get("spec") or {})
     return 0.0, ""
