@@ -247,6 +247,12 @@ def run_program(
             if secret:
                 secret_outputs.append(name)
     finally:
+        # A failed program leaves registrations in flight; cancel them so nothing leaks into the next plan.
+        pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         asyncio.set_event_loop(None)
         loop.close()
