@@ -41,6 +41,8 @@ class NewClient:
     domain: Optional[str] = None
     org: str = DEFAULT_ORG
     options: dict[str, Any] = field(default_factory=dict)
+    #: `--set path=value` pairs: any `lfh:client` key by its camelCase path (value parsed as YAML).
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -163,6 +165,11 @@ def build_config(req: NewClient, env_full: str, platform_domain: str) -> tuple[d
             raise OnboardingError(
                 f"--{option.replace('_', '-')}: this version's client config has no key lfh:client.{path}")
         _set_path(data, path, value)
+    for path, value in req.settings.items():
+        path = path.removeprefix("lfh:client.")
+        if not _has_path(ClientConfig, path):
+            raise OnboardingError(f"--set {path}=…: this version's client config has no key lfh:client.{path}")
+        _set_path(data, path, value)
     secrets = _required_secrets(ClientConfig, "lfh:client")
     for path in secrets:
         _set_path(data, path.removeprefix("lfh:client."), {"secure": PLACEHOLDER_CIPHERTEXT})
@@ -170,19 +177,44 @@ def build_config(req: NewClient, env_full: str, platform_domain: str) -> tuple[d
 
 
 def _minimise(data: dict[str, Any], stack: str, env_full: str) -> dict[str, Any]:
-    """Drop optional keys whose value equals what the model would fill in anyway."""
-    from .config.loader import substitute_secrets, _mark_secure
+    """Drop every optional key (leaf by leaf) whose value equals what the model fills in anyway."""
+    import copy
+
+    from .config.loader import _mark_secure, substitute_secrets
 
     def validated(d: dict[str, Any]) -> Any:
         cfg, paths = substitute_secrets(_mark_secure({"lfh:client": d}))
         return parse_stack_config(stack, cfg, paths).client
 
     full = validated(data)
-    out = dict(data)
-    for key in list(data):
-        if key in ("name", "environment", "platformStack", "domain") or isinstance(data[key], dict) and "secure" in data[key]:
+
+    def leaves(node: dict[str, Any], prefix: tuple = ()) -> list[tuple]:
+        out = []
+        for k, v in node.items():
+            if isinstance(v, dict) and v and set(v) != {"secure"}:
+                out += leaves(v, prefix + (k,))
+            else:
+                out.append(prefix + (k,))
+        return out
+
+    out = copy.deepcopy(data)
+    for path in leaves(data):
+        if path[0] in ("name", "environment", "platformStack", "domain"):
             continue
-        trial = {k: v for k, v in out.items() if k != key}
+        trial = copy.deepcopy(out)
+        node = trial
+        for part in path[:-1]:
+            node = node[part]
+        if isinstance(node.get(path[-1]), dict) and set(node[path[-1]]) == {"secure"}:
+            continue
+        del node[path[-1]]
+        # Remove mappings the deletion left empty.
+        for depth in range(len(path) - 1, 0, -1):
+            parent = trial
+            for part in path[:depth - 1]:
+                parent = parent[part]
+            if parent[path[depth - 1]] == {}:
+                del parent[path[depth - 1]]
         try:
             if validated(trial) == full:
                 out = trial
@@ -245,7 +277,13 @@ def new_client(req: NewClient, stacks_dir: Path, dry_run: bool = False) -> Resul
         raise OnboardingError(f"client {req.name!r} already has a {env_full} stack ({others[0]}); one stack per client+environment")
 
     data, secrets = build_config(req, env_full, platform_cfg.domain)
-    data = _minimise(data, stack, env_full)
+    try:
+        data = _minimise(data, stack, env_full)
+    except ConfigError as exc:
+        # Something only the operator can know (e.g. a pinned image tag without a default).
+        raise OnboardingError(
+            "the client config would not validate: " + "; ".join(exc.lines)
+            + " — pass the value with `--set <key>=<value>` (or `--image-tag <app>=<tag>`)") from None
     text = render(req, stack, data, secrets)
     # Validate exactly what will be written, with the loader `pulumi up` uses.
     import tempfile
@@ -262,3 +300,24 @@ def new_client(req: NewClient, stacks_dir: Path, dry_run: bool = False) -> Resul
 
 
 __all__ = ["NewClient", "OnboardingError", "Result", "new_client", "SECRET_PLACEHOLDER_PREFIX"]
+
+
+def parse_settings(pairs: list[str], image_tags: list[str]) -> dict[str, Any]:
+    """`--set a.b=value` (value parsed as YAML: numbers, booleans, lists) and `--image-tag app=tag`."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise OnboardingError(f"--set {pair!r}: expected <key>=<value>, e.g. apps.syncd.replicas=3")
+        try:
+            out[key] = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    for pair in image_tags or []:
+        app, sep, tag = pair.partition("=")
+        if not sep or not app or not tag:
+            raise OnboardingError(f"--image-tag {pair!r}: expected <app>=<tag>, e.g. mycureapp=10.0.0")
+        out[f"apps.{app}.tag"] = tag  # a string even when it looks like a number (`10.0`)
+    return out
