@@ -260,8 +260,10 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
             replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
             res = node.get("resources")
             if isinstance(res, dict) and any(k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
+                tol = node.get("tolerations") if isinstance(node.get("tolerations"), list) else []
+                sel = node.get("nodeSelector") if isinstance(node.get("nodeSelector"), dict) else {}
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
-                               source="helm values", urn=urn)
+                               source="helm values", urn=urn, tolerations=list(tol), node_selector=dict(sel))
             size, sclass = _helm_storage(node)
             if size:
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
@@ -764,6 +766,7 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     text += _fmt_table(rows, ["namespace", "cpu req", "cpu lim", "mem req GiB", "mem lim GiB", "storage GiB", "replicas", "max (HPA)"])
     if s.per_node_cpu_requests or s.per_node_memory_requests_gib:
         text.append(f"DaemonSets per node: {s.per_node_cpu_requests:.2f} CPU / {s.per_node_memory_requests_gib:.2f} GiB")
+    text.append("limits count only containers that set them; Jobs/CronJobs are included at their parallelism")
     if s.containers_without_requests:
         text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
     text.append("")
