@@ -258,6 +258,8 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
         if isinstance(node, dict):
             # A component's replica count applies to it and to its `storageSpec` (Prometheus-style), not to siblings.
             replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
+            if node.get("mode") == "standalone":
+                replicas = 1  # MinIO's chart: standalone mode is one pod whatever `replicas` says
             res = node.get("resources")
             if isinstance(res, dict) and any(k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
                 tol = node.get("tolerations") if isinstance(node.get("tolerations"), list) else []

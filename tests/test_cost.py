@@ -286,22 +286,41 @@ def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
     return {"cpu": cpu, "memory_gib": mem / 2 ** 30, "storage_gib": storage / 2 ** 30}
 
 
+def _expected_from_helm(helm_dir: Path) -> dict[str, float]:
+    """The releases' own values, re-counted independently: top-level pods × requests, persistence × pods."""
+    import yaml
+
+    cpu = mem = storage = 0.0
+    for f in sorted(helm_dir.glob("*.yaml")):
+        v = (yaml.safe_load(f.read_text()) or {}).get("values") or {}
+        n = 1 if v.get("mode") == "standalone" else int(v.get("replicas", v.get("replicaCount", 1)))
+        req = (v.get("resources") or {}).get("requests") or {}
+        cpu += n * cost.quantity(req.get("cpu"))
+        mem += n * cost.quantity(req.get("memory")) / GIB
+        pers = v.get("persistence") or {}
+        if pers.get("enabled", True) and pers.get("size"):
+            storage += n * cost.quantity(pers["size"]) / GIB
+    return {"cpu": cpu, "memory_gib": mem, "storage_gib": storage}
+
+
 def test_cost_demo_prod_sums_match_the_stacks_own_objects(tmp_path, capsys):
     if not (PROJECT_ROOT / "stacks" / "Pulumi.demo-prod.yaml").exists():
         pytest.skip("demo-prod not in stacks/ yet")
     out = tmp_path / "demo-prod"
     assert main(["plan", "demo-prod", "--out", str(out), "-q"]) in (0, 1)
     capsys.readouterr()
-    expected = _expected_from_manifests(out / "manifests")
+    objs = _expected_from_manifests(out / "manifests")
+    helm = _expected_from_helm(out / "helm")
+    assert objs["cpu"] > 0, "demo-prod records no workloads with requests"
     assert main(["cost", "demo-prod", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    helm = [w for w in data["workloads"] if w["source"] == "helm values" and not w["perNode"]]
-    helm_cpu = sum(w["cpuRequests"] * w["replicas"] for w in helm)
-    helm_mem = sum(w["memoryRequestsGiB"] * w["replicas"] for w in helm)
-    assert expected["cpu"] > 0, "demo-prod records no workloads with requests"
-    assert math.isclose(data["stack"]["cpuRequests"], expected["cpu"] + helm_cpu, abs_tol=0.01)
-    assert math.isclose(data["stack"]["memoryRequestsGiB"], expected["memory_gib"] + helm_mem, abs_tol=0.01)
-    assert math.isclose(data["stack"]["storageGiB"], expected["storage_gib"], abs_tol=0.01)
+    # Only top-level release values are re-counted above: the releases of demo-prod set nothing deeper.
+    assert all(w["name"].split(":", 1)[1].startswith(".") for w in data["workloads"] if w["source"] == "helm values")
+    assert math.isclose(data["stack"]["cpuRequests"], objs["cpu"] + helm["cpu"], abs_tol=0.01)
+    assert math.isclose(data["stack"]["memoryRequestsGiB"], objs["memory_gib"] + helm["memory_gib"], abs_tol=0.01)
+    assert math.isclose(data["stack"]["storageGiB"], objs["storage_gib"] + helm["storage_gib"], abs_tol=0.01)
+    per_ns = sum(ns["cpuRequests"] for ns in data["namespaces"].values())
+    assert math.isclose(per_ns, data["stack"]["cpuRequests"], abs_tol=0.01)
     # And the table on stdout names the date of the price table.
     assert main(["cost", "demo-prod"]) == 0
     text = capsys.readouterr().out
