@@ -10,8 +10,12 @@ import yaml
 from lfh import STACKS_DIR
 from lfh.cli import main
 from lfh.config import load_stack_file
+from lfh.config.client import ClientConfig
+from lfh.onboarding import _has_path
 from lfh.plan import Engine, analyze
 
+#: Values only the operator can know (no default in the model), passed like a user would.
+REQUIRED_OPTIONS = ["--image-tag", "mycureapp=10.0.0"] if _has_path(ClientConfig, "apps.mycureapp.tag") else []
 PLATFORMS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"))
 
 
@@ -22,8 +26,8 @@ def stacks(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _new(stacks: Path, *args: str) -> int:
-    return main(["new-client", *args, "--stacks-dir", str(stacks)])
+def _new(stacks: Path, *args: str, required: bool = True) -> int:
+    return main(["new-client", *args, "--stacks-dir", str(stacks), *(REQUIRED_OPTIONS if required else [])])
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
@@ -103,3 +107,45 @@ def test_an_option_the_model_does_not_have_is_refused_not_ignored(stacks, capsys
     monkeypatch.setitem(onboarding.OPTION_KEYS, "search", "noSuchSection.enabled")
     assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--search") == 2
     assert "lfh:client.noSuchSection.enabled" in capsys.readouterr().err
+
+
+def _needs(path: str) -> None:
+    if not _has_path(ClientConfig, path):
+        pytest.skip(f"lfh:client.{path} is not in this version's config model")
+
+
+def test_values_equal_to_the_environment_default_are_not_written(stacks, capsys):
+    _needs("apps.hapihub.replicas")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--dry-run",
+                "--set", "apps.hapihub.replicas=2", "--set", "apps.mycureapp.replicas=3") == 0
+    client = yaml.safe_load(capsys.readouterr().out)["config"]["lfh:client"]
+    # 2 is production's default for hapihub: dropped; 3 differs: kept (as a number, not a string).
+    assert "hapihub" not in client["apps"]
+    assert client["apps"]["mycureapp"]["replicas"] == 3
+
+
+def test_a_value_only_the_operator_knows_is_asked_for(stacks, capsys):
+    _needs("apps.mycureapp.tag")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", required=False) == 2
+    err = capsys.readouterr().err
+    assert "lfh:client.apps.mycureapp" in err and "--image-tag" in err and len(err.strip().splitlines()) == 1
+
+
+def test_component_options_become_config_keys_and_plan(stacks, capsys):
+    _needs("objectStorage.mode")
+    _needs("search.enabled")
+    assert _new(stacks, "acme", "--env", "staging", "--platform", "platform-local",
+                "--object-storage", "minio", "--search") == 0
+    client = load_stack_file(stacks / "Pulumi.acme-staging.yaml")[0].client
+    assert client.object_storage.mode == "minio" and client.search.enabled is True
+    plan = analyze(Engine(stacks_dir=stacks).plan("acme-staging"))
+    kinds = {o.get("kind") for _, o in plan.manifests()}
+    assert "StatefulSet" in kinds  # Typesense runs as our own StatefulSet
+    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+
+
+def test_set_refuses_unknown_keys_and_bad_pairs(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "noSuchKey=1") == 2
+    assert "lfh:client.noSuchKey" in capsys.readouterr().err
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "novalue") == 2
+    assert "expected <key>=<value>" in capsys.readouterr().err
