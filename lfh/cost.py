@@ -122,6 +122,12 @@ class Workload:
     storage_class: str = ""
     #: `manifest`, `custom resource`, `helm values`.
     source: str = "manifest"
+    #: What it belongs to for reports: the pinned chart key of a Helm release (`cert-manager`), the
+    #: custom resource's controller (`envoy-gateway` for an EnvoyProxy), else "".
+    group: str = ""
+    #: Runs to completion (Job, CronJob, a chart's hook/init job): counted in the totals, and also
+    #: reported apart so steady-state views can leave it out.
+    transient: bool = False
     tolerations: list = field(default_factory=list)
     node_selector: dict = field(default_factory=dict)
     urn: str = ""
@@ -179,10 +185,11 @@ def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
     elif kind == "DaemonSet":
         yield _pod_workload(ns, kind, name, 1, template, urn, per_node=True)
     elif kind == "Job":
-        yield _pod_workload(ns, kind, name, _int(spec.get("parallelism"), 1), template, urn)
+        yield _pod_workload(ns, kind, name, _int(spec.get("parallelism"), 1), template, urn, transient=True)
     elif kind == "CronJob":
         job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        yield _pod_workload(ns, kind, name, _int(job.get("parallelism"), 1), (job.get("template") or {}).get("spec") or {}, urn)
+        yield _pod_workload(ns, kind, name, _int(job.get("parallelism"), 1), (job.get("template") or {}).get("spec") or {}, urn,
+                            transient=True)
     elif kind == "Pod":
         yield _pod_workload(ns, kind, name, 1, spec, urn)
     elif kind == "PersistentVolumeClaim":
@@ -197,6 +204,13 @@ def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
                        storage=quantity(storage.get("size") or "100Mi") * replicas,
                        storage_class=str(storage.get("storageClassName") or ""), urn=urn,
                        tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}))
+    elif kind == "EnvoyProxy":
+        # The Envoy fleet the gateway controller creates for a Gateway, sized by its EnvoyProxy.
+        dep = ((spec.get("provider") or {}).get("kubernetes") or {}).get("envoyDeployment") or {}
+        pod = dep.get("pod") or {}
+        yield Workload(ns, kind, name, _int(dep.get("replicas"), 1), container_size((dep.get("container") or {}).get("resources")),
+                       source="custom resource", group="envoy-gateway", urn=urn,
+                       tolerations=list(pod.get("tolerations") or []), node_selector=dict(pod.get("nodeSelector") or {}))
     elif kind == "Tenant" and str(obj.get("apiVersion", "")).startswith("minio.min.io/"):
         for pool in spec.get("pools") or []:
             servers = _int(pool.get("servers"), 1)
@@ -245,34 +259,89 @@ def _psmdb(urn: str, ns: str, name: str, spec: dict[str, Any]) -> Iterable[Workl
                 yield w
 
 
+def _chart_table() -> tuple[dict[str, list], Any]:
+    """Per-chart knowledge of where each workload's `resources` and replica count sit in the values
+    (`lfh.plan.platform_sizing.TABLE`), when that module exists."""
+    try:
+        from .plan.platform_sizing import PER_NODE, TABLE
+    except ImportError:
+        return {}, None
+    return TABLE, PER_NODE
+
+
+def _get_path(values: Any, path: str) -> Any:
+    node = values
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
 def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
     """The resources we set in a release's values (what the chart defaults to is unknown here).
 
-    A mapping with `resources.requests|limits` is one workload; its replica count is the sibling
-    `replicas`/`replicaCount` (default 1). Nested components (`controller`, `webhook`, …) are found
-    wherever they sit.
+    Charts in the sizing table (``_chart_table``) are read where the table says each workload's
+    resources and replica count (or "per node") live. Anything else — and other charts — by
+    convention: a mapping with `resources.requests|limits` is one workload, its replica count the
+    sibling `replicas`/`replicaCount` (default 1; MinIO's `mode: standalone` is one pod), its storage
+    `persistence.size` or a `volumeClaimTemplate` (also under `storageSpec`) per replica.
     """
+    from .charts import chart_for
+
+    values = release.get("values") or {}
+    chart = chart_for(str(release.get("chart", "")), str(release.get("repository", "")))
+    key = chart.key if chart else ""
+    table, per_node = _chart_table()
+    covered: set[str] = set()
+    ns_ = release.get("namespace") or "default"
+    for workload, res_path, replicas, default in table.get(key, []):
+        res = _get_path(values, res_path)
+        covered.add(res_path)
+        if not isinstance(res, dict) or not (res.get("requests") or res.get("limits")):
+            continue
+        parent = _get_path(values, res_path.rsplit(".", 1)[0]) if "." in res_path else values
+        tol = parent.get("tolerations") if isinstance(parent, dict) and isinstance(parent.get("tolerations"), list) else []
+        sel = parent.get("nodeSelector") if isinstance(parent, dict) and isinstance(parent.get("nodeSelector"), dict) else {}
+        if replicas == per_node:
+            yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", 1, container_size(res), per_node=True,
+                           source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
+            continue
+        n = replicas if isinstance(replicas, int) else _int(_get_path(values, replicas), default)
+        yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", n, container_size(res),
+                       source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
+    yield from _conventional_helm_values(urn, release, key, covered)
+
+
+#: Values paths of chart hooks, jobs and init containers (they run to completion, then free their requests).
+_TRANSIENT_PATH = re.compile(r"(?i)(^|[.\[])(\w*job\w*|initContainers|startupapicheck|patch|\w*SecretInit|kubectl|certgen|hooks?|cleanup)([.\[\]]|$)")
+
+
+def _conventional_helm_values(urn: str, release: dict[str, Any], key: str, covered: set[str]) -> Iterable[Workload]:
     ns = release.get("namespace") or "default"
 
     def walk(node: Any, path: str, replicas: int) -> Iterable[Workload]:
         if isinstance(node, dict):
-            # A component's replica count applies to it and to its `storageSpec` (Prometheus-style), not to siblings.
+            # A component's replica count applies to it and to its `storageSpec`/`storage` (Prometheus-style), not to siblings.
             replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
             if node.get("mode") == "standalone":
                 replicas = 1  # MinIO's chart: standalone mode is one pod whatever `replicas` says
             res = node.get("resources")
-            if isinstance(res, dict) and any(k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
+            res_path = f"{path}.resources" if path else "resources"
+            if res_path not in covered and isinstance(res, dict) and any(
+                    k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
                 tol = node.get("tolerations") if isinstance(node.get("tolerations"), list) else []
                 sel = node.get("nodeSelector") if isinstance(node.get("nodeSelector"), dict) else {}
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
-                               source="helm values", urn=urn, tolerations=list(tol), node_selector=dict(sel))
+                               source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel),
+                               transient=bool(_TRANSIENT_PATH.search(path)))
             size, sclass = _helm_storage(node)
             if size:
                 yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
-                               storage=size * replicas, storage_class=sclass, source="helm values", urn=urn)
+                               storage=size * replicas, storage_class=sclass, source="helm values", group=key, urn=urn)
             for k, v in node.items():
                 if k not in ("resources", "volumeClaimTemplate"):
-                    yield from walk(v, f"{path}.{k}" if path else k, replicas if k == "storageSpec" else 1)
+                    yield from walk(v, f"{path}.{k}" if path else k, replicas if k in ("storageSpec", "storage") else 1)
         elif isinstance(node, list):
             for i, v in enumerate(node):
                 yield from walk(v, f"{path}[{i}]", 1)
@@ -333,6 +402,9 @@ class Totals:
     per_node_cpu_requests: float = 0.0
     per_node_memory_requests_gib: float = 0.0
     containers_without_requests: int = 0
+    #: Of the requests above, what Jobs/CronJobs and chart hooks hold while they run.
+    transient_cpu_requests: float = 0.0
+    transient_memory_requests_gib: float = 0.0
 
     def add(self, w: Workload) -> None:
         self.storage_gib += w.storage / GIB
@@ -351,6 +423,9 @@ class Totals:
         self.cpu_requests_at_max += m.cpu_requests
         self.memory_requests_at_max_gib += m.memory_requests / GIB
         self.containers_without_requests += t.unset
+        if w.transient:
+            self.transient_cpu_requests += t.cpu_requests
+            self.transient_memory_requests_gib += t.memory_requests / GIB
 
     def rounded(self) -> dict[str, Any]:
         """camelCase keys (`memoryRequestsGiB`) as report.json spells them, values rounded."""
@@ -768,7 +843,9 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     text += _fmt_table(rows, ["namespace", "cpu req", "cpu lim", "mem req GiB", "mem lim GiB", "storage GiB", "replicas", "max (HPA)"])
     if s.per_node_cpu_requests or s.per_node_memory_requests_gib:
         text.append(f"DaemonSets per node: {s.per_node_cpu_requests:.2f} CPU / {s.per_node_memory_requests_gib:.2f} GiB")
-    text.append("limits count only containers that set them; Jobs/CronJobs are included at their parallelism")
+    text.append("limits count only containers that set them; Jobs/CronJobs and chart hooks are included"
+                + (f" ({s.transient_cpu_requests:.2f} CPU / {s.transient_memory_requests_gib:.2f} GiB of the requests)"
+                   if s.transient_cpu_requests or s.transient_memory_requests_gib else ""))
     if s.containers_without_requests:
         text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
     text.append("")
@@ -794,7 +871,8 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
         "namespaces": {ns: t.rounded() for ns, t in sized.namespaces.items()},
         "workloads": [{
             "namespace": w.namespace, "kind": w.kind, "name": w.name, "source": w.source,
-            "replicas": w.replicas, "maxReplicas": w.max_replicas, "perNode": w.per_node,
+            "replicas": w.replicas, "maxReplicas": w.max_replicas, "perNode": w.per_node, "transient": w.transient,
+            "group": w.group,
             "cpuRequests": round(w.pod.cpu_requests, 4), "cpuLimits": round(w.pod.cpu_limits, 4),
             "memoryRequestsGiB": round(w.pod.memory_requests / GIB, 4), "memoryLimitsGiB": round(w.pod.memory_limits / GIB, 4),
             "storageGiB": round(w.storage / GIB, 3), "storageClass": w.storage_class,

@@ -287,20 +287,33 @@ def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
 
 
 def _expected_from_helm(helm_dir: Path) -> dict[str, float]:
-    """The releases' own values, re-counted independently: top-level pods × requests, persistence × pods."""
+    """The releases' own values, re-counted independently: every mapping with `resources.requests` is
+    pods × requests (pods: its `replicas`/`replicaCount`, 1 in MinIO's standalone mode), and
+    `persistence.size` × pods. (demo-prod's charts are not in the per-chart sizing table.)"""
     import yaml
 
-    cpu = mem = storage = 0.0
+    totals = {"cpu": 0.0, "memory_gib": 0.0, "storage_gib": 0.0}
+
+    def walk(v):
+        if isinstance(v, dict):
+            n = 1 if v.get("mode") == "standalone" else int(v.get("replicas", v.get("replicaCount", 1)))
+            req = (v.get("resources") or {}).get("requests") if isinstance(v.get("resources"), dict) else None
+            if req:
+                totals["cpu"] += n * cost.quantity(req.get("cpu"))
+                totals["memory_gib"] += n * cost.quantity(req.get("memory")) / GIB
+            pers = v.get("persistence")
+            if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
+                totals["storage_gib"] += n * cost.quantity(pers["size"]) / GIB
+            for k, child in v.items():
+                if k != "resources":
+                    walk(child)
+        elif isinstance(v, list):
+            for child in v:
+                walk(child)
+
     for f in sorted(helm_dir.glob("*.yaml")):
-        v = (yaml.safe_load(f.read_text()) or {}).get("values") or {}
-        n = 1 if v.get("mode") == "standalone" else int(v.get("replicas", v.get("replicaCount", 1)))
-        req = (v.get("resources") or {}).get("requests") or {}
-        cpu += n * cost.quantity(req.get("cpu"))
-        mem += n * cost.quantity(req.get("memory")) / GIB
-        pers = v.get("persistence") or {}
-        if pers.get("enabled", True) and pers.get("size"):
-            storage += n * cost.quantity(pers["size"]) / GIB
-    return {"cpu": cpu, "memory_gib": mem, "storage_gib": storage}
+        walk((yaml.safe_load(f.read_text()) or {}).get("values") or {})
+    return totals
 
 
 def test_cost_demo_prod_sums_match_the_stacks_own_objects(tmp_path, capsys):
@@ -314,8 +327,6 @@ def test_cost_demo_prod_sums_match_the_stacks_own_objects(tmp_path, capsys):
     assert objs["cpu"] > 0, "demo-prod records no workloads with requests"
     assert main(["cost", "demo-prod", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    # Only top-level release values are re-counted above: the releases of demo-prod set nothing deeper.
-    assert all(w["name"].split(":", 1)[1].startswith(".") for w in data["workloads"] if w["source"] == "helm values")
     assert math.isclose(data["stack"]["cpuRequests"], objs["cpu"] + helm["cpu"], abs_tol=0.01)
     assert math.isclose(data["stack"]["memoryRequestsGiB"], objs["memory_gib"] + helm["memory_gib"], abs_tol=0.01)
     assert math.isclose(data["stack"]["storageGiB"], objs["storage_gib"] + helm["storage_gib"], abs_tol=0.01)
