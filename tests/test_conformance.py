@@ -367,6 +367,9 @@ def _cert_manager_values() -> dict:
         "extraArgs": ["--enable-certificate-owner-ref"],  # list items are free-form
         "prometheus": {"enabled": True, "servicemonitor": {"enabled": True}},
         "global": {"leaderElection": {"namespace": "cert-manager"}},
+        # A label map with a default entry upstream (kubernetes.io/os: linux) takes any label.
+        "nodeSelector": {"kubernetes.io/os": "linux", "lfh.io/pool": "system"},
+        "webhook": {"nodeSelector": {"lfh.io/pool": "system"}},
     }
 
 
@@ -379,7 +382,7 @@ def test_correct_helm_values_have_no_findings():
 def test_unknown_helm_value_key_is_an_error_naming_path_and_parent():
     values = _cert_manager_values()
     values["prometheus"]["servicemonitor"]["enabledd"] = True
-    values["webhook"] = {"replicaCount": 2, "hostNetwork": False, "nosuchKey": {"deep": 1}}
+    values["webhook"].update({"replicaCount": 2, "hostNetwork": False, "nosuchKey": {"deep": 1}})
     findings = _only(check_helm_values(_plan(_release(*CERT_MANAGER, values))), "helm-values")
     key_findings = [f.message for f in findings if "does not exist" in f.message]
     assert any("'prometheus.servicemonitor.enabledd'" in m and "nearest existing parent: prometheus.servicemonitor" in m
@@ -389,8 +392,10 @@ def test_unknown_helm_value_key_is_an_error_naming_path_and_parent():
 
 
 def test_unknown_value_keys_walk():
-    upstream = {"a": {"b": 1, "open": {}, "null": None, "list": [{"x": 1}]}, "s": "text"}
-    values = {"a": {"b": 2, "open": {"any": {"thing": 1}}, "null": {"k": 1}, "list": [{"free": 1}], "c": 3},
+    upstream = {"a": {"b": 1, "open": {}, "null": None, "list": [{"x": 1}],
+                      "nodeSelector": {"kubernetes.io/os": "linux"}}, "s": "text"}
+    values = {"a": {"b": 2, "open": {"any": {"thing": 1}}, "null": {"k": 1}, "list": [{"free": 1}], "c": 3,
+                    "nodeSelector": {"lfh.io/pool": "system"}},
               "s": {"k": 1}, "top": 1}
     found = {p: parent for p, parent, _ in unknown_value_keys(values, upstream)}
     assert found == {"a.c": "a", "s.k": "s", "top": "(top level)"}
@@ -401,7 +406,7 @@ def test_unknown_value_keys_walk():
 def test_values_violating_values_schema_json_are_errors_but_secrets_are_not_judged():
     values = _cert_manager_values()
     values["replicaCount"] = "two"  # the schema wants a number
-    values["webhook"] = {"timeoutSeconds": SECRET}  # a secret where a number is wanted: not judged
+    values["webhook"]["timeoutSeconds"] = SECRET  # a secret where a number is wanted: not judged
     findings = check_helm_values(_plan(_release(*CERT_MANAGER, values)))
     assert len(findings) == 1, findings
     assert findings[0].severity == "error" and "values violate cert-manager/values.schema.json" in findings[0].message
