@@ -267,6 +267,18 @@ def test_experimental_gateway_api_fields_are_rejected():
 
 
 @needs_upstream
+def test_custom_resource_patches_may_omit_required_fields_but_not_invent_fields():
+    patch = {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+             "metadata": {"name": "shared-gateway", "namespace": "gateway"},
+             "spec": {"listeners": [{"name": "a", "protocol": "HTTPS", "port": 443, "hostname": "a.example.com"}]}}
+    as_patch = _resource(patch, type_="kubernetes:gateway.networking.k8s.io/v1:GatewayPatch")
+    assert check_crd_schema(_plan(as_patch)) == []
+    assert any("gatewayClassName" in f.message for f in check_crd_schema(_plan(_resource(patch))))
+    patch["spec"]["listeners"][0]["hostnames"] = ["b.example.com"]
+    assert [f.severity for f in check_crd_schema(_plan(as_patch))] == ["error"]
+
+
+@needs_upstream
 def test_misspelled_kind_gets_a_suggestion():
     obj = httproute()
     obj["kind"] = "HttpRoute"

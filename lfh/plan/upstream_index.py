@@ -188,7 +188,7 @@ class CrdVersion:
     schema_path: Optional[Path] = None
     _schema: Any = None
 
-    _validator: Any = None
+    _validators: dict[bool, Any] = field(default_factory=dict)
 
     @property
     def schema(self) -> Optional[dict[str, Any]]:
@@ -196,13 +196,13 @@ class CrdVersion:
             self._schema = _read_json(self.schema_path)
         return self._schema
 
-    def validator(self):
-        """The structural-schema validator of this version (built once)."""
-        if self._validator is None:
+    def validator(self, ignore_required: bool = False):
+        """The structural-schema validator of this version (built once; ``ignore_required`` for patches)."""
+        if ignore_required not in self._validators:
             from .schemas import Validator
 
-            self._validator = Validator(self.schema or {}, crd=True)
-        return self._validator
+            self._validators[ignore_required] = Validator(self.schema or {}, crd=True, ignore_required=ignore_required)
+        return self._validators[ignore_required]
 
 
 @dataclass
