@@ -154,7 +154,15 @@ def _k8s_dir(version: str) -> Path:
 
 @lru_cache(maxsize=4)
 def k8s_definitions(version: str) -> dict[str, Any]:
-    return json.loads((_k8s_dir(version) / "_definitions.json").read_text())["$defs"]
+    """The version's shared definitions, without descriptions (1.4 MB -> 0.3 MB), cached."""
+    source = _k8s_dir(version) / "_definitions.json"
+    digest = hashlib.sha1(f"{CACHE_FORMAT}|{source}|{_stamp(source)}".encode()).hexdigest()[:20]
+    cached = cache_dir() / "k8s" / f"{version}-{digest}.json"
+    defs = _read_json(cached)
+    if not isinstance(defs, dict):
+        defs = _compact(json.loads(source.read_text())["$defs"], in_properties=True)
+        _write_json(cached, defs)
+    return defs
 
 
 @lru_cache(maxsize=None)
