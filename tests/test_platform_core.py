@@ -205,6 +205,8 @@ def test_shared_gateway_listeners_and_routes(full):
     assert proxy["envoyPDB"]["minAvailable"] == 1
     assert release_values(full, "envoy-gateway")["deployment"]["replicas"] == 2
     assert release_values(full, "envoy-gateway")["podDisruptionBudget"]["minAvailable"] == 1
+    assert full.outputs["gateway"]["listeners"] == {"*.local.example.com": "https", "*.other.example.org": "https-1"}
+    assert full.outputs["gateway"]["httpListener"] == "http"
     hosts = {m["metadata"]["name"]: m["spec"]["hostnames"] for m in manifests(full, "HTTPRoute") if "hostnames" in m["spec"]}
     assert hosts == {"argocd": ["argocd.local.example.com"], "grafana": ["grafana.local.example.com"]}
 
