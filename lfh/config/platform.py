@@ -179,6 +179,7 @@ class PlatformConfig(StrictModel):
     kubernetes_version: str = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.", pattern=r"^1\.[0-9]{2}$")
     cluster: ClusterConfig = field(..., "The cluster this platform owns or connects to.")
     tags: dict[str, str] = field({}, "Extra tags/labels put on every cloud resource.")
+    chart_versions: dict[str, str] = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
     gateway: GatewayConfig = field({}, "Shared Envoy Gateway (core add-on).")
     storage: StorageConfig = field({}, "Longhorn storage (core add-on).")
     gitops: GitOpsConfig = field({}, "Argo CD (core add-on).")
