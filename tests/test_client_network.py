@@ -93,7 +93,10 @@ def test_turning_syncd_off_removes_its_allows(tmp_path):
     def mentions_syncd(plan):
         return [p["metadata"]["name"] for p in by_kind(plan, "NetworkPolicy") if "syncd" in repr(p["spec"])]
 
-    assert mentions_syncd(on) == ["allow-syncd"]
+    # on: Syncd's own policy, plus an ingress rule on every workload it reaches (MongoDB)
+    assert "allow-syncd" in mentions_syncd(on)
+    syncd_egress = {p["metadata"]["name"]: p for p in by_kind(on, "NetworkPolicy")}["allow-syncd"]["spec"].get("egress", [])
+    assert len(mentions_syncd(on)) == 1 + len(syncd_egress)
     assert mentions_syncd(off) == []
     assert not [r for r in by_kind(off, "HTTPRoute") if "sync." in repr(r)]
 
