@@ -131,3 +131,12 @@ def test_two_clients_share_nothing(tmp_path):
             assert other not in repr(p["spec"])
     hosts = lambda plan: {h for r in by_kind(plan, "HTTPRoute") for h in r["spec"]["hostnames"]}  # noqa: E731
     assert not hosts(a) & hosts(b)
+
+
+def test_cloud_metadata_egress_names_the_metadata_server_only():
+    from components.client.network import TO_CLOUD_METADATA
+
+    w = Workload("app", {"app": "a"}, egress_to=[TO_CLOUD_METADATA])
+    rules = derive_policies([w], SETTINGS)["allow-app"]["egress"]
+    assert rules == [{"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                     {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"protocol": "TCP", "port": 988}]}]

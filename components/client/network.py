@@ -36,6 +36,10 @@ FROM_NAMESPACE_PREFIX = "namespace:"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 DNS_NAMESPACE = "kube-system"
 ANYWHERE = "0.0.0.0/0"
+#: Egress target for pods that use GKE Workload Identity: the node's metadata server answers token
+#: requests on 169.254.169.254:80 (Dataplane V2) / 169.254.169.252:988 (legacy network policy).
+TO_CLOUD_METADATA = "cloud-metadata"
+CLOUD_METADATA_ENDPOINTS = [("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]
 
 
 @dataclass
@@ -69,7 +73,7 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         if w.name in by_name:
             raise ValueError(f"two workloads are both called {w.name!r}")
         by_name[w.name] = w
-    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP}
+    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA}
     for w in workloads:
         unknown = [t for t in w.egress_to if t not in specials and t not in by_name]
         if unknown:
@@ -129,6 +133,8 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
                            "ports": _ports(s.kube_api_ports)})
         elif target == TO_SMTP and s.smtp_port:
             egress.append({"to": [outside], "ports": _ports([s.smtp_port])})
+        elif target == TO_CLOUD_METADATA:
+            egress += [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports([port])} for cidr, port in CLOUD_METADATA_ENDPOINTS]
     if not ingress and not egress:
         return None
     spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(w.pod_labels)}, "policyTypes": []}
