@@ -293,6 +293,20 @@ def render_docs() -> str:
             continue
         for key, spec in schema.properties.items():
             lines.append(f"- `{pol.name}.{key}` (default `{spec.get('default')!r}`): {spec.get('description', '')}")
+    lines += ["", "Example (`pulumi preview --policy-pack policy --policy-pack-config policy-config.json`):", "",
+              "```json",
+              '{"aws-log-group-retention": {"minRetentionDays": 365},',
+              ' "k8s-image-registry-allowed": {"allowedRegistries": ["ghcr.io/mycurelabs/", "docker.io/typesense/"]}}',
+              "```"]
+    from lfh_policies.common import PRIVILEGED_NAMESPACE_REASONS
+
+    lines += ["", "## Documented Pod Security exceptions", "",
+              "Namespaces allowed `pod-security.kubernetes.io/enforce: privileged` by default:", ""]
+    lines += [f"- `{ns}`: {why}" for ns, why in PRIVILEGED_NAMESPACE_REASONS.items()]
+    lines += ["", "## Across stacks", "",
+              "`python -m lfh plan --all` also compares the client stacks with each other: two client stacks whose",
+              "secret paths (SecretStore prefixes, ExternalSecret keys, secrets they create) are equal or nest",
+              "report `policy:stack-secret-paths-disjoint` errors (one client/environment could read the other's secrets)."]
     lines += ["", "## HIPAA safeguards referenced", ""]
     used = sorted({pol.framework.reference for pol in items if pol.framework})
     lines += [f"- {ref}: {p.HIPAA_SAFEGUARDS[ref]}" for ref in used]

@@ -64,14 +64,12 @@ DEFAULT_REGISTRIES = [
 ]
 
 #: Namespaces allowed Pod Security `privileged`, each with its reason (documented exceptions).
-DEFAULT_PRIVILEGED_NAMESPACES = [
-    # Longhorn's manager and instance managers need host mounts, iSCSI and privileged containers.
-    "longhorn-system",
-    # Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement.
-    "velero",
-    # The Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /.
-    "monitoring",
-]
+PRIVILEGED_NAMESPACE_REASONS = {
+    "longhorn-system": "Longhorn's manager and instance managers need privileged containers, hostPath and host PID",
+    "velero": "Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement",
+    "monitoring": "the Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /",
+}
+DEFAULT_PRIVILEGED_NAMESPACES = list(PRIVILEGED_NAMESPACE_REASONS)
 
 #: Cloud tags every taggable resource carries (components/cluster/_common.py: tags()).
 REQUIRED_TAGS = ["lfh:platform", "lfh:environment", "managed-by"]
