@@ -313,3 +313,64 @@ def test_cross_stack_secret_paths_must_not_overlap():
     found = cross_stack_findings(shared)
     assert {p.stack for p, _ in found} == {"demo-staging", "demo-prod"}
     assert all(f.severity == "error" and f.check == "policy:stack-secret-paths-disjoint" for _, f in found)
+
+
+# ----------------------------------------------------------------------------- `python -m lfh plan` wiring
+
+
+def _always(enforcement):
+    def validate(args, report):
+        report("synthetic violation", args.resources[0].urn if args.resources else None)
+
+    return pulumi_policy.StackValidationPolicy(name=f"always-{enforcement.value}", description="synthetic",
+                                               validate=validate, enforcement_level=enforcement)
+
+
+@pytest.fixture
+def two_stacks(tmp_path):
+    """A stacks folder with platform-local and demo-staging only (quick to plan)."""
+    import shutil
+
+    from lfh import STACKS_DIR
+
+    d = tmp_path / "stacks"
+    d.mkdir()
+    for name in ("platform-local", "demo-staging"):
+        shutil.copy(STACKS_DIR / f"Pulumi.{name}.yaml", d)
+    return d
+
+
+@pytest.mark.parametrize("level, code", [("mandatory", 1), ("advisory", 0)])
+def test_plan_exit_code_follows_enforcement(level, code, tmp_path, two_stacks, monkeypatch):
+    import json
+
+    import lfh.policy_runner as runner
+    from lfh.cli import main
+
+    monkeypatch.setattr(runner, "policies", lambda: [_always(pulumi_policy.EnforcementLevel(level))])
+    out = tmp_path / "out"
+    assert main(["plan", "platform-local", "--stacks-dir", str(two_stacks), "--out", str(out), "-q"]) == code
+    report = json.loads((out / "report.json").read_text())
+    (finding,) = [f for f in report["findings"] if f["check"].startswith("policy:")]
+    assert finding["severity"] == ("error" if level == "mandatory" else "warning")
+    assert report["policy"]["violations"][level] == 1
+
+
+def test_plan_all_reports_cross_stack_findings(tmp_path, two_stacks, monkeypatch):
+    import json
+
+    import lfh.policy_runner as runner
+    from lfh.cli import main
+    from lfh.plan.model import Finding
+
+    monkeypatch.setattr(runner, "policies", lambda: [])
+
+    def overlap(plans):
+        client = next(p for p in plans if p.role == "client")
+        return [(client, Finding("policy:stack-secret-paths-disjoint", "error", "", "overlap"))]
+
+    monkeypatch.setattr(runner, "cross_stack_findings", overlap)
+    out = tmp_path / "out"
+    assert main(["plan", "--all", "--stacks-dir", str(two_stacks), "--out-root", str(out), "-q"]) == 1
+    report = json.loads((out / "demo-staging" / "report.json").read_text())
+    assert any(f["check"] == "policy:stack-secret-paths-disjoint" for f in report["findings"])
