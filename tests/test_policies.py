@@ -625,3 +625,13 @@ def test_velero_bucket_lock_via_separate_resource():
                      {"bucket": "lfh-aws-backups", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 90}}},
                      pdeps={"bucket": [bucket]}))
     assert names_of(run(graph, only=["backup-bucket-no-object-lock"])) == {"backup-bucket-no-object-lock"}
+
+
+def test_preview_unknowns_count_as_set_references():
+    """During `pulumi preview` a key ARN from another resource is unknown: it is set, not missing."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    graph = [res("aws:eks/cluster:Cluster", "c", eks(encryptionConfig={"resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING_VALUE}}))]
+    assert run(graph, only=["aws-eks-secrets-encryption"]) == []
+    lt = launch_template(metadataOptions={"httpTokens": UNKNOWN_STRING_VALUE, "httpPutResponseHopLimit": 1})
+    assert run([res("aws:ec2/launchTemplate:LaunchTemplate", "lt", lt)], only=["aws-launch-template-imdsv2"])

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyComplianceFramework,
@@ -213,18 +214,44 @@ def is_seq(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
+class _Unknown:
+    """A value `pulumi preview` cannot know yet (an output of another resource, e.g. a key ARN).
+
+    Truthy, so "is it set?" checks pass (a reference to a key is set), but equal to nothing, so a
+    check that needs a literal (`httpTokens == "required"`) still reports."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "<unknown during preview>"
+
+    __str__ = __repr__
+
+
+UNKNOWN = _Unknown()
+
+
 def get(obj: Any, *path: Any, default: Any = None) -> Any:
-    """obj[path[0]][path[1]]…, or `default` when any step is missing."""
+    """obj[path[0]][path[1]]…, or `default` when any step is missing; UNKNOWN for preview unknowns."""
     cur = obj
-    for key in path:
-        if isinstance(key, int):
-            if not is_seq(cur) or key >= len(cur):
-                return default
-            cur = cur[key]
-        else:
-            if not is_map(cur) or key not in cur:
-                return default
-            cur = cur[key]
+    try:
+        for key in path:
+            if isinstance(key, int):
+                if not is_seq(cur) or key >= len(cur):
+                    return default
+                cur = cur[key]
+            else:
+                if not is_map(cur) or key not in cur:
+                    return default
+                cur = cur[key]
+    except UnknownValueError:
+        return UNKNOWN
     return default if cur is None else cur
 
 
