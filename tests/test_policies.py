@@ -550,6 +550,14 @@ def test_crd_dependency_through_component_dependency():
     assert run(graph, only=["stack-crd-installed-first"]) == []
 
 
+def test_gateway_api_resources_wait_for_the_gateway_chart():
+    rel = release(chart="oci://docker.io/envoyproxy/gateway-helm", repo="", version="v1.9.0", name="envoy-gateway")
+    gw = res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system", "labels": LABELS}})
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"])
+    gw.dependencies = [rel.urn]
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"]) == []
+
+
 def test_crd_from_another_stack_is_not_required():
     graph = [k8s_provider(), schedule("hourly", "72h")]
     assert run(graph, only=["stack-crd-installed-first"]) == []

@@ -102,7 +102,8 @@ def pods_selected(args, report):
 # ----------------------------------------------------------------------------- ordering: CRs after their CRDs
 
 #: CRD group -> chart names whose release installs it (from ../shared/upstream/*/crds.yaml; a test keeps
-#: this equal to the pinned CRD files). Gateway API CRDs come from the standard-channel bundle only.
+#: this equal to the pinned CRD files). Gateway API CRDs: the envoy-gateway chart ships them
+#: (`crds.enabled`, its default), or the standard-channel bundle applied as CRD objects / a YAML component.
 CRD_INSTALLERS: dict[str, tuple[str, ...]] = {
     "argoproj.io": ("argo-cd",),
     "cert-manager.io": ("cert-manager",),
@@ -116,7 +117,7 @@ CRD_INSTALLERS: dict[str, tuple[str, ...]] = {
     "ts.opentelekomcloud.com": ("typesense-operator",),
     "velero.io": ("velero",),
     "minio.min.io": ("operator",),
-    "gateway.networking.k8s.io": (),
+    "gateway.networking.k8s.io": ("gateway-helm",),
 }
 
 
