@@ -164,7 +164,13 @@ def parse_stack_config(
     try:
         model = LFH_KEYS[section].model_validate(raw, context={"environment": context_env})
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(key, exc)) from None
+        lines = format_validation_error(key, exc)
+        # A `secure:` value on a plain field fails its type first; say what is really wrong.
+        for i, line in enumerate(lines):
+            path = line.split(": ", 1)[0]
+            if secret_paths and path in secret_paths:
+                lines[i] = f"{path}: is not a secret field; set it in plain text (only secret fields take `secure:` values)"
+        raise ConfigError(lines) from None
 
     errors = _check_stack_name(stack, section, model)
     if secret_paths is not None:
