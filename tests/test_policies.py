@@ -545,6 +545,12 @@ def test_platform_namespace_with_gateway_label_is_not_a_client_namespace():
     assert found == []
 
 
+def test_patches_of_objects_created_elsewhere_need_no_labels():
+    patch = res("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch", "gw-patch",
+                {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system"}, "spec": {"listeners": []}})
+    assert run([k8s_provider(), patch], only=["k8s-part-of-label"]) == []
+
+
 def test_crd_dependency_through_component_dependency():
     graph = crd_graph(depends=True)
     assert run(graph, only=["stack-crd-installed-first"]) == []

@@ -281,8 +281,10 @@ def required_tags(args, report):
 @resource_policy(
     "k8s-part-of-label",
     f"Every Kubernetes object we create is labelled `{PART_OF_LABEL}: {PART_OF}`.",
-    domain=D, types=lambda t: is_k8s_object(t) and t != CRD, severity=MEDIUM, safeguard="164.308(a)(1)(ii)(D)",
+    domain=D, types=lambda t: is_k8s_object(t) and t != CRD and not kind_of(t).endswith("Patch"),
+    severity=MEDIUM, safeguard="164.308(a)(1)(ii)(D)",
     # CRDs are excluded: they are upstream objects applied byte-for-byte from the pinned bundle.
+    # `…Patch` resources are excluded: they edit an object another stack creates and labels.
     remediation="Build metadata with components.k8s.meta(name, labels=components.k8s.labels(...)).",
 )
 def part_of_label(args, report):
