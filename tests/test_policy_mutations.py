@@ -307,18 +307,31 @@ def test_at_least_twenty_policies_are_mutation_tested(plan_of):
 
 # ----------------------------------------------------------------------------- real stacks are clean
 
-#: (stack, policy) -> why it still fires and who fixes it. Every entry is a defect in a component,
-#: not in the policy; remove the entry when the component is fixed (the test below fails if it is stale).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
+#: (stack, policy, message fragment) -> why it still fires and who fixes it. Each entry is a defect in a
+#: component, not in the policy; remove it when the component is fixed (the test fails when it is stale).
+KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
+    ("platform-azure", "azure-aks-audit-logs", "azure-cluster-aks"):
+        "cluster (issue 3): AKS sends no kube-audit logs anywhere; add a Log Analytics workspace "
+        "(retention >= 90 d) and a monitor.DiagnosticSetting with kube-audit-admin on the cluster",
+    ("demo-prod", "stack-pods-selected-by-networkpolicy", "restore-drill"):
+        "client apps (issue 5): the restore-drill CronJob runs in `velero` with no NetworkPolicy; add one "
+        "selecting its pods (egress: DNS and the API server only)",
+    ("demo-staging", "stack-pods-selected-by-networkpolicy", "restore-drill"):
+        "client apps (issue 5): as for demo-prod",
+}
+
+
+def _excused(stack: str, v) -> bool:
+    return any(s == stack and p == v.policy and frag in v.message for (s, p, frag) in KNOWN_EXCEPTIONS)
 
 
 @pytest.mark.parametrize("stack", list_stacks(STACKS_DIR))
 def test_stack_has_no_mandatory_violations(stack, plan_of):
     plan = plan_of(stack)
     mandatory = [v for v in run(plan.resources, stack=stack) if v.enforcement == "mandatory"]
-    unexpected = [f"{v.policy}: {v.message}" for v in mandatory if (stack, v.policy) not in KNOWN_EXCEPTIONS]
-    assert unexpected == []
-    stale = [p for (s, p) in KNOWN_EXCEPTIONS if s == stack and p not in {v.policy for v in mandatory}]
+    assert [f"{v.policy}: {v.message}" for v in mandatory if not _excused(stack, v)] == []
+    stale = [key for key in KNOWN_EXCEPTIONS if key[0] == stack
+             and not any(v.policy == key[1] and key[2] in v.message for v in mandatory)]
     assert stale == [], f"fixed, remove from KNOWN_EXCEPTIONS: {stale}"
 
 
