@@ -149,6 +149,21 @@ def run(resources: Sequence[Resource], *, stack: str = "stack", config: Optional
 
     `config` overrides per policy, merged over the schema defaults (as `--policy-pack-config` would).
     """
+    import gc
+
+    # The run allocates many small proxies; after planning, the heap is large enough that the cyclic
+    # collector's passes cost more than the run itself (0.5 s vs 0.07 s), and nothing here makes cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(resources, stack=stack, config=config, only=only)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(resources: Sequence[Resource], *, stack: str, config: Optional[Mapping[str, Mapping[str, Any]]],
+         only: Optional[Iterable[str]]) -> list[Violation]:
     from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
     wanted = set(only) if only is not None else None

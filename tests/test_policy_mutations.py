@@ -340,3 +340,26 @@ def test_plan_report_carries_the_policy_section(plan_of):
     plan = plan_of(stack)
     assert plan.sections["policy"]["data"]["policies"] >= 40
     assert any(f.check.startswith("policy:") for f in plan.findings) == bool(plan.sections["policy"]["data"]["byPolicy"])
+
+
+def test_two_client_stacks_sharing_a_secret_path_are_reported(plan_of):
+    """Across plans (`plan --all`): point one client's SecretStore at another's path."""
+    from lfh.plan.model import Plan
+    from lfh.policy_runner import cross_stack_findings, secret_paths
+
+    clients = [s for s in CLIENT_STACKS if exists(s)]
+    if len(clients) < 2:
+        pytest.skip("needs two client stacks")
+    a, b = plan_of(clients[0]), plan_of(clients[1])
+    assert cross_stack_findings([a, b]) == []
+    resources = copy.deepcopy(b.resources)
+    store = next(r for r in resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore")
+    provider = store.inputs["spec"]["provider"]
+    (kind_,) = provider.keys()
+    a_store = next(r for r in a.resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore")
+    provider[kind_] = copy.deepcopy(a_store.inputs["spec"]["provider"][kind_])
+    broken = Plan(stack=b.stack, role="client", resources=resources, outputs={}, secret_outputs=[])
+    if not set(secret_paths(a)) & set(secret_paths(broken)):
+        pytest.skip("the stores of this platform carry no path (the keys do)")
+    found = cross_stack_findings([a, broken])
+    assert {p.stack for p, _ in found} == {a.stack, b.stack}
