@@ -212,6 +212,13 @@ def test_policy_docs_check_command(tmp_path):
     assert main(["policy-docs", "--check", str(stale)]) == 0
 
 
+def test_policy_docs_command_prints_the_reference(capsys):
+    from lfh.cli import main
+
+    assert main(["policy-docs"]) == 0
+    assert capsys.readouterr().out == render_docs()
+
+
 # ----------------------------------------------------------------------------- the runner
 
 
