@@ -100,6 +100,9 @@ def _cmd_policy_docs(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS
         return EXIT_OK
     sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _cmd_new_client(args: argparse.Namespace) -> int:
     from .onboarding import NewClient, OnboardingError, new_client, parse_settings
 
