@@ -34,6 +34,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
     worst = EXIT_OK
+    planned: list = []
     for stack in stacks:
         if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():
             raise UsageError(f"plan: no stack file {stacks_dir / f'Pulumi.{stack}.yaml'}")
@@ -45,6 +46,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             continue
         out = Path(args.out) if args.out else Path(args.out_root) / stack
         write_plan(plan, out)
+        planned.append((plan, out))
         if not args.quiet:
             print(render_summary(plan, out))
             print()
@@ -53,7 +55,24 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             print(f"{stack}: {len(plan.resources)} resources, {counts['error']} errors, {counts['warning']} warnings -> {out}/")
         if plan.errors:
             worst = max(worst, EXIT_FINDINGS)
+    if args.all:
+        worst = max(worst, _cross_stack(planned))
     return worst
+
+
+def _cross_stack(planned: list) -> int:
+    """Checks no single stack can make (secret paths of two client stacks overlapping)."""
+    from .plan import write_plan
+    from .policy_runner import cross_stack_findings
+
+    outs = {id(plan): out for plan, out in planned}
+    found = cross_stack_findings([plan for plan, _ in planned])
+    for plan, finding in found:
+        plan.findings.append(finding)
+        print(f"{finding.severity.upper()} {plan.stack}: {finding.check}: {finding.message}", file=sys.stderr)
+    for plan in {id(p): p for p, _ in found}.values():
+        write_plan(plan, outs[id(plan)])
+    return EXIT_FINDINGS if any(f.severity == "error" for _, f in found) else EXIT_OK
 
 
 def _cmd_config_docs(args: argparse.Namespace) -> int:
@@ -70,6 +89,17 @@ def _cmd_config_docs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_policy_docs(args: argparse.Namespace) -> int:
+    from .policy_runner import render_docs
+
+    text = render_docs()
+    if args.check:
+        path = Path(args.check)
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is stale: regenerate with `python -m lfh policy-docs > {path}`", file=sys.stderr)
+            return EXIT_FINDINGS
+        return EXIT_OK
+    sys.stdout.write(text)
 def _cmd_new_client(args: argparse.Namespace) -> int:
     from .onboarding import NewClient, OnboardingError, new_client, parse_settings
 
@@ -149,6 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
     d.set_defaults(func=_cmd_config_docs)
 
+    pd = sub.add_parser("policy-docs", help="print the policy pack reference (Markdown)")
+    pd.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
+    pd.set_defaults(func=_cmd_policy_docs)
     n = sub.add_parser("new-client", help="write stacks/Pulumi.<name>-<env>.yaml for a new client (validated)")
     n.add_argument("name", help="client name (DNS label), e.g. acme")
     n.add_argument("--env", required=True, help="production (prod), staging or development (dev)")

@@ -1,22 +1,27 @@
 """Cluster components, one per target, all returning the same ClusterContract."""
 from __future__ import annotations
 
-import pulumi
+import importlib
 
 from lfh.config import PlatformConfig
 
 from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
 
+#: provider → (module, component class). Modules are imported lazily: each pulls in one cloud SDK,
+#: and a stack only ever needs its own.
+TARGETS = {
+    "aws": (".aws", "EksCluster"),
+    "azure": (".azure", "AksCluster"),
+    "gcp": (".gcp", "GkeCluster"),
+    "existing": (".existing", "ExistingCluster"),
+}
+
 
 def create_cluster(platform: PlatformConfig) -> ClusterContract:
     """Create (or connect to) the platform's cluster and return the common contract."""
-    provider = platform.cluster.provider
-    name = f"{platform.name}-cluster"
-    if provider == "existing":
-        from .existing import ExistingCluster
-
-        return ExistingCluster(name, platform).contract
-    raise NotImplementedError(f"lfh:platform.cluster.provider {provider!r} is not implemented yet")
+    module, cls = TARGETS[platform.cluster.provider]
+    component = getattr(importlib.import_module(module, __name__), cls)
+    return component(f"{platform.name}-cluster", platform).contract
 
 
-__all__ = ["BackupStorage", "ClusterContract", "ServiceAccountBinding", "create_cluster"]
+__all__ = ["BackupStorage", "ClusterContract", "ServiceAccountBinding", "TARGETS", "create_cluster"]

@@ -39,6 +39,13 @@ class BackupStorage:
     kms_key_id: pulumi.Input[str] = ""
     #: Cloud-specific settings a Velero/Longhorn plugin needs (storage account, resource group, …).
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Prefix for the daily tier (the bucket lifecycle expires `daily/` after the configured days);
+    #: the default Velero BackupStorageLocation should use it.
+    daily_prefix: str = "daily"
+    #: Prefix Longhorn's backup target uses in the same bucket (its identity is scoped to it on AWS).
+    longhorn_prefix: str = "longhorn"
+    #: The locked (WORM) replica bucket when replication is configured ('' = none).
+    replica_bucket: pulumi.Input[str] = ""
 
 
 @dataclass
@@ -71,3 +78,6 @@ class ClusterContract:
     dns01_solver: Optional[dict[str, Any]] = None
     #: Service annotations for the gateway's load balancer (internal LB, static IP …).
     load_balancer_annotations: dict[str, str] = field(default_factory=dict)
+    #: Where to schedule by node pool: `{"system"|"apps"|"db": {"nodeSelector": {…}, "tolerations": […]}}`
+    #: (empty on existing clusters: schedule anywhere). Platform add-ons go to `system`.
+    scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -46,6 +46,13 @@ class ExistingCluster(pulumi.ComponentResource):
                 endpoint=cfg.backup_endpoint,
             ),
             storage_class=cfg.storage_class,
-            cloud={"kind": "existing", "region": cfg.backup_region},
+            # No cloud identities: add-ons authenticate with credentials the core stack manages.
+            cloud={
+                "kind": "existing",
+                "region": cfg.backup_region,
+                "kmsKeyId": "",
+                "secretsPrefix": platform.name,
+                "backupEndpoint": cfg.backup_endpoint,
+            },
         )
         self.register_outputs({"name": platform.name})

@@ -144,3 +144,373 @@ def _gcp_project(args: dict[str, Any]) -> dict[str, Any]:
 @invoke("gcp:organizations/getClientConfig:getClientConfig")
 def _gcp_client(args: dict[str, Any]) -> dict[str, Any]:
     return {"project": GCP_PROJECT, "region": "us-central1", "zone": "us-central1-a", "accessToken": "fake-token", "id": "gcp"}
+
+
+# ================================================================== AWS (cluster: EKS) — owned by the cluster work
+
+
+@state("aws:eks/cluster:Cluster")
+def _aws_eks_cluster(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    cluster = str(inputs.get("name") or name)
+    oidc_id = short_hash("eks-oidc", cluster, n=32).upper()
+    return {
+        "arn": f"arn:aws:eks:{AWS_REGION}:{AWS_ACCOUNT}:cluster/{cluster}",
+        "name": cluster,
+        "endpoint": f"https://{short_hash('eks', cluster, n=32).upper()}.gr7.{AWS_REGION}.eks.amazonaws.com",
+        "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "identities": [{"oidcs": [{"issuer": f"https://oidc.eks.{AWS_REGION}.amazonaws.com/id/{oidc_id}"}]}],
+        "clusterId": short_hash("eks-id", cluster, n=32),
+        "platformVersion": "eks.1",
+        "status": "ACTIVE",
+        "vpcConfig": {**(inputs.get("vpcConfig") or {}), "clusterSecurityGroupId": f"sg-{short_hash('eks-sg', cluster, n=17)}",
+                      "vpcId": f"vpc-{short_hash('vpc', cluster, n=17)}"},
+    }
+
+
+@state("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+def _aws_oidc_provider(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    url = str(inputs.get("url", "")).removeprefix("https://")
+    return {"arn": f"arn:aws:iam::{AWS_ACCOUNT}:oidc-provider/{url}"}
+
+
+@state("aws:iam/role:Role")
+def _aws_iam_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    role = str(inputs.get("name") or f"{name}-{short_hash('role', name, n=7)}")
+    return {"arn": f"arn:aws:iam::{AWS_ACCOUNT}:role/{role}", "name": role, "uniqueId": f"AROA{short_hash('role', name, n=17).upper()}"}
+
+
+@state("aws:kms/key:Key")
+def _aws_kms_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = short_hash("kms", name, n=32)
+    key_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    return {"id": key_id, "keyId": key_id, "arn": f"arn:aws:kms:{AWS_REGION}:{AWS_ACCOUNT}:key/{key_id}"}
+
+
+@state("aws:s3/bucket:Bucket")
+def _aws_s3_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = str(inputs.get("bucket") or f"{name}-{short_hash('s3', name)}")
+    return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": inputs.get("region") or AWS_REGION,
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com", "bucketRegionalDomainName": f"{bucket}.s3.{AWS_REGION}.amazonaws.com"}
+
+
+@state("aws:cloudwatch/logGroup:LogGroup")
+def _aws_log_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    group = str(inputs.get("name") or name)
+    return {"arn": f"arn:aws:logs:{AWS_REGION}:{AWS_ACCOUNT}:log-group:{group}"}
+
+
+@state("aws:ec2/launchTemplate:LaunchTemplate")
+def _aws_launch_template(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"lt-{short_hash('lt', name, n=17)}", "latestVersion": 1, "defaultVersion": 1}
+
+
+
+
+@state("aws:eks/nodeGroup:NodeGroup")
+def _aws_node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"status": "ACTIVE", "nodeGroupName": f"{inputs.get('nodeGroupNamePrefix', '')}{short_hash('ng', name)}"}
+
+
+# ================================================================== end AWS (cluster)
+
+
+# ================================================================== Azure (cluster: AKS) — owned by the cluster work
+
+#: Input keys azure-native resources name themselves with, most specific first.
+_AZURE_NAME_KEYS = ("resourceName", "vaultName", "keyName", "accountName", "containerName", "diskEncryptionSetName",
+                    "virtualNetworkName", "subnetName", "agentPoolName", "federatedIdentityCredentialResourceName",
+                    "managementPolicyName", "blobServicesName", "resourceGroupName", "roleAssignmentName")
+
+
+def _azure_name(name: str, inputs: dict[str, Any]) -> str:
+    for key in _AZURE_NAME_KEYS:
+        value = inputs.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return name
+
+
+@state("azure-native:", prefix=True)
+def _azure_identity_map(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Inputs list user-assigned identity ids; outputs map each id to its principal/client id."""
+    identity = inputs.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        ids = identity["userAssignedIdentities"]
+        return {"identity": {**identity, "userAssignedIdentities": {
+            i: {"principalId": f"{short_hash('p', str(i))}-0000-4000-8000-000000000000",
+                "clientId": f"{short_hash('c', str(i))}-0000-4000-8000-000000000000"} for i in ids}}}
+    return {}
+
+
+@state("azure-native:resources:ResourceGroup")
+def _azure_rg(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    rg = str(inputs.get("resourceGroupName") or name)
+    return {"id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{rg}", "name": rg}
+
+
+def _arm(inputs: dict[str, Any], provider: str, name: str) -> str:
+    rg = inputs.get("resourceGroupName") or "rg"
+    return f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{rg}/providers/{provider}/{name}"
+
+
+@state("azure-native:managedidentity:UserAssignedIdentity")
+def _azure_uai(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    h = short_hash("uai", name, n=24)
+    return {"id": _arm(inputs, "Microsoft.ManagedIdentity/userAssignedIdentities", n), "name": n,
+            "principalId": f"{h[:8]}-0000-4000-8000-{h[8:20]}", "clientId": f"{h[4:12]}-1111-4000-8000-{h[12:24]}",
+            "tenantId": AZURE_TENANT}
+
+
+@state("azure-native:keyvault:Vault")
+def _azure_vault(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    props = dict(inputs.get("properties") or {})
+    props["vaultUri"] = f"https://{n}.vault.azure.net/"
+    return {"id": _arm(inputs, "Microsoft.KeyVault/vaults", n), "name": n, "properties": props}
+
+
+@state("azure-native:keyvault:Key")
+def _azure_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    vault, key = inputs.get("vaultName", "vault"), inputs.get("keyName", name)
+    version = short_hash("keyversion", name, n=32)
+    return {"id": _arm(inputs, f"Microsoft.KeyVault/vaults/{vault}/keys", key), "name": key,
+            "keyUri": f"https://{vault}.vault.azure.net/keys/{key}",
+            "keyUriWithVersion": f"https://{vault}.vault.azure.net/keys/{key}/{version}"}
+
+
+@state("azure-native:compute:DiskEncryptionSet")
+def _azure_des(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    h = short_hash("des", name, n=12)
+    return {"id": _arm(inputs, "Microsoft.Compute/diskEncryptionSets", n), "name": n,
+            "identity": {"type": "SystemAssigned", "principalId": f"{h[:8]}-2222-4000-8000-{h}", "tenantId": AZURE_TENANT}}
+
+
+@state("azure-native:storage:StorageAccount")
+def _azure_storage_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    return {"id": _arm(inputs, "Microsoft.Storage/storageAccounts", n), "name": n,
+            "primaryEndpoints": {"blob": f"https://{n}.blob.core.windows.net/", "dfs": f"https://{n}.dfs.core.windows.net/"}}
+
+
+@state("azure-native:storage:BlobContainer")
+def _azure_container(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("containerName", name)
+    return {"id": _arm(inputs, f"Microsoft.Storage/storageAccounts/{inputs.get('accountName')}/blobServices/default/containers", n), "name": n}
+
+
+@state("azure-native:network:VirtualNetwork")
+def _azure_vnet(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    return {"id": _arm(inputs, "Microsoft.Network/virtualNetworks", n), "name": n}
+
+
+@state("azure-native:network:Subnet")
+def _azure_subnet(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("subnetName", name)
+    return {"id": _arm(inputs, f"Microsoft.Network/virtualNetworks/{inputs.get('virtualNetworkName')}/subnets", n), "name": n}
+
+
+@state("azure-native:containerservice:ManagedCluster")
+def _azure_aks(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = _azure_name(name, inputs)
+    oidc = short_hash("aks-oidc", n, n=32)
+    return {
+        "id": _arm(inputs, "Microsoft.ContainerService/managedClusters", n), "name": n,
+        "fqdn": f"{inputs.get('dnsPrefix', n)}-{short_hash('fqdn', n)}.hcp.eastus2.azmk8s.io",
+        "privateFQDN": f"{inputs.get('dnsPrefix', n)}-{short_hash('fqdn', n)}.privatelink.eastus2.azmk8s.io",
+        "oidcIssuerProfile": {"enabled": True,
+                              "issuerURL": f"https://eastus2.oic.prod-aks.azure.com/{AZURE_TENANT}/{oidc}/"},
+        "nodeResourceGroup": f"MC_{inputs.get('resourceGroupName', 'rg')}_{n}",
+        "identityProfile": {"kubeletidentity": {"objectId": f"{oidc[:8]}-3333-4000-8000-{oidc[8:20]}",
+                                                "clientId": f"{oidc[12:20]}-3333-4000-8000-{oidc[20:32]}"}},
+    }
+
+
+@state("azure-native:authorization:RoleAssignment")
+def _azure_role_assignment(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = short_hash("ra", name, n=32)
+    guid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
+
+
+@invoke("azure-native:containerservice:listManagedClusterUserCredentials")
+def _azure_aks_user_credentials(args: dict[str, Any]) -> dict[str, Any]:
+    import base64
+
+    cluster = args.get("resourceName", "aks")
+    server = f"https://{cluster}-{short_hash('fqdn', cluster)}.privatelink.eastus2.azmk8s.io:443"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\n"
+        f"clusters:\n- name: {cluster}\n  cluster:\n    server: {server}\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n"
+        f"contexts:\n- name: {cluster}\n  context:\n    cluster: {cluster}\n    user: clusterUser_{cluster}\n"
+        f"current-context: {cluster}\n"
+        f"users:\n- name: clusterUser_{cluster}\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+        "      command: kubelogin\n      args: [get-token, --login, devicecode]\n"
+    )
+    return {"kubeconfigs": [{"name": "clusterUser", "value": base64.b64encode(kubeconfig.encode()).decode()}]}
+
+
+# ================================================================== end Azure (cluster)
+
+
+# ================================================================== GCP (cluster: GKE) — owned by the cluster work
+
+
+@state("gcp:container/cluster:Cluster")
+def _gcp_gke(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    cluster = str(inputs.get("name") or name)
+    project, location = inputs.get("project", GCP_PROJECT), inputs.get("location", "us-central1")
+    h = short_hash("gke", cluster)
+    return {
+        "id": f"projects/{project}/locations/{location}/clusters/{cluster}", "name": cluster,
+        "endpoint": f"172.16.0.{int(h[:2], 16) % 250 + 2}",
+        "masterAuth": {**(inputs.get("masterAuth") or {}),
+                       "clusterCaCertificate": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCmZha2UKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="},
+        "selfLink": f"https://container.googleapis.com/v1/projects/{project}/locations/{location}/clusters/{cluster}",
+        "masterVersion": f"{inputs.get('minMasterVersion', '1.33')}.5-gke.1000000",
+    }
+
+
+@state("gcp:container/nodePool:NodePool")
+def _gcp_node_pool(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"instanceGroupUrls": [], "operation": ""}
+
+
+@state("gcp:kms/keyRing:KeyRing")
+def _gcp_key_ring(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    ring = inputs.get("name", name)
+    return {"id": f"projects/{inputs.get('project', GCP_PROJECT)}/locations/{inputs.get('location', 'us-central1')}/keyRings/{ring}"}
+
+
+@state("gcp:kms/cryptoKey:CryptoKey")
+def _gcp_crypto_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"id": f"{inputs.get('keyRing', 'projects/p/locations/l/keyRings/r')}/cryptoKeys/{inputs.get('name', name)}"}
+
+
+@state("gcp:serviceaccount/account:Account")
+def _gcp_service_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", GCP_PROJECT)
+    email = f"{inputs.get('accountId', name)}@{project}.iam.gserviceaccount.com"
+    return {"id": f"projects/{project}/serviceAccounts/{email}", "name": f"projects/{project}/serviceAccounts/{email}",
+            "email": email, "member": f"serviceAccount:{email}", "uniqueId": str(int(short_hash('sa', email, n=12), 16))}
+
+
+@state("gcp:storage/bucket:Bucket")
+def _gcp_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = inputs.get("name", name)
+    return {"id": bucket, "name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
+
+
+@state("gcp:compute/network:Network", "gcp:compute/subnetwork:Subnetwork", "gcp:compute/router:Router", "gcp:compute/address:Address")
+def _gcp_compute(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project", GCP_PROJECT)
+    res = inputs.get("name", name)
+    if "ipCidrRange" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/subnetworks/{res}"
+    elif "addressType" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/addresses/{res}"
+        return {"id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}", "address": "203.0.113.10"}
+    elif "region" in inputs:
+        path = f"projects/{project}/regions/{inputs.get('region')}/routers/{res}"
+    else:
+        path = f"projects/{project}/global/networks/{res}"
+    return {"id": path, "selfLink": f"https://www.googleapis.com/compute/v1/{path}"}
+
+
+@state("gcp:logging/projectBucketConfig:ProjectBucketConfig")
+def _gcp_log_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    path = f"projects/{inputs.get('project', GCP_PROJECT)}/locations/{inputs.get('location')}/buckets/{inputs.get('bucketId', name)}"
+    return {"id": path, "name": path}
+
+
+@state("gcp:logging/projectSink:ProjectSink")
+def _gcp_log_sink(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"writerIdentity": f"serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"}
+
+
+@state("gcp:projects/iAMCustomRole:IAMCustomRole")
+def _gcp_custom_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    path = f"projects/{inputs.get('project', GCP_PROJECT)}/roles/{inputs.get('roleId', name)}"
+    return {"id": path, "name": path}
+
+
+# ================================================================== end GCP (cluster)
+# ------------------------------------------------------------------ client adapters
+# Computed outputs of what the client-side cloud adapters (components/cloud/) create.
+
+
+@state("aws:s3/bucket:Bucket")
+def _client_s3_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = inputs.get("bucket") or f"{name}-{short_hash('s3', name)}"
+    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket,
+            "bucketRegionalDomainName": f"{bucket}.s3.{AWS_REGION}.amazonaws.com",
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com", "region": AWS_REGION}
+
+
+@state("aws:iam/role:Role")
+def _client_iam_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    role = inputs.get("name") or f"{name}-{short_hash('role', name)}"
+    return {"name": role, "id": role, "arn": f"arn:aws:iam::{AWS_ACCOUNT}:role/{role}",
+            "uniqueId": f"AROA{short_hash('role-id', name, n=16).upper()}"}
+
+
+@state("aws:secretsmanager/secret:Secret")
+def _client_sm_secret(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    secret = inputs.get("name") or name
+    arn = f"arn:aws:secretsmanager:{AWS_REGION}:{AWS_ACCOUNT}:secret:{secret}-{short_hash('sm', secret, n=6)}"
+    return {"arn": arn, "id": arn}
+
+
+@state("azure-native:managedidentity:UserAssignedIdentity")
+def _client_azure_identity(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    h = short_hash("uai", name, n=32)
+    guid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+    rname = inputs.get("resourceName") or name
+    return {"clientId": guid, "principalId": guid[::-1], "tenantId": AZURE_TENANT, "name": rname,
+            "id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
+                  f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{rname}"}
+
+
+@state("azure-native:storage:BlobContainer")
+def _client_azure_container(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    cname = inputs.get("containerName") or name
+    return {"name": cname, "id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
+                                 f"/providers/Microsoft.Storage/storageAccounts/{inputs.get('accountName', 'sa')}"
+                                 f"/blobServices/default/containers/{cname}"}
+
+
+@state("azure-native:storage:EncryptionScope")
+def _client_azure_scope(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"name": inputs.get("encryptionScopeName") or name}
+
+
+@state("gcp:serviceaccount/account:Account")
+def _client_gcp_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project") or GCP_PROJECT
+    email = f"{inputs.get('accountId', name)}@{project}.iam.gserviceaccount.com"
+    return {"email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}",
+            "uniqueId": str(int(short_hash("gsa", name, n=12), 16))}
+
+
+@state("gcp:storage/bucket:Bucket")
+def _client_gcs_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    bucket = inputs.get("name") or name
+    return {"name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
+
+
+@state("gcp:secretmanager/secret:Secret")
+def _client_gcp_secret(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    project = inputs.get("project") or GCP_PROJECT
+    sid = inputs.get("secretId") or name
+    return {"secretId": sid, "name": f"projects/123456789012/secrets/{sid}", "id": f"projects/{project}/secrets/{sid}"}
+
+
+@state("random:index/randomBytes:RandomBytes")
+def _client_random_bytes(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    import base64
+
+    n = int(inputs.get("length", 32))
+    raw = hashlib.sha256(f"randombytes/{name}".encode()).digest() * (n // 32 + 1)
+    return {"base64": base64.b64encode(raw[:n]).decode(), "hex": raw[:n].hex()}

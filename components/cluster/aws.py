@@ -1,0 +1,634 @@
+"""EKS on raw AWS resources (no pulumi_eks/awsx: they render nothing under mocks).
+
+Hardening follows terraform-aws-eks v21 and the EKS best-practices guide; each choice says why.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from lfh.config import PlatformConfig
+from lfh.config.cluster import AwsCluster as AwsClusterConfig
+from lfh.config.cluster import AwsNodePool
+
+from ..k8s import child_opts, labels
+from ._common import (
+    ADDON_SERVICE_ACCOUNTS,
+    ARCHIVE_PREFIX,
+    DAILY_PREFIX,
+    LONGHORN_PREFIX,
+    data_opts,
+    node_labels,
+    kubeconfig_yaml,
+    scheduling,
+    split_cidr,
+    tags as base_tags,
+    taint_effect_upper,
+)
+from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+
+#: Control-plane logs shipped to CloudWatch (audit/api/authenticator are the HIPAA-relevant ones).
+CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
+STORAGE_CLASS = "gp3-encrypted"
+
+
+def _policy(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
+    """An IAM policy document; statements may hold Outputs (ARNs of resources being created)."""
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+class EksCluster(pulumi.ComponentResource):
+    """An EKS cluster in its own VPC, with CMK encryption, private API, IRSA and three node groups."""
+
+    contract: ClusterContract
+
+    def __init__(self, name: str, platform: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:cluster:EksCluster", name, None, opts)
+        cfg: AwsClusterConfig = platform.cluster  # type: ignore[assignment]
+        self.cfg, self.platform, self.name = cfg, platform, name
+        self.tags = base_tags(platform)
+        self.phi_tags = base_tags(platform, phi=True)
+        # One explicit provider per platform: the region is config, never the ambient AWS_REGION.
+        self.aws = aws.Provider(f"{name}-aws", region=cfg.region, default_tags={"tags": self.tags},
+                                opts=pulumi.ResourceOptions(parent=self))
+        invoke = pulumi.InvokeOutputOptions(parent=self, provider=self.aws)
+        caller = aws.get_caller_identity_output(opts=invoke)
+        partition = aws.get_partition_output(opts=invoke)
+        self.account_id = caller.account_id
+        self.partition = partition.partition
+
+        # Short stable suffix: a re-created platform must not collide with KMS aliases and log
+        # groups still in their deletion windows.
+        self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=self._opts()).hex
+        self.cluster_name = self.suffix.apply(lambda s: f"{platform.name}-{s}")
+
+        self._keys()
+        self._network()
+        self._control_plane()
+        self._node_groups()
+        self._backup_bucket()
+        self._addon_identities()
+        self._addons()
+        self._kubernetes()
+
+        cloud = {
+            "kind": "aws",
+            "region": cfg.region,
+            "kmsKeyId": self.data_key.arn,
+            "secretsPrefix": platform.name,
+            "accountId": self.account_id,
+            "oidcProviderArn": self.oidc.arn,
+            "oidcIssuer": self.oidc_issuer,
+            "partition": self.partition,
+        }
+        lb = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
+        if cfg.internal_load_balancer:
+            lb["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
+        self.contract = ClusterContract(
+            name=self.cluster.name,
+            kubernetes_version=platform.kubernetes_version,
+            region=cfg.region,
+            provider=self.k8s,
+            kubeconfig=self.kubeconfig,
+            backup=BackupStorage(
+                flavour="s3",
+                bucket=self.bucket.bucket,
+                region=cfg.region,
+                kms_key_id=self.data_key.arn,
+                replica_bucket=self.replica.bucket if self.replica is not None else "",
+                extra={"s3ForcePathStyle": False},
+            ),
+            storage_class=STORAGE_CLASS,
+            kms_key_id=self.data_key.arn,
+            secret_store_provider={
+                "aws": {
+                    "service": "SecretsManager",
+                    "region": cfg.region,
+                    "auth": {"jwt": {"serviceAccountRef": {
+                        "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
+                        "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
+                    }}},
+                }
+            },
+            addon_identities=self.bindings,
+            cloud=cloud,
+            ready=self.ready,
+            dns01_solver=(
+                {
+                    "selector": {"dnsZones": [z.name for z in cfg.dns_zones]},
+                    # IRSA on the cert-manager service account: ambient credentials, no keys.
+                    "dns01": {"route53": {"region": cfg.region}},
+                }
+                if cfg.dns_zones else None
+            ),
+            load_balancer_annotations=lb,
+            scheduling=scheduling(cfg.node_pools),
+        )
+        self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
+                               "oidcProviderArn": self.oidc.arn, "backupBucket": self.bucket.bucket})
+
+    # ------------------------------------------------------------ helpers
+
+    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.aws, **kw)
+
+    def _data_opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return data_opts(self, provider=self.aws, **kw)
+
+    def _arn(self, service: str, resource: str, region: bool = True) -> pulumi.Output[str]:
+        return pulumi.Output.all(self.partition, self.account_id).apply(
+            lambda a: f"arn:{a[0]}:{service}:{self.cfg.region if region else ''}:{a[1]}:{resource}"
+        )
+
+    # ------------------------------------------------------------ KMS
+
+    def _kms_key(self, purpose: str, description: str, extra_statements: list[dict[str, Any]]) -> aws.kms.Key:
+        root = pulumi.Output.all(self.partition, self.account_id).apply(lambda a: f"arn:{a[0]}:iam::{a[1]}:root")
+
+        policy = _policy([
+            # Key administration stays with the account's IAM (no lock-out), usage is granted per role.
+            {"Sid": "AccountAdmin", "Effect": "Allow", "Principal": {"AWS": root}, "Action": "kms:*", "Resource": "*"},
+            *extra_statements,
+        ])
+
+        key = aws.kms.Key(
+            f"{self.name}-kms-{purpose}",
+            description=description,
+            enable_key_rotation=True,  # yearly automatic rotation of the key material
+            rotation_period_in_days=365,
+            deletion_window_in_days=self.cfg.kms_deletion_window_days,
+            policy=policy,
+            tags=self.phi_tags,
+            opts=self._data_opts(),
+        )
+        aws.kms.Alias(
+            f"{self.name}-kms-{purpose}-alias",
+            name=self.suffix.apply(lambda s: f"alias/lfh/{self.platform.name}-{s}/{purpose}"),
+            target_key_id=key.key_id,
+            opts=self._opts(),
+        )
+        return key
+
+    def _keys(self) -> None:
+        region = self.cfg.region
+        # Separate keys: the one wrapping etcd's Secrets is usable by EKS only; data (volumes,
+        # backups, logs, Secrets Manager) has its own.
+        self.eks_key = self._kms_key("eks", f"EKS secrets envelope encryption for {self.platform.name}", [])
+        logs_principal = f"logs.{region}.amazonaws.com"
+        self.data_key = self._kms_key("data", f"Platform data (EBS, backups, logs, secrets) for {self.platform.name}", [
+            {"Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": logs_principal},
+             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+             "Resource": "*"},
+            # Managed node groups launch through the Auto Scaling service-linked role, which must
+            # be able to use the CMK for the encrypted root volumes.
+            {"Sid": "AutoScalingEbs", "Effect": "Allow",
+             "Principal": {"AWS": pulumi.Output.all(self.partition, self.account_id).apply(
+                 lambda a: f"arn:{a[0]}:iam::{a[1]}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")},
+             "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
+             "Resource": "*"},
+        ])
+
+    # ------------------------------------------------------------ network
+
+    def _network(self) -> None:
+        cfg, n = self.cfg, self.name
+        azs = aws.get_availability_zones_output(state="available", opts=pulumi.InvokeOutputOptions(parent=self, provider=self.aws))
+        count = cfg.availability_zones
+        self.vpc = aws.ec2.Vpc(f"{n}-vpc", cidr_block=cfg.vpc_cidr, enable_dns_hostnames=True, enable_dns_support=True,
+                               tags={**self.tags, "Name": f"{self.platform.name}-vpc"}, opts=self._opts())
+        # Default security group with no rules: nothing can accidentally use a permissive default (CIS 5.4).
+        aws.ec2.DefaultSecurityGroup(f"{n}-default-sg", vpc_id=self.vpc.id, ingress=[], egress=[], tags=self.tags, opts=self._opts())
+        # Four /18s: three private (nodes, pods via VPC CNI need room), the fourth split into public /20s.
+        private_cidrs = split_cidr(cfg.vpc_cidr, count, 2) if count <= 3 else split_cidr(cfg.vpc_cidr, count, 3)
+        last = split_cidr(cfg.vpc_cidr, 4, 2)[3] if count <= 3 else split_cidr(cfg.vpc_cidr, 8, 3)[7]
+        public_cidrs = split_cidr(last, count, 2 if count <= 3 else 3)
+        igw = aws.ec2.InternetGateway(f"{n}-igw", vpc_id=self.vpc.id, tags=self.tags, opts=self._opts())
+        public_rt = aws.ec2.RouteTable(f"{n}-public-rt", vpc_id=self.vpc.id,
+                                       routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],
+                                       tags={**self.tags, "Name": f"{self.platform.name}-public"}, opts=self._opts())
+        self.private_subnets: list[aws.ec2.Subnet] = []
+        nats: list[aws.ec2.NatGateway] = []
+        for i in range(count):
+            az = azs.names.apply(lambda names, i=i: names[i])
+            pub = aws.ec2.Subnet(
+                f"{n}-public-{i}", vpc_id=self.vpc.id, cidr_block=public_cidrs[i], availability_zone=az,
+                map_public_ip_on_launch=False,  # only NAT gateways and load balancers live here
+                tags={**self.tags, "Name": f"{self.platform.name}-public-{i}", "kubernetes.io/role/elb": "1"},
+                opts=self._opts())
+            aws.ec2.RouteTableAssociation(f"{n}-public-{i}-rta", subnet_id=pub.id, route_table_id=public_rt.id, opts=self._opts())
+            if i == 0 or not cfg.single_nat_gateway:
+                eip = aws.ec2.Eip(f"{n}-nat-{i}-eip", domain="vpc", tags=self.tags, opts=self._opts())
+                nats.append(aws.ec2.NatGateway(f"{n}-nat-{i}", allocation_id=eip.id, subnet_id=pub.id,
+                                               tags=self.tags, opts=self._opts(depends_on=[igw])))
+            priv = aws.ec2.Subnet(
+                f"{n}-private-{i}", vpc_id=self.vpc.id, cidr_block=private_cidrs[i], availability_zone=az,
+                tags={**self.tags, "Name": f"{self.platform.name}-private-{i}", "kubernetes.io/role/internal-elb": "1"},
+                opts=self._opts())
+            rt = aws.ec2.RouteTable(f"{n}-private-{i}-rt", vpc_id=self.vpc.id,
+                                    routes=[{"cidr_block": "0.0.0.0/0", "nat_gateway_id": nats[-1].id}],
+                                    tags={**self.tags, "Name": f"{self.platform.name}-private-{i}"}, opts=self._opts())
+            aws.ec2.RouteTableAssociation(f"{n}-private-{i}-rta", subnet_id=priv.id, route_table_id=rt.id, opts=self._opts())
+            self.private_subnets.append(priv)
+
+        # VPC flow logs (all traffic) to a CMK-encrypted log group: network forensics for HIPAA.
+        flow_group = aws.cloudwatch.LogGroup(
+            f"{n}-flow-logs",
+            name=self.suffix.apply(lambda s: f"/lfh/{self.platform.name}-{s}/vpc-flow-logs"),
+            retention_in_days=cfg.log_retention_days, kms_key_id=self.data_key.arn, tags=self.tags,
+            opts=self._data_opts())
+        flow_role = aws.iam.Role(
+            f"{n}-flow-logs-role",
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"},
+                                         "Action": "sts:AssumeRole"}]),
+            tags=self.tags, opts=self._opts())
+        aws.iam.RolePolicy(
+            f"{n}-flow-logs-policy", role=flow_role.id,
+            policy=flow_group.arn.apply(lambda arn: _policy([{"Effect": "Allow", "Action": [
+                "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"], "Resource": [arn, f"{arn}:*"]}])),
+            opts=self._opts())
+        aws.ec2.FlowLog(f"{n}-flow-log", vpc_id=self.vpc.id, traffic_type="ALL", log_destination_type="cloud-watch-logs",
+                        log_destination=flow_group.arn, iam_role_arn=flow_role.arn, max_aggregation_interval=60,
+                        tags=self.tags, opts=self._opts())
+
+    # ------------------------------------------------------------ control plane
+
+    def _control_plane(self) -> None:
+        cfg, n = self.cfg, self.name
+        role = aws.iam.Role(
+            f"{n}-cluster-role",
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "eks.amazonaws.com"},
+                                         "Action": ["sts:AssumeRole", "sts:TagSession"]}]),
+            tags=self.tags, opts=self._opts())
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{n}-cluster-role-eks", role=role.name,
+                policy_arn=self.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/AmazonEKSClusterPolicy"),
+                opts=self._opts()),
+        ]
+        # EKS writes to exactly this group; creating it first lets us set retention and the CMK.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{n}-control-plane-logs",
+            name=self.cluster_name.apply(lambda c: f"/aws/eks/{c}/cluster"),
+            retention_in_days=cfg.log_retention_days, kms_key_id=self.data_key.arn, tags=self.tags,
+            opts=self._data_opts())
+        encryption = None
+        if cfg.secrets_encryption:
+            # Envelope encryption of Secrets in etcd with our CMK (weaker only via `secretsEncryption: false`).
+            encryption = {"resources": ["secrets"], "provider": {"key_arn": self.eks_key.arn}}
+        self.cluster = aws.eks.Cluster(
+            f"{n}-eks",
+            name=self.cluster_name,
+            version=self.platform.kubernetes_version,
+            role_arn=role.arn,
+            vpc_config={
+                "subnet_ids": [s.id for s in self.private_subnets],
+                # Private API endpoint; public only when explicitly allowed, and then only to listed CIDRs.
+                "endpoint_private_access": True,
+                "endpoint_public_access": cfg.api.public,
+                "public_access_cidrs": list(cfg.api.public_access_cidrs) if cfg.api.public else None,
+            },
+            access_config={
+                # Access entries only (no aws-auth ConfigMap). The creator (the Pulumi deployer) keeps
+                # admin so the platform can be installed; humans come from adminRoleArns.
+                "authentication_mode": "API",
+                "bootstrap_cluster_creator_admin_permissions": True,
+            },
+            encryption_config=encryption,
+            enabled_cluster_log_types=CONTROL_PLANE_LOGS,
+            kubernetes_network_config={"ip_family": "ipv4"},
+            # Standard support only: an unnoticed extended-support version costs 6x.
+            upgrade_policy={"support_type": "STANDARD"},
+            deletion_protection=True,
+            tags=self.tags,
+            opts=self._data_opts(depends_on=[*attachments, self.log_group]),
+        )
+        issuer_url = self.cluster.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
+        self.oidc_issuer = issuer_url.apply(lambda u: u.removeprefix("https://"))
+        # IRSA: pods assume roles through the cluster's OIDC issuer, scoped per service account.
+        self.oidc = aws.iam.OpenIdConnectProvider(
+            f"{n}-oidc", url=issuer_url, client_id_lists=["sts.amazonaws.com"], tags=self.tags, opts=self._opts())
+        for i, arn in enumerate(cfg.admin_role_arns):
+            entry = aws.eks.AccessEntry(f"{n}-admin-{i}", cluster_name=self.cluster.name, principal_arn=arn, type="STANDARD",
+                                        tags=self.tags, opts=self._opts())
+            aws.eks.AccessPolicyAssociation(
+                f"{n}-admin-{i}-policy", cluster_name=self.cluster.name, principal_arn=arn,
+                policy_arn=self.partition.apply(lambda p: f"arn:{p}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"),
+                access_scope={"type": "cluster"}, opts=self._opts(depends_on=[entry]))
+
+    # ------------------------------------------------------------ node groups
+
+    def _node_groups(self) -> None:
+        n = self.name
+        role = aws.iam.Role(
+            f"{n}-node-role",
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                                         "Action": "sts:AssumeRole"}]),
+            tags=self.tags, opts=self._opts())
+        # No CNI policy on the node role: the vpc-cni add-on gets its own IRSA role instead.
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{n}-node-role-{short}", role=role.name,
+                policy_arn=self.partition.apply(lambda p, pol=pol: f"arn:{p}:iam::aws:policy/{pol}"), opts=self._opts())
+            for short, pol in [("worker", "AmazonEKSWorkerNodePolicy"), ("ecr", "AmazonEC2ContainerRegistryPullOnly")]
+        ]
+        self.node_groups: list[aws.eks.NodeGroup] = []
+        for pool_name in ("system", "apps", "db"):
+            pool: AwsNodePool = getattr(self.cfg.node_pools, pool_name)
+            self.node_groups.append(self._node_group(pool_name, pool, role, attachments))
+
+    def _node_group(self, pool_name: str, pool: AwsNodePool, role: aws.iam.Role, deps: list[pulumi.Resource]) -> aws.eks.NodeGroup:
+        n = f"{self.name}-{pool_name}"
+        lt = aws.ec2.LaunchTemplate(
+            f"{n}-lt",
+            name_prefix=self.cluster_name.apply(lambda c: f"{c}-{pool_name}-"),
+            # IMDSv2 only, one hop: pods cannot reach the node's instance credentials.
+            metadata_options={"http_endpoint": "enabled", "http_tokens": "required",
+                              "http_put_response_hop_limit": 1, "instance_metadata_tags": "disabled"},
+            block_device_mappings=[{
+                "device_name": "/dev/xvda",
+                "ebs": {"volume_size": pool.disk_size_gb, "volume_type": "gp3", "encrypted": "true",
+                        "kms_key_id": self.data_key.arn, "delete_on_termination": "true"},
+            }],
+            tag_specifications=[{"resource_type": t, "tags": {**self.phi_tags, "lfh:pool": pool_name}}
+                                for t in ("instance", "volume", "network-interface")],
+            update_default_version=True,
+            tags=self.tags,
+            opts=self._opts())
+        return aws.eks.NodeGroup(
+            f"{n}-ng",
+            cluster_name=self.cluster.name,
+            node_group_name_prefix=f"{pool_name}-",
+            node_role_arn=role.arn,
+            subnet_ids=[s.id for s in self.private_subnets],
+            ami_type="AL2023_x86_64_STANDARD",
+            capacity_type=pool.capacity_type,
+            instance_types=pool.instance_types,
+            scaling_config={"min_size": pool.min_size, "max_size": pool.max_size,
+                            "desired_size": pool.desired_size if pool.desired_size is not None else pool.min_size},
+            update_config={"max_unavailable_percentage": 33},
+            labels=node_labels(pool_name, pool),
+            taints=[{"key": t.key, "value": t.value, "effect": taint_effect_upper(t)} for t in pool.taints],
+            launch_template={"id": lt.id, "version": lt.latest_version.apply(str)},
+            tags={**self.tags, "lfh:pool": pool_name},
+            # The cluster autoscaler owns the desired size after creation.
+            opts=self._opts(depends_on=deps, ignore_changes=["scalingConfig.desiredSize"]),
+        )
+
+    # ------------------------------------------------------------ backup bucket
+
+    def _bucket_common(self, key: str, bucket: aws.s3.Bucket, block_public: bool) -> list[pulumi.Resource]:
+        out: list[pulumi.Resource] = [
+            aws.s3.BucketVersioning(f"{key}-versioning", bucket=bucket.id,
+                                    versioning_configuration={"status": "Enabled"}, opts=self._opts()),
+            aws.s3.BucketServerSideEncryptionConfiguration(
+                f"{key}-sse", bucket=bucket.id,
+                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": self.data_key.arn},
+                        "bucket_key_enabled": True}],
+                opts=self._opts()),
+            # ACLs off: the bucket owner owns every object; access is IAM only.
+            aws.s3.BucketOwnershipControls(f"{key}-ownership", bucket=bucket.id,
+                                           rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._opts()),
+            aws.s3.BucketPolicy(
+                f"{key}-policy", bucket=bucket.id,
+                policy=bucket.arn.apply(lambda arn: _policy([{
+                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                    "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])),
+                opts=self._opts()),
+        ]
+        if block_public:
+            out.append(aws.s3.BucketPublicAccessBlock(
+                f"{key}-public-access-block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
+                ignore_public_acls=True, restrict_public_buckets=True, opts=self._opts()))
+        return out
+
+    def _backup_bucket(self) -> None:
+        cfg, n, b = self.cfg, self.name, self.cfg.backup
+        # No Object Lock here: Velero rewrites and deletes its own objects.
+        self.bucket = aws.s3.Bucket(
+            f"{n}-backups",
+            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-backups-{s}"),
+            object_lock_enabled=False,
+            tags=self.phi_tags,
+            opts=self._data_opts())
+        deps = self._bucket_common(f"{n}-backups", self.bucket, not b.disable_public_access_block)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{n}-backups-lifecycle",
+            bucket=self.bucket.id,
+            rules=[
+                {"id": "daily-expire", "status": "Enabled", "filter": {"prefix": f"{DAILY_PREFIX}/"},
+                 "expiration": {"days": b.daily_expire_days}},
+                # Glacier Instant Retrieval: readable at once, so the 4 h RTO holds for archives.
+                {"id": "archive-tier", "status": "Enabled", "filter": {"prefix": f"{ARCHIVE_PREFIX}/"},
+                 "transitions": [{"days": b.archive_transition_days, "storage_class": "GLACIER_IR"}],
+                 "expiration": {"days": b.archive_expire_days}},
+                {"id": "noncurrent-expire", "status": "Enabled", "filter": {},
+                 "noncurrent_version_expiration": {"noncurrent_days": b.noncurrent_expire_days},
+                 "abort_incomplete_multipart_upload": {"days_after_initiation": 7}},
+            ],
+            opts=self._opts(depends_on=deps))
+        self.replica = None
+        if b.replication.enabled:
+            self._replica(deps)
+
+    def _replica(self, deps: list[pulumi.Resource]) -> None:
+        n, rep = self.name, self.cfg.backup.replication
+        # WORM copy: Object Lock only on the replica, never on Velero's working bucket.
+        self.replica = aws.s3.Bucket(
+            f"{n}-backups-replica",
+            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-backups-worm-{s}"),
+            object_lock_enabled=True,
+            region=rep.region or None,
+            tags=self.phi_tags,
+            opts=self._data_opts())
+        rdeps = self._bucket_common(f"{n}-backups-replica", self.replica, True)
+        aws.s3.BucketObjectLockConfiguration(
+            f"{n}-backups-replica-lock", bucket=self.replica.id,
+            rule={"default_retention": {"mode": rep.lock_mode, "days": rep.lock_days}},
+            opts=self._opts(depends_on=rdeps))
+        role = aws.iam.Role(
+            f"{n}-replication-role",
+            assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            tags=self.tags, opts=self._opts())
+        aws.iam.RolePolicy(
+            f"{n}-replication-policy", role=role.id,
+            policy=pulumi.Output.all(self.bucket.arn, self.replica.arn, self.data_key.arn).apply(lambda a: _policy([
+                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [a[0]]},
+                {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                                               "s3:GetObjectVersionTagging"], "Resource": [f"{a[0]}/*"]},
+                {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"], "Resource": [f"{a[1]}/*"]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], "Resource": [a[2]]},
+            ])),
+            opts=self._opts())
+        aws.s3.BucketReplicationConfig(
+            f"{n}-backups-replication", bucket=self.bucket.id, role=role.arn,
+            rules=[{
+                "id": "worm-copy", "status": "Enabled", "filter": {},
+                # Deletes are not replicated: the copy survives a compromised or buggy Velero.
+                "delete_marker_replication": {"status": "Disabled"},
+                "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
+                "destination": {"bucket": self.replica.arn, "storage_class": "GLACIER_IR",
+                                "encryption_configuration": {"replica_kms_key_id": self.data_key.arn}},
+            }],
+            opts=self._opts(depends_on=deps))
+
+    # ------------------------------------------------------------ IRSA
+
+    def _irsa_role(self, key: str, namespace: str, service_account: str, policy: pulumi.Input[str]) -> aws.iam.Role:
+        n = f"{self.name}-irsa-{key}"
+
+        def trust(args: list[Any]) -> str:
+            provider_arn, issuer = args
+            return _policy([{
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                # Exactly one service account may assume this role, and only with an STS audience.
+                "Condition": {"StringEquals": {
+                    f"{issuer}:sub": f"system:serviceaccount:{namespace}:{service_account}",
+                    f"{issuer}:aud": "sts.amazonaws.com",
+                }},
+            }])
+
+        role = aws.iam.Role(n, assume_role_policy=pulumi.Output.all(self.oidc.arn, self.oidc_issuer).apply(trust),
+                            tags=self.tags, opts=self._opts())
+        aws.iam.RolePolicy(f"{n}-policy", role=role.id, policy=policy, opts=self._opts())
+        return role
+
+    def _addon_identities(self) -> None:
+        cfg = self.cfg
+        bucket_arn = self.bucket.arn
+        key_arn = self.data_key.arn
+        self.bindings: dict[str, ServiceAccountBinding] = {}
+        secret_arn = self._arn("secretsmanager", f"secret:{self.platform.name}/*")
+        policies: dict[str, pulumi.Output[str]] = {
+            # Read only this platform's secret path, decrypt only through Secrets Manager.
+            "external-secrets": pulumi.Output.all(secret_arn, key_arn).apply(lambda a: _policy([
+                {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret",
+                                               "secretsmanager:ListSecretVersionIds"], "Resource": [a[0]]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [a[1]],
+                 "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{cfg.region}.amazonaws.com"}}},
+            ])),
+            # Its bucket and EBS snapshots only.
+            "velero": pulumi.Output.all(bucket_arn, key_arn).apply(lambda a: _policy([
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:DeleteObject", "s3:PutObject", "s3:AbortMultipartUpload",
+                                               "s3:ListMultipartUploadParts"], "Resource": [f"{a[0]}/*"]},
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [a[0]]},
+                {"Effect": "Allow", "Action": ["ec2:DescribeVolumes", "ec2:DescribeSnapshots"], "Resource": "*"},
+                {"Effect": "Allow", "Action": ["ec2:CreateVolume", "ec2:CreateSnapshot", "ec2:CreateTags"], "Resource": "*",
+                 "Condition": {"StringEquals": {"aws:RequestedRegion": cfg.region}}},
+                {"Effect": "Allow", "Action": ["ec2:DeleteSnapshot"], "Resource": "*",
+                 "Condition": {"StringLike": {"ec2:ResourceTag/velero.io/backup": "*"}}},
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                               "kms:DescribeKey", "kms:CreateGrant"], "Resource": [a[1]]},
+            ])),
+            # Longhorn's backup target: its own prefix of the bucket.
+            "longhorn": pulumi.Output.all(bucket_arn, key_arn).apply(lambda a: _policy([
+                {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                 "Resource": [f"{a[0]}/{LONGHORN_PREFIX}/*"]},
+                {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [a[0]],
+                 "Condition": {"StringLike": {"s3:prefix": [f"{LONGHORN_PREFIX}/*", LONGHORN_PREFIX]}}},
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"],
+                 "Resource": [a[1]]},
+            ])),
+        }
+        if cfg.dns_zones:
+            zone_arns = [self.partition.apply(lambda p, z=z: f"arn:{p}:route53:::hostedzone/{z.zone_id}") for z in cfg.dns_zones]
+            change_arn = self.partition.apply(lambda p: f"arn:{p}:route53:::change/*")
+            # DNS-01 only: TXT records named _acme-challenge.* in the configured zones.
+            policies["cert-manager"] = pulumi.Output.all(change_arn, *zone_arns).apply(lambda a: _policy([
+                {"Effect": "Allow", "Action": "route53:GetChange", "Resource": a[0]},
+                {"Effect": "Allow", "Action": "route53:ChangeResourceRecordSets", "Resource": list(a[1:]),
+                 "Condition": {"ForAllValues:StringLike": {"route53:ChangeResourceRecordSetsRecordNames": ["_acme-challenge.*"]},
+                               "ForAllValues:StringEquals": {"route53:ChangeResourceRecordSetsRecordTypes": ["TXT"]}}},
+                {"Effect": "Allow", "Action": "route53:ListResourceRecordSets", "Resource": list(a[1:])},
+                {"Effect": "Allow", "Action": "route53:ListHostedZonesByName", "Resource": "*"},
+            ]))
+        for addon, policy in policies.items():
+            ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
+            role = self._irsa_role(addon, ns, sa, policy)
+            self.bindings[addon] = ServiceAccountBinding(
+                namespace=ns, service_account=sa, annotations={"eks.amazonaws.com/role-arn": role.arn})
+
+    # ------------------------------------------------------------ EKS add-ons
+
+    def _addons(self) -> None:
+        n = self.name
+        cni_role = self._irsa_role("vpc-cni", "kube-system", "aws-node", self.partition.apply(
+            lambda p: _policy([{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface",
+                                "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeInstances",
+                                "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes",
+                                "ec2:DescribeSubnets", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
+                                "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
+                               {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": f"arn:{p}:ec2:*:*:network-interface/*"}])))
+        ebs_role = self._irsa_role("ebs-csi", "kube-system", "ebs-csi-controller-sa", pulumi.Output.all(self.data_key.arn).apply(
+            lambda a: _policy([
+                {"Effect": "Allow", "Action": ["ec2:CreateSnapshot", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyVolume",
+                                               "ec2:DescribeAvailabilityZones", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
+                                               "ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications",
+                                               "ec2:CreateVolume", "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:CreateTags"],
+                 "Resource": "*"},
+                # The CMK of the gp3-encrypted StorageClass.
+                {"Effect": "Allow", "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": [a[0]],
+                 "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                                               "kms:DescribeKey"], "Resource": [a[0]]},
+            ])))
+        system = scheduling(self.cfg.node_pools)["system"]
+        self.addons = [
+            aws.eks.Addon(f"{n}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
+                          service_account_role_arn=cni_role.arn, resolve_conflicts_on_update="OVERWRITE",
+                          # Enforce Kubernetes NetworkPolicy in the VPC CNI (the platform relies on it).
+                          configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
+                          tags=self.tags, opts=self._opts()),
+            aws.eks.Addon(f"{n}-addon-kube-proxy", cluster_name=self.cluster.name, addon_name="kube-proxy",
+                          resolve_conflicts_on_update="OVERWRITE", tags=self.tags, opts=self._opts()),
+            aws.eks.Addon(f"{n}-addon-coredns", cluster_name=self.cluster.name, addon_name="coredns",
+                          resolve_conflicts_on_update="OVERWRITE",
+                          configuration_values=json.dumps({"nodeSelector": system["nodeSelector"], "tolerations": system["tolerations"]}),
+                          tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
+            aws.eks.Addon(f"{n}-addon-ebs-csi", cluster_name=self.cluster.name, addon_name="aws-ebs-csi-driver",
+                          addon_version=self.cfg.ebs_csi_version, service_account_role_arn=ebs_role.arn,
+                          resolve_conflicts_on_update="OVERWRITE",
+                          configuration_values=json.dumps({"controller": {"nodeSelector": system["nodeSelector"],
+                                                                          "tolerations": system["tolerations"]}}),
+                          tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
+        ]
+        self.ready: list[pulumi.Resource] = [*self.node_groups, *self.addons]
+
+    # ------------------------------------------------------------ Kubernetes side
+
+    def _kubernetes(self) -> None:
+        user = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", "CLUSTER", "--region", self.cfg.region, "--output", "json"],
+            "interactiveMode": "Never",
+        }}
+        ca = self.cluster.certificate_authority.data
+
+        self.kubeconfig = kubeconfig_yaml(self.cluster.name, self.cluster.endpoint, ca,
+                                          lambda cluster_name: _exec_with_name(user, cluster_name))
+        self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+                                opts=pulumi.ResourceOptions(parent=self))
+        sc = k8s.storage.v1.StorageClass(
+            f"{self.name}-sc-{STORAGE_CLASS}",
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self.data_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
+            # Retain: deleting a claim must not destroy PHI by accident.
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=child_opts(self, self.k8s, depends_on=self.ready),
+        )
+        self.ready.append(sc)
+
+
+def _exec_with_name(user: dict[str, Any], cluster_name: str) -> dict[str, Any]:
+    args = [cluster_name if a == "CLUSTER" else a for a in user["exec"]["args"]]
+    return {"exec": {**user["exec"], "args": args}}

@@ -1,0 +1,498 @@
+"""AKS on raw azure-native resources, following the AKS secure baseline; each choice says why."""
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import pulumi
+import pulumi_azure_native as azure
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+import yaml
+
+from lfh.config import PlatformConfig
+from lfh.config.cluster import AzureCluster as AzureClusterConfig
+from lfh.config.cluster import AzureNodePool
+
+from ..k8s import child_opts, labels
+from ._common import (
+    ADDON_SERVICE_ACCOUNTS,
+    ARCHIVE_PREFIX,
+    DAILY_PREFIX,
+    data_opts,
+    node_labels,
+    scheduling,
+    tags as base_tags,
+)
+from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+
+STORAGE_CLASS = "managed-csi-encrypted"
+BACKUP_CONTAINER = "velero"
+#: The Entra ID application every AKS AAD cluster uses as token audience (kubelogin --server-id).
+AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
+WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+
+#: Built-in role definition ids (stable GUIDs, identical in every tenant).
+ROLES = {
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Key Vault Secrets User": "4633458b-17de-408a-b874-0445c86b69e6",
+    "Storage Blob Data Contributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "Network Contributor": "4d97b98b-1d4f-4787-a291-c67834d212e7",
+    "DNS Zone Contributor": "befefa01-2a29-4197-83a8-272ff33ce314",
+    "Disk Snapshot Contributor": "7efff54f-a5b4-42b5-a1c5-5411624893ce",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
+}
+
+
+def _taint(t: Any) -> str:
+    return f"{t.key}={t.value}:{t.effect}"
+
+
+class AksCluster(pulumi.ComponentResource):
+    """An AKS cluster with Entra ID + Azure RBAC, Key Vault KMS, workload identity and three pools."""
+
+    contract: ClusterContract
+
+    def __init__(self, name: str, platform: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:cluster:AksCluster", name, None, opts)
+        cfg: AzureClusterConfig = platform.cluster  # type: ignore[assignment]
+        self.cfg, self.platform, self.name = cfg, platform, name
+        self.tags = base_tags(platform)
+        self.phi_tags = base_tags(platform, phi=True)
+        client = azure.authorization.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        self.subscription_id = client.subscription_id
+        self.tenant_id = client.tenant_id
+        self.deployer_object_id = client.object_id
+        # Key Vault and storage account names are global and Key Vault names stay reserved for the
+        # soft-delete period: a short stable suffix lets a platform be re-created.
+        self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=pulumi.ResourceOptions(parent=self)).hex
+        short = "".join(c for c in platform.name if c.isalnum())[:12]
+        self.rg = azure.resources.ResourceGroup(
+            f"{name}-rg", resource_group_name=self.suffix.apply(lambda s: f"rg-lfh-{platform.name}-{s}"),
+            location=cfg.location, tags=self.tags, opts=pulumi.ResourceOptions(parent=self))
+        self._short = short
+
+        self._network()
+        self._key_vault()
+        self._storage()
+        self._cluster()
+        self._addon_identities()
+        self._kubernetes()
+
+        cloud = {
+            "kind": "azure",
+            "region": cfg.location,
+            "kmsKeyId": self.data_key.key_uri,
+            "secretsPrefix": platform.name,
+            "subscriptionId": self.subscription_id,
+            "tenantId": self.tenant_id,
+            "resourceGroup": self.rg.name,
+            "oidcIssuer": self.oidc_issuer,
+            "keyVaultName": self.vault.name,
+            "keyVaultUri": self.vault.properties.vault_uri,
+            "storageAccountName": self.account.name,
+            "location": cfg.location,
+        }
+        lb: dict[str, str] = {}
+        if cfg.internal_load_balancer:
+            lb["service.beta.kubernetes.io/azure-load-balancer-internal"] = "true"
+        if cfg.static_ip_name:
+            lb["service.beta.kubernetes.io/azure-pip-name"] = cfg.static_ip_name
+        dns_solver = None
+        if cfg.dns_zones:
+            first = cfg.dns_zones[0]
+            same = [z.name for z in cfg.dns_zones if (z.resource_group, z.subscription_id) == (first.resource_group, first.subscription_id)]
+            dns_solver = {
+                "selector": {"dnsZones": same},
+                "dns01": {"azureDNS": {
+                    "subscriptionID": first.subscription_id or self.subscription_id,
+                    "resourceGroupName": first.resource_group,
+                    "environment": "AzurePublicCloud",
+                    # Workload identity of the cert-manager service account (no client secret).
+                    "managedIdentity": {"clientID": self.identities["cert-manager"].client_id},
+                }},
+            }
+        self.contract = ClusterContract(
+            name=self.aks.name,
+            kubernetes_version=platform.kubernetes_version,
+            region=cfg.location,
+            provider=self.k8s,
+            kubeconfig=self.kubeconfig,
+            backup=BackupStorage(
+                flavour="azure-blob",
+                bucket=self.container.name,
+                region=cfg.location,
+                kms_key_id=self.data_key.key_uri,
+                extra={
+                    "resourceGroup": self.rg.name,
+                    "storageAccount": self.account.name,
+                    "subscriptionId": self.subscription_id,
+                    # Entra ID auth (shared keys are disabled on the account).
+                    "useAAD": "true",
+                    "storageAccountURI": self.account.primary_endpoints.blob,
+                    "snapshotResourceGroup": self.rg.name,
+                },
+            ),
+            storage_class=STORAGE_CLASS,
+            kms_key_id=self.data_key.key_uri,
+            secret_store_provider={
+                "azurekv": {
+                    "authType": "WorkloadIdentity",
+                    "vaultUrl": cloud["keyVaultUri"],
+                    "serviceAccountRef": {
+                        "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
+                        "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
+                    },
+                }
+            },
+            addon_identities=self.bindings,
+            cloud=cloud,
+            ready=self.ready,
+            dns01_solver=dns_solver,
+            load_balancer_annotations=lb,
+            scheduling=scheduling(cfg.node_pools),
+        )
+        self.register_outputs({"clusterName": self.aks.name, "resourceGroup": self.rg.name, "oidcIssuer": self.oidc_issuer})
+
+    # ------------------------------------------------------------ helpers
+
+    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, **kw)
+
+    def _role(self, key: str, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str],
+              principal_type: str = "ServicePrincipal", **kw: Any) -> azure.authorization.RoleAssignment:
+        return azure.authorization.RoleAssignment(
+            f"{self.name}-ra-{key}",
+            principal_id=principal_id,
+            principal_type=principal_type,
+            role_definition_id=self.subscription_id.apply(
+                lambda s: f"/subscriptions/{s}/providers/Microsoft.Authorization/roleDefinitions/{ROLES[role]}"),
+            scope=scope,
+            opts=self._opts(**kw))
+
+    def _identity(self, key: str) -> azure.managedidentity.UserAssignedIdentity:
+        return azure.managedidentity.UserAssignedIdentity(
+            f"{self.name}-id-{key}", resource_group_name=self.rg.name, location=self.cfg.location,
+            resource_name_=f"id-{self.platform.name}-{key}", tags=self.tags, opts=self._opts())
+
+    # ------------------------------------------------------------ network
+
+    def _network(self) -> None:
+        cfg, n = self.cfg, self.name
+        self.vnet = azure.network.VirtualNetwork(
+            f"{n}-vnet", resource_group_name=self.rg.name, location=cfg.location,
+            virtual_network_name=f"vnet-{self.platform.name}",
+            address_space={"address_prefixes": [cfg.vnet_cidr]}, tags=self.tags,
+            # Subnets are managed as their own resources below.
+            opts=self._opts(ignore_changes=["subnets"]))
+        self.subnet = azure.network.Subnet(
+            f"{n}-snet-nodes", resource_group_name=self.rg.name, virtual_network_name=self.vnet.name,
+            subnet_name="nodes", address_prefix=cfg.node_subnet_cidr,
+            # Service endpoints: Key Vault and the backup account accept traffic from the nodes only.
+            service_endpoints=[{"service": "Microsoft.KeyVault"}, {"service": "Microsoft.Storage"}],
+            # No implicit outbound IP: egress only through the cluster's load balancer.
+            default_outbound_access=False,
+            opts=self._opts())
+
+    # ------------------------------------------------------------ Key Vault
+
+    def _key_vault(self) -> None:
+        n = self.name
+        self.vault = azure.keyvault.Vault(
+            f"{n}-kv",
+            resource_group_name=self.rg.name, location=self.cfg.location,
+            vault_name=self.suffix.apply(lambda s: f"kv-{self._short}-{s}"),
+            properties={
+                "tenant_id": self.tenant_id,
+                # Premium: keys are HSM-backed.
+                "sku": {"family": "A", "name": "premium"},
+                # RBAC instead of access policies: least privilege per identity and scope.
+                "enable_rbac_authorization": True,
+                "enable_soft_delete": True,
+                "soft_delete_retention_in_days": 90,
+                # Purge protection: a deleted key (and the data it encrypts) can always be recovered.
+                "enable_purge_protection": True,
+                "network_acls": {"default_action": "Deny", "bypass": "AzureServices",
+                                 "virtual_network_rules": [{"id": self.subnet.id}]},
+            },
+            tags=self.phi_tags, opts=data_opts(self))
+        rotation = {
+            "attributes": {"expiry_time": "P2Y"},
+            "lifetime_actions": [
+                {"trigger": {"time_after_create": "P1Y"}, "action": {"type": "rotate"}},
+                {"trigger": {"time_before_expiry": "P30D"}, "action": {"type": "notify"}},
+            ],
+        }
+        # Separate keys: etcd envelope encryption (AKS KMS needs RSA) and platform data (disks, backups).
+        self.etcd_key = azure.keyvault.Key(
+            f"{n}-key-etcd", resource_group_name=self.rg.name, vault_name=self.vault.name, key_name="aks-etcd",
+            properties={"kty": "RSA-HSM", "key_size": 2048, "rotation_policy": rotation,
+                        "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"]},
+            tags=self.tags, opts=data_opts(self))
+        self.data_key = azure.keyvault.Key(
+            f"{n}-key-data", resource_group_name=self.rg.name, vault_name=self.vault.name, key_name="platform-data",
+            properties={"kty": "RSA-HSM", "key_size": 3072, "rotation_policy": rotation,
+                        "key_ops": ["encrypt", "decrypt", "wrapKey", "unwrapKey"]},
+            tags=self.phi_tags, opts=data_opts(self))
+        # Customer-managed key for every managed disk (OS and the StorageClass's data disks).
+        self.des = azure.compute.DiskEncryptionSet(
+            f"{n}-des", resource_group_name=self.rg.name, location=self.cfg.location,
+            disk_encryption_set_name=f"des-{self.platform.name}",
+            identity={"type": "SystemAssigned"},
+            encryption_type="EncryptionAtRestWithCustomerKey",
+            active_key={"key_url": self.data_key.key_uri_with_version, "source_vault": {"id": self.vault.id}},
+            rotation_to_latest_key_version_enabled=True,
+            tags=self.tags, opts=data_opts(self))
+        self.des_access = self._role("des-key", "Key Vault Crypto Service Encryption User",
+                                     self.des.identity.principal_id,
+                                     self.vault.id)
+
+    # ------------------------------------------------------------ storage (backups)
+
+    def _storage(self) -> None:
+        n, b = self.name, self.cfg.backup
+        ident = self._identity("storage")
+        key_access = self._role("storage-key", "Key Vault Crypto Service Encryption User", ident.principal_id, self.vault.id)
+        self.account = azure.storage.StorageAccount(
+            f"{n}-backups",
+            resource_group_name=self.rg.name, location=self.cfg.location,
+            account_name=self.suffix.apply(lambda s: f"lfh{self._short}bk{s}"),
+            kind="StorageV2", sku={"name": "Standard_ZRS"}, access_tier="Hot",
+            identity={"type": "UserAssigned", "user_assigned_identities": [ident.id]},
+            enable_https_traffic_only=True,
+            minimum_tls_version="TLS1_2",
+            allow_blob_public_access=b.disable_public_access_block,
+            # Entra ID only: no account keys, no SAS signed with them.
+            allow_shared_key_access=False,
+            default_to_o_auth_authentication=True,
+            allow_cross_tenant_replication=False,
+            network_rule_set={"default_action": "Deny", "bypass": "AzureServices",
+                              "virtual_network_rules": [{"virtual_network_resource_id": self.subnet.id}]},
+            encryption={
+                "key_source": "Microsoft.Keyvault",
+                "key_vault_properties": {"key_name": self.data_key.name,
+                                         "key_vault_uri": self.vault.properties.vault_uri},
+                "encryption_identity": {"encryption_user_assigned_identity": ident.id},
+                # Double encryption: infrastructure layer too.
+                "require_infrastructure_encryption": True,
+                "services": {"blob": {"enabled": True, "key_type": "Account"}},
+            },
+            tags=self.phi_tags,
+            opts=data_opts(self, depends_on=[key_access]))
+        azure.storage.BlobServiceProperties(
+            f"{n}-backups-blob", resource_group_name=self.rg.name, account_name=self.account.name, blob_services_name="default",
+            is_versioning_enabled=True,
+            delete_retention_policy={"enabled": True, "days": b.noncurrent_expire_days},
+            container_delete_retention_policy={"enabled": True, "days": b.noncurrent_expire_days},
+            opts=self._opts())
+        # No immutability policy on Velero's container: Velero rewrites and deletes its own objects.
+        self.container = azure.storage.BlobContainer(
+            f"{n}-backups-container", resource_group_name=self.rg.name, account_name=self.account.name,
+            container_name=BACKUP_CONTAINER, public_access="None", opts=data_opts(self))
+        archive_actions: dict[str, Any] = {
+            "tier_to_cool": {"days_after_modification_greater_than": b.archive_transition_days},
+            "delete": {"days_after_modification_greater_than": b.archive_expire_days},
+        }
+        cold_after = max(b.archive_transition_days + 30, 30)
+        if cold_after < b.archive_expire_days:
+            # Cool, then Cold: both online tiers, readable at once (Archive would need hours of rehydration).
+            archive_actions["tier_to_cold"] = {"days_after_modification_greater_than": cold_after}
+        azure.storage.ManagementPolicy(
+            f"{n}-backups-lifecycle", resource_group_name=self.rg.name, account_name=self.account.name,
+            management_policy_name="default",
+            policy={"rules": [
+                {"name": "daily-expire", "enabled": True, "type": "Lifecycle", "definition": {
+                    "filters": {"blob_types": ["blockBlob"], "prefix_match": [f"{BACKUP_CONTAINER}/{DAILY_PREFIX}/"]},
+                    "actions": {"base_blob": {"delete": {"days_after_modification_greater_than": b.daily_expire_days}}}}},
+                {"name": "archive-tier", "enabled": True, "type": "Lifecycle", "definition": {
+                    "filters": {"blob_types": ["blockBlob"], "prefix_match": [f"{BACKUP_CONTAINER}/{ARCHIVE_PREFIX}/"]},
+                    "actions": {"base_blob": archive_actions}}},
+                {"name": "noncurrent-expire", "enabled": True, "type": "Lifecycle", "definition": {
+                    "filters": {"blob_types": ["blockBlob"]},
+                    "actions": {"version": {"delete": {"days_after_creation_greater_than": b.noncurrent_expire_days}}}}},
+            ]},
+            opts=self._opts())
+
+    # ------------------------------------------------------------ cluster
+
+    def _pool(self, pool_name: str, pool: AzureNodePool) -> dict[str, Any]:
+        return {
+            "vm_size": pool.vm_size,
+            "enable_auto_scaling": True,
+            "min_count": pool.min_count,
+            "max_count": pool.max_count,
+            "count": pool.min_count,
+            "availability_zones": ["1", "2", "3"],
+            # Host encryption: temp disks and caches encrypted too (not only managed disks).
+            "enable_encryption_at_host": True,
+            "enable_node_public_ip": False,
+            "os_disk_size_gb": pool.os_disk_size_gb,
+            "os_type": "Linux",
+            "os_sku": "AzureLinux",
+            "type": "VirtualMachineScaleSets",
+            "vnet_subnet_id": self.subnet.id,
+            "max_pods": 110,
+            "node_labels": node_labels(pool_name, pool),
+            "node_taints": [_taint(t) for t in pool.taints],
+            "upgrade_settings": {"max_surge": "33%"},
+            "tags": {**self.tags, "lfh:pool": pool_name},
+        }
+
+    def _cluster(self) -> None:
+        cfg, n = self.cfg, self.name
+        self.cluster_identity = self._identity("aks")
+        principal = self.cluster_identity.principal_id
+        prereqs = [
+            # KMS: the control plane wraps etcd's DEKs with the Key Vault key.
+            self._role("aks-kms", "Key Vault Crypto User", principal, self.vault.id),
+            # Joins nodes/LBs to our subnet.
+            self._role("aks-network", "Network Contributor", principal, self.subnet.id),
+            # Uses the disk encryption set for node and PVC disks.
+            self._role("aks-des", "Reader", principal, self.des.id),
+        ]
+        system = self._pool("system", cfg.node_pools.system)
+        system.update({"name": "system", "mode": "System"})
+        security: dict[str, Any] = {
+            "workload_identity": {"enabled": True},
+            "image_cleaner": {"enabled": True, "interval_hours": 168},
+        }
+        if cfg.secrets_encryption:
+            security["azure_key_vault_kms"] = {
+                "enabled": True,
+                "key_id": self.etcd_key.key_uri_with_version,
+                # The vault only accepts traffic from our VNet: AKS reaches it privately.
+                "key_vault_network_access": "Private",
+                "key_vault_resource_id": self.vault.id,
+            }
+        api: dict[str, Any] = {"enable_private_cluster": not cfg.api.public, "disable_run_command": True}
+        if cfg.api.public:
+            api["authorized_ip_ranges"] = list(cfg.api.public_access_cidrs)
+        self.aks = azure.containerservice.ManagedCluster(
+            f"{n}-aks",
+            resource_group_name=self.rg.name, location=cfg.location,
+            resource_name_=self.suffix.apply(lambda s: f"aks-{self.platform.name}-{s}"),
+            dns_prefix=f"{self.platform.name}",
+            kubernetes_version=self.platform.kubernetes_version,
+            sku={"name": "Base", "tier": cfg.sku_tier},
+            identity={"type": "UserAssigned", "user_assigned_identities": [self.cluster_identity.id]},
+            # Entra ID sign-in with Azure RBAC; no static local admin credentials.
+            aad_profile={"managed": True, "enable_azure_rbac": True, "tenant_id": self.tenant_id,
+                         "admin_group_object_ids": list(cfg.admin_group_object_ids)},
+            disable_local_accounts=True,
+            enable_rbac=True,
+            api_server_access_profile=api,
+            security_profile=security,
+            oidc_issuer_profile={"enabled": True},
+            disk_encryption_set_id=self.des.id,
+            network_profile={
+                "network_plugin": "azure", "network_plugin_mode": "overlay",
+                # Cilium dataplane enforces NetworkPolicy.
+                "network_dataplane": "cilium", "network_policy": "cilium",
+                "pod_cidr": cfg.pod_cidr, "service_cidr": cfg.service_cidr, "dns_service_ip": cfg.dns_service_ip,
+                "load_balancer_sku": "standard", "outbound_type": "loadBalancer",
+            },
+            agent_pool_profiles=[system],
+            auto_upgrade_profile={"upgrade_channel": cfg.upgrade_channel, "node_os_upgrade_channel": "NodeImage"},
+            # Nobody edits the node resource group by hand.
+            node_resource_group_profile={"restriction_level": "ReadOnly"},
+            tags=self.tags,
+            opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
+        )
+        self.oidc_issuer = self.aks.oidc_issuer_profile.issuer_url
+        self.pools: list[pulumi.Resource] = []
+        for pool_name in ("apps", "db"):
+            pool = self._pool(pool_name, getattr(cfg.node_pools, pool_name))
+            self.pools.append(azure.containerservice.AgentPool(
+                f"{n}-pool-{pool_name}", resource_group_name=self.rg.name, resource_name_=self.aks.name,
+                agent_pool_name=pool_name, mode="User", **pool, opts=self._opts(ignore_changes=["count"])))
+        # The deployer (this Pulumi run) needs cluster-admin through Azure RBAC to install the platform.
+        self._role("deployer-admin", "Azure Kubernetes Service RBAC Cluster Admin", self.deployer_object_id, self.aks.id,
+                   principal_type="ServicePrincipal")
+        self.ready: list[pulumi.Resource] = [self.aks, *self.pools]
+
+    # ------------------------------------------------------------ workload identity
+
+    def _addon_identities(self) -> None:
+        cfg = self.cfg
+        self.bindings: dict[str, ServiceAccountBinding] = {}
+        self.identities: dict[str, azure.managedidentity.UserAssignedIdentity] = {}
+        container_scope = pulumi.Output.all(self.account.id, self.container.name).apply(
+            lambda a: f"{a[0]}/blobServices/default/containers/{a[1]}")
+        grants: dict[str, list[tuple[str, pulumi.Input[str]]]] = {
+            # The vault is this platform's alone: read its secrets, nothing else.
+            "external-secrets": [("Key Vault Secrets User", self.vault.id)],
+            # Its container, and disk snapshots in the platform resource group.
+            "velero": [("Storage Blob Data Contributor", container_scope), ("Disk Snapshot Contributor", self.rg.id)],
+            "longhorn": [("Storage Blob Data Contributor", container_scope)],
+        }
+        if cfg.dns_zones:
+            grants["cert-manager"] = [
+                ("DNS Zone Contributor", self.subscription_id.apply(
+                    lambda s, z=z: f"/subscriptions/{z.subscription_id or s}/resourceGroups/{z.resource_group}"
+                                   f"/providers/Microsoft.Network/dnszones/{z.name}"))
+                for z in cfg.dns_zones
+            ]
+        for addon, roles in grants.items():
+            ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
+            ident = self._identity(addon)
+            self.identities[addon] = ident
+            # Only this service account, through this cluster's issuer, may use the identity.
+            azure.managedidentity.FederatedIdentityCredential(
+                f"{self.name}-fic-{addon}", resource_group_name=self.rg.name, resource_name_=ident.name,
+                federated_identity_credential_resource_name=f"{self.platform.name}-{addon}",
+                issuer=self.oidc_issuer, subject=f"system:serviceaccount:{ns}:{sa}",
+                audiences=[WORKLOAD_IDENTITY_AUDIENCE], opts=self._opts())
+            for i, (role, scope) in enumerate(roles):
+                self._role(f"{addon}-{i}", role, ident.principal_id, scope)
+            self.bindings[addon] = ServiceAccountBinding(
+                namespace=ns, service_account=sa,
+                annotations={"azure.workload.identity/client-id": ident.client_id,
+                             "azure.workload.identity/tenant-id": self.tenant_id},
+                pod_labels={"azure.workload.identity/use": "true"})
+
+    # ------------------------------------------------------------ Kubernetes side
+
+    def _kubernetes(self) -> None:
+        creds = azure.containerservice.list_managed_cluster_user_credentials_output(
+            resource_group_name=self.rg.name, resource_name=self.aks.name, format="exec",
+            opts=pulumi.InvokeOutputOptions(parent=self))
+
+        def render(result: Any) -> str:
+            value = result.kubeconfigs[0].value
+            doc = yaml.safe_load(base64.b64decode(value).decode())
+            # kubelogin turns the Entra ID login into a token; AAD_LOGIN_METHOD (azurecli, workloadidentity,
+            # spn) selects how, so CI and humans share one kubeconfig. No static credentials inside.
+            for user in doc.get("users", []):
+                user["user"] = {"exec": {
+                    "apiVersion": "client.authentication.k8s.io/v1beta1",
+                    "command": "kubelogin",
+                    "args": ["get-token", "--login", "azurecli", "--server-id", AKS_AAD_SERVER_APP_ID],
+                    "interactiveMode": "Never",
+                    "provideClusterInfo": False,
+                }}
+            return yaml.safe_dump(doc, sort_keys=False)
+
+        self.kubeconfig = pulumi.Output.secret(creds.apply(render))
+        self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+                                opts=pulumi.ResourceOptions(parent=self))
+        sc = k8s.storage.v1.StorageClass(
+            f"{self.name}-sc-{STORAGE_CLASS}",
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            provisioner="disk.csi.azure.com",
+            parameters={
+                "skuName": "Premium_ZRS",
+                # Customer-managed key through the disk encryption set.
+                "diskEncryptionSetID": self.des.id,
+                "diskEncryptionType": "EncryptionAtRestWithCustomerKey",
+                # No SAS export/import of disks.
+                "networkAccessPolicy": "DenyAll",
+                "publicNetworkAccess": "Disabled",
+            },
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=child_opts(self, self.k8s, depends_on=self.ready),
+        )
+        self.ready.append(sc)

@@ -1,0 +1,425 @@
+"""GKE on raw pulumi_gcp resources, following GKE safer-cluster; each hardening choice says why."""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from lfh.config import PlatformConfig
+from lfh.config.cluster import GcpCluster as GcpClusterConfig
+from lfh.config.cluster import GcpNodePool
+
+from ..k8s import child_opts, labels
+from ._common import (
+    ADDON_SERVICE_ACCOUNTS,
+    ARCHIVE_PREFIX,
+    DAILY_PREFIX,
+    LONGHORN_PREFIX,
+    data_opts,
+    node_labels,
+    gcp_labels,
+    kubeconfig_yaml,
+    scheduling,
+    taint_effect_upper,
+)
+from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+
+STORAGE_CLASS = "pd-balanced-cmek"
+#: Least-privilege roles of the node service account (GKE hardening guide), instead of the
+#: Compute Engine default account with Editor.
+NODE_ROLES = [
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/autoscaling.metricsWriter",
+    "roles/artifactregistry.reader",
+]
+#: What Velero's GCP plugin needs for disk snapshots (its documented custom role).
+VELERO_PERMISSIONS = [
+    "compute.disks.get", "compute.disks.create", "compute.disks.createSnapshot",
+    "compute.projects.get", "compute.snapshots.get", "compute.snapshots.create",
+    "compute.snapshots.useReadOnly", "compute.snapshots.delete", "compute.zones.get",
+    "storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list",
+    "iam.serviceAccounts.signBlob",
+]
+ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """A regional, private, VPC-native GKE cluster with CMEK, workload identity and three node pools."""
+
+    contract: ClusterContract
+
+    def __init__(self, name: str, platform: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:cluster:GkeCluster", name, None, opts)
+        cfg: GcpClusterConfig = platform.cluster  # type: ignore[assignment]
+        self.cfg, self.platform, self.name = cfg, platform, name
+        self.labels = gcp_labels(platform)
+        self.phi_labels = gcp_labels(platform, phi=True)
+        self.project = cfg.project
+        self.workload_pool = f"{cfg.project}.svc.id.goog"
+        # One explicit provider: project and region come from config, never from gcloud defaults.
+        self.gcp = gcp.Provider(f"{name}-gcp", project=cfg.project, region=cfg.region,
+                                default_labels=self.labels, opts=pulumi.ResourceOptions(parent=self))
+        project = gcp.organizations.get_project_output(project_id=cfg.project,
+                                                       opts=pulumi.InvokeOutputOptions(parent=self, provider=self.gcp))
+        self.project_number = project.number
+        # Key rings can never be deleted and bucket names are global: a short stable suffix lets a
+        # platform be destroyed and re-created.
+        self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=pulumi.ResourceOptions(parent=self)).hex
+        self.cluster_name = self.suffix.apply(lambda s: f"{platform.name}-{s}")
+
+        self._keys()
+        self._network()
+        self._cluster()
+        self._logs()
+        self._backup_bucket()
+        self._addon_identities()
+        self._kubernetes()
+
+        cloud = {
+            "kind": "gcp",
+            "region": cfg.region,
+            "kmsKeyId": self.data_key.id,
+            "secretsPrefix": platform.name,
+            "project": cfg.project,
+            "workloadIdentityPool": self.workload_pool,
+        }
+        lb: dict[str, str] = {}
+        if cfg.internal_load_balancer:
+            lb["networking.gke.io/load-balancer-type"] = "Internal"
+        if self.static_ip is not None:
+            lb["networking.gke.io/load-balancer-ip-addresses"] = self.static_ip.name
+        dns_solver = None
+        if cfg.dns_zones:
+            first = cfg.dns_zones[0]
+            dns_solver = {
+                "selector": {"dnsZones": [first.name]},
+                # Workload identity of the cert-manager service account: no key file.
+                "dns01": {"cloudDNS": {"project": cfg.project, "hostedZoneName": first.managed_zone}},
+            }
+        self.contract = ClusterContract(
+            name=self.cluster.name,
+            kubernetes_version=platform.kubernetes_version,
+            region=cfg.region,
+            provider=self.k8s,
+            kubeconfig=self.kubeconfig,
+            backup=BackupStorage(
+                flavour="gcs",
+                bucket=self.bucket.name,
+                region=cfg.region,
+                kms_key_id=self.data_key.id,
+                extra={"project": cfg.project, "snapshotLocation": cfg.region},
+            ),
+            storage_class=STORAGE_CLASS,
+            kms_key_id=self.data_key.id,
+            secret_store_provider={
+                "gcpsm": {
+                    "projectID": cfg.project,
+                    "auth": {"workloadIdentity": {
+                        "clusterLocation": cfg.region,
+                        "clusterName": self.cluster.name,
+                        "clusterProjectID": cfg.project,
+                        "serviceAccountRef": {
+                            "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
+                            "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
+                        },
+                    }},
+                }
+            },
+            addon_identities=self.bindings,
+            cloud=cloud,
+            ready=self.ready,
+            dns01_solver=dns_solver,
+            load_balancer_annotations=lb,
+            scheduling=scheduling(cfg.node_pools),
+        )
+        self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
+                               "backupBucket": self.bucket.name})
+
+    # ------------------------------------------------------------ helpers
+
+    def _opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=self, provider=self.gcp, **kw)
+
+    def _data_opts(self, **kw: Any) -> pulumi.ResourceOptions:
+        return data_opts(self, provider=self.gcp, **kw)
+
+    def _agent(self, domain: str) -> pulumi.Output[str]:
+        return self.project_number.apply(lambda n: f"serviceAccount:service-{n}@{domain}")
+
+    # ------------------------------------------------------------ KMS
+
+    def _keys(self) -> None:
+        n = self.name
+        self.key_ring = gcp.kms.KeyRing(
+            f"{n}-keyring", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"),
+            location=self.cfg.region, project=self.project, opts=self._data_opts())
+
+        def key(purpose: str, phi: bool) -> gcp.kms.CryptoKey:
+            return gcp.kms.CryptoKey(
+                f"{n}-key-{purpose}", name=purpose, key_ring=self.key_ring.id, purpose="ENCRYPT_DECRYPT",
+                rotation_period="7776000s",  # 90 days: new key material for new data every quarter
+                destroy_scheduled_duration="2592000s",  # 30 days to notice a mistaken destroy
+                labels=self.phi_labels if phi else self.labels, opts=self._data_opts())
+
+        # etcd's application-layer Secrets encryption and platform data (disks, backups) use separate keys.
+        self.etcd_key = key("gke-etcd", False)
+        self.data_key = key("data", True)
+        grants = [
+            (self.etcd_key, "container-engine-robot.iam.gserviceaccount.com", "gke"),
+            (self.data_key, "compute-system.iam.gserviceaccount.com", "compute"),
+            (self.data_key, "gs-project-accounts.iam.gserviceaccount.com", "gcs"),
+        ]
+        self.key_grants: dict[str, gcp.kms.CryptoKeyIAMMember] = {}
+        for crypto_key, domain, who in grants:
+            self.key_grants[who] = gcp.kms.CryptoKeyIAMMember(
+                f"{n}-key-{who}-agent", crypto_key_id=crypto_key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+                member=self._agent(domain), opts=self._opts())
+
+    # ------------------------------------------------------------ network
+
+    def _network(self) -> None:
+        cfg, n = self.cfg, self.name
+        self.network = gcp.compute.Network(
+            f"{n}-vpc", name=f"{self.platform.name}-vpc", project=self.project, auto_create_subnetworks=False,
+            routing_mode="REGIONAL", opts=self._opts())
+        self.subnet = gcp.compute.Subnetwork(
+            f"{n}-subnet", name=f"{self.platform.name}-nodes", project=self.project, region=cfg.region,
+            network=self.network.id, ip_cidr_range=cfg.subnet_cidr,
+            # VPC-native: pods and services get routable secondary ranges.
+            secondary_ip_ranges=[{"range_name": "pods", "ip_cidr_range": cfg.pods_cidr},
+                                 {"range_name": "services", "ip_cidr_range": cfg.services_cidr}],
+            # Private nodes reach Google APIs without public IPs.
+            private_ip_google_access=True,
+            # VPC flow logs: network forensics.
+            log_config={"aggregation_interval": "INTERVAL_5_SEC", "flow_sampling": 0.5, "metadata": "INCLUDE_ALL_METADATA"},
+            opts=self._opts())
+        router = gcp.compute.Router(f"{n}-router", name=f"{self.platform.name}-router", project=self.project,
+                                    region=cfg.region, network=self.network.id, opts=self._opts())
+        # Cloud NAT: egress for private nodes (image pulls) without node public IPs.
+        gcp.compute.RouterNat(
+            f"{n}-nat", name=f"{self.platform.name}-nat", project=self.project, region=cfg.region, router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY", source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"}, opts=self._opts())
+        self.static_ip = None
+        if cfg.static_ip:
+            self.static_ip = gcp.compute.Address(
+                f"{n}-gateway-ip", name=f"{self.platform.name}-gateway", project=self.project, region=cfg.region,
+                address_type="INTERNAL" if cfg.internal_load_balancer else "EXTERNAL",
+                subnetwork=self.subnet.id if cfg.internal_load_balancer else None,
+                labels=self.labels, opts=self._opts())
+
+    # ------------------------------------------------------------ cluster
+
+    def _node_config(self, pool_name: str, pool: GcpNodePool) -> dict[str, Any]:
+        return {
+            "machine_type": pool.machine_type,
+            "image_type": "COS_CONTAINERD",
+            "disk_type": "pd-balanced",
+            "disk_size_gb": pool.disk_size_gb,
+            # CMEK boot disk.
+            "boot_disk_kms_key": self.data_key.id,
+            # Dedicated least-privilege identity; scopes are then irrelevant (IAM decides).
+            "service_account": self.node_sa.email,
+            "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
+            "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
+            # Pods see the GKE metadata server, never the node's credentials.
+            "workload_metadata_config": {"mode": "GKE_METADATA"},
+            "metadata": {"disable-legacy-endpoints": "true"},
+            "labels": node_labels(pool_name, pool),
+            "taints": [{"key": t.key, "value": t.value, "effect": taint_effect_upper(t)} for t in pool.taints],
+            "resource_labels": {**self.phi_labels, "lfh_pool": pool_name},
+        }
+
+    def _cluster(self) -> None:
+        cfg, n = self.cfg, self.name
+        self.node_sa = gcp.serviceaccount.Account(
+            f"{n}-nodes-sa", account_id=f"lfh-{self.platform.name[:18]}-nodes", project=self.project,
+            display_name=f"GKE nodes of {self.platform.name}", opts=self._opts())
+        node_roles = [
+            gcp.projects.IAMMember(f"{n}-nodes-sa-{role.split('/')[-1].replace('.', '-')}", project=self.project, role=role,
+                                   member=self.node_sa.email.apply(lambda e: f"serviceAccount:{e}"), opts=self._opts())
+            for role in NODE_ROLES
+        ]
+        authorized = [{"cidr_block": c, "display_name": f"operators-{i}"} for i, c in enumerate(cfg.api.public_access_cidrs)] if cfg.api.public else []
+        self.cluster = gcp.container.Cluster(
+            f"{n}-gke",
+            name=self.cluster_name,
+            project=self.project,
+            location=cfg.region,  # regional: control plane and nodes across the region's zones
+            network=self.network.id,
+            subnetwork=self.subnet.id,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={"cluster_secondary_range_name": "pods", "services_secondary_range_name": "services"},
+            # We manage our own pools; the default one (with the default SA) goes right away.
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            node_config=self._node_config("default", cfg.node_pools.system),
+            min_master_version=self.platform.kubernetes_version,
+            release_channel={"channel": cfg.release_channel},
+            private_cluster_config={
+                "enable_private_nodes": True,
+                # Private endpoint unless authorized networks are explicitly configured.
+                "enable_private_endpoint": not cfg.api.public,
+                "master_ipv4_cidr_block": cfg.master_cidr,
+                "master_global_access_config": {"enabled": False},
+            },
+            master_authorized_networks_config={"cidr_blocks": authorized, "gcp_public_cidrs_access_enabled": False},
+            database_encryption=(
+                {"state": "ENCRYPTED", "key_name": self.etcd_key.id} if cfg.secrets_encryption else {"state": "DECRYPTED"}
+            ),
+            workload_identity_config={"workload_pool": self.workload_pool},
+            # Dataplane V2 (eBPF): NetworkPolicy enforced without the Calico add-on.
+            datapath_provider="ADVANCED_DATAPATH",
+            enable_shielded_nodes=True,
+            enable_legacy_abac=False,
+            master_auth={"client_certificate_config": {"issue_client_certificate": False}},
+            addons_config={"http_load_balancing": {"disabled": False},
+                           "gce_persistent_disk_csi_driver_config": {"enabled": True},
+                           "horizontal_pod_autoscaling": {"disabled": False}},
+            logging_config={"enable_components": ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS"]},
+            monitoring_config={"enable_components": ["SYSTEM_COMPONENTS"]},
+            security_posture_config={"mode": "BASIC", "vulnerability_mode": "VULNERABILITY_BASIC"},
+            deletion_protection=True,
+            resource_labels=self.labels,
+            opts=self._data_opts(depends_on=[*node_roles, self.key_grants["gke"], self.key_grants["compute"]],
+                                 ignore_changes=["nodeConfig", "initialNodeCount"]),
+        )
+        self.pools: list[gcp.container.NodePool] = []
+        for pool_name in ("system", "apps", "db"):
+            pool: GcpNodePool = getattr(cfg.node_pools, pool_name)
+            self.pools.append(gcp.container.NodePool(
+                f"{n}-pool-{pool_name}", name=pool_name, project=self.project, location=cfg.region, cluster=self.cluster.name,
+                initial_node_count=pool.min_count,
+                autoscaling={"min_node_count": pool.min_count, "max_node_count": pool.max_count},
+                management={"auto_repair": True, "auto_upgrade": True},
+                upgrade_settings={"max_surge": 1, "max_unavailable": 0},
+                node_config=self._node_config(pool_name, pool),
+                opts=self._opts(ignore_changes=["initialNodeCount"])))
+        self.ready: list[pulumi.Resource] = [self.cluster, *self.pools]
+
+    def _logs(self) -> None:
+        """Cluster logs (incl. API server and audit) in a bucket kept `logRetentionDays`."""
+        cfg, n = self.cfg, self.name
+        bucket = gcp.logging.ProjectBucketConfig(
+            f"{n}-log-bucket", project=self.project, location=cfg.region,
+            bucket_id=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"),
+            retention_days=cfg.log_retention_days, opts=self._opts())
+        gcp.logging.ProjectSink(
+            f"{n}-log-sink", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"), project=self.project,
+            destination=bucket.id.apply(lambda b: f"logging.googleapis.com/{b}"),
+            filter=self.cluster.name.apply(lambda c: f'resource.labels.cluster_name="{c}"'),
+            unique_writer_identity=True, opts=self._opts())
+
+    # ------------------------------------------------------------ backup bucket
+
+    def _backup_bucket(self) -> None:
+        b = self.cfg.backup
+        rules = [
+            {"condition": {"age": b.daily_expire_days, "matches_prefixes": [f"{DAILY_PREFIX}/"]}, "action": {"type": "Delete"}},
+            # Coldline is online storage: archives are readable at once (4 h RTO holds).
+            {"condition": {"age": b.archive_transition_days, "matches_prefixes": [f"{ARCHIVE_PREFIX}/"]},
+             "action": {"type": "SetStorageClass", "storage_class": "COLDLINE"}},
+            {"condition": {"age": b.archive_expire_days, "matches_prefixes": [f"{ARCHIVE_PREFIX}/"]}, "action": {"type": "Delete"}},
+            {"condition": {"days_since_noncurrent_time": b.noncurrent_expire_days, "with_state": "ARCHIVED"},
+             "action": {"type": "Delete"}},
+        ]
+        # No retention lock here: Velero rewrites and deletes its own objects.
+        self.bucket = gcp.storage.Bucket(
+            f"{self.name}-backups",
+            name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-backups-{s}"),
+            project=self.project, location=self.cfg.region.upper(), storage_class="STANDARD",
+            uniform_bucket_level_access=True,
+            public_access_prevention="inherited" if b.disable_public_access_block else "enforced",
+            versioning={"enabled": True},
+            encryption={"default_kms_key_name": self.data_key.id},
+            lifecycle_rules=rules,
+            force_destroy=False,
+            labels=self.phi_labels,
+            opts=self._data_opts(depends_on=[self.key_grants["gcs"]]))
+
+    # ------------------------------------------------------------ workload identity
+
+    def _addon_identities(self) -> None:
+        cfg, n = self.cfg, self.name
+        self.bindings: dict[str, ServiceAccountBinding] = {}
+        accounts: dict[str, gcp.serviceaccount.Account] = {}
+        wanted = ["external-secrets", "velero", "longhorn"] + (["cert-manager"] if cfg.dns_zones else [])
+        for addon in wanted:
+            ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
+            account = gcp.serviceaccount.Account(
+                f"{n}-sa-{addon}", account_id=f"lfh-{self.platform.name[:16]}-{ADDON_SHORT[addon]}"[:30],
+                project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts())
+            # Only this Kubernetes service account may impersonate it.
+            gcp.serviceaccount.IAMMember(
+                f"{n}-sa-{addon}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
+                member=f"serviceAccount:{self.workload_pool}[{ns}/{sa}]", opts=self._opts())
+            accounts[addon] = account
+            self.bindings[addon] = ServiceAccountBinding(
+                namespace=ns, service_account=sa, annotations={"iam.gke.io/gcp-service-account": account.email})
+
+        def member(addon: str) -> pulumi.Output[str]:
+            return accounts[addon].email.apply(lambda e: f"serviceAccount:{e}")
+
+        # External Secrets: read secrets of this platform only (`<platform>-…` ids).
+        gcp.projects.IAMMember(
+            f"{n}-eso-secret-accessor", project=self.project, role="roles/secretmanager.secretAccessor",
+            member=member("external-secrets"),
+            condition=self.project_number.apply(lambda num: {
+                "title": f"only-{self.platform.name}-secrets",
+                "description": f"Secrets whose id starts with {self.platform.name}-",
+                "expression": f'resource.name.startsWith("projects/{num}/secrets/{self.platform.name}-")',
+            }),
+            opts=self._opts())
+        # Velero: its bucket and disk snapshots.
+        role = gcp.projects.IAMCustomRole(
+            f"{n}-velero-role", role_id=f"lfh_{self.platform.name.replace('-', '_')}_velero", project=self.project,
+            title=f"Velero on {self.platform.name}", permissions=VELERO_PERMISSIONS, opts=self._opts())
+        gcp.projects.IAMMember(f"{n}-velero-snapshots", project=self.project, role=role.name, member=member("velero"),
+                               opts=self._opts())
+        gcp.storage.BucketIAMMember(f"{n}-velero-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin",
+                                    member=member("velero"), opts=self._opts())
+        # Longhorn: its prefix of the bucket only.
+        gcp.storage.BucketIAMMember(
+            f"{n}-longhorn-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin", member=member("longhorn"),
+            condition=self.bucket.name.apply(lambda b: {
+                "title": "longhorn-prefix", "description": "Longhorn backup target prefix",
+                "expression": f'resource.name.startsWith("projects/_/buckets/{b}/objects/{LONGHORN_PREFIX}/")',
+            }),
+            opts=self._opts())
+        # cert-manager: DNS-01 in the configured zones only.
+        for i, zone in enumerate(cfg.dns_zones):
+            gcp.dns.DnsManagedZoneIamMember(
+                f"{n}-certmgr-zone-{i}", project=self.project, managed_zone=zone.managed_zone, role="roles/dns.admin",
+                member=member("cert-manager"), opts=self._opts())
+
+    # ------------------------------------------------------------ Kubernetes side
+
+    def _kubernetes(self) -> None:
+        user = {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "gke-gcloud-auth-plugin",
+            "installHint": "Install gke-gcloud-auth-plugin: https://cloud.google.com/kubernetes-engine/docs/how-to/cluster-access-for-kubectl",
+            "provideClusterInfo": True,
+            "interactiveMode": "Never",
+        }}
+        ca = self.cluster.master_auth.cluster_ca_certificate
+        self.kubeconfig = kubeconfig_yaml(self.cluster.name, self.cluster.endpoint, ca, user)
+        self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
+                                opts=pulumi.ResourceOptions(parent=self))
+        sc = k8s.storage.v1.StorageClass(
+            f"{self.name}-sc-{STORAGE_CLASS}",
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            provisioner="pd.csi.storage.gke.io",
+            parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.data_key.id},
+            reclaim_policy="Retain",
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            opts=child_opts(self, self.k8s, depends_on=self.ready),
+        )
+        self.ready.append(sc)

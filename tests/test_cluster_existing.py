@@ -1,0 +1,35 @@
+"""Existing cluster target and the cluster contract's laziness (import time matters)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_existing_creates_no_cloud_resources(plan_of):
+    plan = plan_of("platform-local")
+    assert plan.errors == []
+    assert [r.type for r in plan.resources if r.type.split(":")[0] in ("aws", "azure-native", "gcp")] == []
+    assert len(plan.of_type("lfh:cluster:ExistingCluster")) == 1
+    (provider,) = plan.of_type("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    assert "kubeconfig" in plan.secret_outputs
+
+
+def test_existing_cloud_output_shape(plan_of):
+    cloud = plan_of("platform-local").outputs["cloud"]
+    assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
+                     "backupEndpoint": "https://s3.local.example.com"}
+
+
+def test_cloud_sdks_are_imported_lazily():
+    code = (
+        "import sys, components.cluster\n"
+        "from components.cluster import TARGETS\n"
+        "assert set(TARGETS) == {'aws', 'azure', 'gcp', 'existing'}\n"
+        "print(sorted(m for m in ('pulumi_aws', 'pulumi_azure_native', 'pulumi_gcp') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
