@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     pd = sub.add_parser("policy-docs", help="print the policy pack reference (Markdown)")
     pd.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
     pd.set_defaults(func=_cmd_policy_docs)
+
     n = sub.add_parser("new-client", help="write stacks/Pulumi.<name>-<env>.yaml for a new client (validated)")
     n.add_argument("name", help="client name (DNS label), e.g. acme")
     n.add_argument("--env", required=True, help="production (prod), staging or development (dev)")
