@@ -30,8 +30,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError(f"plan: no stack files in {stacks_dir}")
     if args.out and args.all:
         raise UsageError("plan: --out names one stack's folder; with --all use --out-root")
-    engine = Engine(stacks_dir=stacks_dir)
+    from .plan import cache
+
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
     worst = EXIT_OK
+    planned: list = []
     for stack in stacks:
         if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():
             raise UsageError(f"plan: no stack file {stacks_dir / f'Pulumi.{stack}.yaml'}")
@@ -43,6 +46,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             continue
         out = Path(args.out) if args.out else Path(args.out_root) / stack
         write_plan(plan, out)
+        planned.append((plan, out))
         if not args.quiet:
             print(render_summary(plan, out))
             print()
@@ -51,7 +55,24 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             print(f"{stack}: {len(plan.resources)} resources, {counts['error']} errors, {counts['warning']} warnings -> {out}/")
         if plan.errors:
             worst = max(worst, EXIT_FINDINGS)
+    if args.all:
+        worst = max(worst, _cross_stack(planned))
     return worst
+
+
+def _cross_stack(planned: list) -> int:
+    """Checks no single stack can make (secret paths of two client stacks overlapping)."""
+    from .plan import write_plan
+    from .policy_runner import cross_stack_findings
+
+    outs = {id(plan): out for plan, out in planned}
+    found = cross_stack_findings([plan for plan, _ in planned])
+    for plan, finding in found:
+        plan.findings.append(finding)
+        print(f"{finding.severity.upper()} {plan.stack}: {finding.check}: {finding.message}", file=sys.stderr)
+    for plan in {id(p): p for p, _ in found}.values():
+        write_plan(plan, outs[id(plan)])
+    return EXIT_FINDINGS if any(f.severity == "error" for _, f in found) else EXIT_OK
 
 
 def _cmd_config_docs(args: argparse.Namespace) -> int:
@@ -65,6 +86,82 @@ def _cmd_config_docs(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS
         return EXIT_OK
     sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_policy_docs(args: argparse.Namespace) -> int:
+    from .policy_runner import render_docs
+
+    text = render_docs()
+    if args.check:
+        path = Path(args.check)
+        if not path.exists() or path.read_text() != text:
+            print(f"{path} is stale: regenerate with `python -m lfh policy-docs > {path}`", file=sys.stderr)
+            return EXIT_FINDINGS
+        return EXIT_OK
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_new_client(args: argparse.Namespace) -> int:
+    from .onboarding import NewClient, OnboardingError, new_client, parse_settings
+
+    options = {"object_storage": args.object_storage, "search": args.search, "syncd": args.syncd,
+               "monitoring": args.monitoring}
+    try:
+        req = NewClient(args.name, args.env, args.platform, domain=args.domain, org=args.org, options=options,
+                        settings=parse_settings(args.set, args.image_tag))
+        result = new_client(req, Path(args.stacks_dir), dry_run=args.dry_run)
+    except OnboardingError as exc:
+        raise UsageError(f"new-client: {exc}") from None
+    if args.dry_run:
+        sys.stdout.write(result.text)
+        return EXIT_OK
+    print(f"wrote {result.path} (stack {result.stack}); next steps:")
+    for step in result.next_steps:
+        print(f"  {step}")
+    return EXIT_OK
+
+
+def _cmd_cost(args: argparse.Namespace) -> int:
+    import json
+
+    from . import cost
+    from .plan import Engine, PlanError
+
+    stacks_dir = Path(args.stacks_dir)
+    if not (stacks_dir / f"Pulumi.{args.stack}.yaml").exists():
+        raise UsageError(f"cost: no stack file {stacks_dir / f'Pulumi.{args.stack}.yaml'}")
+    try:
+        from .plan import cache
+
+        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None).plan(args.stack)
+    except PlanError as exc:
+        print(f"error: {args.stack}: {exc}", file=sys.stderr)
+        return EXIT_FINDINGS
+    section = cost.report(plan, plan.platform, bucket_gib=args.bucket_gib)
+    capacity = section.pop("_capacity")
+    if args.json:
+        print(json.dumps(section["data"], indent=2, default=str))
+    else:
+        print(f"{args.stack}: {section['title']}")
+        for line in section["text"]:
+            print(f"  {line}")
+        for problem in capacity.problems:
+            print(f"  WARNING capacity: {problem}")
+    return EXIT_OK
+
+
+def _cmd_docs(args: argparse.Namespace) -> int:
+    from .docgen import check, write
+
+    if args.check:
+        stale = check()
+        for path in stale:
+            print(f"{path} is stale: regenerate with `python -m lfh docs`", file=sys.stderr)
+        return EXIT_FINDINGS if stale else EXIT_OK
+    for path in write():
+        print(f"wrote {path}")
     return EXIT_OK
 
 
@@ -84,6 +181,37 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("config-docs", help="print the configuration reference (Markdown)")
     d.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
     d.set_defaults(func=_cmd_config_docs)
+
+    pd = sub.add_parser("policy-docs", help="print the policy pack reference (Markdown)")
+    pd.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
+    pd.set_defaults(func=_cmd_policy_docs)
+
+    n = sub.add_parser("new-client", help="write stacks/Pulumi.<name>-<env>.yaml for a new client (validated)")
+    n.add_argument("name", help="client name (DNS label), e.g. acme")
+    n.add_argument("--env", required=True, help="production (prod), staging or development (dev)")
+    n.add_argument("--platform", required=True, help="platform stack to deploy onto, e.g. platform-aws")
+    n.add_argument("--domain", help="client DNS domain (default: <name>[-<env>].<platform domain>)")
+    n.add_argument("--org", default="organization", help="Pulumi organisation of the platform stack")
+    n.add_argument("--stacks-dir", default=str(STACKS_DIR), help="folder of Pulumi.<stack>.yaml files")
+    n.add_argument("--object-storage", choices=["cloud", "minio"], help="object storage mode (default per platform)")
+    n.add_argument("--search", action=argparse.BooleanOptionalAction, default=None, help="Typesense search on/off")
+    n.add_argument("--syncd", action=argparse.BooleanOptionalAction, default=None, help="Syncd real-time sync on/off")
+    n.add_argument("--monitoring", action=argparse.BooleanOptionalAction, default=None, help="ServiceMonitors on/off")
+    n.add_argument("--image-tag", action="append", metavar="APP=TAG", help="pinned image tag of an app, e.g. mycureapp=10.0.0 (repeatable)")
+    n.add_argument("--set", action="append", metavar="KEY=VALUE", help="any lfh:client key by its path, e.g. apps.hapihub.replicas=3 (repeatable)")
+    n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
+    n.set_defaults(func=_cmd_new_client)
+
+    c = sub.add_parser("cost", help="sizing (requests/limits/storage), capacity check and monthly cost of a stack")
+    c.add_argument("stack", help="stack name, e.g. demo-prod")
+    c.add_argument("--stacks-dir", default=str(STACKS_DIR), help="folder of Pulumi.<stack>.yaml files")
+    c.add_argument("--bucket-gib", type=float, default=100.0, help="assumed GiB stored per bucket (default 100)")
+    c.add_argument("--json", action="store_true", help="print the report.json `cost` data instead of tables")
+    c.set_defaults(func=_cmd_cost)
+
+    g = sub.add_parser("docs", help="regenerate the generated docs (configuration, policies, hipaa)")
+    g.add_argument("--check", action="store_true", help="exit 1 if any generated doc is stale")
+    g.set_defaults(func=_cmd_docs)
     return parser
 
 

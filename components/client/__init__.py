@@ -1,13 +1,21 @@
-"""A client environment: namespace baseline, apps, data services, routes, secrets, backups."""
+"""A client environment: namespace baseline, data services, apps, routes, NetworkPolicies, backups, GitOps."""
 from __future__ import annotations
+
+from typing import Any, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from lfh.config import ClientConfig
 
-from ..k8s import child_opts, labels, meta
 from ..platform.contract import PlatformContract
+from .apps import Apps
+from .backups import Backups
+from .contract import AppWiring, ClientContext, RouteSpec, Workload
+from .gitops import GitOpsProject
+from .namespace import NamespaceBaseline, namespace_name
+from .network import TO_CLOUD_METADATA, NetworkPolicies, settings_for
+from .routes import Routes
 
 
 class ClientEnvironment(pulumi.ComponentResource):
@@ -16,27 +24,84 @@ class ClientEnvironment(pulumi.ComponentResource):
     def __init__(self, name: str, client: ClientConfig, platform: PlatformContract,
                  kubeconfig: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:client:ClientEnvironment", name, None, opts)
-        self.namespace_name = f"{client.name}-{client.environment.value}"
+        self.namespace_name = namespace_name(client)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=kubeconfig,
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        common = labels(self.namespace_name, client=client.name, environment=client.environment.value)
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
-            metadata=meta(self.namespace_name, labels={
-                **common,
-                platform.gateway.client_namespace_label: "true",
-                # Pod Security "restricted" on all three modes: reject, audit and warn.
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/warn": "restricted",
-            }),
-            opts=child_opts(self, self.provider, protect=True, retain_on_delete=True),
-        )
+        child = pulumi.ResourceOptions(parent=self)
+        self.baseline = NamespaceBaseline(f"{name}-baseline", client, platform, self.provider, opts=child)
+        self.namespace = self.baseline.namespace
+        ctx = ClientContext(config=client, platform=platform, provider=self.provider,
+                            namespace=self.namespace_name, namespace_resource=self.namespace,
+                            labels=self.baseline.labels)
+        self.context = ctx
+
+        # ---------------------------------------------------------------- data services
+        workloads: list[Workload] = []
+        routes: list[RouteSpec] = []
+        wiring: list[AppWiring] = []
+        secret_store: Optional[str] = None
+        shared: Optional[AppWiring] = None
+        sa_annotations: dict[str, Any] = {}
+        pod_labels: dict[str, str] = {}
+        data = _data_services(name, ctx, child)
+        if data is not None:
+            secrets, services = data
+            secret_store = secrets.store_name
+            # Secrets the apps share (JWT_SECRET: Syncd verifies HapiHub's tokens).
+            shared = getattr(secrets, "wiring", None)
+            for svc in services:
+                workloads += list(svc.workloads)
+                routes += list(getattr(svc, "routes", None) or [])
+                wiring.append(svc.wiring)
+                binding = getattr(svc, "app_service_account_binding", None)
+                if binding is not None:
+                    sa_annotations.update(_get(binding, "annotations") or {})
+                    pod_labels.update(_get(binding, "pod_labels") or {})
+
+        # ---------------------------------------------------------------- apps and routes
+        hapihub_egress: list[str] = []
+        if sa_annotations and (platform.cloud or {}).get("kind") == "gcp":
+            # GKE Workload Identity hands out tokens through the node's metadata server.
+            hapihub_egress.append(TO_CLOUD_METADATA)
+        self.apps = Apps(f"{name}-apps", ctx, secret_store=secret_store, wiring=wiring, shared_wiring=shared,
+                         hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels,
+                         hapihub_egress=hapihub_egress, opts=child)
+        workloads = self.apps.workloads + workloads
+        self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
+
+        # ---------------------------------------------------------------- derived isolation
+        self.workloads = workloads
+        self.network = NetworkPolicies(f"{name}-network", ctx, workloads, settings_for(ctx), opts=child)
+
+        self.backups = Backups(f"{name}-backups", ctx, opts=child)
+        if client.gitops.enabled:
+            self.gitops = GitOpsProject(f"{name}-gitops", ctx, opts=child)
         self.register_outputs({"namespace": self.namespace_name})
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
+
+
+def _data_services(name: str, ctx: ClientContext, opts: pulumi.ResourceOptions):
+    """The data half (secrets, MongoDB, object storage, search); None until it is merged."""
+    try:
+        from .mongodb import MongoDB
+        from .objectstore import ObjectStorage
+        from .search import Search
+        from .secrets import ClientSecrets
+    except ImportError:
+        return None
+    secrets = ClientSecrets(f"{name}-secrets", ctx, opts)
+    services = [MongoDB(f"{name}-mongodb", ctx, secrets, opts), ObjectStorage(f"{name}-objectstorage", ctx, secrets, opts)]
+    search_cfg = getattr(ctx.config, "search", None)
+    if search_cfg is None or getattr(search_cfg, "enabled", True):
+        services.append(Search(f"{name}-search", ctx, secrets, opts))
+    return secrets, services
 
 
 async def deploy_client(client: ClientConfig) -> ClientEnvironment:
@@ -56,4 +121,5 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
     env = ClientEnvironment(f"{client.name}-{client.environment.value}", client, contract,
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)
+    pulumi.export("hostnames", sorted({r.hostname for r in env.apps.routes}))
     return env

@@ -22,6 +22,13 @@ class GatewayRef:
     client_namespace_label: str = CLIENT_NAMESPACE_LABEL
     #: Wildcard domains the gateway's certificate covers (`*.example.com`).
     wildcard_domains: list[str] = field(default_factory=list)
+    #: HTTPS listener (sectionName) per wildcard domain (`*.example.com` -> `https`); a route for a host
+    #: under another configured domain attaches to that domain's listener.
+    listeners: dict[str, str] = field(default_factory=dict)
+    #: Plain-HTTP listener: HTTP→HTTPS redirect and ACME HTTP-01 only (routes from the gateway namespace).
+    http_listener: str = "http"
+    #: GatewayClass of the shared Gateway.
+    gateway_class: str = "envoy-gateway"
 
 
 @dataclass

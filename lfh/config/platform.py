@@ -2,10 +2,172 @@
 backups, monitoring)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Literal, Optional
 
-from .base import DnsLabel, DnsName, Environment, StrictModel, field
+from pydantic import StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from .base import (
+    Cidr,
+    DnsLabel,
+    DnsName,
+    EnvAwareModel,
+    Environment,
+    Quantity,
+    Secret,
+    StrictModel,
+    field,
+)
 from .cluster import ClusterConfig
+
+# ----------------------------------------------------------------- core add-ons (issue 4)
+
+#: A Gateway API / Envoy Gateway duration such as `60s`, `1h`, `500ms`.
+Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")]
+#: A Velero/Go duration such as `720h0m0s` or `720h`.
+GoDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(h|m|s))+$")]
+#: A five-field cron expression (`0 3 * * *`).
+Cron = Annotated[str, StringConstraints(pattern=r"^(\S+\s+){4}\S+$")]
+
+
+class Resources(StrictModel):
+    """CPU/memory requests and memory limit of one container (CPU is not limited: throttling hurts
+    latency more than a noisy neighbour does; memory is, so a leak cannot take the node)."""
+
+    cpu: Quantity = field("100m", "CPU request.")
+    memory: Quantity = field("128Mi", "Memory request.")
+    memory_limit: Quantity = field("256Mi", "Memory limit.")
+
+
+def _res(cpu: str, memory: str, limit: str) -> dict:
+    return {"cpu": cpu, "memory": memory, "memoryLimit": limit}
+
+
+class GatewayConfig(EnvAwareModel):
+    """The shared Envoy Gateway: one Gateway for every client route, with explicit limits (LESSONS.md)."""
+
+    ENV_DEFAULTS = {
+        "controllerReplicas": {"production": 2, "staging": 2, "development": 1},
+        "proxyReplicas": {"production": 2, "staging": 2, "development": 1},
+    }
+
+    controller_replicas: int = field(2, "Envoy Gateway controller replicas (≥ 2 keeps config pushes alive during a node drain).", ge=1, le=5)
+    proxy_replicas: int = field(2, "Envoy proxy replicas behind the load balancer (spread over nodes, PDB keeps one up).", ge=1, le=20)
+    request_body_limit: Quantity = field("50Mi", "Largest request body the proxy buffers before answering 413 (uploads go up to 50 MB).")
+    request_timeout: Duration = field("60s", "Time a backend may take to answer a fully received request.")
+    stream_idle_timeout: Duration = field("3600s", "Idle time after which a stream (e.g. a WebSocket) is closed.")
+    max_request_headers_kb: int = field(96, "Largest total request header size in KiB (431 above it).", ge=60, le=8192)
+    rate_limit_per_client: int = field(300, "Requests per client IP per `rateLimitUnit` each proxy accepts (local rate limit; 429 above).", ge=1)
+    rate_limit_unit: Literal["Second", "Minute", "Hour"] = field("Minute", "Unit of `rateLimitPerClient`.")
+    trusted_hops: int = field(0, "Proxies in front of the gateway that append X-Forwarded-For (0: the LB passes the client IP through).", ge=0, le=5)
+    hsts_max_age: int = field(31536000, "Strict-Transport-Security max-age in seconds (1 year).", ge=0)
+    hsts_include_subdomains: bool = field(True, "Add `includeSubDomains` to HSTS.")
+    referrer_policy: Literal["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"] = field(
+        "strict-origin-when-cross-origin", "Referrer-Policy response header.")
+    blocked_cidrs: list[Cidr] = field([], "Client CIDRs the SecurityPolicy refuses (403).")
+    extra_domains: list[DnsName] = field([], "Further domains whose `*.` wildcard the HTTPS listeners serve (besides the platform domain).")
+    controller_resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of the Envoy Gateway controller.")
+    proxy_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of each Envoy proxy (buffers up to `requestBodyLimit` per stream).")
+
+
+class StorageConfig(EnvAwareModel):
+    """Longhorn replicated block storage and its snapshot/backup schedule."""
+
+    ENV_DEFAULTS = {
+        "replicaCount": {"production": 3, "staging": 3, "development": 2},
+    }
+
+    use_cluster_storage_class: bool = field(False, "Skip Longhorn and hand out the cluster's own StorageClass (small/existing clusters only).")
+    replica_count: int = field(3, "Longhorn replicas per volume (3: survives a zone loss).", ge=1, le=5)
+    snapshot_cron: Cron = field("0 * * * *", "Schedule of the Longhorn snapshot job (tier 1: hourly).")
+    snapshot_retain: int = field(72, "Snapshots kept per volume (72 hourly = 3 days).", ge=1, le=250)
+    daily_backup_cron: Cron = field("30 2 * * *", "Schedule of the daily Longhorn backup to the platform bucket (tier 2).")
+    daily_backup_retain: int = field(30, "Daily backups kept per volume.", ge=1, le=250)
+    weekly_backup_cron: Cron = field("0 4 * * 0", "Schedule of the weekly Longhorn backup (tier 3).")
+    weekly_backup_retain: int = field(12, "Weekly backups kept per volume.", ge=1, le=250)
+    backup_concurrency: int = field(2, "Volumes a recurring job backs up at once.", ge=1, le=10)
+    manager_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of longhorn-manager (one per node).")
+
+
+class GitOpsConfig(StrictModel):
+    """Argo CD, highly available, behind the shared gateway."""
+
+    replicas: int = field(2, "Replicas of the application controller, server and repo server (≥ 2: HA).", ge=2, le=5)
+    hostname: Optional[DnsName] = field(None, "Argo CD host name; `argocd.<domain>` when unset.")
+    default_role: Literal["readonly", ""] = field("readonly", "Role every authenticated user gets (`readonly`; empty = none).")
+    admin_enabled: bool = field(False, "Keep the built-in admin user (off: log in through SSO).")
+    oidc_issuer: Optional[str] = field(None, "OIDC issuer URL for SSO (Argo CD `oidc.config`).")
+    oidc_client_id: Optional[str] = field(None, "OIDC client id for SSO.")
+    admin_group: Optional[str] = field(None, "SSO group mapped to `role:admin`.")
+    resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of each Argo CD server, repo-server, ApplicationSet and notifications container.")
+    controller_resources: Resources = field(_res("250m", "512Mi", "2Gi"), "Requests/limit of the application controller.")
+
+
+class SecretsConfig(StrictModel):
+    """External Secrets Operator and the platform ClusterSecretStore."""
+
+    replicas: int = field(2, "Operator replicas (leader election; one active).", ge=1, le=5)
+    webhook_replicas: int = field(2, "Admission webhook replicas (a down webhook blocks every ExternalSecret change).", ge=1, le=5)
+    store_name: DnsLabel = field("platform-secrets", "Name of the platform ClusterSecretStore.")
+    provider: dict = field({}, "ESO `spec.provider` block for existing clusters (clouds derive it from the cluster); e.g. `{vault: {...}}`.")
+    refresh_interval: Duration = field("1h", "How often ExternalSecrets re-read the secret manager.")
+    resources: Resources = field(_res("50m", "128Mi", "256Mi"), "Requests/limit of each ESO container.")
+
+
+class CertificatesConfig(StrictModel):
+    """cert-manager and the platform's ClusterIssuers."""
+
+    acme_email: str = field("platform@example.com", "Contact e-mail for Let's Encrypt (expiry notices).", pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    solver: Optional[Literal["http01", "dns01"]] = field(None, "ACME challenge: `dns01` (cloud DNS; needed for wildcard certificates) or `http01` (through the shared gateway); default: `dns01` where the cluster brings a DNS-01 solver, else `http01`.")
+    dns_zones: list[DnsName] = field([], "DNS zones the DNS-01 solver may answer for (empty: every zone it can).")
+    dns01_solver: dict = field({}, "cert-manager DNS-01 solver block for clusters whose contract brings none (existing clusters).")
+    public_issuer: Literal["letsencrypt-prod", "letsencrypt-staging"] = field("letsencrypt-prod", "Issuer for the gateway's public certificates.")
+    replicas: int = field(2, "cert-manager controller and webhook replicas.", ge=1, le=5)
+    resources: Resources = field(_res("50m", "128Mi", "256Mi"), "Requests/limit of each cert-manager container.")
+
+
+class BackupsConfig(EnvAwareModel):
+    """Velero: the platform-level schedule and the locations clients use."""
+
+    ENV_DEFAULTS = {
+        "defaultTtl": {"production": "720h", "staging": "336h", "development": "168h"},
+    }
+
+    schedule: Cron = field("0 1 * * *", "Cron of the platform Schedule (cluster-scoped resources).")
+    default_ttl: GoDuration = field("720h", "How long backups in the `default` location live (30 d).")
+    archive_ttl: GoDuration = field("2160h", "How long weekly backups in the `archive` location live (90 d, HIPAA).")
+    archive_schedule: Cron = field("0 3 * * 0", "Cron of the weekly platform archive backup.")
+    snapshot_move_data: bool = field(True, "Move CSI snapshot data to the bucket (data movement) so backups survive the cluster.")
+    resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of the Velero server.")
+    node_agent_resources: Resources = field(_res("100m", "256Mi", "2Gi"), "Requests/limit of each node agent (data mover).")
+
+
+class AlertReceiver(StrictModel):
+    """One Alertmanager receiver (a webhook whose URL is a secret)."""
+
+    name: DnsLabel = field(..., "Receiver name.")
+    kind: Literal["slack", "pagerduty", "webhook"] = field(..., "Receiver kind.")
+    url: Secret = field(..., "Webhook URL / routing key (secret).")
+    channel: Optional[str] = field(None, "Slack channel (slack only).")
+    severity: Literal["critical", "warning", "all"] = field("all", "Alerts of this severity go here.")
+
+
+class MonitoringConfig(EnvAwareModel):
+    """kube-prometheus-stack: Prometheus, Grafana, Alertmanager and the platform alert rules."""
+
+    ENV_DEFAULTS = {
+        "enabled": {"production": True, "staging": False, "development": False},
+        "prometheusReplicas": {"production": 2, "staging": 1, "development": 1},
+    }
+
+    enabled: bool = field(True, "Install the monitoring stack (default: production only).")
+    retention: Annotated[str, StringConstraints(pattern=r"^[0-9]+(d|h|w)$")] = field("15d", "Prometheus retention.")
+    storage: Quantity = field("50Gi", "Prometheus volume size.")
+    prometheus_replicas: int = field(2, "Prometheus replicas.", ge=1, le=3)
+    grafana_hostname: Optional[DnsName] = field(None, "Grafana host name; `grafana.<domain>` when unset.")
+    receivers: list[AlertReceiver] = field([], "Alertmanager receivers (Slack, PagerDuty, webhooks).")
+    prometheus_resources: Resources = field(_res("500m", "2Gi", "4Gi"), "Requests/limit of Prometheus.")
+    resources: Resources = field(_res("100m", "256Mi", "512Mi"), "Requests/limit of Grafana, Alertmanager, operator, kube-state-metrics.")
 
 
 class PlatformConfig(StrictModel):
@@ -17,3 +179,21 @@ class PlatformConfig(StrictModel):
     kubernetes_version: str = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.", pattern=r"^1\.[0-9]{2}$")
     cluster: ClusterConfig = field(..., "The cluster this platform owns or connects to.")
     tags: dict[str, str] = field({}, "Extra tags/labels put on every cloud resource.")
+    chart_versions: dict[str, str] = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
+    gateway: GatewayConfig = field({}, "Shared Envoy Gateway (core add-on).")
+    storage: StorageConfig = field({}, "Longhorn storage (core add-on).")
+    gitops: GitOpsConfig = field({}, "Argo CD (core add-on).")
+    secrets: SecretsConfig = field({}, "External Secrets Operator (core add-on).")
+    certificates: CertificatesConfig = field({}, "cert-manager (core add-on).")
+    backups: BackupsConfig = field({}, "Velero (core add-on).")
+    monitoring: MonitoringConfig = field({}, "kube-prometheus-stack (optional add-on).")
+
+    @model_validator(mode="after")
+    def _existing_cluster_needs(self) -> "PlatformConfig":
+        """An existing cluster brings no cloud DNS: DNS-01 needs a solver from the stack file."""
+        if getattr(self.cluster, "provider", "") != "existing":
+            return self
+        if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
+            raise PydanticCustomError("existing_cluster", "certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
+                             "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
+        return self

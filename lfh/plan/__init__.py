@@ -14,6 +14,10 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
+    "lfh.plan.platform_sizing:analyze",
+    "lfh.plan.client_sizing:analyze",
+    "lfh.policy_runner:analyze",
+    "lfh.cost:analyze",
 ]
 
 

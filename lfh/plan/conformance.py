@@ -1,10 +1,55 @@
 """Conformance checks inside `plan`: the recorded graph against upstream truth.
 
-Each check returns Findings; ``analyze`` runs them all over a Plan.
+Each check returns Findings (`check` names in brackets); ``analyze`` runs them all over a Plan.
+
+- [k8s-schema] every built-in Kubernetes object validates against the strict OpenAPI schema of the
+  cluster's Kubernetes version (kubernetes-validate's schemas; nearest supported version).
+- [crd-schema] every custom resource validates against the `openAPIV3Schema` of its CRD version in
+  the upstream CRD files `charts.yaml` lists (Gateway API kinds: the standard-channel bundle only).
+- [helm-values] every Helm release uses a pinned chart/repository/version, sets only keys that exist
+  in the chart's upstream `values.yaml` and satisfies its `values.schema.json`.
+- [explicit-provider] every `kubernetes:*` resource names its provider.
+- [upstream-missing] the upstream folder is absent: the checks that need it say so (warning), once
+  per plan each — never a silent pass.
 """
 from __future__ import annotations
 
-from .model import Finding, Plan
+import difflib
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from ..charts import CHARTS, chart_for
+from ..upstream import upstream_dir
+from .model import SECRET, Finding, Plan
+
+#: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
+#: all): {chart key: {"dotted.path": "why it is valid"}}. Everything below an entry is accepted.
+#: Add an entry only after reading the chart's templates, and say where the template reads it.
+EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
+    # Verified in the published minio-5.4.0.tgz (minio/minio helm-releases/, commit 43a740296).
+    "minio": {
+        "containerSecurityContext": "statefulset.yaml/deployment.yaml render the whole map with toYaml as the "
+                                    "container securityContext; values.yaml lists only readOnlyRootFilesystem",
+        "securityContext": "statefulset.yaml/deployment.yaml render `omit .Values.securityContext \"enabled\" | toYaml` "
+                           "as the pod securityContext: any PodSecurityContext field",
+        "resources": "statefulset.yaml/deployment.yaml render `toYaml .Values.resources` as the container's "
+                     "resources; values.yaml only sets requests.memory",
+        **{f"{job}.resources": f"post-job.yaml renders `toYaml .Values.{job}.resources` as the container's resources"
+           for job in ("makeBucketJob", "makePolicyJob", "makeUserJob", "makeServiceAccountJob", "customCommandJob")},
+        "postJob.securityContext": "post-job.yaml renders `omit .Values.postJob.securityContext \"enabled\" | toYaml` "
+                                   "as the post-job pod securityContext",
+        **{f"{job}.containerSecurityContext": f"post-job.yaml renders `with .Values.{job}.containerSecurityContext` "
+                                              f"(toYaml) as that container's securityContext when "
+                                              f"{job}.securityContext.enabled; values.yaml does not mention it "
+                                              f"(and {job}.securityContext only supplies `enabled`)"
+           for job in ("makeBucketJob", "makePolicyJob", "makeUserJob", "makeServiceAccountJob", "customCommandJob")},
+    },
+}
+
+#: At most this many schema findings per object / release (the first ones are the useful ones).
+MAX_FINDINGS_PER_OBJECT = 10
 
 
 def check_explicit_provider(plan: Plan) -> list[Finding]:
@@ -19,5 +64,352 @@ def check_explicit_provider(plan: Plan) -> list[Finding]:
     return findings
 
 
+# ---------------------------------------------------------------- helpers
+
+
+def stack_urn(plan: Plan) -> str:
+    return f"urn:pulumi:{plan.stack}::lfh::pulumi:pulumi:Stack::lfh-{plan.stack}"
+
+
+def _object_name(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name", "<unnamed>")
+    ns = meta.get("namespace")
+    return f"{obj.get('kind')}/{name}" + (f" (namespace {ns})" if ns else "")
+
+
+def upstream_missing(plan: Plan, check: str, what: str) -> Finding:
+    env = "LFH_UPSTREAM_DIR"
+    message = (f"SKIPPED {check}: the upstream folder (charts.yaml, CRDs, values) was not found "
+               f"(set {env} or provide ../shared/upstream) — {what} were NOT checked")
+    print(f"warning: {plan.stack}: {message}", file=sys.stderr)
+    return Finding("upstream-missing", "warning", stack_urn(plan), message)
+
+
+# ---------------------------------------------------------------- k8s-schema
+
+
+def check_k8s_schema(plan: Plan) -> list[Finding]:
+    """Built-in objects against the strict Kubernetes OpenAPI schema (unknown fields are errors)."""
+    from .upstream_index import is_builtin, k8s_validator, nearest_k8s_version
+
+    objects = [(r, m) for r, m in plan.manifests() if is_builtin(m.get("apiVersion", ""))]
+    if not objects:
+        return []
+    try:
+        version = nearest_k8s_version(plan.kubernetes_version)
+    except (RuntimeError, OSError) as exc:  # the pinned kubernetes-validate is missing or broken
+        print(f"warning: {plan.stack}: SKIPPED k8s-schema: {exc}", file=sys.stderr)
+        return [Finding("k8s-schema", "warning", stack_urn(plan),
+                        f"SKIPPED k8s-schema: {exc} — built-in objects were NOT checked")]
+    findings: list[Finding] = []
+    if version != str(plan.kubernetes_version):
+        findings.append(Finding(
+            "k8s-schema", "info", stack_urn(plan),
+            f"Kubernetes {plan.kubernetes_version} has no bundled schema; checked against {version}, the nearest "
+            "version kubernetes-validate supports",
+        ))
+    for res, obj in objects:
+        api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+        # Patch resources (server-side apply) carry a partial object: required fields may be absent.
+        validator = k8s_validator(version, api, kind, res.type.endswith("Patch"))
+        if validator is None:
+            findings.append(Finding(
+                "k8s-schema", "error", res.urn,
+                f"{_object_name(obj)}: Kubernetes {version} has no {kind} in {api} (removed, not yet served, or misspelled)",
+            ))
+            continue
+        for err in validator.errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
+            findings.append(Finding(
+                "k8s-schema", "error", res.urn,
+                f"{_object_name(obj)}: {err.where}: {err.message} (Kubernetes {version} OpenAPI schema, strict)",
+            ))
+    return findings
+
+
+# ---------------------------------------------------------------- crd-schema
+
+
+@lru_cache(maxsize=4)
+def _crd_index(root: str, cache: str):
+    from .upstream_index import CrdIndex
+
+    return CrdIndex.from_charts_yaml(Path(root))
+
+
+def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
+    """Custom resources against their CRD's openAPIV3Schema (strict: pruned fields are errors)."""
+    from .upstream_index import GATEWAY_API_GROUPS, cache_dir, is_builtin, split_api_version
+
+    objects = [(r, m) for r, m in plan.manifests() if not is_builtin(m.get("apiVersion", ""))]
+    root = root or upstream_dir()
+    if root is None:
+        return [upstream_missing(plan, "crd-schema", "custom resources")]
+    if not objects:
+        return []
+    index = _crd_index(str(root), str(cache_dir()))
+    findings: list[Finding] = []
+    try:
+        for res, obj in objects:
+            api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
+            group, ver = split_api_version(api)
+            crd = index.find(group, kind)
+            if crd is None:
+                where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
+                         else "the CRD files charts.yaml lists")
+                near = [k for k in index.kinds_near(group, kind) if k != kind]
+                findings.append(Finding("crd-schema", "error", res.urn,
+                                        f"{_object_name(obj)}: no upstream CRD for {kind} in {group or 'core'} in {where}"
+                                        + (f" (did you mean {near[0]}?)" if near else "")))
+                continue
+            cv = crd.versions.get(ver)
+            if cv is None or not cv.served:
+                served = sorted(n for n, v in crd.versions.items() if v.served)
+                why = "is not served" if cv is not None else "does not exist"
+                findings.append(Finding("crd-schema", "error", res.urn,
+                                        f"{_object_name(obj)}: {api} {why} in CRD {crd.source} (served: {', '.join(served)})"))
+                continue
+            if cv.deprecated:
+                findings.append(Finding("crd-schema", "warning", res.urn,
+                                        f"{_object_name(obj)}: {api} is deprecated in CRD {crd.source}"
+                                        + (f": {cv.deprecation_warning}" if cv.deprecation_warning else "")))
+            if cv.schema is None:
+                findings.append(Finding("crd-schema", "warning", res.urn,
+                                        f"{_object_name(obj)}: CRD {crd.source} has no schema for {api}; not validated"))
+                continue
+            # Patch resources (server-side apply) carry a partial object: required fields may be absent.
+            for err in cv.validator(res.type.endswith("Patch")).errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
+                findings.append(Finding("crd-schema", "error", res.urn,
+                                        f"{_object_name(obj)}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
+    finally:
+        index.save()
+    for rel in sorted(index.missing_files):
+        print(f"warning: {plan.stack}: upstream CRD file {rel} (listed in charts.yaml) is missing", file=sys.stderr)
+        findings.append(Finding("upstream-missing", "warning", stack_urn(plan),
+                                f"upstream CRD file {root / rel} (listed in charts.yaml) is missing: its kinds were NOT checked"))
+    return findings
+
+
+# ---------------------------------------------------------------- helm-values
+
+
+def chart_overrides(plan: Plan) -> dict[str, str]:
+    """`chartVersions` of the stack's `lfh:platform` / `lfh:client` section."""
+    cfg = plan.config
+    section = getattr(cfg, "platform", None) or getattr(cfg, "client", None)
+    return dict(getattr(section, "chart_versions", None) or {})
+
+
+def _norm_repo(repo: str) -> str:
+    return str(repo).rstrip("/")
+
+
+def unknown_value_keys(values: Any, upstream: Any, allowed: dict[str, str] | None = None,
+                       path: tuple[str, ...] = (), schema: Any = None) -> Iterator[tuple[str, str, str]]:
+    """(dotted path, nearest existing parent, hint) for every key we set that the chart doesn't have.
+
+    Open (any key accepted): below a map the chart leaves empty (`podAnnotations: {}`), below an
+    upstream `null`, inside lists (items are free-form), below an ``allowed`` path, and below a key
+    the chart's values.schema.json (``schema``) declares — that schema then judges the subtree.
+    """
+    allowed = allowed or {}
+    if not isinstance(values, dict):
+        return
+    for key, value in values.items():
+        sub = path + (str(key),)
+        dotted = ".".join(sub)
+        parent = ".".join(path) or "(top level)"
+        if dotted in allowed:
+            continue
+        if schema is not None and (not isinstance(upstream, dict) or key not in upstream) \
+                and schema_declares(schema, sub):
+            continue
+        if not isinstance(upstream, dict):
+            yield dotted, parent, f"upstream {parent} is a {type(upstream).__name__}, not a map"
+            continue
+        if key not in upstream:
+            close = difflib.get_close_matches(str(key), [str(k) for k in upstream], n=1, cutoff=0.75)
+            yield dotted, parent, (f"did you mean {'.'.join(path + (close[0],))!r}?" if close else "")
+            continue
+        up = upstream[key]
+        if up is None or isinstance(up, list) or (isinstance(up, dict) and (not up or _is_label_map(up))):
+            continue
+        if isinstance(value, dict) and value:
+            yield from unknown_value_keys(value, up, allowed, sub, schema)
+
+
+def _is_label_map(value: dict) -> bool:
+    """A map keyed by Kubernetes label/annotation keys (`kubernetes.io/os`, `prometheus.io/scrape`):
+    a nodeSelector/labels/annotations map with defaults filled in — free-form like an empty one.
+    Chart value keys proper never contain `/`."""
+    return all("/" in str(k) for k in value)
+
+
+def schema_declares(schema: Any, path: tuple[str, ...]) -> bool:
+    """Whether a values.schema.json names ``path`` under `properties` (following local `$ref`s)."""
+    node = _deref(schema, schema)
+    for key in path:
+        if not isinstance(node, dict):
+            return False
+        props = node.get("properties")
+        additional = node.get("additionalProperties")
+        if (not isinstance(props, dict) or key not in props) and (
+                isinstance(additional, dict) or additional is True
+                or (additional is None and not props and node.get("type") == "object"
+                    and not any(k in node for k in ("allOf", "anyOf", "oneOf")))):
+            return True  # the schema leaves this map open (e.g. nodeSelector: {type: object})
+        if not isinstance(props, dict) or key not in props:
+            # look through allOf/anyOf/oneOf branches too
+            for comb in ("allOf", "anyOf", "oneOf"):
+                for branch in node.get(comb) or []:
+                    b = _deref(schema, branch)
+                    if isinstance(b, dict) and isinstance(b.get("properties"), dict) and key in b["properties"]:
+                        props = b["properties"]
+                        break
+                else:
+                    continue
+                break
+            else:
+                return False
+        node = _deref(schema, props[key])
+    return True
+
+
+def _deref(root: Any, node: Any, depth: int = 0) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/") and depth < 32:
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target.get(part.replace("~1", "/").replace("~0", "~")) if isinstance(target, dict) else None
+        node, depth = target, depth + 1
+    return node
+
+
+def helm_merge(defaults: Any, overrides: Any) -> Any:
+    """The values a chart's templates (and its values.schema.json) see: ours coalesced over the chart's.
+
+    Like Helm: maps merge key by key, lists and scalars replace, `null` deletes the chart's key.
+    """
+    if not isinstance(defaults, dict) or not isinstance(overrides, dict):
+        return overrides
+    out = dict(defaults)
+    for key, value in overrides.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = helm_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _values_schema_errors(schema_path: Path, values: Any) -> list[str]:
+    """Violations of a chart's values.schema.json by the merged values (Helm validates those);
+    leaves that are secrets ("[secret]") are not judged."""
+    validator = _schema_validator(str(schema_path))
+    out = []
+    for err in sorted(validator.iter_errors(values), key=lambda e: [str(p) for p in e.absolute_path]):
+        if err.instance == SECRET:
+            continue  # the real value is unknown here; a string schema would accept the marker anyway
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        msg = err.message if len(err.message) <= 240 else err.message[:239] + "…"
+        out.append(f"{where}: {msg}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def _schema_validator(path: str):
+    import jsonschema  # only when a release of a chart with a values.schema.json is planned
+
+    from .upstream_index import load_json
+
+    schema = load_json(path)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
+def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
+    """Helm releases: pinned chart/repository/version, known value keys, values.schema.json."""
+    from .upstream_index import charts_index_fast, load_json, load_values
+
+    root = root or upstream_dir()
+    releases = plan.helm_releases()
+    findings: list[Finding] = []
+    overrides = chart_overrides(plan)
+    section = f"lfh:{plan.role}.chartVersions"
+    for key, version in overrides.items():
+        if key not in CHARTS:
+            findings.append(Finding("helm-values", "error", stack_urn(plan),
+                                    f"{section}.{key}: no pinned chart {key!r} (known: {', '.join(sorted(CHARTS))})"))
+    used = set()
+    index = charts_index_fast(root) if root is not None else None
+    for res, rel in releases:
+        label = f"Helm release {rel['namespace']}/{rel['name']} ({rel['chart']} {rel['version'] or '<no version>'})"
+        pinned = chart_for(rel["chart"], rel["repository"])
+        if pinned is None:
+            findings.append(Finding("helm-values", "error", res.urn,
+                                    f"{label}: chart {rel['chart']!r} from repository {rel['repository']!r} is not pinned "
+                                    "in lfh/charts.py / charts.yaml (unknown chart or unpinned repository)"))
+            continue
+        used.add(pinned.key)
+        entry = (index or {}).get("charts", {}).get(pinned.key) if index is not None else None
+        if index is not None:
+            if entry is None or (entry.get("chart"), _norm_repo(entry.get("repository", ""))) != (pinned.chart, _norm_repo(pinned.repository)):
+                findings.append(Finding("helm-values", "error", res.urn,
+                                        f"{label}: lfh/charts.py pins {pinned.key} as {pinned.chart} from {pinned.repository}, "
+                                        f"but charts.yaml says {entry and (entry.get('chart'), entry.get('repository'))}"))
+            elif str(entry.get("version")) != pinned.version:
+                findings.append(Finding("helm-values", "error", res.urn,
+                                        f"{label}: lfh/charts.py pins {pinned.key} {pinned.version}, charts.yaml {entry.get('version')}"))
+        version = str(rel["version"])
+        if version != pinned.version:
+            override = overrides.get(pinned.key)
+            if override is not None and str(override) == version:
+                findings.append(Finding("helm-values", "warning", res.urn,
+                                        f"{label}: version {version} overrides the pinned {pinned.version} "
+                                        f"({section}.{pinned.key}); values are checked against the pinned chart's"))
+            else:
+                findings.append(Finding("helm-values", "error", res.urn,
+                                        f"{label}: version {version or '<none>'} is not the pinned {pinned.version}"
+                                        + (f" nor the override {override}" if override is not None else
+                                           f" (to test another version, set {section}.{pinned.key})")))
+        if root is None or entry is None:
+            continue
+        if not isinstance(rel["values"], dict):
+            findings.append(Finding("helm-values", "warning", res.urn,
+                                    f"{label}: values are {'a secret' if rel['values'] == SECRET else 'not a map'} as a whole; "
+                                    "their keys were NOT checked (mark only the secret leaves secret)"))
+            continue
+        missing = [entry[k] for k in ("values", "values_schema") if entry.get(k) and not (root / entry[k]).is_file()]
+        if missing:
+            print(f"warning: {plan.stack}: upstream {', '.join(missing)} missing", file=sys.stderr)
+            findings.append(Finding("upstream-missing", "warning", res.urn,
+                                    f"{label}: upstream {', '.join(missing)} (listed in charts.yaml) missing: values NOT checked"))
+            continue
+        upstream = load_values(root, entry["values"]) if entry.get("values") else {}
+        if entry.get("values"):
+            allowed = EXTRA_VALUE_KEYS.get(pinned.key, {})
+            schema = load_json(str(root / entry["values_schema"])) if entry.get("values_schema") else None
+            bad = list(unknown_value_keys(rel["values"], upstream, allowed, schema=schema))
+            for dotted, parent, hint in bad[:MAX_FINDINGS_PER_OBJECT]:
+                findings.append(Finding("helm-values", "error", res.urn,
+                                        f"{label}: values key {dotted!r} does not exist in {entry['values']} "
+                                        f"(nearest existing parent: {parent})" + (f"; {hint}" if hint else "")))
+        if entry.get("values_schema"):
+            merged = helm_merge(upstream or {}, rel["values"])
+            for msg in _values_schema_errors(root / entry["values_schema"], merged)[:MAX_FINDINGS_PER_OBJECT]:
+                findings.append(Finding("helm-values", "error", res.urn,
+                                        f"{label}: values violate {entry['values_schema']}: {msg}"))
+    for key in sorted(set(overrides) & set(CHARTS) - used):
+        findings.append(Finding("helm-values", "warning", stack_urn(plan),
+                                f"{section}.{key}: overrides a chart this stack does not install"))
+    if root is None:
+        findings.append(upstream_missing(plan, "helm-values", "Helm values against values.yaml/values.schema.json"))
+    return findings
+
+
 def analyze(plan: Plan) -> None:
     plan.findings.extend(check_explicit_provider(plan))
+    plan.findings.extend(check_k8s_schema(plan))
+    root = upstream_dir()
+    plan.findings.extend(check_crd_schema(plan, root))
+    plan.findings.extend(check_helm_values(plan, root))

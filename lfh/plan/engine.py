@@ -157,14 +157,24 @@ def list_stacks(stacks_dir: Path = STACKS_DIR) -> list[str]:
 class Engine:
     """Plans stacks; caches plans so a client's platform is planned once."""
 
-    def __init__(self, stacks_dir: Path = STACKS_DIR, program: Path = PROJECT_ROOT / "__main__.py"):
+    def __init__(self, stacks_dir: Path = STACKS_DIR, program: Path = PROJECT_ROOT / "__main__.py",
+                 cache_dir: Optional[Path] = None):
         self.stacks_dir = Path(stacks_dir)
         self.program = Path(program)
         self._plans: dict[str, Plan] = {}
+        #: Where recorded platform plans are cached on disk (None: no disk cache; see cache.py).
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
 
     def plan(self, stack: str) -> Plan:
         if stack in self._plans:
             return self._plans[stack]
+        if self.cache_dir is not None and stack.startswith("platform-"):
+            from . import cache
+
+            cached = cache.load(self.cache_dir, stack, stack_file(stack, self.stacks_dir), self.program)
+            if cached is not None:
+                self._plans[stack] = cached
+                return cached
         cfg, config, secret_paths = load_stack_file(stack_file(stack, self.stacks_dir), stack)
         references: dict[str, dict[str, Any]] = {}
         if cfg.client is not None:
@@ -186,6 +196,11 @@ class Engine:
             plan.kubernetes_version = cfg.platform.kubernetes_version
         else:
             plan.kubernetes_version = str(platform.outputs.get("kubernetesVersion", plan.kubernetes_version))
+            plan.platform = platform
+        if self.cache_dir is not None and plan.role == "platform":
+            from . import cache
+
+            cache.save(self.cache_dir, plan, stack_file(stack, self.stacks_dir), self.program)
         self._plans[stack] = plan
         return plan
 

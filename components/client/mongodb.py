@@ -1,0 +1,282 @@
+"""`lfh:client:MongoDB`: a MongoDB replica set run by the Percona Operator for MongoDB.
+
+One owner (LESSONS.md: databases were deployed twice): the operator comes from the pinned
+`psmdb-operator` chart (namespace-scoped, this namespace only); the database itself is one
+`PerconaServerMongoDB` object we write and validate against the operator's CRD. The `psmdb-db`
+chart is deliberately not used.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.charts import CHARTS
+
+from ..cloud import adapter_for
+from ..cloud.base import BackupTarget
+from ..k8s import child_opts, labels, meta
+from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
+from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
+
+CLUSTER = "mongodb"
+REPLSET = "rs0"
+PORT = 27017
+OPERATOR_RELEASE = "psmdb-operator"
+OPERATOR_IMAGE_TAG = "1.22.0"
+BACKUP_IMAGE = "percona/percona-backup-mongodb:2.12.0"
+#: Percona images run as this uid/gid.
+MONGO_UID = 1001
+#: Percona system-user secret keys, by the key of the generated password.
+_SYSTEM_USER_ENV = {
+    "mongodb-backup-password": "MONGODB_BACKUP",
+    "mongodb-databaseadmin-password": "MONGODB_DATABASE_ADMIN",
+    "mongodb-clusteradmin-password": "MONGODB_CLUSTER_ADMIN",
+    "mongodb-clustermonitor-password": "MONGODB_CLUSTER_MONITOR",
+    "mongodb-useradmin-password": "MONGODB_USER_ADMIN",
+}
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "runAsNonRoot": True,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
+
+
+def _own_labels(ctx: ClientContext) -> dict[str, str]:
+    """Labels we may add to pods an operator or chart owns (never its selector keys)."""
+    return {k: v for k, v in labels("x", client=ctx.config.name, environment=ctx.environment).items()
+            if k.startswith("lfh.io/")}
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("-")
+    return head + "".join(p.capitalize() for p in rest)
+
+
+def _double(quantity: str) -> str:
+    """Twice a CPU quantity (`500m` -> `1`, `1` -> `2`)."""
+    if quantity.endswith("m"):
+        milli = int(float(quantity[:-1])) * 2
+        return f"{milli // 1000}" if milli % 1000 == 0 else f"{milli}m"
+    value = float(quantity) * 2
+    return str(int(value)) if value.is_integer() else str(value)
+
+
+class MongoDB(pulumi.ComponentResource):
+    """The client's replica set, its operator, users, TLS, encryption at rest and PITR backups.
+
+    Attributes: workloads (operator + mongod), wiring (MONGO_URI for the first database),
+    wiring_for(db), service_host, cluster (the PerconaServerMongoDB object), operator (Release).
+    """
+
+    def __init__(self, name: str, ctx: ClientContext, secrets: ClientSecrets,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("lfh:client:MongoDB", name, None, opts)
+        cfg = ctx.config.mongodb
+        ns = ctx.namespace
+        self.ctx = ctx
+        self.secrets = secrets
+        common = dict(client=ctx.config.name, environment=ctx.environment, component="mongodb")
+        storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
+
+        # --- operator: watches this namespace only (namespace-scoped RBAC, no cluster-wide rights).
+        chart = CHARTS["psmdb-operator"]
+        self.operator = k8s.helm.v3.Release(
+            f"{name}-operator",
+            name=OPERATOR_RELEASE,
+            chart=chart.chart,
+            version=chart.version,
+            repository_opts={"repo": chart.repository},
+            namespace=ns,
+            create_namespace=False,
+            atomic=True,
+            values={
+                "replicaCount": 1,
+                "image": {"repository": "percona/percona-server-mongodb-operator", "tag": OPERATOR_IMAGE_TAG,
+                          "pullPolicy": "IfNotPresent"},
+                # PHI environments do not phone home.
+                "disableTelemetry": True,
+                "watchAllNamespaces": False,
+                "rbac": {"create": True},
+                "serviceAccount": {"create": True},
+                "podSecurityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
+                "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+                # Only our own label keys: the chart's selector labels must stay the chart's.
+                "podLabels": _own_labels(ctx),
+            },
+            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
+        )
+
+        # --- secrets the operator reads, built by External Secrets from generated values.
+        users_secret = f"{CLUSTER}-system-users"
+        system_data = {_camel(k): secrets.remote_key(k) for k in MONGODB_SYSTEM_USERS}
+        system_template: dict[str, str] = {}
+        for key, user in MONGODB_SYSTEM_USERS.items():
+            env = _SYSTEM_USER_ENV[key]
+            system_template[f"{env}_USER"] = user
+            system_template[f"{env}_PASSWORD"] = "{{ ." + _camel(key) + " }}"
+        es_users = secrets.external_secret(f"{name}-system-users", parent=self, target=users_secret,
+                                           data=system_data, template=system_template, component="mongodb")
+        key_secret = f"{CLUSTER}-encryption-key"
+        es_key = secrets.external_secret(
+            f"{name}-encryption-key", parent=self, target=key_secret,
+            data={"key": secrets.remote_key(MONGODB_ENCRYPTION_KEY)},
+            template={"encryption-key": "{{ .key }}"}, component="mongodb")
+        app_secret = f"{CLUSTER}-app-users"
+        es_app = secrets.external_secret(
+            f"{name}-app-users", parent=self, target=app_secret,
+            data={db: secrets.remote_key(mongodb_app_password_key(db)) for db in cfg.databases},
+            component="mongodb")
+        waits: list[pulumi.Resource] = [self.operator, es_users, es_key, es_app]
+
+        # --- backups: the platform bucket, under <client>/<env>/mongodb, with PITR.
+        self.service_account_name = CLUSTER
+        adapter = adapter_for(ctx, self)
+        backup_binding = adapter.backup_identity("backup", self.service_account_name, "mongodb")
+        target: Optional[BackupTarget] = adapter.backup_target("mongodb", backup_binding)
+        if target is not None and target.credentials_remote_key:
+            waits.append(secrets.external_secret(
+                f"{name}-backup-credentials", parent=self, target=target.storage[target.storage["type"]]["credentialsSecret"],
+                data={}, extract=secrets.declare(
+                    target.credentials_remote_key,
+                    "MongoDB backup storage credentials (JSON: " + ", ".join(target.credentials_keys) + ")"),
+                component="mongodb"))
+        if target is None:
+            pulumi.log.warn(
+                f"{ns}: the platform contract names no backup bucket (backups.bucket); MongoDB backups and "
+                "point-in-time recovery stay off until it does", resource=self)
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa",
+            metadata=meta(self.service_account_name, ns,
+                          labels=labels(CLUSTER, **common),
+                          annotations=(backup_binding.annotations if backup_binding else None) or None),
+            # mongod needs no Kubernetes API token; IRSA/WI inject their own projected token.
+            automount_service_account_token=False,
+            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
+        )
+        waits.append(self.service_account)
+
+        issuer = ctx.platform.issuers.get("internal")
+        tls: dict[str, Any] = {
+            # Members authenticate and replicate over TLS; apps inside the namespace may still use
+            # plain TCP (NetworkPolicy-restricted) until `tlsMode: requireTLS`.
+            "mode": cfg.tls_mode,
+            "certValidityDuration": "2160h",
+        }
+        if issuer:
+            tls["issuerConf"] = {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"}
+
+        replset: dict[str, Any] = {
+            "name": REPLSET,
+            "size": cfg.members,
+            "serviceAccountName": self.service_account_name,
+            "affinity": {"antiAffinityTopologyKey": "kubernetes.io/hostname" if cfg.members > 1 else "none"},
+            "topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": CLUSTER, "app.kubernetes.io/replset": REPLSET}},
+            }],
+            "podDisruptionBudget": {"maxUnavailable": 1},
+            "expose": {"enabled": False},
+            "resources": {
+                "requests": {"cpu": cfg.cpu_request, "memory": cfg.memory},
+                "limits": {"cpu": _double(cfg.cpu_request), "memory": cfg.memory},
+            },
+            "podSecurityContext": {"runAsNonRoot": True, "runAsUser": MONGO_UID, "runAsGroup": MONGO_UID,
+                                   "fsGroup": MONGO_UID, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": _RESTRICTED_CONTAINER,
+            # Encryption at rest with the key from `secrets.encryptionKey` (never the default key file).
+            "configuration": "security:\n  enableEncryption: true\n  encryptionCipherMode: AES256-GCM\n",
+            "volumeSpec": {"persistentVolumeClaim": {
+                "storageClassName": storage_class,
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": cfg.storage_size}},
+            }},
+            # Only our own label keys: the operator's `app.kubernetes.io/*` labels select the pods.
+            "labels": {**_own_labels(ctx), **(backup_binding.pod_labels if backup_binding else {})},
+        }
+        backup: dict[str, Any] = {"enabled": False}
+        if target is not None:
+            backup = {
+                "enabled": True,
+                "image": BACKUP_IMAGE,
+                "containerSecurityContext": _RESTRICTED_CONTAINER,
+                "storages": {"platform": {"main": True, **target.storage}},
+                # Oplog slices reach the bucket at least every `pitrOplogSpanMinutes` (RPO ≤ 5 min).
+                "pitr": {"enabled": True, "oplogSpanMin": cfg.pitr_oplog_span_minutes, "compressionType": "zstd"},
+                "tasks": [{
+                    "name": "daily", "enabled": True, "schedule": cfg.backup_schedule, "type": "logical",
+                    "storageName": "platform", "compressionType": "zstd",
+                    "retention": {"type": "count", "count": cfg.backup_keep, "deleteFromStorage": True},
+                }],
+            }
+        spec: dict[str, Any] = {
+            "crVersion": OPERATOR_IMAGE_TAG,
+            "image": f"percona/percona-server-mongodb:{cfg.image_tag}",
+            "imagePullPolicy": "IfNotPresent",
+            # Pinned image: the operator must not upgrade MongoDB on its own.
+            "upgradeOptions": {"apply": "disabled", "setFCV": False},
+            "updateStrategy": "SmartUpdate",
+            "secrets": {"users": users_secret, "encryptionKey": key_secret},
+            "tls": tls,
+            "initContainerSecurityContext": _RESTRICTED_CONTAINER,
+            "replsets": [replset],
+            "sharding": {"enabled": False},
+            "logcollector": {"enabled": False},
+            "users": [{
+                "name": db, "db": "admin",
+                "passwordSecretRef": {"name": app_secret, "key": db},
+                # Its own database only; apps never connect as root or an admin user.
+                "roles": [{"name": "readWrite", "db": db}],
+            } for db in cfg.databases],
+            "backup": backup,
+        }
+        if cfg.members < 3:
+            # The operator refuses fewer than 3 members unless told; only non-production gets here.
+            spec["unsafeFlags"] = {"replsetSize": True}
+        self.cluster = k8s.apiextensions.CustomResource(
+            f"{name}-cluster",
+            api_version="psmdb.percona.com/v1",
+            kind="PerconaServerMongoDB",
+            metadata=meta(CLUSTER, ns, labels=labels(CLUSTER, **common)),
+            spec=spec,
+            # The database and its PVCs outlive a mistaken `pulumi destroy`.
+            opts=child_opts(self, ctx.provider, depends_on=waits, protect=True, retain_on_delete=True),
+        )
+
+        # --- what others need
+        self.service_host = f"{CLUSTER}-{REPLSET}.{ns}.svc.cluster.local"
+        self.pod_labels = {"app.kubernetes.io/instance": CLUSTER, "app.kubernetes.io/replset": REPLSET,
+                           "app.kubernetes.io/component": "mongod"}
+        self.workloads = [
+            Workload(
+                name="mongodb", pod_labels=self.pod_labels, ports=[PORT], peer_ports=[PORT],
+                ingress_from=[FROM_SELF],
+                # Backup agent (sidecar) uploads to object storage over HTTPS.
+                egress_to=[TO_INTERNET_HTTPS] if target is not None else [],
+                tier="data",
+            ),
+            Workload(
+                name="mongodb-operator",
+                pod_labels={"app.kubernetes.io/name": "psmdb-operator", "app.kubernetes.io/instance": OPERATOR_RELEASE},
+                egress_to=[TO_KUBE_API, "mongodb"],
+                tier="data",
+            ),
+        ]
+        self.wiring = self.wiring_for(cfg.databases[0])
+        self.register_outputs({"host": self.service_host, "members": cfg.members})
+
+    def uri_template(self, database: str, password_key: str) -> str:
+        return (f"mongodb://{database}:{{{{ .{password_key} }}}}@{self.service_host}:{PORT}/{database}"
+                f"?replicaSet={REPLSET}&authSource=admin")
+
+    def wiring_for(self, database: str) -> AppWiring:
+        """MONGO_URI for ``database``'s app user (never root)."""
+        return AppWiring(
+            secret_env={"MONGO_URI": self.uri_template(database, "mongoPassword")},
+            secret_data={"mongoPassword": self.secrets.remote_key(mongodb_app_password_key(database))},
+            egress_to=["mongodb"],
+        )

@@ -1,0 +1,254 @@
+"""`lfh:client:ObjectStorage`: where HapiHub keeps files.
+
+- `cloud` mode (default on cloud platforms): a per-client bucket via the cloud adapter (platform
+  CMK, versioning, no public access, TLS only) and a workload identity that only HapiHub's service
+  account can assume. No access keys exist.
+- `minio` mode (default on existing clusters, or by choice): MinIO from the pinned community chart
+  5.4.0. Note: the MinIO community edition is now distributed as source only and its repository
+  says it is no longer maintained (see ../shared/upstream/README.md); prefer `cloud` where a cloud
+  exists, and plan a migration for long-lived MinIO installs.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.charts import CHARTS
+
+from ..cloud.base import BucketInfo
+from ..cluster.contract import ServiceAccountBinding
+from ..k8s import child_opts, labels, meta
+from .contract import FROM_GATEWAY, FROM_SELF, TO_INTERNET_HTTPS, AppWiring, ClientContext, RouteSpec, Workload
+from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets
+
+if TYPE_CHECKING:
+    from lfh.config import ClientConfig
+
+    from ..platform.contract import PlatformContract
+
+#: HapiHub's Kubernetes ServiceAccount: the only one the bucket identity trusts. The apps half
+#: names HapiHub's ServiceAccount `app_service_account_binding.service_account`.
+HAPIHUB_SERVICE_ACCOUNT = "hapihub"
+MINIO_RELEASE = "minio"
+MINIO_PORT = 9000
+MINIO_ROOT_USER = "lfh-root"
+#: MinIO user HapiHub uses (policy: its bucket only).
+MINIO_APP_USER = "hapihub"
+STORAGE_ROUTE = "storage"
+MODE_KEY = "lfh:client.objectStorage.mode"
+
+
+def resolve_mode(config: "ClientConfig", platform: "PlatformContract") -> str:
+    """`cloud` or `minio`: the configured mode, else the platform's default.
+
+    The platform kind is only known from the contract, so this check cannot live in the config
+    model: `deploy_client` calls it right after reading the contract, before any resource exists
+    (ObjectStorage and ClientSecrets call it again, so a component used alone fails the same way).
+    """
+    kind = (platform.cloud or {}).get("kind")
+    mode = config.object_storage.mode or ("minio" if kind == "existing" else "cloud")
+    if mode == "cloud" and kind == "existing":
+        raise pulumi.RunError(
+            f"{MODE_KEY}: `cloud` needs a cloud platform, but platform {platform.platform!r} is an existing "
+            "cluster without cloud object storage; allowed here: `minio` (or leave it unset)")
+    return mode
+
+
+def object_storage_mode(ctx: ClientContext) -> str:
+    return resolve_mode(ctx.config, ctx.platform)
+
+
+class ObjectStorage(pulumi.ComponentResource):
+    """Object storage for HapiHub files.
+
+    Attributes: mode ("cloud"|"minio"), bucket_name, workloads, wiring, routes,
+    app_service_account_binding (cloud mode: annotations/labels for HapiHub's ServiceAccount; None
+    in minio mode), bucket (BucketInfo, cloud mode), release (minio mode), rate_limit (minio mode).
+    """
+
+    def __init__(self, name: str, ctx: ClientContext, secrets: ClientSecrets,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        mode = object_storage_mode(ctx)  # fails before anything is registered
+        super().__init__("lfh:client:ObjectStorage", name, None, opts)
+        self.ctx = ctx
+        self.mode = mode
+        cfg = ctx.config.object_storage
+        self.workloads: list[Workload] = []
+        self.routes: list[RouteSpec] = []
+        self.app_service_account_binding: Optional[ServiceAccountBinding] = None
+        self.bucket: Optional[BucketInfo] = None
+        self.release: Optional[k8s.helm.v3.Release] = None
+        self.rate_limit: Optional[pulumi.Resource] = None
+        if mode == "cloud":
+            self._cloud(name, ctx, secrets)
+        else:
+            self._minio(name, ctx, secrets)
+        self.register_outputs({"mode": mode, "bucket": self.bucket_name})
+
+    # ------------------------------------------------------------------ cloud
+    def _cloud(self, name: str, ctx: ClientContext, secrets: ClientSecrets) -> None:
+        from ..cloud import adapter_for
+
+        cfg = ctx.config.object_storage
+        if cfg.hostname:
+            pulumi.log.warn("lfh:client.objectStorage.hostname only applies to `minio` mode (cloud buckets are not "
+                            "routed through the Gateway); ignored", resource=self)
+        adapter = adapter_for(ctx, self)
+        self.bucket = adapter.bucket(cfg.bucket, noncurrent_version_days=cfg.cloud.noncurrent_version_days)
+        self.bucket_name = self.bucket.name
+        # Only HapiHub's ServiceAccount may assume this identity, and it reaches this bucket only.
+        self.app_service_account_binding = adapter.workload_identity(
+            "hapihub-files", HAPIHUB_SERVICE_ACCOUNT, bucket=self.bucket)
+        env: dict[str, pulumi.Input[str]] = {
+            "S3_BUCKET": self.bucket.name,
+            "S3_REGION": self.bucket.region,
+            "S3_ENDPOINT": self.bucket.endpoint,
+            "S3_PUBLIC_URL": self.bucket.public_url,
+        }
+        # `s3` | `azure-blob` | `gcs`: HapiHub's S3 client works on `s3` only; elsewhere it needs the
+        # native SDK (which picks up the workload identity) or `minio` mode.
+        env["STORAGE_API"] = self.bucket.api
+        env.update(self.bucket.app_env)
+        self.wiring = AppWiring(env=env, egress_to=[TO_INTERNET_HTTPS])
+
+    # ------------------------------------------------------------------ minio
+    def _minio(self, name: str, ctx: ClientContext, secrets: ClientSecrets) -> None:
+        cfg = ctx.config.object_storage
+        m = cfg.minio
+        ns = ctx.namespace
+        common = dict(client=ctx.config.name, environment=ctx.environment, component="object-storage")
+        self.bucket_name = cfg.bucket
+        storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
+        distributed = m.replicas > 1
+        hostname = cfg.hostname or f"storage.{ctx.config.domain}"
+
+        root_secret = f"{MINIO_RELEASE}-root"
+        es_root = secrets.external_secret(
+            f"{name}-root", parent=self, target=root_secret,
+            data={"rootPassword": secrets.remote_key(MINIO_ROOT_PASSWORD)},
+            template={"rootUser": MINIO_ROOT_USER, "rootPassword": "{{ .rootPassword }}"},
+            component="object-storage")
+        app_secret = f"{MINIO_RELEASE}-app-user"
+        es_app = secrets.external_secret(
+            f"{name}-app-user", parent=self, target=app_secret,
+            data={"secretKey": secrets.remote_key(MINIO_APP_SECRET_KEY)}, component="object-storage")
+
+        # Pod Security "restricted" applies to the chart's setup job too: chart 5.4.0 passes
+        # `postJob.securityContext` (minus `enabled`) to the pod and `make*Job.containerSecurityContext`
+        # to each container when `make*Job.securityContext.enabled` (templates/post-job.yaml).
+        restricted_container = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        job_security = {"securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000},
+                        "containerSecurityContext": restricted_container,
+                        "resources": {"requests": {"memory": "128Mi", "cpu": "50m"}, "limits": {"memory": "256Mi"}}}
+        policy_name = f"{cfg.bucket}-readwrite"
+        chart = CHARTS["minio"]
+        values: dict[str, Any] = {
+            "fullnameOverride": MINIO_RELEASE,
+            "image": {"repository": "quay.io/minio/minio", "tag": m.image_tag, "pullPolicy": "IfNotPresent"},
+            "mcImage": {"repository": "quay.io/minio/mc", "tag": m.mc_image_tag, "pullPolicy": "IfNotPresent"},
+            "mode": "distributed" if distributed else "standalone",
+            "replicas": m.replicas,
+            "drivesPerNode": 1,
+            "pools": 1,
+            # Root credentials come from the ExternalSecret, never from values.
+            "existingSecret": root_secret,
+            "persistence": {"enabled": True, "storageClass": storage_class, "size": m.volume_size,
+                            "accessMode": "ReadWriteOnce"},
+            "service": {"type": "ClusterIP", "port": str(MINIO_PORT)},
+            "ingress": {"enabled": False},
+            "consoleIngress": {"enabled": False},
+            "securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                                "fsGroupChangePolicy": "OnRootMismatch", "runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "containerSecurityContext": {"readOnlyRootFilesystem": False, "allowPrivilegeEscalation": False,
+                                         "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
+                                         "seccompProfile": {"type": "RuntimeDefault"}},
+            "resources": {"requests": {"memory": m.memory, "cpu": "500m"}, "limits": {"memory": m.memory}},
+            # Only our own label keys next to the chart's `app`/`release` selector labels.
+            "podLabels": {k: v for k, v in labels(MINIO_RELEASE, **common).items() if k.startswith("lfh.io/")},
+            # HapiHub gets a user whose policy covers its bucket only (not root, not `readwrite` on all).
+            "policies": [{"name": policy_name, "statements": [
+                {"resources": [f"arn:aws:s3:::{cfg.bucket}/*"],
+                 "actions": ["s3:AbortMultipartUpload", "s3:GetObject", "s3:DeleteObject", "s3:PutObject",
+                             "s3:ListMultipartUploadParts"]},
+                {"resources": [f"arn:aws:s3:::{cfg.bucket}"],
+                 "actions": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]},
+            ]}],
+            "users": [{"accessKey": MINIO_APP_USER, "existingSecret": app_secret, "existingSecretKey": "secretKey",
+                       "policy": policy_name}],
+            "svcaccts": [],
+            "buckets": [{"name": cfg.bucket, "policy": "none", "purge": False, "versioning": True,
+                         "objectlocking": False}],
+            "makePolicyJob": job_security,
+            "makeUserJob": job_security,
+            "makeBucketJob": job_security,
+            "makeServiceAccountJob": job_security,
+            "customCommandJob": job_security,
+            "postJob": {"securityContext": {"enabled": True, "runAsUser": 1000, "runAsGroup": 1000, "fsGroup": 1000,
+                                            "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}},
+            "environment": {
+                # The web console stays off: administration goes through `mc` from inside the cluster.
+                "MINIO_BROWSER": "off",
+                **({"MINIO_STORAGE_CLASS_STANDARD": f"EC:{m.parity}"} if distributed else {}),
+            },
+            # NetworkPolicies are derived by the namespace baseline from `workloads`.
+            "networkPolicy": {"enabled": False},
+            "podDisruptionBudget": {"enabled": distributed, "maxUnavailable": 1},
+            "serviceAccount": {"create": True, "name": MINIO_RELEASE},
+        }
+        self.release = k8s.helm.v3.Release(
+            f"{name}-minio",
+            name=MINIO_RELEASE,
+            chart=chart.chart,
+            version=chart.version,
+            repository_opts={"repo": chart.repository},
+            namespace=ns,
+            create_namespace=False,
+            values=values,
+            # Objects live on the release's PVCs: keep them through a mistaken destroy.
+            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, es_root, es_app],
+                            protect=True, retain_on_delete=True),
+        )
+
+        self.routes = [RouteSpec(name=STORAGE_ROUTE, hostname=hostname, service=MINIO_RELEASE, port=MINIO_PORT,
+                                 # Presigned uploads/downloads up to 50 MB on slow links.
+                                 request_timeout="300s")]
+        # Its own rate limit: presigned URLs are public, so the route is an abuse target.
+        policy = f"{STORAGE_ROUTE}-rate-limit"
+        self.rate_limit = k8s.apiextensions.CustomResource(
+            f"{name}-rate-limit",
+            api_version="gateway.envoyproxy.io/v1alpha1",
+            kind="BackendTrafficPolicy",
+            metadata=meta(policy, ns, labels=labels(policy, **common)),
+            spec={
+                "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": STORAGE_ROUTE}],
+                # Local (per-proxy) limits need no rate-limit service (LESSONS.md).
+                "rateLimit": {"type": "Local", "local": {"rules": [
+                    {"limit": {"requests": m.rate_limit_per_second, "unit": "Second"}},
+                ]}},
+            },
+            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
+        )
+        pod_labels = {"app": MINIO_RELEASE, "release": MINIO_RELEASE}
+        self.workloads = [
+            Workload(name="minio", pod_labels=pod_labels, ports=[MINIO_PORT], routed_ports=[MINIO_PORT],
+                     peer_ports=[MINIO_PORT] if distributed else [],
+                     ingress_from=[FROM_GATEWAY] + ([FROM_SELF] if distributed else []), tier="data"),
+            # The chart's post-install job creates the bucket, policy and user through the S3 API.
+            Workload(name="minio-setup", pod_labels={"app": f"{MINIO_RELEASE}-job", "release": MINIO_RELEASE},
+                     egress_to=["minio"], tier="data"),
+        ]
+        self.wiring = AppWiring(
+            env={
+                "S3_ENDPOINT": f"http://{MINIO_RELEASE}.{ns}.svc.cluster.local:{MINIO_PORT}",
+                "S3_BUCKET": cfg.bucket,
+                "S3_REGION": "us-east-1",
+                "S3_PUBLIC_URL": f"https://{hostname}",
+            },
+            secret_env={"S3_ACCESS_KEY_ID": MINIO_APP_USER, "S3_SECRET_ACCESS_KEY": "{{ .minioSecretKey }}"},
+            secret_data={"minioSecretKey": secrets.remote_key(MINIO_APP_SECRET_KEY)},
+            egress_to=["minio"],
+        )

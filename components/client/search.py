@@ -1,0 +1,185 @@
+"""`lfh:client:Search`: Typesense as our own StatefulSet (no maintained official chart exists).
+
+Facts from ../shared/upstream/typesense/SOURCE.md: API 8108, Raft peering 8107, `--nodes` is a file
+with one line `host:8107:8108,…` (hostnames ≤ 64 chars, re-read at run time), `/health` answers 503
+while a node catches up — so readiness uses `/health` and liveness only checks the TCP port (an
+HTTP liveness probe would restart pods during Raft catch-up).
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..k8s import child_opts, labels, meta
+from .contract import FROM_SELF, AppWiring, ClientContext, Workload
+from .secrets import TYPESENSE_API_KEY, ClientSecrets
+
+NAME = "typesense"
+PEERS_SERVICE = "typesense-peers"
+API_PORT = 8108
+PEERING_PORT = 8107
+IMAGE = "typesense/typesense"
+#: Typesense's image runs as root by default; we run it as this uid.
+UID = 10000
+MAX_PEER_HOSTNAME = 64
+
+
+def nodes_line(namespace: str, replicas: int) -> str:
+    """The `--nodes` file: every member by its stable headless-Service name."""
+    hosts = [f"{NAME}-{i}.{PEERS_SERVICE}.{namespace}.svc.cluster.local" for i in range(replicas)]
+    if any(len(h) > MAX_PEER_HOSTNAME for h in hosts):
+        # Typesense drops longer names; the namespace-relative name resolves through the pod's search path.
+        hosts = [f"{NAME}-{i}.{PEERS_SERVICE}" for i in range(replicas)]
+    return ",".join(f"{h}:{PEERING_PORT}:{API_PORT}" for h in hosts)
+
+
+class Search(pulumi.ComponentResource):
+    """Typesense: StatefulSet + headless peering Service + client Service + nodes ConfigMap + PDB.
+
+    Attributes: workloads, wiring (TYPESENSE_URL + TYPESENSE_API_KEY), statefulset, service_host.
+    """
+
+    def __init__(self, name: str, ctx: ClientContext, secrets: ClientSecrets,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("lfh:client:Search", name, None, opts)
+        cfg = ctx.config.search
+        ns = ctx.namespace
+        common = dict(client=ctx.config.name, environment=ctx.environment, component="search")
+        lbl = labels(NAME, **common)
+        selector = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": f"{ns}-{NAME}"}
+        pod_labels = {**lbl, **selector}
+        storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
+        opts_ns = child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource])
+
+        key_secret = f"{NAME}-api-key"
+        es = secrets.external_secret(f"{name}-api-key", parent=self, target=key_secret,
+                                     data={"api-key": secrets.remote_key(TYPESENSE_API_KEY)}, component="search")
+        self.service_account = k8s.core.v1.ServiceAccount(
+            f"{name}-sa", metadata=meta(NAME, ns, labels=lbl),
+            automount_service_account_token=False, opts=opts_ns)
+
+        nodes = nodes_line(ns, cfg.replicas)
+        self.nodes_config = k8s.core.v1.ConfigMap(
+            f"{name}-nodes", metadata=meta(f"{NAME}-nodes", ns, labels=lbl),
+            data={"nodes": nodes}, opts=opts_ns)
+        self.peers = k8s.core.v1.Service(
+            f"{name}-peers",
+            metadata=meta(PEERS_SERVICE, ns, labels=lbl),
+            spec={
+                "clusterIP": "None",
+                # Members must resolve each other before they are ready (Raft bootstrap).
+                "publishNotReadyAddresses": True,
+                "selector": selector,
+                "ports": [{"name": "peering", "port": PEERING_PORT, "targetPort": PEERING_PORT},
+                          {"name": "http", "port": API_PORT, "targetPort": API_PORT}],
+            },
+            opts=opts_ns)
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(NAME, ns, labels=lbl),
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": "http", "port": API_PORT, "targetPort": API_PORT}]},
+            opts=opts_ns)
+
+        restricted = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
+                      "readOnlyRootFilesystem": True, "seccompProfile": {"type": "RuntimeDefault"}}
+        affinity = {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname",
+                                                "labelSelector": {"matchLabels": selector}}},
+            {"weight": 50, "podAffinityTerm": {"topologyKey": "topology.kubernetes.io/zone",
+                                               "labelSelector": {"matchLabels": selector}}},
+        ]}}
+        self.statefulset = k8s.apps.v1.StatefulSet(
+            f"{name}-statefulset",
+            metadata=meta(NAME, ns, labels=lbl),
+            spec={
+                "replicas": cfg.replicas,
+                "serviceName": PEERS_SERVICE,
+                # All members start together so the first quorum can form.
+                "podManagementPolicy": "Parallel",
+                "updateStrategy": {"type": "RollingUpdate"},
+                "selector": {"matchLabels": selector},
+                # PVCs (the index) survive deleting or scaling down the StatefulSet.
+                "persistentVolumeClaimRetentionPolicy": {"whenDeleted": "Retain", "whenScaled": "Retain"},
+                "template": {
+                    "metadata": {"labels": pod_labels, "annotations": {
+                        # Changing the member list rolls the pods (it is also re-read live).
+                        "lfh.io/config-checksum": hashlib.sha256(nodes.encode()).hexdigest()[:16]}},
+                    "spec": {
+                        "serviceAccountName": NAME,
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"runAsNonRoot": True, "runAsUser": UID, "runAsGroup": UID, "fsGroup": UID,
+                                            "fsGroupChangePolicy": "OnRootMismatch",
+                                            "seccompProfile": {"type": "RuntimeDefault"}},
+                        "affinity": affinity,
+                        "terminationGracePeriodSeconds": 60,
+                        "containers": [{
+                            "name": NAME,
+                            "image": f"{IMAGE}:{cfg.image_tag}",
+                            "imagePullPolicy": "IfNotPresent",
+                            "args": [
+                                "--data-dir=/data",
+                                f"--api-port={API_PORT}",
+                                f"--peering-port={PEERING_PORT}",
+                                # Raft advertises the pod IP (hostnames in the nodes file resolve to it).
+                                "--peering-address=$(POD_IP)",
+                                "--nodes=/etc/typesense/nodes",
+                                "--reset-peers-on-error",
+                            ],
+                            "env": [
+                                {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                                {"name": "TYPESENSE_API_KEY",
+                                 "valueFrom": {"secretKeyRef": {"name": key_secret, "key": "api-key"}}},
+                            ],
+                            "ports": [{"name": "http", "containerPort": API_PORT},
+                                      {"name": "peering", "containerPort": PEERING_PORT}],
+                            "readinessProbe": {"httpGet": {"path": "/health", "port": API_PORT},
+                                               "initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 3,
+                                               "failureThreshold": 3},
+                            "livenessProbe": {"tcpSocket": {"port": API_PORT}, "initialDelaySeconds": 30,
+                                              "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 6},
+                            "startupProbe": {"tcpSocket": {"port": API_PORT}, "periodSeconds": 5,
+                                             "failureThreshold": 60},
+                            "resources": {"requests": {"cpu": cfg.cpu_request, "memory": cfg.memory},
+                                          "limits": {"memory": cfg.memory}},
+                            "securityContext": restricted,
+                            "volumeMounts": [{"name": "data", "mountPath": "/data"},
+                                             {"name": "nodes", "mountPath": "/etc/typesense", "readOnly": True},
+                                             {"name": "tmp", "mountPath": "/tmp"}],
+                        }],
+                        "volumes": [{"name": "nodes", "configMap": {"name": f"{NAME}-nodes"}},
+                                    {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
+                    },
+                },
+                "volumeClaimTemplates": [{
+                    "metadata": {"name": "data", "labels": lbl},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                             "resources": {"requests": {"storage": cfg.volume_size}}},
+                }],
+            },
+            opts=child_opts(self, ctx.provider,
+                            depends_on=[ctx.namespace_resource, es, self.nodes_config, self.peers, self.service_account],
+                            protect=True, retain_on_delete=True),
+        )
+        if cfg.replicas > 1:
+            k8s.policy.v1.PodDisruptionBudget(
+                f"{name}-pdb", metadata=meta(NAME, ns, labels=lbl),
+                # Never lose quorum to a voluntary disruption.
+                spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
+                opts=opts_ns)
+
+        self.service_host = f"{NAME}.{ns}.svc.cluster.local"
+        self.workloads = [Workload(
+            name=NAME, pod_labels=selector, ports=[API_PORT],
+            # Raft on 8107; followers forward writes to the leader's API port.
+            peer_ports=[PEERING_PORT, API_PORT], ingress_from=[FROM_SELF], tier="data")]
+        self.wiring = AppWiring(
+            env={"TYPESENSE_URL": f"http://{self.service_host}:{API_PORT}"},
+            secret_env={"TYPESENSE_API_KEY": "{{ .typesenseApiKey }}"},
+            secret_data={"typesenseApiKey": secrets.remote_key(TYPESENSE_API_KEY)},
+            egress_to=[NAME],
+        )
+        self.register_outputs({"host": self.service_host, "replicas": cfg.replicas})

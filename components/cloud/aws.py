@@ -1,0 +1,264 @@
+"""AWS: IRSA roles, S3 buckets with the platform CMK, Secrets Manager entries."""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+
+from ..cluster.contract import ServiceAccountBinding
+from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
+
+
+class AwsAdapter(CloudAdapter):
+    kind = "aws"
+
+    def __init__(self, ctx, parent):
+        super().__init__(ctx, parent)
+        self.require("region", "accountId", "oidcProviderArn", "oidcIssuer", "kmsKeyId")
+        self.region = str(self.cloud["region"])
+        self.account = str(self.cloud["accountId"])
+        self.partition = str(self.cloud.get("partition") or "aws")
+        # IAM conditions use the issuer without its scheme.
+        self.issuer = str(self.cloud["oidcIssuer"]).removeprefix("https://")
+        self._roles: dict[str, Any] = {}
+
+    def _make_provider(self):
+        import pulumi_aws as aws
+
+        return aws.Provider(
+            f"{self.prefix}-aws",
+            region=self.region,
+            # Refuse to run against any other account than the platform's (a wrong profile fails fast).
+            allowed_account_ids=[self.account],
+            default_tags={"tags": self.tags},
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+
+    @property
+    def kms_key_arn(self) -> str:
+        key = str(self.cloud["kmsKeyId"])
+        if key.startswith("arn:"):
+            return key
+        return f"arn:{self.partition}:kms:{self.region}:{self.account}:key/{key}"
+
+    # ------------------------------------------------------------------ identity
+    def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
+                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+        import pulumi_aws as aws
+
+        ns = self.ctx.namespace
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Principal": {"Federated": self.cloud["oidcProviderArn"]},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                # Exactly one service account of one namespace, and only tokens minted for STS.
+                "Condition": {"StringEquals": {
+                    f"{self.issuer}:sub": f"system:serviceaccount:{ns}:{service_account}",
+                    f"{self.issuer}:aud": "sts.amazonaws.com",
+                }},
+            }],
+        }
+        role = aws.iam.Role(
+            f"{self.prefix}-{name}-role",
+            description=f"IRSA for {ns}/{service_account} (lfh {self.ctx.platform.platform})",
+            assume_role_policy=json.dumps(trust),
+            max_session_duration=3600,
+            tags=self.tags,
+            opts=self.opts(),
+        )
+        self._roles[name] = role
+        statements: list[Any] = []
+        if read_secret_prefix:
+            statements += [
+                {
+                    "Sid": "ReadOwnSecrets",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                    # The trailing "/*" keeps `acme/prod` from matching `acme/production-x`.
+                    "Resource": f"arn:{self.partition}:secretsmanager:{self.region}:{self.account}:secret:{read_secret_prefix}/*",
+                },
+                {
+                    "Sid": "DecryptOwnSecrets",
+                    "Effect": "Allow",
+                    "Action": ["kms:Decrypt"],
+                    "Resource": self.kms_key_arn,
+                    "Condition": {"StringEquals": {"kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"}},
+                },
+            ]
+        if bucket is not None:
+            statements = statements + [
+                {"Sid": "ListBucket", "Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                 "Resource": "BUCKET_ARN"},
+                {"Sid": "ObjectsInBucket", "Effect": "Allow",
+                 "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload",
+                            "s3:ListMultipartUploadParts", "s3:GetObjectVersion"],
+                 "Resource": "BUCKET_ARN/*"},
+                {"Sid": "UseBucketKey", "Effect": "Allow",
+                 "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"], "Resource": self.kms_key_arn,
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}},
+            ]
+        if statements:
+            bucket_name = pulumi.Output.from_input(bucket.name if bucket is not None else "")
+            policy = bucket_name.apply(lambda b: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": statements,
+            }).replace("BUCKET_ARN", f"arn:{self.partition}:s3:::{b}"))
+            aws.iam.RolePolicy(
+                f"{self.prefix}-{name}-policy",
+                role=role.id,
+                policy=policy,
+                opts=self.opts(),
+            )
+        return ServiceAccountBinding(
+            namespace=ns,
+            service_account=service_account,
+            annotations={"eks.amazonaws.com/role-arn": role.arn},
+        )
+
+    # ------------------------------------------------------------------ buckets
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+        import pulumi_aws as aws
+
+        bucket_name = self.short_name(self.ctx.platform.platform, self.ctx.config.name, self.ctx.environment, name, limit=63)
+        data_opts = self.opts(protect=True, retain=True)
+        bucket = aws.s3.Bucket(
+            f"{self.prefix}-{name}",
+            bucket=bucket_name,
+            # Never empty a bucket of patient files by deleting the stack.
+            force_destroy=False,
+            tags={**self.tags, **DATA_CLASSIFICATION},
+            opts=data_opts,
+        )
+        child = self.opts(protect=True, retain=True, depends_on=[bucket])
+        aws.s3.BucketOwnershipControls(
+            f"{self.prefix}-{name}-ownership", bucket=bucket.id,
+            # ACLs off: access is decided by IAM and the bucket policy only.
+            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{self.prefix}-{name}-public-access", bucket=bucket.id,
+            block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
+            opts=child)
+        aws.s3.BucketVersioning(
+            f"{self.prefix}-{name}-versioning", bucket=bucket.id,
+            # Overwrites and deletes stay recoverable (ransomware, app bugs).
+            versioning_configuration={"status": "Enabled"}, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{self.prefix}-{name}-sse", bucket=bucket.id,
+            rules=[{
+                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn},
+                "bucket_key_enabled": True,
+            }], opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{self.prefix}-{name}-lifecycle", bucket=bucket.id,
+            rules=[{"id": "expire-noncurrent", "status": "Enabled", "filter": {},
+                    "noncurrent_version_expiration": {"noncurrent_days": noncurrent_version_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
+            opts=child)
+        aws.s3.BucketPolicy(
+            f"{self.prefix}-{name}-tls-only", bucket=bucket.id,
+            policy=bucket.arn.apply(lambda arn: json.dumps({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                     "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                    {"Sid": "DenyOldTls", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                     "Resource": [arn, f"{arn}/*"], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
+                ],
+            })),
+            opts=child)
+        return BucketInfo(
+            name=bucket.bucket,
+            region=self.region,
+            endpoint=f"https://s3.{self.region}.amazonaws.com",
+            public_url=bucket.bucket_regional_domain_name.apply(lambda d: f"https://{d}"),
+            resource=bucket,
+        )
+
+    # ------------------------------------------------------------------ secrets
+    def remote_key(self, key: str) -> str:
+        return self.secret_path(key)
+
+    def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
+        import pulumi_aws as aws
+
+        secret = aws.secretsmanager.Secret(
+            f"{self.prefix}-{key}",
+            name=self.secret_path(key),
+            description=f"Generated by lfh for {self.ctx.namespace}; synced by External Secrets",
+            kms_key_id=self.kms_key_arn,
+            recovery_window_in_days=30,
+            tags={**self.tags, **DATA_CLASSIFICATION},
+            opts=self.opts(protect=True),
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self.prefix}-{key}-value",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.secret(value),
+            opts=self.opts(protect=True, additional_secret_outputs=["secretString"]),
+        )
+        return secret
+
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        import pulumi_aws as aws
+
+        # No version: the value is added out of band; the prefix policy already lets the store read it.
+        return aws.secretsmanager.Secret(
+            f"{self.prefix}-{key}",
+            name=self.secret_path(key),
+            description=description,
+            kms_key_id=self.kms_key_arn,
+            recovery_window_in_days=30,
+            tags={**self.tags, **DATA_CLASSIFICATION},
+            opts=self.opts(protect=True),
+        )
+
+    def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
+        return {"aws": {
+            "service": "SecretsManager",
+            "region": self.region,
+            "auth": {"jwt": {"serviceAccountRef": {"name": binding.service_account}}},
+        }}
+
+    # ------------------------------------------------------------------ backups
+    def backup_target(self, service: str, binding: Optional[ServiceAccountBinding]) -> Optional[BackupTarget]:
+        backups = self.platform_backups()
+        bucket = backups.get("bucket")
+        if not bucket:
+            return None
+        return BackupTarget(storage={"type": "s3", "s3": {
+            "bucket": bucket,
+            "prefix": self.backup_prefix(service),
+            "region": backups.get("region") or self.region,
+            # No credentialsSecret: the backup agent uses the pods' IRSA role.
+            # The backup bucket's key (the platform's data key unless the platform says otherwise).
+            "serverSideEncryption": {"sseAlgorithm": "aws:kms", "kmsKeyID": backups.get("kmsKeyId") or self.kms_key_arn},
+        }})
+
+    def backup_identity(self, name: str, service_account: str, service: str) -> Optional[ServiceAccountBinding]:
+        """An IRSA role that may write only `<client>/<env>/<service>/` in the platform backup bucket."""
+        import pulumi_aws as aws
+
+        binding = self.workload_identity(name, service_account)
+        bucket = self.platform_backups().get("bucket")
+        if bucket:
+            prefix = self.backup_prefix(service)
+            arn = f"arn:{self.partition}:s3:::{bucket}"
+            aws.iam.RolePolicy(
+                f"{self.prefix}-{name}-backup-policy",
+                role=self._roles[name].id,
+                policy=json.dumps({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": arn,
+                     "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}}},
+                    {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
+                                                   "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+                     "Resource": f"{arn}/{prefix}/*"},
+                    {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt"],
+                     "Resource": sorted({self.kms_key_arn, self.platform_backups().get("kmsKeyId") or self.kms_key_arn}),
+                     "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}},
+                ]}),
+                opts=self.opts(),
+            )
+        return binding

@@ -1,0 +1,221 @@
+"""Azure: user-assigned identities with federated credentials, Blob containers with a CMK encryption
+scope, Key Vault secrets with secret-level role assignments.
+
+Key Vault RBAC cannot scope a role to a name prefix: a role at vault scope would let one client
+environment read every other's secrets. So each generated secret gets its own role assignment
+(scope `<vault>/secrets/<name>`) for this environment's SecretStore identity only. Secrets an
+operator adds by hand need the same per-secret assignment (see docs).
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+
+from ..cluster.contract import ServiceAccountBinding
+from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
+
+#: Built-in role ids (stable across tenants).
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+#: Audience AKS workload identity tokens are exchanged for.
+TOKEN_AUDIENCE = "api://AzureADTokenExchange"
+
+
+class AzureAdapter(CloudAdapter):
+    kind = "azure"
+
+    def __init__(self, ctx, parent):
+        super().__init__(ctx, parent)
+        self.require("subscriptionId", "tenantId", "resourceGroup", "oidcIssuer", "keyVaultName", "keyVaultUri",
+                     "storageAccountName", "kmsKeyId")
+        self.subscription = str(self.cloud["subscriptionId"])
+        self.resource_group = str(self.cloud["resourceGroup"])
+        self.location = str(self.cloud.get("location") or self.cloud.get("region") or "")
+        issuer = str(self.cloud["oidcIssuer"])
+        self.issuer = issuer if issuer.startswith("https://") else f"https://{issuer}"
+        for part in (self.platform, ctx.config.name):
+            if "--" in part:
+                # "--" separates path segments in Key Vault secret names.
+                raise pulumi.RunError(f"names containing '--' cannot be mapped to Key Vault secret names: {part!r}")
+
+    def _make_provider(self):
+        import pulumi_azure_native as azure_native
+
+        return azure_native.Provider(
+            f"{self.prefix}-azure",
+            subscription_id=self.subscription,
+            tenant_id=str(self.cloud["tenantId"]),
+            location=self.location or None,
+            opts=pulumi.ResourceOptions(parent=self.parent),
+        )
+
+    def _role(self, role_id: str) -> str:
+        return f"/subscriptions/{self.subscription}/providers/Microsoft.Authorization/roleDefinitions/{role_id}"
+
+    @property
+    def vault_id(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.KeyVault/vaults/{self.cloud['keyVaultName']}")
+
+    @property
+    def storage_account_id(self) -> str:
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.Storage/storageAccounts/{self.cloud['storageAccountName']}")
+
+    # ------------------------------------------------------------------ identity
+    def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
+                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+        from pulumi_azure_native import authorization, managedidentity
+
+        ns = self.ctx.namespace
+        identity = managedidentity.UserAssignedIdentity(
+            f"{self.prefix}-{name}-identity",
+            resource_group_name=self.resource_group,
+            location=self.location or None,
+            resource_name_=self.short_name("lfh", self.ctx.platform.platform, ns, name, limit=128),
+            tags=self.tags,
+            opts=self.opts(),
+        )
+        managedidentity.FederatedIdentityCredential(
+            f"{self.prefix}-{name}-federation",
+            resource_group_name=self.resource_group,
+            resource_name_=identity.name,
+            federated_identity_credential_resource_name=self.short_name(ns, service_account, limit=120),
+            issuer=self.issuer,
+            # Exactly one service account of one namespace.
+            subject=f"system:serviceaccount:{ns}:{service_account}",
+            audiences=[TOKEN_AUDIENCE],
+            opts=self.opts(),
+        )
+        binding = ServiceAccountBinding(
+            namespace=ns,
+            service_account=service_account,
+            annotations={"azure.workload.identity/client-id": identity.client_id,
+                         "azure.workload.identity/tenant-id": str(self.cloud["tenantId"])},
+            pod_labels={"azure.workload.identity/use": "true"},
+        )
+        binding._principal_id = identity.principal_id  # type: ignore[attr-defined]
+        binding._name = name  # type: ignore[attr-defined]
+        if read_secret_prefix:
+            # Granted per secret in write_secret (Key Vault cannot scope a role to a prefix).
+            self.secret_readers.append(binding)
+        if bucket is not None and bucket.resource is not None:
+            authorization.RoleAssignment(
+                f"{self.prefix}-{name}-blob-access",
+                principal_id=identity.principal_id,
+                principal_type="ServicePrincipal",
+                role_definition_id=self._role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+                # The client's own container only, not the storage account.
+                scope=bucket.resource.id,
+                description=f"{ns}/{service_account}: read/write its bucket",
+                opts=self.opts(),
+            )
+        return binding
+
+    # ------------------------------------------------------------------ buckets
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+        from pulumi_azure_native import storage
+
+        account = str(self.cloud["storageAccountName"])
+        # A per-client encryption scope with the platform CMK: the container's blobs are encrypted
+        # with it and writers cannot override it. Versioning, TLS ≥ 1.2 only, no public network and
+        # no shared-key access are storage-account settings owned by the platform stack.
+        scope_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63).replace("-", "")
+        scope = storage.EncryptionScope(
+            f"{self.prefix}-{name}-encryption",
+            resource_group_name=self.resource_group,
+            account_name=account,
+            encryption_scope_name=scope_name,
+            source="Microsoft.KeyVault",
+            key_vault_properties={"key_uri": str(self.cloud["kmsKeyId"])},
+            require_infrastructure_encryption=True,
+            state="Enabled",
+            opts=self.opts(protect=True, retain=True),
+        )
+        container_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63)
+        container = storage.BlobContainer(
+            f"{self.prefix}-{name}",
+            resource_group_name=self.resource_group,
+            account_name=account,
+            container_name=container_name,
+            public_access="None",
+            default_encryption_scope=scope.name,
+            deny_encryption_scope_override=True,
+            metadata={k.replace(":", "_").replace("-", "_"): v for k, v in {**self.tags, **DATA_CLASSIFICATION}.items()},
+            opts=self.opts(protect=True, retain=True, depends_on=[scope]),
+        )
+        endpoint = f"https://{account}.blob.core.windows.net"
+        return BucketInfo(name=container.name, region=self.location, endpoint=endpoint,
+                          public_url=f"{endpoint}/{container_name}", resource=container,
+                          api="azure-blob", app_env={"AZURE_STORAGE_ACCOUNT": account})
+
+    # ------------------------------------------------------------------ secrets
+    def _secret_name(self, key: str) -> str:
+        # Key Vault names allow letters, digits and '-': '--' stands for '/'.
+        return self.secret_path(key).replace("/", "--")
+
+    def remote_key(self, key: str) -> str:
+        return self._secret_name(key)
+
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        # Key Vault needs a value at creation: an empty JSON object, which an operator replaces
+        # (`az keyvault secret set`); the stack ignores the value from then on.
+        return self.write_secret(key, "{}", content_type="application/json", ignore_value=True)
+
+    def write_secret(self, key: str, value: pulumi.Input[str], *, content_type: str = "text/plain",
+                     ignore_value: bool = False) -> pulumi.Resource:
+        from pulumi_azure_native import authorization, keyvault
+
+        name = self._secret_name(key)
+        opts = self.opts(protect=True, additional_secret_outputs=["properties"])
+        if ignore_value:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["properties.value"]))
+        secret = keyvault.Secret(
+            f"{self.prefix}-{key}",
+            resource_group_name=self.resource_group,
+            vault_name=str(self.cloud["keyVaultName"]),
+            secret_name=name,
+            properties={"value": pulumi.Output.secret(value), "content_type": content_type,
+                        "attributes": {"enabled": True}},
+            tags={**self.tags, **DATA_CLASSIFICATION},
+            opts=opts,
+        )
+        for reader in self.secret_readers:
+            authorization.RoleAssignment(
+                f"{self.prefix}-{key}-reader-{reader._name}",  # type: ignore[attr-defined]
+                principal_id=reader._principal_id,  # type: ignore[attr-defined]
+                principal_type="ServicePrincipal",
+                role_definition_id=self._role(KEY_VAULT_SECRETS_USER),
+                # This one secret, never the vault.
+                scope=f"{self.vault_id}/secrets/{name}",
+                description=f"{reader.namespace}/{reader.service_account}: read {self.secret_path(key)}",
+                opts=self.opts(depends_on=[secret]),
+            )
+        return secret
+
+    def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
+        return {"azurekv": {
+            "authType": "WorkloadIdentity",
+            "vaultUrl": str(self.cloud["keyVaultUri"]),
+            "tenantId": str(self.cloud["tenantId"]),
+            "serviceAccountRef": {"name": binding.service_account},
+        }}
+
+    # ------------------------------------------------------------------ backups
+    def backup_target(self, service: str, binding: Optional[ServiceAccountBinding]) -> Optional[BackupTarget]:
+        backups = self.platform_backups()
+        container = backups.get("container") or backups.get("bucket")
+        if not container:
+            return None
+        # Percona Backup for MongoDB reads Azure credentials from a secret (no workload identity):
+        # the platform team stores them under this client's own secret path.
+        return BackupTarget(
+            storage={"type": "azure", "azure": {
+                "container": container,
+                "prefix": self.backup_prefix(service),
+                "credentialsSecret": f"{service}-backup-credentials",
+            }},
+            credentials_remote_key=f"{service}-backup-credentials",
+            credentials_keys=["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY"],
+        )

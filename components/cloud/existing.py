@@ -1,0 +1,147 @@
+"""Existing clusters: no cloud, so no cloud secret manager, no workload identity, no buckets.
+
+Secrets: each client environment gets a dedicated *source* namespace `lfh-secrets-<client>-<env>`
+that holds the generated secrets as Kubernetes Secrets and runs no pods. The namespace SecretStore
+uses External Secrets' `kubernetes` provider with its own ServiceAccount, which a Role in the source
+namespace allows to read Secrets there and nowhere else. Apps in the client namespace never get
+that Role, so they can read their synced Secrets but not the source. Encryption at rest of these
+Secrets is the cluster's etcd encryption (EncryptionConfiguration), which the cluster owner runs.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from ..client.contract import ClientContext
+from ..cluster.contract import ServiceAccountBinding
+from ..k8s import child_opts, labels, meta
+from .base import BackupTarget, BucketInfo, CloudAdapter
+
+#: Data key of every source Secret.
+VALUE_KEY = "value"
+
+
+def source_namespace(ctx: ClientContext) -> str:
+    return f"lfh-secrets-{ctx.config.name}-{ctx.environment}"
+
+
+class ExistingAdapter(CloudAdapter):
+    kind = "existing"
+
+    @property
+    def source_namespace(self) -> str:
+        return source_namespace(self.ctx)
+
+    def _labels(self, name: str) -> dict[str, str]:
+        return labels(name, client=self.ctx.config.name, environment=self.ctx.environment, component="secrets")
+
+    def _namespace(self) -> k8s.core.v1.Namespace:
+        """The source namespace (created once per client stack)."""
+        key = "existing-secrets-namespace"
+        if key not in self.ctx.extra:
+            self.ctx.extra[key] = k8s.core.v1.Namespace(
+                f"{self.prefix}-source-namespace",
+                metadata=meta(self.source_namespace, labels={
+                    **self._labels(self.source_namespace),
+                    # Holds no pods: the strictest admission is free.
+                    "pod-security.kubernetes.io/enforce": "restricted",
+                    "pod-security.kubernetes.io/audit": "restricted",
+                    "pod-security.kubernetes.io/warn": "restricted",
+                }),
+                opts=child_opts(self.parent, self.ctx.provider, protect=True, retain_on_delete=True),
+            )
+        return self.ctx.extra[key]
+
+    # ------------------------------------------------------------------ identity
+    def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
+                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+        if bucket is not None:
+            raise pulumi.RunError("existing platforms have no cloud object storage: lfh:client.objectStorage.mode must be `minio`")
+        binding = ServiceAccountBinding(namespace=self.ctx.namespace, service_account=service_account)
+        if read_secret_prefix:
+            ns = self._namespace()
+            role_name = f"{self.ctx.namespace}-{name}-read"
+            role = k8s.rbac.v1.Role(
+                f"{self.prefix}-{name}-source-reader",
+                metadata=meta(role_name, self.source_namespace, labels=self._labels(role_name)),
+                # Read-only, Secrets only, this namespace only.
+                rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
+                opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns]),
+            )
+            k8s.rbac.v1.RoleBinding(
+                f"{self.prefix}-{name}-source-reader",
+                metadata=meta(role_name, self.source_namespace, labels=self._labels(role_name)),
+                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+                subjects=[{"kind": "ServiceAccount", "name": service_account, "namespace": self.ctx.namespace}],
+                opts=child_opts(self.parent, self.ctx.provider, depends_on=[role]),
+            )
+        return binding
+
+    # ------------------------------------------------------------------ buckets
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+        raise pulumi.RunError(
+            "lfh:client.objectStorage.mode: `cloud` needs a cloud platform; this platform is an existing cluster "
+            "(no cloud object storage). Use `minio` or leave the mode unset."
+        )
+
+    # ------------------------------------------------------------------ secrets
+    def remote_key(self, key: str) -> str:
+        return f"{key}#{VALUE_KEY}"
+
+    def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
+        ns = self._namespace()
+        return k8s.core.v1.Secret(
+            f"{self.prefix}-{key}",
+            metadata=meta(key, self.source_namespace, labels=self._labels(key),
+                          annotations={"lfh.io/secret-path": self.secret_path(key)}),
+            type="Opaque",
+            immutable=False,
+            string_data={VALUE_KEY: pulumi.Output.secret(value)},
+            opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns], protect=True,
+                            additional_secret_outputs=["stringData", "data"]),
+        )
+
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        ns = self._namespace()
+        return k8s.core.v1.Secret(
+            f"{self.prefix}-{key}",
+            metadata=meta(key, self.source_namespace, labels=self._labels(key),
+                          annotations={"lfh.io/secret-path": self.secret_path(key), "lfh.io/description": description}),
+            type="Opaque",
+            # Filled by an operator (`kubectl -n <source> edit secret`); the stack never overwrites it.
+            opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns], protect=True,
+                            ignore_changes=["data", "stringData"]),
+        )
+
+    def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
+        return {"kubernetes": {
+            "remoteNamespace": self.source_namespace,
+            "server": {
+                "url": "https://kubernetes.default.svc",
+                # Every namespace gets the cluster CA in this ConfigMap.
+                "caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt"},
+            },
+            "auth": {"serviceAccount": {"name": binding.service_account}},
+        }}
+
+    # ------------------------------------------------------------------ backups
+    def backup_target(self, service: str, binding: Optional[ServiceAccountBinding]) -> Optional[BackupTarget]:
+        backups = self.platform_backups()
+        bucket = backups.get("bucket")
+        endpoint = backups.get("endpoint") or self.cloud.get("backupEndpoint")
+        if not bucket or not endpoint:
+            return None
+        return BackupTarget(
+            storage={"type": "s3", "s3": {
+                "bucket": bucket,
+                "prefix": self.backup_prefix(service),
+                "region": backups.get("region") or self.cloud.get("region") or "us-east-1",
+                "endpointUrl": endpoint,
+                "forcePathStyle": True,
+                "credentialsSecret": f"{service}-backup-credentials",
+            }},
+            credentials_remote_key=f"{service}-backup-credentials",
+            credentials_keys=["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+        )

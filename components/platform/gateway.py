@@ -1,0 +1,259 @@
+"""The shared Envoy Gateway: controller, GatewayClass, one shared Gateway and the traffic policies
+that make its limits explicit (LESSONS.md: 413s from a silent 1 MB body limit, 431s from header size,
+merged HTTP listeners breaking HTTP-01, fields that did not exist in the CRDs).
+
+Gateway API CRDs — one source only: the envoy-gateway chart (`crds.enabled: true`, its default)
+installs Gateway API v1.6.1 *experimental*-channel CRDs. The standard-channel bundle
+(`gateway-api/crds.yaml` upstream) has no chart, we cannot fetch release URLs at deploy time and we do
+not vendor upstream files, so installing it separately would mean a second, clashing owner of the same
+CRDs. The chart is therefore the single owner. Our Gateway/HTTPRoute/BackendTLSPolicy objects use only
+standard-channel fields (the conformance check validates them against the standard CRDs), so moving to
+the standard bundle later (gateway-crds-helm with `crds.gatewayAPI.channel: standard`) changes nothing
+in them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import pulumi
+
+from lfh.config.platform import GatewayConfig
+
+from ..cluster.contract import ClusterContract
+from ._helpers import custom_resource, namespace, place, placement, release, resources, restricted_container, restricted_pod
+from .contract import CLIENT_NAMESPACE_LABEL, GatewayRef
+
+GATEWAY_API = "gateway.networking.k8s.io/v1"
+EG_API = "gateway.envoyproxy.io/v1alpha1"
+GATEWAY_CLASS = "envoy-gateway"
+ENVOY_PROXY = "shared-proxy"
+CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+
+
+def tls_secret_name(domain: str) -> str:
+    """Secret holding the wildcard certificate of ``domain`` (in the gateway namespace)."""
+    return "wildcard-" + domain.replace(".", "-") + "-tls"
+
+
+@dataclass
+class Listener:
+    name: str
+    hostname: str
+    domain: str
+    secret: str
+
+
+@dataclass
+class GatewayPlan:
+    """Names decided before anything is created (other add-ons and the contract read them)."""
+
+    namespace: str
+    name: str
+    listeners: list[Listener] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, ref: GatewayRef, domains: Sequence[str]) -> "GatewayPlan":
+        listeners = []
+        for i, domain in enumerate(domains):
+            # Distinct listener names and hostnames: merged listeners broke HTTP-01 (LESSONS.md).
+            lname = ref.https_listener if i == 0 else f"{ref.https_listener}-{i}"
+            listeners.append(Listener(lname, f"*.{domain}", domain, tls_secret_name(domain)))
+        return cls(ref.namespace, ref.name, listeners)
+
+
+class Gateway(pulumi.ComponentResource):
+    """Envoy Gateway controller + GatewayClass + EnvoyProxy + the shared Gateway + its policies."""
+
+    def __init__(self, name: str, cfg: GatewayConfig, cluster: ClusterContract, ref: GatewayRef,
+                 domains: Sequence[str], opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:platform:Gateway", name, None, opts)
+        p = cluster.provider
+        self.ref = ref
+        self.plan = GatewayPlan.of(ref, domains)
+        ns_name = ref.namespace
+
+        # Envoy Gateway's controller and proxies run as uid 65532 with every capability dropped:
+        # `restricted` fits.
+        self.namespace = namespace(self, p, ns_name, level="restricted", component="gateway",
+                                   depends_on=cluster.ready)
+
+        values: dict[str, Any] = {
+            # Single owner of the Gateway API CRDs (see module docstring).
+            "crds": {"enabled": True},
+            "deployment": {
+                "replicas": cfg.controller_replicas,
+                "envoyGateway": {
+                    "resources": resources(cfg.controller_resources),
+                },
+                "pod": {
+                    # Spread controller replicas over nodes: a node drain must not stop config pushes.
+                    "topologySpreadConstraints": [{
+                        "maxSkew": 1,
+                        "topologyKey": "kubernetes.io/hostname",
+                        "whenUnsatisfiable": "ScheduleAnyway",
+                        "labelSelector": {"matchLabels": {"control-plane": "envoy-gateway"}},
+                    }],
+                },
+            },
+            # Keep one controller up during voluntary disruptions (the chart's default is 0).
+            "podDisruptionBudget": {"minAvailable": 1 if cfg.controller_replicas > 1 else 0},
+            "certgen": {"job": {"resources": {
+                "requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}}},
+            "config": {"envoyGateway": {
+                "gateway": {"controllerName": CONTROLLER_NAME},
+                "provider": {"type": "Kubernetes"},
+                "logging": {"level": {"default": "info"}},
+                # EnvoyPatchPolicy is the only way in v1.9.0 to raise max_request_headers_kb and to stop
+                # Envoy from writing its own `Server` header (ClientTrafficPolicy lacks both fields).
+                "extensionApis": {"enableEnvoyPatchPolicy": True},
+            }},
+        }
+        system = placement(cluster)  # the controller and the proxies run on the system pool
+        place(values, ["deployment.pod", "certgen.job"], system)
+        self.release = release(self, p, "envoy-gateway", namespace=self.namespace, values=values)
+        crd_deps = [self.release]
+
+        selector = {"matchLabels": {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/managed-by": "envoy-gateway",
+                                    "gateway.envoyproxy.io/owning-gateway-name": ref.name,
+                                    "gateway.envoyproxy.io/owning-gateway-namespace": ns_name}}
+        service: dict[str, Any] = {
+            "type": "LoadBalancer",
+            # Local: the LB hands the proxy the real client IP (rate limit and blocklist are per client).
+            "externalTrafficPolicy": "Local",
+            "annotations": dict(cluster.load_balancer_annotations),
+        }
+        self.envoy_proxy = custom_resource(
+            self, p, "envoyproxy", api_version=EG_API, kind="EnvoyProxy", name=ENVOY_PROXY, namespace=ns_name,
+            component="gateway", depends_on=crd_deps,
+            spec={
+                "provider": {"type": "Kubernetes", "kubernetes": {
+                    "envoyDeployment": {
+                        "replicas": cfg.proxy_replicas,
+                        # Replaces Envoy Gateway's default container securityContext; the root file
+                        # system stays writable as in that default (Envoy writes to its working dir).
+                        "container": {"resources": resources(cfg.proxy_resources),
+                                      "securityContext": restricted_container(read_only_root=False)},
+                        "pod": {
+                            **system,
+                            "securityContext": restricted_pod(),
+                            # Required anti-affinity: two proxies never share a node, so one node loss
+                            # never takes the whole ingress down.
+                            "affinity": {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+                                "labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}]}},
+                        },
+                    },
+                    "envoyPDB": {"minAvailable": 1},
+                    "envoyService": service,
+                }},
+            },
+        )
+        self.gateway_class = custom_resource(
+            self, p, "gatewayclass", api_version=GATEWAY_API, kind="GatewayClass", name=GATEWAY_CLASS,
+            component="gateway", depends_on=crd_deps + [self.envoy_proxy],
+            spec={"controllerName": CONTROLLER_NAME,
+                  "parametersRef": {"group": "gateway.envoyproxy.io", "kind": "EnvoyProxy",
+                                    "name": ENVOY_PROXY, "namespace": ns_name}},
+        )
+
+        client_routes = {"namespaces": {"from": "Selector", "selector": {
+            "matchLabels": {CLIENT_NAMESPACE_LABEL: "true"}}}}
+        listeners: list[dict[str, Any]] = [{
+            # Plain HTTP exists only to redirect to HTTPS and to answer ACME HTTP-01 challenges; only
+            # routes in the gateway's own namespace (the redirect, cert-manager's solver) attach.
+            "name": "http", "protocol": "HTTP", "port": 80,
+            "allowedRoutes": {"namespaces": {"from": "Same"}, "kinds": [{"kind": "HTTPRoute"}]},
+        }]
+        for lst in self.plan.listeners:
+            listeners.append({
+                "name": lst.name, "protocol": "HTTPS", "port": 443, "hostname": lst.hostname,
+                "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret", "name": lst.secret}]},
+                "allowedRoutes": {**client_routes, "kinds": [{"kind": "HTTPRoute"}]},
+            })
+        self.gateway = custom_resource(
+            self, p, "gateway", api_version=GATEWAY_API, kind="Gateway", name=ref.name, namespace=ns_name,
+            component="gateway", depends_on=crd_deps + [self.gateway_class], spec={
+                "gatewayClassName": GATEWAY_CLASS, "listeners": listeners})
+
+        gw_target = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": ref.name}
+        after_gateway = crd_deps + [self.gateway]
+        self.redirect = custom_resource(
+            self, p, "redirect", api_version=GATEWAY_API, kind="HTTPRoute", name="https-redirect",
+            namespace=ns_name, component="gateway", depends_on=after_gateway, spec={
+                "parentRefs": [{"name": ref.name, "sectionName": "http"}],
+                # ACME solver routes match `/.well-known/acme-challenge/<token>` exactly and win over
+                # this catch-all by Gateway API precedence (longest path match).
+                "rules": [{"filters": [{"type": "RequestRedirect", "requestRedirect": {
+                    "scheme": "https", "statusCode": 301}}]}],
+            })
+
+        hsts = f"max-age={cfg.hsts_max_age}" + ("; includeSubDomains" if cfg.hsts_include_subdomains else "")
+        self.client_policy = custom_resource(
+            self, p, "client-traffic", api_version=EG_API, kind="ClientTrafficPolicy", name="shared-client-traffic",
+            namespace=ns_name, component="gateway", depends_on=after_gateway, spec={
+                "targetRefs": [gw_target],
+                # Client IP = the address the LB passes through, or the Nth X-Forwarded-For hop.
+                "clientIPDetection": {"xForwardedFor": {"numTrustedHops": cfg.trusted_hops}},
+                # Per-connection buffer ≥ the body limit, so a buffering filter never 413s a legal upload.
+                "connection": {"bufferLimit": cfg.request_body_limit},
+                "timeout": {"http": {
+                    # WebSockets stay open while idle up to this long (Syncd).
+                    "streamIdleTimeout": cfg.stream_idle_timeout,
+                    "idleTimeout": cfg.stream_idle_timeout,
+                }},
+                "headers": {
+                    # `X_Forwarded_For` must not pass as a second spelling of a trusted header.
+                    "withUnderscoresAction": "DropHeader",
+                    # Security headers on every response; upstream `Server` headers stripped.
+                    "lateResponseHeaders": {
+                        "set": [
+                            {"name": "Strict-Transport-Security", "value": hsts},
+                            {"name": "X-Content-Type-Options", "value": "nosniff"},
+                            {"name": "X-Frame-Options", "value": "DENY"},
+                            {"name": "Referrer-Policy", "value": cfg.referrer_policy},
+                        ],
+                        "remove": ["Server", "X-Powered-By"],
+                    },
+                },
+                "path": {"escapedSlashesAction": "UnescapeAndRedirect"},
+            })
+        self.backend_policy = custom_resource(
+            self, p, "backend-traffic", api_version=EG_API, kind="BackendTrafficPolicy", name="shared-backend-traffic",
+            namespace=ns_name, component="gateway", depends_on=after_gateway, spec={
+                "targetRefs": [gw_target],
+                "timeout": {"http": {"requestTimeout": cfg.request_timeout}},
+                # Local (per-proxy) rate limit per distinct client IP: needs no Redis rate-limit service.
+                "rateLimit": {"local": {"rules": [{
+                    "clientSelectors": [{"sourceCIDR": {"type": "Distinct", "value": "0.0.0.0/0"}}],
+                    "limit": {"requests": cfg.rate_limit_per_client, "unit": cfg.rate_limit_unit},
+                }]}},
+            })
+        authz: dict[str, Any] = {"defaultAction": "Allow"}
+        if cfg.blocked_cidrs:
+            authz["rules"] = [{"name": "blocked-cidrs", "action": "Deny",
+                               "principal": {"clientCIDRs": list(cfg.blocked_cidrs)}}]
+        self.security_policy = custom_resource(
+            self, p, "security", api_version=EG_API, kind="SecurityPolicy", name="shared-security",
+            namespace=ns_name, component="gateway", depends_on=after_gateway, spec={
+                "targetRefs": [gw_target], "authorization": authz})
+
+        hcm = "..filters[?(@.name=='envoy.filters.network.http_connection_manager')].typed_config"
+        patches = []
+        for listener in ["http"] + [lst.name for lst in self.plan.listeners[:1]]:
+            # Listeners on one port share one xDS listener, named after its first Gateway listener.
+            xds = f"{ns_name}/{ref.name}/{listener}"
+            patches += [
+                {"type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": xds,
+                 "operation": {"op": "add", "jsonPath": hcm, "path": "max_request_headers_kb",
+                               "value": cfg.max_request_headers_kb}},
+                # Never add Envoy's own `Server: envoy` header (the upstream one is removed above).
+                {"type": "type.googleapis.com/envoy.config.listener.v3.Listener", "name": xds,
+                 "operation": {"op": "add", "jsonPath": hcm, "path": "server_header_transformation",
+                               "value": "PASS_THROUGH"}},
+            ]
+        self.patch_policy = custom_resource(
+            self, p, "envoy-patch", api_version=EG_API, kind="EnvoyPatchPolicy", name="shared-hcm-limits",
+            namespace=ns_name, component="gateway", depends_on=after_gateway, spec={
+                "targetRef": gw_target, "type": "JSONPatch", "jsonPatches": patches})
+
+        self.register_outputs({"gateway": ref.name, "namespace": ns_name})

@@ -1,0 +1,209 @@
+"""Optional monitoring: kube-prometheus-stack (Prometheus 15 d / 50 Gi, Grafana, Alertmanager), the
+ServiceMonitors for the platform add-ons and the platform's alert rules.
+
+`monitoring` runs with Pod Security `privileged` (documented exception): the node exporter needs host
+network, host PID and hostPath `/proc`, `/sys`, `/` to report node health.
+
+Secrets: the Grafana admin password is generated (pulumi_random) and lives only in a Kubernetes
+Secret the chart reads (`grafana.admin.existingSecret`); receiver webhook URLs live in a Secret that
+Alertmanager mounts and reads through `*_file` settings. Neither appears in Helm values or outputs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.config import secret_value
+from lfh.config.platform import MonitoringConfig
+
+from ..cluster.contract import ClusterContract
+from ..k8s import child_opts, labels, meta
+from ._helpers import custom_resource, namespace, place, placement, release, resources
+from .contract import CLIENT_NAMESPACE_LABEL
+from .gateway import GATEWAY_API, Gateway
+from .storage import Storage
+
+NAMESPACE = "monitoring"
+RELEASE = "kube-prometheus-stack"
+MON_API = "monitoring.coreos.com/v1"
+#: Labels a ServiceMonitor/PrometheusRule needs for this Prometheus to pick it up (the chart's
+#: default selector: the Helm release label).
+SELECTOR_LABELS = {"release": RELEASE}
+GRAFANA_SECRET = "grafana-admin"
+RECEIVERS_SECRET = "alertmanager-receivers"
+SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
+
+#: The platform alert rules: (alert, expr, for, severity, summary).
+RULES: list[tuple[str, str, str, str, str]] = [
+    ("VeleroBackupTooOld", 'time() - max by (schedule) (velero_backup_last_successful_timestamp{schedule!=""}) > 26 * 3600',
+     "15m", "critical", "Velero schedule {{ $labels.schedule }} has no successful backup for more than 26 hours."),
+    ("VeleroBackupFailed", 'increase(velero_backup_failure_total{schedule!=""}[1h]) > 0',
+     "0m", "critical", "A Velero backup of schedule {{ $labels.schedule }} failed."),
+    ("CertificateExpiringSoon", "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 24 * 3600",
+     "1h", "warning", "Certificate {{ $labels.namespace }}/{{ $labels.name }} expires in less than 14 days."),
+    ("PersistentVolumeFillingUp", "kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes > 0.80",
+     "10m", "warning", "Volume {{ $labels.namespace }}/{{ $labels.persistentvolumeclaim }} is more than 80% full."),
+    ("PodCrashLooping", 'max_over_time(kube_pod_container_status_waiting_reason{reason="CrashLoopBackOff"}[5m]) >= 1',
+     "15m", "warning", "Pod {{ $labels.namespace }}/{{ $labels.pod }} ({{ $labels.container }}) is crash-looping."),
+    ("DeploymentReplicasUnavailable", "kube_deployment_status_replicas_unavailable > 0",
+     "15m", "warning", "Deployment {{ $labels.namespace }}/{{ $labels.deployment }} has unavailable replicas."),
+    ("LonghornVolumeDegraded", "longhorn_volume_robustness == 2",
+     "10m", "warning", "Longhorn volume {{ $labels.volume }} is degraded (fewer healthy replicas than configured)."),
+    ("LonghornVolumeFaulted", "longhorn_volume_robustness == 3",
+     "2m", "critical", "Longhorn volume {{ $labels.volume }} is faulted."),
+    ("NodeNotReady", 'kube_node_status_condition{condition="Ready",status="true"} == 0',
+     "5m", "critical", "Node {{ $labels.node }} is not ready."),
+]
+
+
+def alertmanager_config(cfg: MonitoringConfig) -> dict[str, Any]:
+    """Alertmanager routing: every receiver reads its URL from a mounted Secret file."""
+    receivers: list[dict[str, Any]] = [{"name": "null"}]
+    routes: list[dict[str, Any]] = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+    for r in cfg.receivers:
+        path = f"{SECRETS_DIR}/{r.name}"
+        if r.kind == "slack":
+            body: dict[str, Any] = {"slack_configs": [{"api_url_file": path, "send_resolved": True,
+                                                       **({"channel": r.channel} if r.channel else {})}]}
+        elif r.kind == "pagerduty":
+            body = {"pagerduty_configs": [{"routing_key_file": path, "send_resolved": True}]}
+        else:
+            body = {"webhook_configs": [{"url_file": path, "send_resolved": True}]}
+        receivers.append({"name": r.name, **body})
+        route: dict[str, Any] = {"receiver": r.name, "continue": True}
+        if r.severity != "all":
+            route["matchers"] = [f'severity = "{r.severity}"']
+        routes.append(route)
+    return {
+        "global": {"resolve_timeout": "5m"},
+        "route": {"group_by": ["namespace", "alertname"], "group_wait": "30s", "group_interval": "5m",
+                  "repeat_interval": "12h", "receiver": "null", "routes": routes},
+        "receivers": receivers,
+        "inhibit_rules": [{"source_matchers": ['severity = "critical"'], "target_matchers": ['severity = "warning"'],
+                           "equal": ["namespace", "alertname"]}],
+        "templates": ["/etc/alertmanager/config/*.tmpl"],
+    }
+
+
+class Monitoring(pulumi.ComponentResource):
+    """kube-prometheus-stack, platform ServiceMonitors, alert rules, Grafana route."""
+
+    def __init__(self, name: str, cfg: MonitoringConfig, cluster: ClusterContract, *, hostname: str,
+                 gateway: Gateway, storage: Storage, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:platform:Monitoring", name, None, opts)
+        p = cluster.provider
+        self.hostname = hostname
+        self.namespace = namespace(
+            self, p, NAMESPACE, level="privileged", component="monitoring", depends_on=cluster.ready,
+            why="prometheus-node-exporter needs hostNetwork, hostPID and hostPath to report node health",
+            extra_labels={CLIENT_NAMESPACE_LABEL: "true"})  # its Grafana route attaches to the shared Gateway
+
+        import pulumi_random as random  # only platforms with monitoring pay for importing it
+
+        password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self))
+        self.grafana_secret = k8s.core.v1.Secret(
+            f"{name}-grafana-admin",
+            metadata=meta(GRAFANA_SECRET, NAMESPACE, labels=labels(GRAFANA_SECRET, component="monitoring")),
+            type="Opaque",
+            string_data={"admin-user": "admin", "admin-password": password.result},
+            opts=child_opts(self, p, depends_on=[self.namespace], additional_secret_outputs=["stringData", "data"]),
+        )
+        receiver_data = {r.name: pulumi.Output.secret(secret_value(r.url)) for r in cfg.receivers}
+        self.receivers_secret = k8s.core.v1.Secret(
+            f"{name}-receivers",
+            metadata=meta(RECEIVERS_SECRET, NAMESPACE, labels=labels(RECEIVERS_SECRET, component="monitoring")),
+            type="Opaque",
+            string_data=receiver_data,
+            opts=child_opts(self, p, depends_on=[self.namespace], additional_secret_outputs=["stringData", "data"]),
+        )
+        small = resources(cfg.resources)
+        volume = {"volumeClaimTemplate": {"spec": {
+            "storageClassName": storage.classes["default"], "accessModes": ["ReadWriteOnce"],
+            "resources": {"requests": {"storage": cfg.storage}}}}}
+        values: dict[str, Any] = {
+            "crds": {"enabled": True},
+            "prometheus": {
+                "podDisruptionBudget": {"enabled": cfg.prometheus_replicas > 1, "minAvailable": 1},
+                "prometheusSpec": {
+                    "replicas": cfg.prometheus_replicas,
+                    "retention": cfg.retention,
+                    # Stop before the volume fills (90 % of it), instead of crashing on a full disk.
+                    "retentionSize": _retention_size(cfg.storage),
+                    "resources": resources(cfg.prometheus_resources),
+                    "storageSpec": volume,
+                    "podAntiAffinity": "hard",
+                },
+            },
+            "alertmanager": {
+                "podDisruptionBudget": {"enabled": cfg.prometheus_replicas > 1, "minAvailable": 1},
+                "config": alertmanager_config(cfg),
+                "alertmanagerSpec": {
+                    "replicas": cfg.prometheus_replicas,
+                    "resources": small,
+                    "secrets": [RECEIVERS_SECRET],
+                    "storage": {"volumeClaimTemplate": {"spec": {
+                        "storageClassName": storage.classes["default"], "accessModes": ["ReadWriteOnce"],
+                        "resources": {"requests": {"storage": "2Gi"}}}}},
+                },
+            },
+            "grafana": {
+                "enabled": True,
+                "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
+                "defaultDashboardsTimezone": "utc",
+            },
+            "prometheusOperator": {"resources": small, "admissionWebhooks": {"patch": {"resources": small}}},
+        }
+        place(values, ["prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
+                       "prometheusOperator.admissionWebhooks.patch"], placement(cluster))
+        self.release = release(self, p, "kube-prometheus-stack", name=RELEASE, namespace=self.namespace,
+                               values=values, depends_on=[self.grafana_secret, self.receivers_secret, *storage.ready],
+                               timeout=900)
+        crd = [self.release]
+
+        # Scrape the platform add-ons (their charts' own monitors would need this CRD before they install).
+        self.service_monitors = {}
+        for sm, ns, selector, port in (
+            ("longhorn", "longhorn-system", {"app": "longhorn-manager"}, "manager"),
+            ("velero", "velero", {"app.kubernetes.io/name": "velero"}, "http-monitoring"),
+            ("cert-manager", "cert-manager", {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"},
+             "tcp-prometheus-servicemonitor"),
+        ):
+            if sm == "longhorn" and storage.release is None:
+                continue
+            self.service_monitors[sm] = custom_resource(
+                self, p, f"sm-{sm}", api_version=MON_API, kind="ServiceMonitor", name=sm, namespace=NAMESPACE,
+                component="monitoring", obj_labels=SELECTOR_LABELS, depends_on=crd, spec={
+                    "namespaceSelector": {"matchNames": [ns]},
+                    "selector": {"matchLabels": selector},
+                    "endpoints": [{"port": port, "interval": "60s"}]})
+        self.rules = custom_resource(
+            self, p, "rules", api_version=MON_API, kind="PrometheusRule", name="lfh-platform-alerts", namespace=NAMESPACE,
+            component="monitoring", obj_labels=SELECTOR_LABELS, depends_on=crd, spec={"groups": [{
+                "name": "lfh-platform", "rules": [
+                    {"alert": a, "expr": e, "for": f, "labels": {"severity": s}, "annotations": {"summary": m}}
+                    for a, e, f, s, m in RULES]}]})
+        self.route = custom_resource(
+            self, p, "route", api_version=GATEWAY_API, kind="HTTPRoute", name="grafana", namespace=NAMESPACE,
+            component="monitoring", depends_on=[gateway.release, gateway.gateway, self.release], spec={
+                "parentRefs": [{"name": gateway.ref.name, "namespace": gateway.ref.namespace,
+                                "sectionName": gateway.ref.https_listener}],
+                "hostnames": [hostname],
+                "rules": [{"backendRefs": [{"name": f"{RELEASE}-grafana", "port": 80}]}]})
+        self.register_outputs({"namespace": NAMESPACE, "hostname": hostname})
+
+    def contract(self) -> dict[str, Any]:
+        return {"enabled": True, "namespace": NAMESPACE, "serviceMonitorLabels": dict(SELECTOR_LABELS),
+                "grafanaHostname": self.hostname}
+
+
+def _retention_size(storage: str) -> str:
+    """90 % of the volume, in the units Prometheus takes (`45GB`)."""
+    units = {"Gi": 1, "Ti": 1024, "Mi": 1 / 1024}
+    for suffix, factor in units.items():
+        if storage.endswith(suffix):
+            gib = float(storage[: -len(suffix)]) * factor
+            return f"{max(1, int(gib * 0.9))}GB"
+    return "45GB"

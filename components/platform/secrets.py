@@ -1,0 +1,108 @@
+"""External Secrets Operator and the platform ClusterSecretStore (the cloud's secret manager).
+
+ESO 2.x serves only `external-secrets.io/v1` (v1beta1 is `served: false`), so every store and
+ExternalSecret here uses v1.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.config.platform import SecretsConfig
+
+from ..cluster.contract import ClusterContract
+from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
+
+ESO_API = "external-secrets.io/v1"
+NAMESPACE = "external-secrets"
+SERVICE_ACCOUNT = "external-secrets"
+#: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
+PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
+
+
+class Secrets(pulumi.ComponentResource):
+    """ESO (HA operator + webhook) and one ClusterSecretStore built from the cluster contract."""
+
+    def __init__(self, name: str, cfg: SecretsConfig, cluster: ClusterContract, *, prefix: str,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:platform:Secrets", name, None, opts)
+        p = cluster.provider
+        self.store_name = cfg.store_name
+        self.prefix = prefix
+        self.refresh_interval = cfg.refresh_interval
+        # The operator, webhook and cert controller run non-root, read-only, all capabilities dropped.
+        self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="secrets",
+                                   depends_on=cluster.ready)
+        identity = addon_identity(cluster, "external-secrets", NAMESPACE, SERVICE_ACCOUNT)
+        res = resources(cfg.resources)
+        values: dict[str, Any] = {
+            # ESO's CRDs come with the chart (and stay on uninstall: deleting them deletes every secret sync).
+            "installCRDs": True,
+            "replicaCount": cfg.replicas,
+            "leaderElect": True,
+            "resources": res,
+            "podDisruptionBudget": {"enabled": cfg.replicas > 1, "minAvailable": 1},
+            "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT,
+                               "annotations": dict(identity.annotations) if identity else {}},
+            "podLabels": dict(identity.pod_labels) if identity else {},
+            "webhook": {
+                "replicaCount": cfg.webhook_replicas,
+                "resources": res,
+                # A webhook outage blocks every ExternalSecret change: keep one up.
+                "podDisruptionBudget": {"enabled": cfg.webhook_replicas > 1, "minAvailable": 1},
+            },
+            "certController": {"resources": res},
+        }
+        place(values, ["", "webhook", "certController"], placement(cluster))
+        self.release = release(self, p, "external-secrets", namespace=self.namespace, values=values)
+
+        provider_block = cluster.secret_store_provider or cfg.provider
+        self.store: Optional[k8s.apiextensions.CustomResource] = None
+        if provider_block:
+            self.store = custom_resource(
+                self, p, "store", api_version=ESO_API, kind="ClusterSecretStore", name=cfg.store_name,
+                component="secrets", depends_on=[self.release],
+                spec={"provider": provider_block, "refreshInterval": 3600,
+                      # Only the platform's own namespaces may read through this store: it holds the
+                      # platform's identity. Clients get namespace-scoped SecretStores on their own
+                      # paths, so one client can never read another's (LESSONS.md).
+                      "conditions": [{"namespaces": list(PLATFORM_CONSUMERS)}]})
+        else:
+            # Existing clusters may leave the store out; then the bucket credentials (velero/velero-credentials,
+            # longhorn-system/longhorn-backup-credentials) are Secrets the operator creates before `pulumi up`.
+            pulumi.log.warn(
+                "lfh:platform.secrets.provider: no secret manager configured for this cluster; the platform "
+                "ClusterSecretStore and its ExternalSecrets are not created: create velero/velero-credentials "
+                "(and longhorn-system/longhorn-backup-credentials with Longhorn) by hand", self)
+        self.register_outputs({"store": cfg.store_name})
+
+    @property
+    def ready(self) -> list[pulumi.Resource]:
+        """What an ExternalSecret must wait for: the CRD's release and the store it reads."""
+        return [self.release] + ([self.store] if self.store is not None else [])
+
+    def external_secret(self, parent: pulumi.Resource, provider: pulumi.ProviderResource, suffix: str, *,
+                        name: str, namespace: str, target: str, data: dict[str, tuple[str, str]],
+                        template: Optional[dict[str, Any]] = None, depends_on: Sequence[pulumi.Resource] = (),
+                        ) -> Optional[k8s.apiextensions.CustomResource]:
+        """An ExternalSecret reading ``{secretKey: (path under the prefix, property)}`` from the platform store."""
+        if self.store is None:
+            return None
+        if namespace not in PLATFORM_CONSUMERS:
+            raise ValueError(f"ExternalSecret {namespace}/{name}: namespace may not read the platform store")
+        target_block: dict[str, Any] = {"name": target, "creationPolicy": "Owner",
+                                        # Keep the Secret if the ExternalSecret goes: volumes need their key.
+                                        "deletionPolicy": "Retain"}
+        if template:
+            target_block["template"] = template
+        return custom_resource(
+            parent, provider, suffix, api_version=ESO_API, kind="ExternalSecret", name=name, namespace=namespace,
+            component="secrets", depends_on=list(self.ready) + list(depends_on), spec={
+                "refreshInterval": self.refresh_interval,
+                "secretStoreRef": {"kind": "ClusterSecretStore", "name": self.store_name},
+                "target": target_block,
+                "data": [{"secretKey": key, "remoteRef": {"key": f"{self.prefix}/{path}", "property": prop}}
+                         for key, (path, prop) in data.items()],
+            })

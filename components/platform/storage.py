@@ -1,0 +1,189 @@
+"""Longhorn replicated block storage: StorageClasses and the snapshot/backup RecurringJobs.
+
+`longhorn-system` is the one namespace whose Pod Security level is `privileged` by necessity:
+longhorn-manager and the instance managers need privileged containers, hostPath (`/dev`, `/proc`,
+the data path) and host PID/network to attach iSCSI/NVMe block devices on every node.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from lfh.config.platform import StorageConfig
+
+from ..cluster.contract import ClusterContract
+from ..k8s import child_opts, labels, meta
+from ._helpers import custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place, placement, release, resources
+from .secrets import Secrets
+
+LONGHORN_API = "longhorn.io/v1beta2"
+NAMESPACE = "longhorn-system"
+DEFAULT_CLASS = "longhorn"
+ENCRYPTED_CLASS = "longhorn-encrypted"
+CRYPTO_SECRET = "longhorn-crypto"
+BACKUP_SECRET = "longhorn-backup-credentials"
+#: RecurringJob group every volume without its own job labels belongs to.
+DEFAULT_GROUP = "default"
+
+
+def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
+    """Longhorn's backup target URL for the platform bucket, from the contract's backup flavour."""
+    b = cluster.backup
+    # Longhorn writes under its own prefix (its cloud identity is scoped to it).
+    prefix = getattr(b, "longhorn_prefix", "longhorn")
+    if b.flavour == "azure-blob":
+        return pulumi.Output.concat("azblob://", b.bucket, "@core.windows.net/", prefix, "/")
+    # S3 API: AWS, S3-compatible stores, and GCS through its S3 interoperability endpoint.
+    return pulumi.Output.concat("s3://", b.bucket, "@", b.region or "us-east-1", "/", prefix, "/")
+
+
+class Storage(pulumi.ComponentResource):
+    """Longhorn (3 replicas), StorageClasses `longhorn` (default) and `longhorn-encrypted`, RecurringJobs."""
+
+    def __init__(self, name: str, cfg: StorageConfig, cluster: ClusterContract, secrets: Secrets,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("lfh:platform:Storage", name, None, opts)
+        p = cluster.provider
+        self.release: Optional[k8s.helm.v3.Release] = None
+        self.recurring_jobs: dict[str, k8s.apiextensions.CustomResource] = {}
+        self.ready: list[pulumi.Resource] = list(cluster.ready)
+        if cfg.use_cluster_storage_class:
+            # Small/existing clusters: the cluster's own class serves every role; no Longhorn.
+            self.classes = {"default": cluster.storage_class, "encrypted": cluster.storage_class,
+                            "cloud": cluster.storage_class}
+            self.register_outputs({"classes": self.classes})
+            return
+        self.classes = {"default": DEFAULT_CLASS, "encrypted": ENCRYPTED_CLASS, "cloud": cluster.storage_class}
+        self.namespace = namespace(
+            self, p, NAMESPACE, level="privileged", component="storage", depends_on=cluster.ready,
+            why="longhorn-manager/instance-manager need privileged containers, hostPath and host PID to attach block devices")
+
+        identity = addon_identity(cluster, "longhorn", NAMESPACE, "longhorn-service-account")
+        needs_credentials = identity is None or cluster.backup.flavour in ("s3-compatible", "gcs", "azure-blob")
+        self.backup_secret = None
+        if needs_credentials and secrets.store is not None:
+            data = {"AWS_ACCESS_KEY_ID": ("platform/longhorn-backup", "accessKeyId"),
+                    "AWS_SECRET_ACCESS_KEY": ("platform/longhorn-backup", "secretAccessKey")}
+            if cluster.backup.flavour == "azure-blob":
+                data = {"AZBLOB_ACCOUNT_NAME": ("platform/longhorn-backup", "accountName"),
+                        "AZBLOB_ACCOUNT_KEY": ("platform/longhorn-backup", "accountKey")}
+            template = None
+            endpoint = cluster.backup.endpoint or ("https://storage.googleapis.com" if cluster.backup.flavour == "gcs" else "")
+            if endpoint:
+                template = {"engineVersion": "v2", "mergePolicy": "Merge", "data": {"AWS_ENDPOINTS": endpoint}}
+            self.backup_secret = secrets.external_secret(
+                self, p, "backup-credentials", name=BACKUP_SECRET, namespace=NAMESPACE, target=BACKUP_SECRET,
+                data=data, template=template, depends_on=[self.namespace])
+
+        res = resources(cfg.manager_resources)
+        values: dict[str, Any] = {
+            # We create the StorageClasses ourselves (below), so they are visible and checked in the plan.
+            "persistence": {"createStorageClass": False, "defaultClass": False,
+                            "defaultClassReplicaCount": cfg.replica_count, "reclaimPolicy": "Retain"},
+            "defaultSettings": {
+                "defaultReplicaCount": json.dumps({"v1": str(cfg.replica_count)}),
+                # Replicas on different nodes and, where zones exist, different zones.
+                "replicaSoftAntiAffinity": "false",
+                "replicaZoneSoftAntiAffinity": "true",
+                "nodeDownPodDeletionPolicy": "delete-both-statefulset-and-deployment-pod",
+                "nodeDrainPolicy": "block-if-contains-last-replica",
+                "storageMinimalAvailablePercentage": "15",
+                "upgradeChecker": "false",
+                "allowCollectingLonghornUsageMetrics": "false",
+            },
+            "defaultBackupStore": {
+                "backupTarget": backup_target(cluster),
+                # Synced by the ExternalSecret above, or created by the operator when there is no store.
+                "backupTargetCredentialSecret": BACKUP_SECRET if needs_credentials else "",
+                "pollInterval": "300",
+            },
+            "serviceAccount": {"annotations": dict(identity.annotations) if identity else {}},
+            "longhornManager": {"resources": res},
+            "longhornUI": {"replicas": 2},
+            "csi": {"attacherReplicaCount": 2, "provisionerReplicaCount": 2, "resizerReplicaCount": 2,
+                    "snapshotterReplicaCount": 2},
+            "preUpgradeChecker": {"jobEnabled": True, "upgradeVersionCheck": True},
+        }
+        # Node-level parts (manager, CSI plugin, instance managers) run on every pool a volume can be
+        # attached in; the UI and deployers on the system pool.
+        everywhere = every_pool_tolerations(cluster)
+        if everywhere:
+            values["longhornManager"]["tolerations"] = everywhere
+            values["longhornDriver"] = {"tolerations": everywhere}
+            values["defaultSettings"]["taintToleration"] = ";".join(
+                t["key"] + (f"={t['value']}" if t.get("value") else "") + f":{t.get('effect', '')}" for t in everywhere)
+        place(values, ["longhornUI"], placement(cluster))
+        deps = [self.backup_secret] if self.backup_secret is not None else []
+        self.release = release(self, p, "longhorn", namespace=self.namespace, values=values,
+                               depends_on=deps, timeout=900)
+        crd = [self.release]
+
+        # dm-crypt passphrase for the encrypted class, synced from the secret manager (never in state).
+        self.crypto_secret = secrets.external_secret(
+            self, p, "crypto-key", name=CRYPTO_SECRET, namespace=NAMESPACE, target=CRYPTO_SECRET,
+            data={"CRYPTO_KEY_VALUE": ("platform/longhorn-crypto", "passphrase")},
+            template={"engineVersion": "v2", "mergePolicy": "Merge", "data": {
+                "CRYPTO_KEY_PROVIDER": "secret", "CRYPTO_KEY_CIPHER": "aes-xts-plain64",
+                "CRYPTO_KEY_HASH": "sha256", "CRYPTO_KEY_SIZE": "256", "CRYPTO_PBKDF": "argon2i"}},
+            depends_on=[self.namespace])
+
+        job_selector = json.dumps([{"name": DEFAULT_GROUP, "isGroup": True}])
+        common = {
+            "numberOfReplicas": str(cfg.replica_count),
+            "staleReplicaTimeout": "30",
+            "fsType": "ext4",
+            "dataLocality": "disabled",
+            "recurringJobSelector": job_selector,
+        }
+        self.default_class = self._class(p, "class-default", DEFAULT_CLASS, common, default=True, deps=crd)
+        self.encrypted_class = None
+        if self.crypto_secret is not None:
+            crypto = {f"csi.storage.k8s.io/{kind}-secret-{field}": value
+                      for kind in ("provisioner", "node-publish", "node-stage", "node-expand")
+                      for field, value in (("name", CRYPTO_SECRET), ("namespace", NAMESPACE))}
+            self.encrypted_class = self._class(p, "class-encrypted", ENCRYPTED_CLASS,
+                                               {**common, "encrypted": "true", **crypto}, default=False,
+                                               deps=crd + [self.crypto_secret])
+        else:
+            # No secret store, no key: a dm-crypt class would leave every volume Pending. Data services
+            # get the cluster's own (cloud-encrypted) class instead.
+            self.classes["encrypted"] = cluster.storage_class
+            pulumi.log.warn("lfh:platform.storage: no ClusterSecretStore for the dm-crypt key; the `encrypted` "
+                            f"storage class is the cluster's own {cluster.storage_class!r}", self)
+
+        # No VolumeSnapshotClass for Velero's CSI snapshots of Longhorn volumes here: the
+        # snapshot.storage.k8s.io CRDs belong to the cluster's snapshot controller and are not in the
+        # pinned upstream set, so the object could not be checked. Longhorn's own RecurringJob backups
+        # (below) cover its volumes; see the report.
+        jobs = [
+            ("snapshot-hourly", "snapshot", cfg.snapshot_cron, cfg.snapshot_retain),
+            ("backup-daily", "backup", cfg.daily_backup_cron, cfg.daily_backup_retain),
+            ("backup-weekly", "backup", cfg.weekly_backup_cron, cfg.weekly_backup_retain),
+        ]
+        for job, task, cron, retain in jobs:
+            self.recurring_jobs[job] = custom_resource(
+                self, p, f"job-{job}", api_version=LONGHORN_API, kind="RecurringJob", name=job,
+                namespace=NAMESPACE, component="storage", depends_on=crd, spec={
+                    "name": job, "task": task, "cron": cron, "retain": retain,
+                    "concurrency": cfg.backup_concurrency, "groups": [DEFAULT_GROUP],
+                    "labels": {"lfh.io/tier": job}})
+        self.ready = [c for c in (self.default_class, self.encrypted_class) if c is not None]
+        self.register_outputs({"classes": self.classes})
+
+    def _class(self, p: pulumi.ProviderResource, suffix: str, name: str, params: dict[str, str], *,
+               default: bool, deps: list) -> k8s.storage.v1.StorageClass:
+        annotations = {"storageclass.kubernetes.io/is-default-class": "true" if default else "false"}
+        return k8s.storage.v1.StorageClass(
+            f"{self._name}-{suffix}",
+            metadata=meta(name, labels=labels(name, component="storage"), annotations=annotations),
+            provisioner="driver.longhorn.io",
+            # Retain: deleting a PVC by mistake must not delete patient data.
+            reclaim_policy="Retain",
+            allow_volume_expansion=True,
+            volume_binding_mode="Immediate",
+            parameters=params,
+            opts=child_opts(self, p, depends_on=deps),
+        )

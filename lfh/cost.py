@@ -1,0 +1,904 @@
+"""Sizing, capacity and cost preview, read from a plan's recorded objects.
+
+One implementation of "sum the requests of a plan" (``sizing``), reused by the plan's cost section,
+`python -m lfh cost STACK`, and any other sizing report: it reads only what the plan recorded —
+Kubernetes manifests (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods,
+PVCs, HPAs), custom resources with pod specs (Percona `PerconaServerMongoDB`, TyKO
+`TypesenseCluster`, MinIO `Tenant`) and the resources we set in Helm release values — never component
+internals, so it works on whatever a plan contains.
+
+Capacity: the node pools come from the platform plan (EKS node groups, AKS agent pools, GKE node
+pools: instance shape × max nodes), each node's allocatable after the system reserve, minus
+DaemonSets per node and the platform's own add-ons; a client (or platform) whose requests do not
+fit gets a **warning** finding (`check="capacity"`).
+
+Cost: node pools, control plane, load balancers, NAT, block storage, buckets and KMS keys priced from
+the dated table in ``lfh/prices.py``; a client stack pays its requests' share of the platform nodes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Optional
+
+from . import prices
+from .plan.model import Finding, Plan
+
+GIB = 1024 ** 3
+_SUFFIX = {
+    "n": 1e-9, "u": 1e-6, "m": 1e-3, "": 1, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15, "E": 1e18,
+    "Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "Ti": 1024 ** 4, "Pi": 1024 ** 5, "Ei": 1024 ** 6,
+}
+_QTY = re.compile(r"^\s*([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+
+
+def quantity(value: Any) -> float:
+    """A Kubernetes quantity as a number in base units (`500m` → 0.5, `1Gi` → 1073741824)."""
+    if value is None or value == "":
+        return 0.0
+    if isinstance(value, (int, float)):
+        return float(value)
+    m = _QTY.match(str(value))
+    if not m or m.group(2) not in _SUFFIX:
+        raise ValueError(f"not a Kubernetes quantity: {value!r}")
+    return float(m.group(1)) * _SUFFIX[m.group(2)]
+
+
+# ---------------------------------------------------------------- what a pod asks for
+
+
+@dataclass
+class PodSize:
+    """Requests and limits of one pod (CPU in cores, memory in bytes)."""
+
+    cpu_requests: float = 0.0
+    cpu_limits: float = 0.0
+    memory_requests: float = 0.0
+    memory_limits: float = 0.0
+    #: Containers that set no CPU or memory request (they count as 0 here; the LimitRange may fill them).
+    unset: int = 0
+
+    def __add__(self, other: "PodSize") -> "PodSize":
+        return PodSize(self.cpu_requests + other.cpu_requests, self.cpu_limits + other.cpu_limits,
+                       self.memory_requests + other.memory_requests, self.memory_limits + other.memory_limits,
+                       self.unset + other.unset)
+
+    def max(self, other: "PodSize") -> "PodSize":
+        return PodSize(max(self.cpu_requests, other.cpu_requests), max(self.cpu_limits, other.cpu_limits),
+                       max(self.memory_requests, other.memory_requests), max(self.memory_limits, other.memory_limits),
+                       self.unset + other.unset)
+
+
+def container_size(resources: Any) -> PodSize:
+    resources = resources if isinstance(resources, dict) else {}
+    req = resources.get("requests") or {}
+    lim = resources.get("limits") or {}
+    # Kubernetes defaults a missing request to the limit.
+    cpu_req = req.get("cpu", lim.get("cpu"))
+    mem_req = req.get("memory", lim.get("memory"))
+    return PodSize(quantity(cpu_req), quantity(lim.get("cpu")), quantity(mem_req), quantity(lim.get("memory")),
+                   int(cpu_req is None or mem_req is None))
+
+
+def pod_size(pod_spec: dict[str, Any]) -> PodSize:
+    """The effective requests/limits of a pod, as the scheduler computes them.
+
+    App containers and restartable (sidecar) init containers add up; a plain init container runs
+    alone, so the pod needs at least the largest of them.
+    """
+    total = PodSize()
+    for c in pod_spec.get("containers") or []:
+        total = total + container_size(c.get("resources"))
+    largest_init = PodSize()
+    for c in pod_spec.get("initContainers") or []:
+        size = container_size(c.get("resources"))
+        if c.get("restartPolicy") == "Always":
+            total = total + size
+        else:
+            largest_init = largest_init.max(PodSize(size.cpu_requests, size.cpu_limits, size.memory_requests, size.memory_limits))
+    overhead = pod_spec.get("overhead") or {}
+    total = total + PodSize(quantity(overhead.get("cpu")), 0, quantity(overhead.get("memory")), 0)
+    return total.max(largest_init) if largest_init.cpu_requests or largest_init.memory_requests else total
+
+
+# ---------------------------------------------------------------- workloads of a plan
+
+
+@dataclass
+class Workload:
+    """One thing that runs pods (or holds storage), with its per-pod size and replica counts."""
+
+    namespace: str
+    kind: str
+    name: str
+    replicas: int
+    pod: PodSize
+    #: Upper bound from an HPA (== replicas without one).
+    max_replicas: int = 0
+    #: DaemonSets: `replicas` is per node.
+    per_node: bool = False
+    #: Storage this workload or object claims, in bytes (all replicas), and its StorageClass.
+    storage: float = 0.0
+    storage_class: str = ""
+    #: `manifest`, `custom resource`, `helm values`.
+    source: str = "manifest"
+    #: What it belongs to for reports: the pinned chart key of a Helm release (`cert-manager`), the
+    #: custom resource's controller (`envoy-gateway` for an EnvoyProxy), else "".
+    group: str = ""
+    #: Runs to completion (Job, CronJob, a chart's hook/init job): counted in the totals, and also
+    #: reported apart so steady-state views can leave it out.
+    transient: bool = False
+    tolerations: list = field(default_factory=list)
+    node_selector: dict = field(default_factory=dict)
+    urn: str = ""
+
+    def __post_init__(self) -> None:
+        self.max_replicas = max(self.max_replicas, self.replicas)
+
+    @property
+    def total(self) -> PodSize:
+        return _scale(self.pod, self.replicas)
+
+    @property
+    def total_at_max(self) -> PodSize:
+        return _scale(self.pod, self.max_replicas)
+
+
+def _scale(p: PodSize, n: int) -> PodSize:
+    return PodSize(p.cpu_requests * n, p.cpu_limits * n, p.memory_requests * n, p.memory_limits * n, p.unset * n)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _claim_storage(claim_spec: dict[str, Any]) -> tuple[float, str]:
+    spec = claim_spec or {}
+    req = ((spec.get("resources") or {}).get("requests") or {}).get("storage")
+    return quantity(req), str(spec.get("storageClassName") or "")
+
+
+def _pod_workload(ns: str, kind: str, name: str, replicas: int, spec: dict, urn: str, **kw: Any) -> Workload:
+    return Workload(ns, kind, name, replicas, pod_size(spec), urn=urn,
+                    tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}), **kw)
+
+
+def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
+    kind = obj.get("kind")
+    meta = obj.get("metadata") or {}
+    ns, name = meta.get("namespace") or "default", meta.get("name") or "?"
+    spec = obj.get("spec") or {}
+    template = (spec.get("template") or {}).get("spec") or {}
+    if kind in ("Deployment", "ReplicaSet"):
+        yield _pod_workload(ns, kind, name, _int(spec.get("replicas"), 1), template, urn)
+    elif kind == "StatefulSet":
+        replicas = _int(spec.get("replicas"), 1)
+        storage, sc = 0.0, ""
+        for vct in spec.get("volumeClaimTemplates") or []:
+            size, sc_ = _claim_storage(vct.get("spec") or {})
+            storage += size * replicas
+            sc = sc or sc_
+        yield _pod_workload(ns, kind, name, replicas, template, urn, storage=storage, storage_class=sc)
+    elif kind == "DaemonSet":
+        yield _pod_workload(ns, kind, name, 1, template, urn, per_node=True)
+    elif kind == "Job":
+        yield _pod_workload(ns, kind, name, _int(spec.get("parallelism"), 1), template, urn, transient=True)
+    elif kind == "CronJob":
+        job = (spec.get("jobTemplate") or {}).get("spec") or {}
+        yield _pod_workload(ns, kind, name, _int(job.get("parallelism"), 1), (job.get("template") or {}).get("spec") or {}, urn,
+                            transient=True)
+    elif kind == "Pod":
+        yield _pod_workload(ns, kind, name, 1, spec, urn)
+    elif kind == "PersistentVolumeClaim":
+        size, sc = _claim_storage(spec)
+        yield Workload(ns, kind, name, 0, PodSize(), storage=size, storage_class=sc, urn=urn)
+    elif kind == "PerconaServerMongoDB":
+        yield from _psmdb(urn, ns, name, spec)
+    elif kind == "TypesenseCluster":
+        storage = spec.get("storage") or {}
+        replicas = _int(spec.get("replicas"), 3)
+        yield Workload(ns, kind, name, replicas, container_size(spec.get("resources")), source="custom resource",
+                       storage=quantity(storage.get("size") or "100Mi") * replicas,
+                       storage_class=str(storage.get("storageClassName") or ""), urn=urn,
+                       tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}))
+    elif kind == "EnvoyProxy":
+        # The Envoy fleet the gateway controller creates for a Gateway, sized by its EnvoyProxy.
+        dep = ((spec.get("provider") or {}).get("kubernetes") or {}).get("envoyDeployment") or {}
+        pod = dep.get("pod") or {}
+        yield Workload(ns, kind, name, _int(dep.get("replicas"), 1), container_size((dep.get("container") or {}).get("resources")),
+                       source="custom resource", group="envoy-gateway", urn=urn,
+                       tolerations=list(pod.get("tolerations") or []), node_selector=dict(pod.get("nodeSelector") or {}))
+    elif kind == "Tenant" and str(obj.get("apiVersion", "")).startswith("minio.min.io/"):
+        for pool in spec.get("pools") or []:
+            servers = _int(pool.get("servers"), 1)
+            size, sc = _claim_storage((pool.get("volumeClaimTemplate") or {}).get("spec") or {})
+            yield Workload(ns, kind, f"{name}/{pool.get('name', 'pool')}", servers, container_size(pool.get("resources")),
+                           source="custom resource", storage=size * _int(pool.get("volumesPerServer"), 1) * servers,
+                           storage_class=sc, urn=urn, tolerations=list(pool.get("tolerations") or []),
+                           node_selector=dict(pool.get("nodeSelector") or {}))
+
+
+def _psmdb(urn: str, ns: str, name: str, spec: dict[str, Any]) -> Iterable[Workload]:
+    """Percona Server for MongoDB: every replset member (and arbiter/non-voting/config server/mongos)."""
+    backup = spec.get("backup") or {}
+    # The pbm-agent runs as a sidecar in every data-bearing member when backups are on.
+    agent = container_size(backup.get("resources")) if backup.get("enabled", True) and backup.get("resources") else PodSize()
+
+    def member(part: str, cfg: dict, default_size: int, data: bool = True) -> Optional[Workload]:
+        if not cfg or cfg.get("enabled") is False:
+            return None
+        size = _int(cfg.get("size"), default_size)
+        pod = container_size(cfg.get("resources"))
+        for sc in cfg.get("sidecars") or []:
+            pod = pod + container_size(sc.get("resources"))
+        storage, sclass = 0.0, ""
+        if data:
+            pod = pod + agent
+            pvc = ((cfg.get("volumeSpec") or {}).get("persistentVolumeClaim")) or {}
+            one, sclass = _claim_storage(pvc)
+            storage = one * size
+        return Workload(ns, "PerconaServerMongoDB", f"{name}/{part}", size, pod, source="custom resource",
+                        storage=storage, storage_class=sclass, urn=urn,
+                        tolerations=list(cfg.get("tolerations") or []), node_selector=dict(cfg.get("nodeSelector") or {}))
+
+    for rs in spec.get("replsets") or []:
+        rs_name = rs.get("name", "rs")
+        for w in (member(rs_name, rs, 3),
+                  member(f"{rs_name}-arbiter", rs.get("arbiter") or {}, 1, data=False) if (rs.get("arbiter") or {}).get("enabled") else None,
+                  member(f"{rs_name}-nonvoting", rs.get("nonvoting") or {}, 1) if (rs.get("nonvoting") or {}).get("enabled") else None):
+            if w is not None:
+                yield w
+    sharding = spec.get("sharding") or {}
+    if sharding.get("enabled"):
+        for w in (member("cfg", sharding.get("configsvrReplSet") or {}, 3),
+                  member("mongos", sharding.get("mongos") or {}, 2, data=False)):
+            if w is not None:
+                yield w
+
+
+def _chart_table() -> tuple[dict[str, list], Any]:
+    """Per-chart knowledge of where each workload's `resources` and replica count sit in the values
+    (`lfh.plan.platform_sizing.TABLE`), when that module exists."""
+    try:
+        from .plan.platform_sizing import PER_NODE, TABLE
+    except ImportError:
+        return {}, None
+    return TABLE, PER_NODE
+
+
+def _get_path(values: Any, path: str) -> Any:
+    node = values
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
+    """The resources we set in a release's values (what the chart defaults to is unknown here).
+
+    Charts in the sizing table (``_chart_table``) are read where the table says each workload's
+    resources and replica count (or "per node") live. Anything else — and other charts — by
+    convention: a mapping with `resources.requests|limits` is one workload, its replica count the
+    sibling `replicas`/`replicaCount` (default 1; MinIO's `mode: standalone` is one pod), its storage
+    `persistence.size` or a `volumeClaimTemplate` (also under `storageSpec`) per replica.
+    """
+    from .charts import chart_for
+
+    values = release.get("values") or {}
+    chart = chart_for(str(release.get("chart", "")), str(release.get("repository", "")))
+    key = chart.key if chart else ""
+    table, per_node = _chart_table()
+    covered: set[str] = set()
+    ns_ = release.get("namespace") or "default"
+    for workload, res_path, replicas, default in table.get(key, []):
+        res = _get_path(values, res_path)
+        covered.add(res_path)
+        if not isinstance(res, dict) or not (res.get("requests") or res.get("limits")):
+            continue
+        parent = _get_path(values, res_path.rsplit(".", 1)[0]) if "." in res_path else values
+        tol = parent.get("tolerations") if isinstance(parent, dict) and isinstance(parent.get("tolerations"), list) else []
+        sel = parent.get("nodeSelector") if isinstance(parent, dict) and isinstance(parent.get("nodeSelector"), dict) else {}
+        if replicas == per_node:
+            yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", 1, container_size(res), per_node=True,
+                           source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
+            continue
+        n = replicas if isinstance(replicas, int) else _int(_get_path(values, replicas), default)
+        yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", n, container_size(res),
+                       source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
+    yield from _conventional_helm_values(urn, release, key, covered)
+
+
+#: Values paths of chart hooks, jobs and init containers (they run to completion, then free their requests).
+_TRANSIENT_PATH = re.compile(r"(?i)(^|[.\[])(\w*job\w*|initContainers|startupapicheck|patch|\w*SecretInit|kubectl|certgen|hooks?|cleanup)([.\[\]]|$)")
+
+
+def _conventional_helm_values(urn: str, release: dict[str, Any], key: str, covered: set[str]) -> Iterable[Workload]:
+    ns = release.get("namespace") or "default"
+
+    def walk(node: Any, path: str, replicas: int) -> Iterable[Workload]:
+        if isinstance(node, dict):
+            # A component's replica count applies to it and to its `storageSpec`/`storage` (Prometheus-style), not to siblings.
+            replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
+            if node.get("mode") == "standalone":
+                replicas = 1  # MinIO's chart: standalone mode is one pod whatever `replicas` says
+            res = node.get("resources")
+            res_path = f"{path}.resources" if path else "resources"
+            if res_path not in covered and isinstance(res, dict) and any(
+                    k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
+                tol = node.get("tolerations") if isinstance(node.get("tolerations"), list) else []
+                sel = node.get("nodeSelector") if isinstance(node.get("nodeSelector"), dict) else {}
+                yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
+                               source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel),
+                               transient=bool(_TRANSIENT_PATH.search(path)))
+            size, sclass = _helm_storage(node)
+            if size:
+                yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
+                               storage=size * replicas, storage_class=sclass, source="helm values", group=key, urn=urn)
+            for k, v in node.items():
+                if k not in ("resources", "volumeClaimTemplate"):
+                    yield from walk(v, f"{path}.{k}" if path else k, replicas if k in ("storageSpec", "storage") else 1)
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                yield from walk(v, f"{path}[{i}]", 1)
+
+    yield from walk(release.get("values") or {}, "", 1)
+
+
+def _helm_storage(node: dict[str, Any]) -> tuple[float, str]:
+    """Storage a values mapping asks for: `persistence.size` or a `volumeClaimTemplate` (per replica)."""
+    pers = node.get("persistence")
+    if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
+        return quantity(pers.get("size")), str(pers.get("storageClass") or pers.get("storageClassName") or "")
+    vct = node.get("volumeClaimTemplate")
+    if isinstance(vct, dict):
+        return _claim_storage(vct.get("spec") or {})
+    return 0.0, ""
+
+
+def workloads(plan: Plan) -> list[Workload]:
+    """Every workload and storage claim a plan records (manifests, custom resources, Helm values)."""
+    out: list[Workload] = []
+    hpas: dict[tuple[str, str, str], int] = {}
+    for r, obj in plan.manifests():
+        if obj.get("kind") == "HorizontalPodAutoscaler":
+            meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+            ref = spec.get("scaleTargetRef") or {}
+            hpas[(meta.get("namespace") or "default", ref.get("kind", ""), ref.get("name", ""))] = _int(spec.get("maxReplicas"), 1)
+            continue
+        try:
+            out.extend(_from_manifest(r.urn, obj))
+        except ValueError:
+            continue  # an unparsable quantity is a conformance error, reported there
+    for r, rel in plan.helm_releases():
+        try:
+            out.extend(_from_helm_values(r.urn, rel))
+        except ValueError:
+            continue
+    for w in out:
+        top = w.max_replicas
+        w.max_replicas = max(top, hpas.get((w.namespace, w.kind, w.name), 0))
+    return out
+
+
+@dataclass
+class Totals:
+    """Summed requests/limits (cores, GiB), storage (GiB) and replicas of a set of workloads."""
+
+    cpu_requests: float = 0.0
+    cpu_limits: float = 0.0
+    memory_requests_gib: float = 0.0
+    memory_limits_gib: float = 0.0
+    storage_gib: float = 0.0
+    replicas: int = 0
+    max_replicas: int = 0
+    cpu_requests_at_max: float = 0.0
+    memory_requests_at_max_gib: float = 0.0
+    #: DaemonSet requests per node (not included above: they scale with nodes, not with the stack).
+    per_node_cpu_requests: float = 0.0
+    per_node_memory_requests_gib: float = 0.0
+    containers_without_requests: int = 0
+    #: Of the requests above, what Jobs/CronJobs and chart hooks hold while they run.
+    transient_cpu_requests: float = 0.0
+    transient_memory_requests_gib: float = 0.0
+
+    def add(self, w: Workload) -> None:
+        self.storage_gib += w.storage / GIB
+        if w.per_node:
+            self.per_node_cpu_requests += w.pod.cpu_requests
+            self.per_node_memory_requests_gib += w.pod.memory_requests / GIB
+            self.containers_without_requests += w.pod.unset
+            return
+        t, m = w.total, w.total_at_max
+        self.cpu_requests += t.cpu_requests
+        self.cpu_limits += t.cpu_limits
+        self.memory_requests_gib += t.memory_requests / GIB
+        self.memory_limits_gib += t.memory_limits / GIB
+        self.replicas += w.replicas
+        self.max_replicas += w.max_replicas
+        self.cpu_requests_at_max += m.cpu_requests
+        self.memory_requests_at_max_gib += m.memory_requests / GIB
+        self.containers_without_requests += t.unset
+        if w.transient:
+            self.transient_cpu_requests += t.cpu_requests
+            self.transient_memory_requests_gib += t.memory_requests / GIB
+
+    def rounded(self) -> dict[str, Any]:
+        """camelCase keys (`memoryRequestsGiB`) as report.json spells them, values rounded."""
+        def camel(k: str) -> str:
+            head, *rest = k.split("_")
+            return (head + "".join(p.capitalize() for p in rest)).replace("Gib", "GiB")
+        return {camel(k): (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Sizing:
+    workloads: list[Workload]
+    namespaces: dict[str, Totals]
+    stack: Totals
+
+
+def sizing(plan: Plan) -> Sizing:
+    """Sum the requests/limits, storage and replicas of a plan, per namespace and for the stack.
+
+    The one implementation of "sum requests from a plan": reuse it rather than re-walking manifests.
+    """
+    ws = workloads(plan)
+    per_ns: dict[str, Totals] = {}
+    stack = Totals()
+    for w in ws:
+        per_ns.setdefault(w.namespace, Totals()).add(w)
+        stack.add(w)
+    return Sizing(ws, dict(sorted(per_ns.items())), stack)
+
+
+# ---------------------------------------------------------------- node pools and capacity
+
+
+@dataclass
+class NodePool:
+    name: str
+    cloud: str
+    instance_type: str
+    cpu: float
+    memory_gib: float
+    min_nodes: int
+    desired_nodes: int
+    max_nodes: int
+    taints: list[dict[str, str]] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    disk_gib: float = 0.0
+
+    @property
+    def known(self) -> bool:
+        return self.cpu > 0 and self.memory_gib > 0
+
+    @property
+    def allocatable(self) -> tuple[float, float]:
+        return allocatable(self.cpu, self.memory_gib)
+
+
+def allocatable(cpu: float, memory_gib: float) -> tuple[float, float]:
+    """A node's allocatable CPU (cores) and memory (GiB) after the system reserve.
+
+    GKE's published formula (AKS and EKS reserve about as much): CPU 6 % of the first core, 1 % of
+    the next, 0.5 % of the next 2, 0.25 % above 4; memory 25 % of the first 4 GiB, 20 % of the next 4,
+    10 % of the next 8, 6 % of the next 112, 2 % above 128 GiB, plus a 100 MiB eviction threshold.
+    """
+    cpu_reserved = 0.0
+    for upto, rate in ((1, 0.06), (2, 0.01), (4, 0.005), (float("inf"), 0.0025)):
+        lower = {1: 0, 2: 1, 4: 2}.get(upto, 4)
+        cpu_reserved += max(0.0, min(cpu, upto) - lower) * rate
+    mem_reserved, lower = 0.0, 0.0
+    for upto, rate in ((4, 0.25), (8, 0.20), (16, 0.10), (128, 0.06), (float("inf"), 0.02)):
+        mem_reserved += max(0.0, min(memory_gib, upto) - lower) * rate
+        lower = upto
+    return cpu - cpu_reserved, memory_gib - mem_reserved - 100 / 1024
+
+
+def _shape(cloud: str, instance_type: str) -> tuple[float, float]:
+    return prices.SHAPES.get(cloud, {}).get(instance_type, (0.0, 0.0))
+
+
+def _taint(t: Any) -> dict[str, str]:
+    """Taints as `{key, value, effect}` whatever the cloud spells them (`k=v:NoSchedule`, NO_SCHEDULE)."""
+    if isinstance(t, str):
+        kv, _, effect = t.partition(":")
+        k, _, v = kv.partition("=")
+        return {"key": k, "value": v, "effect": effect}
+    effect = str(t.get("effect", ""))
+    effect = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": "PreferNoSchedule"}.get(effect, effect)
+    return {"key": str(t.get("key", "")), "value": str(t.get("value", "") or ""), "effect": effect}
+
+
+def node_pools(plan: Plan) -> list[NodePool]:
+    """The node pools a platform plan records (EKS node groups, AKS agent pools, GKE node pools)."""
+    pools: list[NodePool] = []
+    gke_zones = 1
+    for r in plan.resources:
+        if r.type == "gcp:container/cluster:Cluster":
+            locs = r.inputs.get("nodeLocations") or []
+            loc = str(r.inputs.get("location", ""))
+            # A regional cluster (us-central1) runs node counts per zone, in 3 zones by default.
+            gke_zones = len(locs) if locs else (3 if loc.count("-") == 1 else 1)
+    for r in plan.resources:
+        i = r.inputs
+        if r.type == "aws:eks/nodeGroup:NodeGroup":
+            types = i.get("instanceTypes") or ["?"]
+            sc = i.get("scalingConfig") or {}
+            cpu, mem = _shape("aws", types[0])
+            pools.append(NodePool(str(i.get("nodeGroupName") or r.name), "aws", types[0], cpu, mem,
+                                  _int(sc.get("minSize"), 0), _int(sc.get("desiredSize"), _int(sc.get("minSize"), 0)),
+                                  _int(sc.get("maxSize"), _int(sc.get("desiredSize"), 0)),
+                                  [_taint(t) for t in i.get("taints") or []], dict(i.get("labels") or {}),
+                                  float(i.get("diskSize") or 0)))
+        elif r.type.startswith("azure-native:containerservice") and (r.type.endswith(":ManagedCluster") or r.type.endswith(":AgentPool")):
+            profiles = i.get("agentPoolProfiles") or [] if r.type.endswith(":ManagedCluster") else [i]
+            for p in profiles:
+                vm = str(p.get("vmSize") or "?")
+                cpu, mem = _shape("azure", vm)
+                count = _int(p.get("count"), _int(p.get("minCount"), 1))
+                pools.append(NodePool(str(p.get("name") or p.get("agentPoolName") or r.name), "azure", vm, cpu, mem,
+                                      _int(p.get("minCount"), count), count,
+                                      _int(p.get("maxCount"), count) if p.get("enableAutoScaling", True) else count,
+                                      [_taint(t) for t in p.get("nodeTaints") or []], dict(p.get("nodeLabels") or {}),
+                                      float(p.get("osDiskSizeGB") or 0)))
+        elif r.type == "gcp:container/nodePool:NodePool":
+            nc = i.get("nodeConfig") or {}
+            mt = str(nc.get("machineType") or "e2-medium")
+            cpu, mem = _shape("gcp", mt)
+            auto = i.get("autoscaling") or {}
+            zones = len(i.get("nodeLocations") or []) or gke_zones
+            count = _int(i.get("nodeCount"), _int(i.get("initialNodeCount"), 1)) * zones
+            mn = _int(auto.get("totalMinNodeCount"), _int(auto.get("minNodeCount"), count // zones) * zones) if auto else count
+            mx = _int(auto.get("totalMaxNodeCount"), _int(auto.get("maxNodeCount"), count // zones) * zones) if auto else count
+            pools.append(NodePool(str(i.get("name") or r.name), "gcp", mt, cpu, mem, mn, max(count, mn), mx,
+                                  [_taint(t) for t in nc.get("taints") or []], dict(nc.get("labels") or {}),
+                                  float(nc.get("diskSizeGb") or 0)))
+    if not pools and plan.config is not None and plan.config.platform is not None:
+        pools = _pools_from_config(plan.config.platform.cluster)
+    return pools
+
+
+def _pools_from_config(cluster: Any) -> list[NodePool]:
+    """An existing cluster's nodes, when its config describes them (no cloud resource records them)."""
+    found = getattr(cluster, "node_pools", None) or getattr(cluster, "nodes", None) or []
+    if isinstance(found, dict):
+        found = [dict(v, name=k) if isinstance(v, dict) else v for k, v in found.items()]
+    pools = []
+    for p in found if isinstance(found, list) else []:
+        get = (lambda k, d=None: p.get(k, d)) if isinstance(p, dict) else (lambda k, d=None: getattr(p, k, d))
+        cpu = quantity(get("cpu", 0))
+        mem = quantity(get("memory", 0)) / GIB if isinstance(get("memory", 0), str) else float(get("memory_gib", get("memory", 0)) or 0)
+        count = _int(get("count", get("max_count", 1)), 1)
+        pools.append(NodePool(str(get("name", "nodes")), "existing", str(get("instance_type", "") or "node"), cpu, mem,
+                              count, count, _int(get("max_count", count), count),
+                              [_taint(t) for t in get("taints", []) or []], dict(get("labels", {}) or {})))
+    return pools
+
+
+def _tolerates(w: Workload, taint: dict[str, str]) -> bool:
+    if taint["effect"] not in ("NoSchedule", "NoExecute"):
+        return True
+    for t in w.tolerations:
+        if t.get("effect") and t.get("effect") != taint["effect"]:
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t.get("key") == taint["key"]):
+            return True
+        if t.get("key") == taint["key"] and str(t.get("value", "")) == taint["value"]:
+            return True
+    return False
+
+
+def eligible(w: Workload, pool: NodePool) -> bool:
+    """Could this workload's pods run on this pool (taints tolerated, nodeSelector matched)?"""
+    if any(pool.labels.get(k) != str(v) for k, v in w.node_selector.items()):
+        return False
+    return all(_tolerates(w, t) for t in pool.taints)
+
+
+@dataclass
+class Capacity:
+    checked: bool
+    reason: str = ""
+    pools: list[dict[str, Any]] = field(default_factory=list)
+    capacity_cpu: float = 0.0
+    capacity_memory_gib: float = 0.0
+    platform_cpu: float = 0.0
+    platform_memory_gib: float = 0.0
+    daemonset_cpu: float = 0.0
+    daemonset_memory_gib: float = 0.0
+    needed_cpu: float = 0.0
+    needed_memory_gib: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def free_cpu(self) -> float:
+        return self.capacity_cpu - self.platform_cpu - self.daemonset_cpu
+
+    @property
+    def free_memory_gib(self) -> float:
+        return self.capacity_memory_gib - self.platform_memory_gib - self.daemonset_memory_gib
+
+
+def capacity(own: list[Workload], pools: list[NodePool], platform: Optional[list[Workload]] = None) -> Capacity:
+    """Do ``own`` workloads fit the pools, next to the platform's add-ons and every DaemonSet?
+
+    Counts each pool at its maximum node count (the autoscaler's ceiling) and ``own`` at its HPA
+    maximum. Platform add-ons that can run only on the pools ``own`` uses take their share of them.
+    """
+    platform = platform or []
+    if not pools:
+        return Capacity(False, "the platform records no node pools (existing cluster without node sizes in config)")
+    unknown = [p for p in pools if not p.known]
+    if unknown:
+        return Capacity(False, "unknown node shape(s): " + ", ".join(f"{p.name}={p.instance_type}" for p in unknown)
+                        + " (add them to lfh/prices.py SHAPES)")
+    pods = [w for w in own if w.replicas and not w.per_node]
+    used = [p for p in pools if any(eligible(w, p) for w in pods)] if pods else []
+    cap = Capacity(True, pools=[{
+        "name": p.name, "instanceType": p.instance_type, "cpu": p.cpu, "memoryGiB": p.memory_gib,
+        "allocatableCpu": round(p.allocatable[0], 3), "allocatableMemoryGiB": round(p.allocatable[1], 3),
+        "minNodes": p.min_nodes, "desiredNodes": p.desired_nodes, "maxNodes": p.max_nodes,
+        "taints": [f"{t['key']}={t['value']}:{t['effect']}" for t in p.taints], "usedBy": "this stack" if p in used else "",
+    } for p in pools])
+    for p in used:
+        cpu, mem = p.allocatable
+        cap.capacity_cpu += cpu * p.max_nodes
+        cap.capacity_memory_gib += mem * p.max_nodes
+        for ds in (w for w in own + platform if w.per_node and eligible(w, p)):
+            cap.daemonset_cpu += ds.pod.cpu_requests * p.max_nodes
+            cap.daemonset_memory_gib += ds.pod.memory_requests / GIB * p.max_nodes
+    others = [p for p in pools if p not in used]
+    for w in platform:
+        if w.per_node or not w.replicas or w in own:
+            continue
+        if any(eligible(w, p) for p in used) and not any(eligible(w, p) for p in others):
+            cap.platform_cpu += w.total.cpu_requests
+            cap.platform_memory_gib += w.total.memory_requests / GIB
+    for w in pods:
+        cap.needed_cpu += w.total_at_max.cpu_requests
+        cap.needed_memory_gib += w.total_at_max.memory_requests / GIB
+        fits = [p for p in pools if eligible(w, p)]
+        if not fits:
+            cap.problems.append(f"{w.namespace}/{w.kind}/{w.name}: no node pool accepts its pods (taints/nodeSelector)")
+            continue
+        if not any(w.pod.cpu_requests <= p.allocatable[0] - _ds_per_node(own + platform, p)[0]
+                   and w.pod.memory_requests / GIB <= p.allocatable[1] - _ds_per_node(own + platform, p)[1] for p in fits):
+            cap.problems.append(
+                f"{w.namespace}/{w.kind}/{w.name}: one pod requests {w.pod.cpu_requests:g} CPU / "
+                f"{w.pod.memory_requests / GIB:.2f} GiB, more than any eligible node can allocate")
+    if pods and (cap.needed_cpu > cap.free_cpu + 1e-9 or cap.needed_memory_gib > cap.free_memory_gib + 1e-9):
+        cap.problems.append(
+            f"requests at maximum replicas ({cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB) exceed what "
+            f"the node pools {', '.join(p.name for p in used)} can allocate at their maximum size after the system "
+            f"reserve, DaemonSets and platform add-ons ({cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB)")
+    return cap
+
+
+def _ds_per_node(ws: list[Workload], pool: NodePool) -> tuple[float, float]:
+    cpu = sum(w.pod.cpu_requests for w in ws if w.per_node and eligible(w, pool))
+    mem = sum(w.pod.memory_requests for w in ws if w.per_node and eligible(w, pool)) / GIB
+    return cpu, mem
+
+
+# ---------------------------------------------------------------- cost
+
+
+def cloud_of(plan: Plan) -> str:
+    """`aws`, `azure`, `gcp` or `existing` for a platform plan (by the provider resources it records)."""
+    kinds = {r.type.split(":", 1)[0] for r in plan.resources}
+    for cloud, prefix in (("aws", "aws"), ("azure", "azure-native"), ("gcp", "gcp")):
+        if prefix in kinds:
+            return cloud
+    if plan.config is not None and plan.config.platform is not None:
+        provider = getattr(plan.config.platform.cluster, "provider", "existing")
+        return provider if provider in prices.CLOUDS else "existing"
+    return "existing"
+
+
+_CONTROL_PLANES = ("aws:eks/cluster:Cluster", "gcp:container/cluster:Cluster")
+_NAT = ("aws:ec2/natGateway:NatGateway", "gcp:compute/routerNat:RouterNat")
+_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2", "gcp:storage/bucket:Bucket")
+_KEYS = ("aws:kms/key:Key", "gcp:kms/cryptoKey:CryptoKey")
+
+
+def _is(r_type: str, exact: tuple[str, ...], azure_suffix: str = "") -> bool:
+    if r_type in exact:
+        return True
+    return bool(azure_suffix) and r_type.startswith("azure-native:") and r_type.endswith(azure_suffix)
+
+
+def _storage_replication(platform: Optional[Plan]) -> dict[str, int]:
+    """StorageClass name → how many copies of each byte it keeps (Longhorn `numberOfReplicas`)."""
+    out: dict[str, int] = {}
+    if platform is None:
+        return out
+    for _, obj in platform.manifests():
+        if obj.get("kind") == "StorageClass":
+            params = obj.get("parameters") or {}
+            n = _int(params.get("numberOfReplicas"), 1)
+            out[str((obj.get("metadata") or {}).get("name", ""))] = max(n, 1)
+    return out
+
+
+def estimate(plan: Plan, platform: Optional[Plan], sized: Sizing, pools: list[NodePool],
+             bucket_gib: float = prices.ASSUMED_BUCKET_GIB) -> dict[str, Any]:
+    """Monthly cost line items for a stack (a client stack pays its share of the platform's nodes)."""
+    base = platform or plan
+    cloud = cloud_of(base)
+    items: list[dict[str, Any]] = []
+    notes: list[str] = []
+    svc = prices.SERVICES.get(cloud)
+    hourly = prices.NODE_HOURLY.get(cloud, {})
+
+    def add(item: str, qty: float, unit: str, unit_price: Optional[float], note: str = "") -> None:
+        monthly = None if unit_price is None else round(qty * unit_price, 2)
+        items.append({"item": item, "quantity": round(qty, 3), "unit": unit,
+                      "unitPrice": unit_price, "monthly": monthly, "note": note})
+
+    if svc is None:
+        notes.append("existing cluster: nodes, disks and load balancers are billed by whoever runs it; "
+                     "only counts are shown")
+    replication = _storage_replication(base)
+    if plan.role == "platform":
+        for p in pools:
+            price = hourly.get(p.instance_type)
+            add(f"nodes {p.name} ({p.instance_type})", p.desired_nodes, "node-month",
+                None if price is None else round(price * prices.HOURS_PER_MONTH, 2),
+                f"desired {p.desired_nodes}, max {p.max_nodes}" + ("" if price is not None else "; no price for this type"))
+            if p.disk_gib:
+                add(f"node disks {p.name}", p.disk_gib * p.desired_nodes, "GiB-month", svc and svc["block_gib_month"])
+        n = sum(1 for r in plan.resources if _is(r.type, _CONTROL_PLANES, ":ManagedCluster"))
+        if n:
+            add("managed control plane", n, "cluster-month", svc and round(svc["control_plane_hourly"] * prices.HOURS_PER_MONTH, 2))
+        n = sum(1 for r in plan.resources if _is(r.type, _NAT, ":NatGateway"))
+        if n:
+            add("NAT gateways", n, "gateway-month", svc and round(svc["nat_gateway_hourly"] * prices.HOURS_PER_MONTH, 2),
+                "before data processing charges")
+    else:
+        share = _node_share(sized, pools, hourly)
+        if share is not None:
+            nodes, pool = share
+            add(f"share of platform nodes ({pool.name}: {pool.instance_type})", nodes, "node-month",
+                round(hourly[pool.instance_type] * prices.HOURS_PER_MONTH, 2),
+                f"{sized.stack.cpu_requests:.2f} CPU / {sized.stack.memory_requests_gib:.1f} GiB requested at rest, "
+                "as node equivalents of whichever of CPU or memory fills a node first")
+        elif svc is not None:
+            notes.append("no priced node pool on the platform: the client's share of nodes is not estimated")
+    lbs = sum(1 for _, o in plan.manifests() if o.get("kind") == "Gateway"
+              or (o.get("kind") == "Service" and (o.get("spec") or {}).get("type") == "LoadBalancer"))
+    if lbs:
+        add("load balancers", lbs, "LB-month", svc and round(svc["load_balancer_hourly"] * prices.HOURS_PER_MONTH, 2),
+            "one per Gateway / LoadBalancer Service, before traffic charges")
+    raw = sum(w.storage * replication.get(w.storage_class, 1) for w in sized.workloads) / GIB
+    if raw:
+        logical = sized.stack.storage_gib
+        add("block storage (PVCs)", raw, "GiB-month", svc and svc["block_gib_month"],
+            f"{logical:.0f} GiB claimed" + (f", {raw:.0f} GiB with storage replicas" if raw > logical + 1e-6 else ""))
+    n = sum(1 for r in plan.resources if _is(r.type, _BUCKETS, ":BlobContainer"))
+    if n:
+        add("object storage (buckets)", n * bucket_gib, "GiB-month", svc and svc["object_gib_month"],
+            f"{n} bucket(s) × {bucket_gib:g} GiB assumed")
+    n = sum(1 for r in plan.resources if _is(r.type, _KEYS) or (r.type.startswith("azure-native:keyvault") and r.type.endswith(":Key")))
+    if n:
+        add("KMS keys", n, "key-month", svc and svc["kms_key_month"])
+    priced = [i["monthly"] for i in items if i["monthly"] is not None]
+    return {
+        "cloud": cloud, "currency": prices.CURRENCY, "pricesDate": prices.PRICES_DATE, "pricesSource": prices.PRICES_SOURCE,
+        "items": items, "total": round(sum(priced), 2), "notes": notes,
+    }
+
+
+def _node_share(sized: Sizing, pools: list[NodePool], hourly: dict[str, float]) -> Optional[tuple[float, NodePool]]:
+    """The client's requests as node equivalents of the cheapest priced pool its pods may use.
+
+    share = max(cpu / allocatable cpu, memory / allocatable memory): the resource that fills a node
+    first decides how much of it the client occupies.
+    """
+    pods = [w for w in sized.workloads if w.replicas and not w.per_node]
+    candidates = [p for p in pools if p.known and p.instance_type in hourly and (not pods or any(eligible(w, p) for w in pods))]
+    if not candidates:
+        return None
+    pool = min(candidates, key=lambda p: hourly[p.instance_type] / max(p.allocatable[0], 1e-9))
+    cpu, mem = pool.allocatable
+    s = sized.stack
+    return max(s.cpu_requests / cpu, s.memory_requests_gib / mem), pool
+
+
+# ---------------------------------------------------------------- the plan section and the command
+
+
+def _money(x: Optional[float]) -> str:
+    if x is None:
+        return "—"
+    return f"{x:,.2f}" if x >= 1 else f"{x:.4f}"
+
+
+def _fmt_table(rows: list[list[str]], header: list[str]) -> list[str]:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+
+
+def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = prices.ASSUMED_BUCKET_GIB) -> dict[str, Any]:
+    """The cost section of a plan: `{"title", "text", "data"}` (data goes into report.json)."""
+    sized = sizing(plan)
+    base = platform or plan
+    pools = node_pools(base)
+    platform_ws = sizing(platform).workloads if platform is not None else []
+    cap = capacity(sized.workloads, pools, platform_ws)
+    cost = estimate(plan, platform, sized, pools, bucket_gib)
+
+    text: list[str] = []
+    rows = [[ns, f"{t.cpu_requests:.2f}", f"{t.cpu_limits:.2f}", f"{t.memory_requests_gib:.2f}", f"{t.memory_limits_gib:.2f}",
+             f"{t.storage_gib:.0f}", str(t.replicas), str(t.max_replicas)] for ns, t in sized.namespaces.items()]
+    s = sized.stack
+    rows.append(["TOTAL", f"{s.cpu_requests:.2f}", f"{s.cpu_limits:.2f}", f"{s.memory_requests_gib:.2f}",
+                 f"{s.memory_limits_gib:.2f}", f"{s.storage_gib:.0f}", str(s.replicas), str(s.max_replicas)])
+    text += _fmt_table(rows, ["namespace", "cpu req", "cpu lim", "mem req GiB", "mem lim GiB", "storage GiB", "replicas", "max (HPA)"])
+    if s.per_node_cpu_requests or s.per_node_memory_requests_gib:
+        text.append(f"DaemonSets per node: {s.per_node_cpu_requests:.2f} CPU / {s.per_node_memory_requests_gib:.2f} GiB")
+    text.append("limits count only containers that set them; Jobs/CronJobs and chart hooks are included"
+                + (f" ({s.transient_cpu_requests:.2f} CPU / {s.transient_memory_requests_gib:.2f} GiB of the requests)"
+                   if s.transient_cpu_requests or s.transient_memory_requests_gib else ""))
+    if s.containers_without_requests:
+        text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
+    text.append("")
+    if cap.checked and not cap.needed_cpu and not cap.needed_memory_gib:
+        text.append("capacity: no workload with requests to place")
+    elif cap.checked:
+        text.append(f"capacity: need {cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB at max replicas; "
+                    f"free {cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB on "
+                    f"{', '.join(p['name'] for p in cap.pools if p['usedBy']) or 'no pool'} at max nodes"
+                    + (" — DOES NOT FIT" if cap.problems else " — fits"))
+    else:
+        text.append(f"capacity: not checked — {cap.reason}")
+    text.append("")
+    crow = [[i["item"], f"{i['quantity']:g} {i['unit']}", _money(i["unitPrice"]),
+             "—" if i["monthly"] is None else f"{i['monthly']:,.2f}"] for i in cost["items"]]
+    crow.append(["TOTAL (priced items)", "", "", f"{cost['total']:,.2f}"])
+    text += _fmt_table(crow, ["monthly cost estimate", "quantity", f"unit {cost['currency']}", f"{cost['currency']}/month"])
+    text.append(f"prices as of {cost['pricesDate']} ({cost['cloud']}; {cost['pricesSource']})")
+    text += [f"note: {n}" for n in cost["notes"]]
+
+    data = {
+        "stack": s.rounded(),
+        "namespaces": {ns: t.rounded() for ns, t in sized.namespaces.items()},
+        "workloads": [{
+            "namespace": w.namespace, "kind": w.kind, "name": w.name, "source": w.source,
+            "replicas": w.replicas, "maxReplicas": w.max_replicas, "perNode": w.per_node, "transient": w.transient,
+            "group": w.group,
+            "cpuRequests": round(w.pod.cpu_requests, 4), "cpuLimits": round(w.pod.cpu_limits, 4),
+            "memoryRequestsGiB": round(w.pod.memory_requests / GIB, 4), "memoryLimitsGiB": round(w.pod.memory_limits / GIB, 4),
+            "storageGiB": round(w.storage / GIB, 3), "storageClass": w.storage_class,
+        } for w in sized.workloads],
+        "capacity": {
+            "checked": cap.checked, "reason": cap.reason, "pools": cap.pools,
+            "capacityCpu": round(cap.capacity_cpu, 3), "capacityMemoryGiB": round(cap.capacity_memory_gib, 3),
+            "platformCpu": round(cap.platform_cpu, 3), "platformMemoryGiB": round(cap.platform_memory_gib, 3),
+            "daemonSetCpu": round(cap.daemonset_cpu, 3), "daemonSetMemoryGiB": round(cap.daemonset_memory_gib, 3),
+            "neededCpu": round(cap.needed_cpu, 3), "neededMemoryGiB": round(cap.needed_memory_gib, 3),
+            "fits": cap.checked and not cap.problems, "problems": cap.problems,
+        },
+        "monthly": cost,
+    }
+    return {"title": "sizing and monthly cost (requests × replicas; prices dated)", "text": text, "data": data,
+            "_capacity": cap}
+
+
+def analyze(plan: Plan) -> None:
+    """Plan analyzer: the `cost` section, and a capacity warning when the stack does not fit."""
+    section = report(plan, getattr(plan, "platform", None))
+    cap: Capacity = section.pop("_capacity")
+    plan.sections["cost"] = section
+    for problem in cap.problems:
+        plan.findings.append(Finding("capacity", "warning", _stack_urn(plan), problem))
+
+
+def _stack_urn(plan: Plan) -> str:
+    return f"urn:pulumi:{plan.stack}::lfh::pulumi:pulumi:Stack::lfh-{plan.stack}"

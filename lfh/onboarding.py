@@ -1,0 +1,323 @@
+"""`python -m lfh new-client`: write a validated client stack file and say what to do next.
+
+The file is minimal on purpose — the required keys plus what the operator chose that differs from
+the environment's defaults — so it keeps validating as the config model grows new keys with
+defaults. It is validated with the same loader `pulumi up` uses (``parse_stack_config``) before a
+byte is written, and an existing file is never overwritten.
+"""
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pydantic import BaseModel, SecretStr
+
+from .config.base import SECRET_PLACEHOLDER_PREFIX
+from .config.client import ClientConfig
+from .config.loader import ENV_SHORT, ConfigError, load_stack_file, parse_stack_config
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+ENVIRONMENTS = ("production", "staging", "development")
+#: Organisation part of `platformStack` (`<org>/lfh/<stack>`); the plan engine answers for it too.
+DEFAULT_ORG = "organization"
+#: Marker ciphertext for required secrets: `pulumi config set --secret` replaces it with the real one.
+PLACEHOLDER_CIPHERTEXT = "v1:placeholder-set-with-pulumi-config-set-secret"
+
+
+class OnboardingError(Exception):
+    """A refused request (bad name, existing file, unknown platform); one line, no traceback."""
+
+
+@dataclass
+class NewClient:
+    """What the operator asked for. ``options`` are extra `lfh:client` keys (camelCase paths)."""
+
+    name: str
+    environment: str
+    platform: str
+    domain: Optional[str] = None
+    org: str = DEFAULT_ORG
+    options: dict[str, Any] = field(default_factory=dict)
+    #: `--set path=value` pairs: any `lfh:client` key by its camelCase path (value parsed as YAML).
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    stack: str
+    path: Path
+    text: str
+    next_steps: list[str]
+
+
+# ---------------------------------------------------------------- option → config key mapping
+
+
+#: Command-line options and the `lfh:client` key each sets, applied only when the model has it.
+#: (The client model grows in parallel; an option the model does not know is refused clearly.)
+OPTION_KEYS = {
+    "object_storage": "objectStorage.mode",
+    "search": "search.enabled",
+    "syncd": "apps.syncd.enabled",
+    "monitoring": "monitoring.enabled",
+}
+
+
+def _has_path(model: type[BaseModel], path: str) -> bool:
+    annotation: Any = model
+    for part in path.split("."):
+        members = _models(annotation)
+        info = None
+        for m in members:
+            info = next((i for n, i in m.model_fields.items() if part in (n, i.alias)), None)
+            if info is not None:
+                break
+        if info is None:
+            return False
+        annotation = info.annotation
+    return True
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    out: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        out += _models(arg)
+    return out
+
+
+def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
+    node = data
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+
+
+# ---------------------------------------------------------------- checks
+
+
+def normalise_environment(env: str) -> tuple[str, str]:
+    """(`prod` or `production` as given for the stack name, the full environment value)."""
+    full = ENV_SHORT.get(env, env)
+    if full not in ENVIRONMENTS:
+        raise OnboardingError(
+            f"--env {env!r}: allowed: production (or prod), staging, development (or dev)")
+    return env, full
+
+
+def check_name(name: str, env_in_name: str, env_full: str) -> None:
+    if not DNS_LABEL.match(name or ""):
+        raise OnboardingError(
+            f"client name {name!r}: must be a DNS-1123 label — lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit")
+    for what, value in (("stack name", f"{name}-{env_in_name}"), ("namespace", f"{name}-{env_full}")):
+        if len(value) > 63:
+            raise OnboardingError(
+                f"client name {name!r}: the {what} {value!r} is {len(value)} characters; at most 63 are allowed "
+                f"(use a client name of at most {63 - max(len(env_full), len(env_in_name)) - 1} characters)")
+
+
+def platform_stack_name(platform: str) -> str:
+    """`platform-aws` from `platform-aws`, `aws` or `org/lfh/platform-aws`."""
+    stack = platform.rsplit("/", 1)[-1]
+    return stack if stack.startswith("platform-") else f"platform-{stack}"
+
+
+# ---------------------------------------------------------------- the file
+
+
+def _required_secrets(model: type[BaseModel], prefix: str) -> list[str]:
+    """Paths of required secret fields (each needs a `secure:` value before the file validates)."""
+    out: list[str] = []
+    for name, info in model.model_fields.items():
+        key = f"{prefix}.{info.alias or name}"
+        if info.annotation is SecretStr and info.is_required():
+            out.append(key)
+        elif info.is_required():
+            for m in _models(info.annotation)[:1]:
+                out += _required_secrets(m, key)
+    return out
+
+
+def build_config(req: NewClient, env_full: str, platform_domain: str) -> tuple[dict[str, Any], list[str]]:
+    """The `lfh:client` mapping (minimal) and the secret key paths the operator must set."""
+    domain = req.domain
+    if domain is None:
+        # Under the platform's domain: `acme.<platform>` for production, `acme-staging.<platform>` otherwise.
+        short = {"production": "", "staging": "-staging", "development": "-dev"}[env_full]
+        domain = f"{req.name}{short}.{platform_domain}"
+    data: dict[str, Any] = {
+        "name": req.name,
+        "environment": env_full,
+        "platformStack": f"{req.org}/lfh/{platform_stack_name(req.platform)}",
+        "domain": domain,
+    }
+    for option, value in req.options.items():
+        if value is None:
+            continue
+        path = OPTION_KEYS.get(option, option)
+        if not _has_path(ClientConfig, path):
+            raise OnboardingError(
+                f"--{option.replace('_', '-')}: this version's client config has no key lfh:client.{path}")
+        _set_path(data, path, value)
+    for path, value in req.settings.items():
+        path = path.removeprefix("lfh:client.")
+        if not _has_path(ClientConfig, path):
+            raise OnboardingError(f"--set {path}=…: this version's client config has no key lfh:client.{path}")
+        _set_path(data, path, value)
+    secrets = _required_secrets(ClientConfig, "lfh:client")
+    for path in secrets:
+        _set_path(data, path.removeprefix("lfh:client."), {"secure": PLACEHOLDER_CIPHERTEXT})
+    return data, secrets
+
+
+def _minimise(data: dict[str, Any], stack: str, env_full: str) -> dict[str, Any]:
+    """Drop every optional key (leaf by leaf) whose value equals what the model fills in anyway."""
+    import copy
+
+    from .config.loader import _mark_secure, substitute_secrets
+
+    def validated(d: dict[str, Any]) -> Any:
+        cfg, paths = substitute_secrets(_mark_secure({"lfh:client": d}))
+        return parse_stack_config(stack, cfg, paths).client
+
+    full = validated(data)
+
+    def leaves(node: dict[str, Any], prefix: tuple = ()) -> list[tuple]:
+        out = []
+        for k, v in node.items():
+            if isinstance(v, dict) and v and set(v) != {"secure"}:
+                out += leaves(v, prefix + (k,))
+            else:
+                out.append(prefix + (k,))
+        return out
+
+    out = copy.deepcopy(data)
+    for path in leaves(data):
+        if path[0] in ("name", "environment", "platformStack", "domain"):
+            continue
+        trial = copy.deepcopy(out)
+        node = trial
+        for part in path[:-1]:
+            node = node[part]
+        if isinstance(node.get(path[-1]), dict) and set(node[path[-1]]) == {"secure"}:
+            continue
+        del node[path[-1]]
+        # Remove mappings the deletion left empty.
+        for depth in range(len(path) - 1, 0, -1):
+            parent = trial
+            for part in path[:depth - 1]:
+                parent = parent[part]
+            if parent[path[depth - 1]] == {}:
+                del parent[path[depth - 1]]
+        try:
+            if validated(trial) == full:
+                out = trial
+        except ConfigError:
+            pass
+    return out
+
+
+def render(req: NewClient, stack: str, data: dict[str, Any], secrets: list[str]) -> str:
+    import yaml
+
+    lines = [
+        f"# Client stack {stack}: generated by `python -m lfh new-client {req.name} --env {req.environment} "
+        f"--platform {platform_stack_name(req.platform)}`.",
+        "# Only what differs from the defaults for this environment is written; every key and its default",
+        "# is listed in docs/configuration.md. Check with `python -m lfh plan " + stack + "`.",
+    ]
+    if secrets:
+        lines.append("# Placeholders marked `secure:` must be replaced: see the `pulumi config set --secret` steps.")
+    body = yaml.safe_dump({"config": {"lfh:client": data}}, sort_keys=False, default_flow_style=False)
+    return "\n".join(lines) + "\n" + body
+
+
+def next_steps(stack: str, platform: str, secrets: list[str], org: str) -> list[str]:
+    steps = [
+        (f"python -m lfh plan {stack}", "offline: every resource, conformance, policy, cost"),
+        (f"pulumi stack init {org}/lfh/{stack}", "once (`pulumi stack select` afterwards)"),
+    ]
+    for path in secrets:
+        steps.append((f"pulumi config set --stack {stack} --secret --path '{path}' <value>", "replaces the placeholder"))
+    steps += [
+        (f"pulumi preview --stack {stack} --policy-pack policy", "what a real cloud would get, with the policy pack"),
+        (f"pulumi up --stack {stack}", f"once {platform} is up"),
+    ]
+    width = max(len(cmd) for cmd, _ in steps)
+    return [f"{cmd.ljust(width)}  # {why}" for cmd, why in steps]
+
+
+def new_client(req: NewClient, stacks_dir: Path, dry_run: bool = False) -> Result:
+    """Validate, render and write `Pulumi.<name>-<env>.yaml`; refuse to overwrite."""
+    env_in_name, env_full = normalise_environment(req.environment)
+    check_name(req.name, env_in_name, env_full)
+    stack = f"{req.name}-{env_in_name}"
+    stacks_dir = Path(stacks_dir)
+    platform = platform_stack_name(req.platform)
+    platform_file = stacks_dir / f"Pulumi.{platform}.yaml"
+    if not platform_file.exists():
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in stacks_dir.glob("Pulumi.platform-*.yaml"))
+        raise OnboardingError(f"--platform {req.platform!r}: no stack file {platform_file}; "
+                              f"platform stacks here: {', '.join(known) or 'none'}")
+    platform_cfg = load_stack_file(platform_file, platform)[0].platform
+    if platform_cfg is None:
+        raise OnboardingError(f"--platform {req.platform!r}: {platform_file} is not a platform stack (no lfh:platform)")
+    path = stacks_dir / f"Pulumi.{stack}.yaml"
+    if path.exists():
+        raise OnboardingError(f"{path} exists; refusing to overwrite (edit it, or remove it first)")
+    others = [p.name for p in stacks_dir.glob(f"Pulumi.{req.name}-*.yaml")
+              if ENV_SHORT.get(p.name[len(f"Pulumi.{req.name}-"):-5], p.name[len(f"Pulumi.{req.name}-"):-5]) == env_full]
+    if others:
+        raise OnboardingError(f"client {req.name!r} already has a {env_full} stack ({others[0]}); one stack per client+environment")
+
+    data, secrets = build_config(req, env_full, platform_cfg.domain)
+    try:
+        data = _minimise(data, stack, env_full)
+    except ConfigError as exc:
+        # Something only the operator can know (e.g. a pinned image tag without a default).
+        raise OnboardingError(
+            "the client config would not validate: " + "; ".join(exc.lines)
+            + " — pass the value with `--set <key>=<value>` (or `--image-tag <app>=<tag>`)") from None
+    text = render(req, stack, data, secrets)
+    # Validate exactly what will be written, with the loader `pulumi up` uses.
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        probe = Path(tmp) / path.name
+        probe.write_text(text)
+        load_stack_file(probe, stack)
+    if not dry_run:
+        stacks_dir.mkdir(parents=True, exist_ok=True)
+        with open(path, "x") as fh:  # "x": never overwrite, even if the file appeared meanwhile
+            fh.write(text)
+    return Result(stack, path, text, next_steps(stack, platform, secrets, req.org))
+
+
+__all__ = ["NewClient", "OnboardingError", "Result", "new_client", "SECRET_PLACEHOLDER_PREFIX"]
+
+
+def parse_settings(pairs: list[str], image_tags: list[str]) -> dict[str, Any]:
+    """`--set a.b=value` (value parsed as YAML: numbers, booleans, lists) and `--image-tag app=tag`."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise OnboardingError(f"--set {pair!r}: expected <key>=<value>, e.g. apps.syncd.replicas=3")
+        try:
+            out[key] = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            out[key] = raw
+    for pair in image_tags or []:
+        app, sep, tag = pair.partition("=")
+        if not sep or not app or not tag:
+            raise OnboardingError(f"--image-tag {pair!r}: expected <app>=<tag>, e.g. mycureapp=10.0.0")
+        out[f"apps.{app}.tag"] = tag  # a string even when it looks like a number (`10.0`)
+    return out

@@ -1,0 +1,75 @@
+"""On-disk cache of recorded platform plans (`build/cache/`), so planning a client stack does not
+re-run its platform's program (and import the cloud SDKs) every time.
+
+The key is a hash of the platform stack file, every source file that can change what the program
+records (`__main__.py`, `lfh/`, `components/`), the dependency pins and the Python version — any
+edit misses the cache. Only the recording is cached (resources, outputs, config), never analysis
+results: analyzers run fresh on every plan. Secrets are never in a plan (placeholders only), so the
+cache holds nothing a stack file does not. Disable with `LFH_PLAN_CACHE=0`; delete with `make clean`.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+from typing import Optional
+
+from .. import PROJECT_ROOT
+from .model import Plan
+
+#: Bump when the pickled shape of Plan/Resource changes incompatibly.
+FORMAT = 1
+
+
+def enabled() -> bool:
+    return os.environ.get("LFH_PLAN_CACHE", "1").lower() not in ("0", "false", "no", "off")
+
+
+def _sources(program: Path) -> list[Path]:
+    root = program.parent
+    files = [program]
+    for folder in ("lfh", "components"):
+        files += sorted((root / folder).rglob("*.py"))
+    files += [root / name for name in ("requirements.txt", "constraints.txt", "Pulumi.yaml")]
+    return [f for f in files if f.is_file()]
+
+
+def key(stack_file: Path, program: Path) -> str:
+    h = hashlib.sha256(f"{FORMAT}|{sys.version}|{stack_file.name}".encode())
+    for path in [stack_file, *_sources(program)]:
+        h.update(str(path.relative_to(program.parent) if path.is_relative_to(program.parent) else path.name).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def load(cache_dir: Path, stack: str, stack_file: Path, program: Path) -> Optional[Plan]:
+    path = Path(cache_dir) / f"{stack}-{key(stack_file, program)}.pickle"
+    try:
+        with open(path, "rb") as fh:
+            plan = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
+        return None
+    return plan if isinstance(plan, Plan) and plan.stack == stack else None
+
+
+def save(cache_dir: Path, plan: Plan, stack_file: Path, program: Path) -> None:
+    """Store a freshly recorded (not yet analysed) plan; old entries of the stack are removed."""
+    cache_dir = Path(cache_dir)
+    try:
+        data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an output value that cannot be pickled: just don't cache
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        for old in cache_dir.glob(f"{plan.stack}-*.pickle"):
+            old.unlink(missing_ok=True)
+        tmp = cache_dir / f".{plan.stack}.{os.getpid()}.tmp"
+        tmp.write_bytes(data)
+        tmp.replace(cache_dir / f"{plan.stack}-{key(stack_file, program)}.pickle")
+    except OSError:
+        return
+
+
+DEFAULT_DIR = PROJECT_ROOT / "build" / "cache"

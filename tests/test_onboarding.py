@@ -1,0 +1,169 @@
+"""`python -m lfh new-client`: validated, minimal, never overwrites, plans cleanly at once."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lfh import STACKS_DIR
+from lfh.cli import main
+from lfh.config import load_stack_file
+from lfh.config.client import ClientConfig
+from lfh.onboarding import _has_path
+from lfh.plan import Engine, analyze
+
+#: Values only the operator can know (no default in the model), passed like a user would.
+REQUIRED_OPTIONS = ["--image-tag", "mycureapp=10.0.0"] if _has_path(ClientConfig, "apps.mycureapp.tag") else []
+PLATFORMS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"))
+
+
+@pytest.fixture()
+def stacks(tmp_path: Path) -> Path:
+    for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"):
+        shutil.copy(p, tmp_path / p.name)
+    return tmp_path
+
+
+def _new(stacks: Path, *args: str, required: bool = True) -> int:
+    return main(["new-client", *args, "--stacks-dir", str(stacks), *(REQUIRED_OPTIONS if required else [])])
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """One folder with every platform and a generated prod + staging client on each; one Engine."""
+    d = tmp_path_factory.mktemp("generated")
+    for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"):
+        shutil.copy(p, d / p.name)
+    outputs = {}
+    for platform in PLATFORMS:
+        for env in ("prod", "staging"):
+            name = f"{platform.removeprefix('platform-')}x"
+            buf = __import__("io").StringIO()
+            with __import__("contextlib").redirect_stdout(buf):
+                code = main(["new-client", name, "--env", env, "--platform", platform, "--stacks-dir", str(d), *REQUIRED_OPTIONS])
+            outputs[(platform, env)] = (code, buf.getvalue(), f"{name}-{env}")
+    return d, Engine(stacks_dir=d), outputs
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("env", ["prod", "staging"])
+def test_generated_stack_plans_with_no_findings(generated, platform, env):
+    d, engine, outputs = generated
+    code, out, stack = outputs[(platform, env)]
+    assert code == 0
+    path = d / f"Pulumi.{stack}.yaml"
+    assert f"wrote {path}" in out and f"pulumi up --stack {stack}" in out
+    cfg = load_stack_file(path)[0]
+    assert cfg.client.platform_stack == f"organization/lfh/{platform}"
+    plan = analyze(engine.plan(stack))
+    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+    assert any(r.type == "kubernetes:core/v1:Namespace" for r in plan.resources)
+
+
+def test_file_is_minimal_and_defaults_come_from_the_model(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "production", "--platform", "platform-local", "--domain", "acme.example.org") == 0
+    doc = yaml.safe_load((stacks / "Pulumi.acme-production.yaml").read_text())
+    client = doc["config"]["lfh:client"]
+    required = {"name", "environment", "platformStack", "domain"}
+    # Only required keys (and secret placeholders for required secrets) are written.
+    assert required <= set(client) and all(k in required or isinstance(v, dict) for k, v in client.items())
+    assert client["domain"] == "acme.example.org" and client["environment"] == "production"
+
+
+def test_default_domain_sits_under_the_platform_domain(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "staging", "--platform", "local", "--dry-run") == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    platform_domain = load_stack_file(stacks / "Pulumi.platform-local.yaml")[0].platform.domain
+    assert doc["config"]["lfh:client"]["domain"] == f"acme-staging.{platform_domain}"
+    assert not (stacks / "Pulumi.acme-staging.yaml").exists()  # dry run writes nothing
+
+
+def test_refuses_to_overwrite(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local") == 0
+    before = (stacks / "Pulumi.acme-prod.yaml").read_text()
+    (stacks / "Pulumi.acme-prod.yaml").write_text(before + "# hand edit\n")
+    capsys.readouterr()
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local") == 2
+    assert "refusing to overwrite" in capsys.readouterr().err
+    assert (stacks / "Pulumi.acme-prod.yaml").read_text().endswith("# hand edit\n")
+    # The same client+environment under the other spelling of the environment is refused too.
+    assert _new(stacks, "acme", "--env", "production", "--platform", "platform-local") == 2
+    assert "already has a production stack" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, env, message", [
+    ("Acme", "prod", "DNS-1123 label"),
+    ("acme_corp", "prod", "DNS-1123 label"),
+    ("acme.corp", "prod", "DNS-1123 label"),
+    ("acme-", "prod", "DNS-1123 label"),
+    ("a" * 53, "development", "at most 63 are allowed"),
+    ("acme", "qa", "allowed: production (or prod), staging, development (or dev)"),
+])
+def test_bad_names_are_refused_with_one_clear_line(stacks, capsys, name, env, message):
+    assert _new(stacks, name, "--env", env, "--platform", "platform-local") == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert list(stacks.glob("Pulumi.*-*.yaml")) == [p for p in stacks.glob("Pulumi.platform-*.yaml")]
+
+
+def test_longest_allowed_name_is_accepted(stacks, capsys):
+    name = "a" * (63 - len("-development"))
+    assert _new(stacks, name, "--env", "dev", "--platform", "platform-local") == 0
+
+
+def test_unknown_platform_is_refused_and_lists_the_known_ones(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-nowhere") == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.platform-nowhere.yaml" in err and "platform-local" in err
+
+
+def test_an_option_the_model_does_not_have_is_refused_not_ignored(stacks, capsys, monkeypatch):
+    from lfh import onboarding
+
+    monkeypatch.setitem(onboarding.OPTION_KEYS, "search", "noSuchSection.enabled")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--search") == 2
+    assert "lfh:client.noSuchSection.enabled" in capsys.readouterr().err
+
+
+def _needs(path: str) -> None:
+    if not _has_path(ClientConfig, path):
+        pytest.skip(f"lfh:client.{path} is not in this version's config model")
+
+
+def test_values_equal_to_the_environment_default_are_not_written(stacks, capsys):
+    _needs("apps.hapihub.replicas")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--dry-run",
+                "--set", "apps.hapihub.replicas=2", "--set", "apps.mycureapp.replicas=3") == 0
+    client = yaml.safe_load(capsys.readouterr().out)["config"]["lfh:client"]
+    # 2 is production's default for hapihub: dropped; 3 differs: kept (as a number, not a string).
+    assert "hapihub" not in client["apps"]
+    assert client["apps"]["mycureapp"]["replicas"] == 3
+
+
+def test_a_value_only_the_operator_knows_is_asked_for(stacks, capsys):
+    _needs("apps.mycureapp.tag")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", required=False) == 2
+    err = capsys.readouterr().err
+    assert "lfh:client.apps.mycureapp" in err and "--image-tag" in err and len(err.strip().splitlines()) == 1
+
+
+def test_component_options_become_config_keys_and_plan(stacks, capsys):
+    _needs("objectStorage.mode")
+    _needs("search.enabled")
+    assert _new(stacks, "acme", "--env", "staging", "--platform", "platform-local",
+                "--object-storage", "minio", "--search") == 0
+    client = load_stack_file(stacks / "Pulumi.acme-staging.yaml")[0].client
+    assert client.object_storage.mode == "minio" and client.search.enabled is True
+    plan = analyze(Engine(stacks_dir=stacks).plan("acme-staging"))
+    kinds = {o.get("kind") for _, o in plan.manifests()}
+    assert "StatefulSet" in kinds  # Typesense runs as our own StatefulSet
+    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+
+
+def test_set_refuses_unknown_keys_and_bad_pairs(stacks, capsys):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "noSuchKey=1") == 2
+    assert "lfh:client.noSuchKey" in capsys.readouterr().err
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "novalue") == 2
+    assert "expected <key>=<value>" in capsys.readouterr().err

@@ -1,0 +1,422 @@
+"""The core platform stack as the plan engine records it: dependency chain, gateway limits, storage
+and backup schedules, chart pins, optional monitoring, Pod Security levels, sizing."""
+from __future__ import annotations
+
+import copy
+from collections import deque
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lfh import STACKS_DIR
+from lfh.charts import CHARTS, chart_for
+from lfh.config import ConfigError
+from lfh.config.loader import load_stack_file
+from lfh.plan import Engine, analyze
+from lfh.plan.model import Plan
+
+#: API group -> the chart whose release installs that group's CRDs.
+CRD_OWNER = {
+    "gateway.networking.k8s.io": "envoy-gateway",  # Gateway API CRDs: from the envoy-gateway chart only
+    "gateway.envoyproxy.io": "envoy-gateway",
+    "cert-manager.io": "cert-manager",
+    "external-secrets.io": "external-secrets",
+    "longhorn.io": "longhorn",
+    "velero.io": "velero",
+    "monitoring.coreos.com": "kube-prometheus-stack",
+    "argoproj.io": "argo-cd",
+}
+CORE = {"apiVersion", "kind"}
+
+
+def _variant(tmp_dir: Path, changes: dict, stack: str = "platform-local") -> Engine:
+    """An Engine over a copy of the stack file with ``changes`` deep-merged into `lfh:platform`."""
+    doc = yaml.safe_load((STACKS_DIR / f"Pulumi.{stack}.yaml").read_text())
+
+    def merge(dst: dict, src: dict) -> None:
+        for k, v in src.items():
+            if isinstance(v, dict) and isinstance(dst.get(k), dict):
+                merge(dst[k], v)
+            else:
+                dst[k] = copy.deepcopy(v)
+
+    merge(doc["config"]["lfh:platform"], changes)
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    (tmp_dir / f"Pulumi.{stack}.yaml").write_text(yaml.safe_dump(doc))
+    return Engine(stacks_dir=tmp_dir)
+
+
+FULL = {  # production: Longhorn, monitoring with receivers, an extra domain, a blocklist
+    "environment": "production",
+    "storage": {"useClusterStorageClass": False},
+    "gateway": {"extraDomains": ["other.example.org"], "blockedCidrs": ["203.0.113.0/24"]},
+    "monitoring": {"receivers": [
+        {"name": "ops-slack", "kind": "slack", "url": {"secure": "v1:slack"}, "channel": "#ops"},
+        {"name": "pager", "kind": "pagerduty", "url": {"secure": "v1:pd"}, "severity": "critical"}]},
+}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> Plan:
+    return analyze(_variant(tmp_path_factory.mktemp("full"), FULL).plan("platform-local"))
+
+
+@pytest.fixture(scope="module")
+def no_monitoring(tmp_path_factory) -> Plan:
+    changes = copy.deepcopy(FULL)
+    changes["monitoring"]["enabled"] = False
+    return analyze(_variant(tmp_path_factory.mktemp("nomon"), changes).plan("platform-local"))
+
+
+@pytest.fixture(scope="module")
+def local(plan_of) -> Plan:
+    return plan_of("platform-local")
+
+
+def manifests(plan: Plan, kind: str) -> list[dict]:
+    return [m for _, m in plan.manifests() if m["kind"] == kind]
+
+
+def one(plan: Plan, kind: str, name: str) -> dict:
+    found = [m for m in manifests(plan, kind) if m["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def release_values(plan: Plan, key: str) -> dict:
+    rel = [h for _, h in plan.helm_releases() if (c := chart_for(h["chart"], h["repository"])) and c.key == key]
+    assert len(rel) == 1, f"release of {key}: {len(rel)} found"
+    return rel[0]["values"]
+
+
+# ------------------------------------------------------------------ dependency chain
+
+
+def crs_without_path_to_crd(plan: Plan) -> list[str]:
+    """Custom resources with no depends_on/parent path to the release that installs their CRD."""
+    by_urn = plan.by_urn()
+    releases = {}
+    for r, h in plan.helm_releases():
+        c = chart_for(h["chart"], h["repository"])
+        if c is not None:
+            releases[c.key] = r.urn
+    bad = []
+    for r, m in plan.manifests():
+        group = m["apiVersion"].split("/")[0] if "/" in m["apiVersion"] else ""
+        owner = CRD_OWNER.get(group)
+        if owner is None:
+            continue
+        target = releases.get(owner)
+        seen, queue, ok = {r.urn}, deque([r.urn]), False
+        while queue and not ok:
+            node = by_urn.get(queue.popleft())
+            if node is None:
+                continue
+            for nxt in [*node.dependencies, node.parent]:
+                if nxt == target:
+                    ok = True
+                    break
+                if nxt and nxt not in seen:
+                    seen.add(nxt)
+                    queue.append(nxt)
+        if not ok:
+            bad.append(f"{m['kind']}/{m['metadata']['name']} (needs {owner})")
+    return bad
+
+
+@pytest.mark.parametrize("which", ["local", "full"])
+def test_every_custom_resource_depends_on_the_release_installing_its_crd(which, local, full):
+    plan = {"local": local, "full": full}[which]
+    assert crs_without_path_to_crd(plan) == []
+    assert len([1 for _, m in plan.manifests() if m["apiVersion"].split("/")[0] in CRD_OWNER]) >= 15
+
+
+def test_dependency_check_catches_a_missing_edge(full):
+    broken = copy.deepcopy(full)
+    gw = next(r for r in broken.resources if r.type.endswith(":Gateway") and r.custom)
+    gw.dependencies, gw.parent = [], ""
+    assert any(x.startswith("Gateway/shared-gateway") for x in crs_without_path_to_crd(broken))
+
+
+def test_cert_manager_waits_for_the_gateway_api_crds(full):
+    by_name = {r.name: r for r in full.resources}
+    cm = by_name["core-certificates-cert-manager"]
+    assert by_name["core-gateway-envoy-gateway"].urn in cm.dependencies  # Gateway API CRDs first
+
+
+# ------------------------------------------------------------------ gateway
+
+
+def test_gateway_limits_are_explicit(full):
+    ctp = one(full, "ClientTrafficPolicy", "shared-client-traffic")["spec"]
+    assert ctp["connection"]["bufferLimit"] == "50Mi"
+    assert ctp["timeout"]["http"]["streamIdleTimeout"] == "3600s"
+    assert ctp["clientIPDetection"]["xForwardedFor"]["numTrustedHops"] == 0
+    headers = {h["name"]: h["value"] for h in ctp["headers"]["lateResponseHeaders"]["set"]}
+    assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+    assert "Server" in ctp["headers"]["lateResponseHeaders"]["remove"]
+    btp = one(full, "BackendTrafficPolicy", "shared-backend-traffic")["spec"]
+    assert btp["timeout"]["http"]["requestTimeout"] == "60s"
+    rule = btp["rateLimit"]["local"]["rules"][0]
+    assert rule["clientSelectors"][0]["sourceCIDR"]["type"] == "Distinct"  # per client IP
+    assert rule["limit"] == {"requests": 300, "unit": "Minute"}
+    patches = one(full, "EnvoyPatchPolicy", "shared-hcm-limits")["spec"]["jsonPatches"]
+    header_kb = {p["operation"]["value"] for p in patches if p["operation"]["path"] == "max_request_headers_kb"}
+    assert header_kb == {96}
+    assert {p["name"] for p in patches} == {"envoy-gateway-system/shared-gateway/http", "envoy-gateway-system/shared-gateway/https"}
+    assert release_values(full, "envoy-gateway")["config"]["envoyGateway"]["extensionApis"]["enableEnvoyPatchPolicy"] is True
+    sp = one(full, "SecurityPolicy", "shared-security")["spec"]["authorization"]
+    assert sp["rules"][0]["principal"]["clientCIDRs"] == ["203.0.113.0/24"]
+
+
+def test_gateway_limits_follow_config(tmp_path):
+    plan = _variant(tmp_path, {"gateway": {"requestBodyLimit": "10Mi", "maxRequestHeadersKb": 128,
+                                           "trustedHops": 1, "rateLimitPerClient": 50}}).plan("platform-local")
+    ctp = one(plan, "ClientTrafficPolicy", "shared-client-traffic")["spec"]
+    assert ctp["connection"]["bufferLimit"] == "10Mi"
+    assert ctp["clientIPDetection"]["xForwardedFor"]["numTrustedHops"] == 1
+    assert one(plan, "BackendTrafficPolicy", "shared-backend-traffic")["spec"]["rateLimit"]["local"]["rules"][0]["limit"]["requests"] == 50
+    assert {p["operation"]["value"] for p in one(plan, "EnvoyPatchPolicy", "shared-hcm-limits")["spec"]["jsonPatches"]
+            if p["operation"]["path"] == "max_request_headers_kb"} == {128}
+
+
+def test_shared_gateway_listeners_and_routes(full):
+    gw = one(full, "Gateway", "shared-gateway")["spec"]
+    names = [lst["name"] for lst in gw["listeners"]]
+    assert len(names) == len(set(names))
+    assert len({lst.get("hostname") for lst in gw["listeners"]}) == len(names)
+    http = next(lst for lst in gw["listeners"] if lst["name"] == "http")
+    assert http["port"] == 80 and http["allowedRoutes"]["namespaces"]["from"] == "Same"
+    https = [lst for lst in gw["listeners"] if lst["protocol"] == "HTTPS"]
+    assert [lst["hostname"] for lst in https] == ["*.local.example.com", "*.other.example.org"]
+    for lst in https:
+        sel = lst["allowedRoutes"]["namespaces"]
+        assert sel["from"] == "Selector" and sel["selector"]["matchLabels"] == {"lfh.io/client-namespace": "true"}
+    redirect = one(full, "HTTPRoute", "https-redirect")["spec"]
+    assert redirect["parentRefs"][0]["sectionName"] == "http"
+    assert redirect["rules"][0]["filters"][0]["requestRedirect"]["scheme"] == "https"
+    proxy = one(full, "EnvoyProxy", "shared-proxy")["spec"]["provider"]["kubernetes"]
+    assert proxy["envoyDeployment"]["replicas"] == 2
+    assert proxy["envoyDeployment"]["pod"]["affinity"]["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    assert proxy["envoyPDB"]["minAvailable"] == 1
+    assert release_values(full, "envoy-gateway")["deployment"]["replicas"] == 2
+    assert release_values(full, "envoy-gateway")["podDisruptionBudget"]["minAvailable"] == 1
+    assert full.outputs["gateway"]["listeners"] == {"*.local.example.com": "https", "*.other.example.org": "https-1"}
+    assert full.outputs["gateway"]["httpListener"] == "http"
+    hosts = {m["metadata"]["name"]: m["spec"]["hostnames"] for m in manifests(full, "HTTPRoute") if "hostnames" in m["spec"]}
+    assert hosts == {"argocd": ["argocd.local.example.com"], "grafana": ["grafana.local.example.com"]}
+
+
+# ------------------------------------------------------------------ storage and backups
+
+
+def test_longhorn_recurring_jobs_and_classes(full):
+    jobs = {m["metadata"]["name"]: m["spec"] for m in manifests(full, "RecurringJob")}
+    assert {n: (j["task"], j["cron"], j["retain"]) for n, j in jobs.items()} == {
+        "snapshot-hourly": ("snapshot", "0 * * * *", 72),
+        "backup-daily": ("backup", "30 2 * * *", 30),
+        "backup-weekly": ("backup", "0 4 * * 0", 12),
+    }
+    classes = {m["metadata"]["name"]: m for m in manifests(full, "StorageClass")}
+    default = classes["longhorn"]
+    assert default["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert default["reclaimPolicy"] == "Retain" and default["allowVolumeExpansion"] is True
+    assert default["parameters"]["numberOfReplicas"] == "3"
+    enc = classes["longhorn-encrypted"]
+    assert enc["parameters"]["encrypted"] == "true"
+    assert enc["parameters"]["csi.storage.k8s.io/node-stage-secret-name"] == "longhorn-crypto"
+    es = one(full, "ExternalSecret", "longhorn-crypto")["spec"]
+    assert es["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platform-secrets"}
+    bucket = full.config.platform.cluster.backup_bucket
+    assert release_values(full, "longhorn")["defaultBackupStore"]["backupTarget"] == f"s3://{bucket}@us-east-1/longhorn/"
+    assert full.outputs["storageClasses"] == {"default": "longhorn", "encrypted": "longhorn-encrypted", "cloud": "standard"}
+
+
+def test_local_platform_uses_the_cluster_storage_class(local):
+    assert not manifests(local, "RecurringJob") and not manifests(local, "StorageClass")
+    assert all(chart_for(h["chart"], h["repository"]).key != "longhorn" for _, h in local.helm_releases())
+    assert local.outputs["storageClasses"] == {"default": "standard", "encrypted": "standard", "cloud": "standard"}
+
+
+def test_velero_locations_schedules_and_plugin(full):
+    bsl = {m["metadata"]["name"]: m["spec"] for m in manifests(full, "BackupStorageLocation")}
+    assert set(bsl) == {"default", "archive"}
+    assert bsl["default"]["default"] is True and bsl["archive"]["default"] is False
+    assert bsl["default"]["provider"] == "aws"  # s3-compatible store: the AWS (S3 API) plugin
+    assert bsl["default"]["config"]["s3ForcePathStyle"] == "true"
+    assert bsl["default"]["objectStorage"]["prefix"] == "daily/velero"  # the lifecycle's daily tier
+    assert bsl["archive"]["objectStorage"]["prefix"] == "archive/velero"
+    schedules = {m["metadata"]["name"]: m["spec"] for m in manifests(full, "Schedule")}
+    assert schedules["platform-daily"]["template"]["storageLocation"] == "default"
+    assert schedules["platform-daily"]["template"]["includeClusterResources"] is True
+    assert schedules["platform-daily"]["template"]["ttl"] == "720h"
+    assert schedules["platform-weekly"]["template"]["storageLocation"] == "archive"
+    assert schedules["platform-weekly"]["template"]["ttl"] == "2160h"
+    values = release_values(full, "velero")
+    assert [c["image"] for c in values["initContainers"]] == ["velero/velero-plugin-for-aws:v1.14.2"]
+    assert values["deployNodeAgent"] is True
+    assert values["configuration"]["defaultSnapshotMoveData"] is True
+    assert values["configuration"]["features"] == "EnableCSI"
+    assert full.outputs["backups"]["locations"] == {"default": "default", "archive": "archive"}
+
+
+# ------------------------------------------------------------------ releases
+
+
+@pytest.mark.parametrize("which", ["local", "full"])
+def test_releases_are_pinned_atomic_and_explicit(which, local, full):
+    plan = {"local": local, "full": full}[which]
+    assert plan.helm_releases()
+    for r, h in plan.helm_releases():
+        c = chart_for(h["chart"], h["repository"])
+        assert c is not None and h["version"] == CHARTS[c.key].version, r.name
+        assert r.inputs["atomic"] is True and r.inputs.get("skipAwait") is not True, r.name
+        assert r.provider, r.name
+        assert r.inputs.get("createNamespace") is False
+
+
+def test_cert_manager_installs_crds_and_issuers(full):
+    values = release_values(full, "cert-manager")
+    assert values["crds"]["enabled"] is True
+    assert values["config"]["enableGatewayAPI"] is True
+    issuers = {m["metadata"]["name"]: m["spec"] for m in manifests(full, "ClusterIssuer")}
+    assert set(issuers) == {"letsencrypt-staging", "letsencrypt-prod", "selfsigned", "internal-ca"}
+    solver = issuers["letsencrypt-prod"]["acme"]["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0]
+    assert solver["name"] == "shared-gateway" and solver["sectionName"] == "http"
+    assert issuers["internal-ca"]["ca"]["secretName"] == "lfh-internal-ca"
+
+
+def test_argocd_ha_readonly_and_tls_to_backend(full):
+    values = release_values(full, "argo-cd")
+    for part in ("controller", "server", "repoServer"):
+        assert values[part]["replicas"] >= 2
+    assert values["redis-ha"]["enabled"] is True and values["redis"]["enabled"] is False
+    assert values["configs"]["rbac"]["policy.default"] == "role:readonly"
+    assert "params" not in values["configs"]  # never server.insecure
+    assert one(full, "BackendTLSPolicy", "argocd-server")["spec"]["validation"]["hostname"] == "argocd-server.argocd.svc"
+
+
+# ------------------------------------------------------------------ monitoring
+
+
+def test_monitoring_defaults_per_environment():
+    cfg, _, _ = load_stack_file(STACKS_DIR / "Pulumi.platform-local.yaml")
+    assert cfg.platform.environment.value == "staging" and cfg.platform.monitoring.enabled is False
+
+
+def test_monitoring_stack(full):
+    values = release_values(full, "kube-prometheus-stack")
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "15d"
+    assert spec["storageSpec"]["volumeClaimTemplate"]["spec"]["resources"]["requests"]["storage"] == "50Gi"
+    assert values["grafana"]["admin"]["existingSecret"] == "grafana-admin"
+    receivers = {r["name"] for r in values["alertmanager"]["config"]["receivers"]}
+    assert receivers == {"null", "ops-slack", "pager"}
+    assert "slack:" not in str(values) and "[secret]" not in str(values)  # URLs come from a mounted Secret
+    alerts = {r["alert"] for r in one(full, "PrometheusRule", "lfh-platform-alerts")["spec"]["groups"][0]["rules"]}
+    assert {"VeleroBackupTooOld", "VeleroBackupFailed", "CertificateExpiringSoon", "PersistentVolumeFillingUp",
+            "PodCrashLooping", "DeploymentReplicasUnavailable", "LonghornVolumeDegraded", "NodeNotReady"} <= alerts
+    assert full.outputs["monitoring"]["enabled"] is True
+    assert full.outputs["monitoring"]["serviceMonitorLabels"] == {"release": "kube-prometheus-stack"}
+    secret = one(full, "Secret", "grafana-admin")
+    assert secret["stringData"] == "[secret]"
+
+
+def test_disabling_monitoring_removes_it_cleanly(full, no_monitoring):
+    def is_monitoring(r) -> bool:
+        return ("monitoring" in r.urn.split("::")[-2].lower() or "Monitoring" in r.type)
+
+    with_urns = {r.urn for r in full.resources}
+    without_urns = {r.urn for r in no_monitoring.resources}
+    removed = with_urns - without_urns
+    assert removed and all(is_monitoring(r) for r in full.resources if r.urn in removed)
+    assert without_urns <= with_urns  # nothing new appears
+    assert not any(is_monitoring(r) for r in no_monitoring.resources)
+    assert not [m for _, m in no_monitoring.manifests() if m["apiVersion"].startswith("monitoring.coreos.com")]
+    assert not [m for _, m in no_monitoring.manifests() if m["metadata"].get("namespace") == "monitoring"]
+    assert not no_monitoring.of_type("random:index/randomPassword:RandomPassword")
+    assert no_monitoring.outputs["monitoring"] == {"enabled": False}
+    hosts = [h for m in manifests(no_monitoring, "HTTPRoute") for h in m["spec"].get("hostnames", [])]
+    assert hosts == ["argocd.local.example.com"]
+
+
+# ------------------------------------------------------------------ namespaces, config, sizing
+
+
+def test_namespace_pod_security_levels(full):
+    levels = {m["metadata"]["name"]: m["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+              for m in manifests(full, "Namespace")}
+    assert levels == {"external-secrets": "restricted", "envoy-gateway-system": "restricted",
+                      "cert-manager": "restricted", "longhorn-system": "privileged", "argocd": "restricted",
+                      "velero": "privileged", "monitoring": "privileged"}
+    for m in manifests(full, "Namespace"):
+        labels = m["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+        if labels["pod-security.kubernetes.io/enforce"] != "restricted":
+            assert m["metadata"]["annotations"]["lfh.io/pod-security-exception"]
+
+
+def test_dns01_on_existing_cluster_needs_a_solver(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _variant(tmp_path, {"certificates": {"solver": "dns01"}}).plan("platform-local")
+    assert any("lfh:platform" in line and "dns01Solver" in line for line in err.value.lines)
+
+
+def test_sizing_section_sums_requests_and_names_chart_defaults(full, local):
+    data = full.sections["platformSizing"]["data"]
+    # gateway: 2 controllers x 100m + 2 proxies x 250m
+    assert data["byAddon"]["gateway"]["cpu"] == pytest.approx(0.7)
+    # certificates: controller, webhook, cainjector, 2 replicas each, 50m
+    assert data["byAddon"]["certificates"]["cpu"] == pytest.approx(0.3)
+    # monitoring: 2 Prometheus x 500m + 2 Alertmanager x 100m + operator 100m
+    assert data["byAddon"]["monitoring"]["cpu"] == pytest.approx(1.3)
+    assert data["cpu"] == pytest.approx(sum(a["cpu"] for a in data["byAddon"].values()))
+    assert data["perNode"]["cpu"] == pytest.approx(0.35)  # longhorn-manager 250m + velero node agent 100m
+    assert data["seedBase"] == {"cpu": 3.0, "memoryGiB": 7.0}
+    assert "monitoring: grafana" in data["chartDefaults"] and "gitops: redis-ha (redis, sentinel, haproxy)" in data["chartDefaults"]
+    assert "vs seed shared base ~3 CPU / 7 GiB" in full.sections["platformSizing"]["text"][0]
+    assert "monitoring" not in local.sections["platformSizing"]["data"]["byAddon"]
+
+
+def test_dns01_issues_wildcard_certificates(tmp_path):
+    solver = {"cloudflare": {"apiTokenSecretRef": {"name": "cloudflare-token", "key": "token"}}}
+    plan = analyze(_variant(tmp_path, {"certificates": {"solver": "dns01", "dns01Solver": solver,
+                                                        "dnsZones": ["local.example.com"]}}).plan("platform-local"))
+    acme = one(plan, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["solvers"][0]
+    assert acme == {"dns01": solver, "selector": {"dnsZones": ["local.example.com"]}}
+    cert = one(plan, "Certificate", "wildcard-local-example-com-tls")["spec"]
+    assert cert["dnsNames"] == ["*.local.example.com", "local.example.com"]
+    assert cert["issuerRef"]["name"] == "letsencrypt-staging"  # platform-local asks for the staging issuer
+
+
+def test_http01_certificates_name_the_platform_hosts(local):
+    cert = one(local, "Certificate", "wildcard-local-example-com-tls")["spec"]
+    assert cert["dnsNames"] == ["argocd.local.example.com"]
+
+
+def test_platform_store_is_closed_to_client_namespaces(local):
+    store = one(local, "ClusterSecretStore", "platform-secrets")["spec"]
+    assert "vault" in store["provider"]
+    allowed = store["conditions"][0]["namespaces"]
+    assert "velero" in allowed and not any(ns.startswith("client") for ns in allowed)
+
+
+def test_without_a_secret_store_nothing_reads_one(tmp_path):
+    doc = yaml.safe_load((STACKS_DIR / "Pulumi.platform-local.yaml").read_text())
+    del doc["config"]["lfh:platform"]["secrets"]["provider"]
+    doc["config"]["lfh:platform"]["storage"] = {"useClusterStorageClass": False}
+    (tmp_path / "Pulumi.platform-local.yaml").write_text(yaml.safe_dump(doc))
+    plan = Engine(stacks_dir=tmp_path).plan("platform-local")
+    assert not manifests(plan, "ClusterSecretStore") and not manifests(plan, "ExternalSecret")
+    # No dm-crypt key: the encrypted role falls back to the cluster's class instead of a class whose
+    # volumes would never provision.
+    assert [m["metadata"]["name"] for m in manifests(plan, "StorageClass")] == ["longhorn"]
+    assert plan.outputs["storageClasses"]["encrypted"] == "standard"
+    # The operator provides the bucket credentials under the names the releases expect.
+    assert release_values(plan, "velero")["credentials"]["existingSecret"] == "velero-credentials"
+    assert release_values(plan, "longhorn")["defaultBackupStore"]["backupTargetCredentialSecret"] == "longhorn-backup-credentials"
+    assert crs_without_path_to_crd(plan) == []

@@ -1,0 +1,651 @@
+"""Every policy in the pack: at least one graph where it reports a violation and one where it passes.
+
+Graphs are small lists of `lfh.plan.model.Resource`, run through the offline runner exactly as a plan is
+(props as the engine presents them: proxies, floats, PolicyResource parents/dependencies, options).
+"""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Callable
+
+import pytest
+
+from lfh.plan.model import Resource
+from lfh.policy_runner import policies, run
+
+STACK = "test"
+K8S_PROVIDER_URN = f"urn:pulumi:{STACK}::lfh::pulumi:providers:kubernetes::k8s"
+
+
+def urn(type_: str, name: str) -> str:
+    return f"urn:pulumi:{STACK}::lfh::{type_}::{name}"
+
+
+def res(type_: str, name: str, inputs: dict[str, Any] | None = None, *, provider: str = "", deps: list[Resource] = (),
+        pdeps: dict[str, list[Resource]] | None = None, parent: Resource | None = None, protect: bool = False,
+        custom: bool = True) -> Resource:
+    if not provider and type_.startswith("kubernetes:"):
+        provider = f"{K8S_PROVIDER_URN}::00000000"
+    return Resource(
+        urn=urn(type_, name), type=type_, name=name, parent=parent.urn if parent else "", provider=provider,
+        dependencies=[d.urn for d in deps], inputs=copy.deepcopy(inputs or {}), custom=custom,
+        property_dependencies={k: [d.urn for d in v] for k, v in (pdeps or {}).items()}, protect=protect,
+    )
+
+
+def k8s_provider() -> Resource:
+    return Resource(urn=K8S_PROVIDER_URN, type="pulumi:providers:kubernetes", name="k8s", parent="", provider="",
+                    dependencies=[], inputs={"kubeconfig": "[secret]"})
+
+
+def set_path(obj: dict, path: str, value: Any) -> dict:
+    """set_path(d, "spec.template.spec.containers.0.image", "x"); value DELETE removes the key."""
+    keys = [int(k) if k.isdigit() else k for k in path.split(".")]
+    cur = obj
+    for k in keys[:-1]:
+        if isinstance(k, str) and k not in cur:
+            cur[k] = {}
+        cur = cur[k]
+    if value is DELETE:
+        del cur[keys[-1]]
+    else:
+        cur[keys[-1]] = value
+    return obj
+
+
+DELETE = object()
+
+LABELS = {"app.kubernetes.io/name": "web", "app.kubernetes.io/part-of": "lfh", "app.kubernetes.io/managed-by": "pulumi",
+          "lfh.io/client": "demo", "lfh.io/environment": "production"}
+
+
+def container(name: str = "web") -> dict[str, Any]:
+    return {
+        "name": name,
+        "image": "ghcr.io/mycurelabs/hapihub:11.2.3",
+        "ports": [{"containerPort": 7500}],
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "allowPrivilegeEscalation": False,
+                            "capabilities": {"drop": ["ALL"]}, "readOnlyRootFilesystem": True,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "resources": {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "4Gi"}},
+        "readinessProbe": {"httpGet": {"path": "/ready", "port": 7500}},
+        "livenessProbe": {"httpGet": {"path": "/health", "port": 7500}},
+        "env": [{"name": "NODE_ENV", "value": "production"},
+                {"name": "JWT_SECRET", "valueFrom": {"secretKeyRef": {"name": "web", "key": "jwt"}}}],
+    }
+
+
+def pod_spec() -> dict[str, Any]:
+    return {
+        "serviceAccountName": "web",
+        "automountServiceAccountToken": False,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "fsGroup": 1000,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [container()],
+        "volumes": [{"name": "tmp", "emptyDir": {}}],
+    }
+
+
+def deployment(name: str = "web", ns: str = "demo-prod", replicas: int = 2, **label_over: str) -> dict[str, Any]:
+    lab = {**LABELS, "app.kubernetes.io/name": name, **label_over}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "labels": lab},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                 "template": {"metadata": {"labels": lab}, "spec": pod_spec()}},
+    }
+
+
+def workload(mutate: Callable[[dict], Any] | None = None, kind: str = "Deployment") -> list[Resource]:
+    obj = deployment()
+    if kind == "CronJob":
+        obj = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": obj["metadata"],
+               "spec": {"schedule": "0 3 * * 0", "jobTemplate": {"spec": {"template": obj["spec"]["template"]}}}}
+    if mutate:
+        mutate(obj)
+    group = {"Deployment": "apps/v1", "CronJob": "batch/v1", "StatefulSet": "apps/v1", "Pod": "core/v1"}[kind]
+    return [k8s_provider(), res(f"kubernetes:{group}:{kind}", "web", obj)]
+
+
+def spec_of(obj: dict) -> dict:
+    if obj["kind"] == "CronJob":
+        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return obj["spec"]["template"]["spec"]
+
+
+def c0(obj: dict) -> dict:
+    return spec_of(obj)["containers"][0]
+
+
+def namespace(name: str = "demo-prod", client: bool = True, level: str = "restricted", protect: bool = True,
+              **extra: str) -> Resource:
+    lab = {**LABELS, "app.kubernetes.io/name": name}
+    if client:
+        lab[ "lfh.io/client-namespace"] = "true"
+    for mode in ("enforce", "audit", "warn"):
+        lab[f"pod-security.kubernetes.io/{mode}"] = level
+    lab.update(extra)
+    return res("kubernetes:core/v1:Namespace", f"ns-{name}", {"apiVersion": "v1", "kind": "Namespace",
+                                                              "metadata": {"name": name, "labels": lab}}, protect=protect)
+
+
+def netpol(name: str, ns: str = "demo-prod", selector: dict | None = None, types=("Ingress", "Egress"),
+           ingress: list | None = None, egress: list | None = None) -> Resource:
+    spec: dict[str, Any] = {"podSelector": selector or {}, "policyTypes": list(types)}
+    if ingress is not None:
+        spec["ingress"] = ingress
+    if egress is not None:
+        spec["egress"] = egress
+    return res("kubernetes:networking.k8s.io/v1:NetworkPolicy", name, {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns, "labels": LABELS}, "spec": spec})
+
+
+def schedule(name: str, ttl: str, ns: str = "demo-prod") -> Resource:
+    return res("kubernetes:velero.io/v1:Schedule", name, {
+        "apiVersion": "velero.io/v1", "kind": "Schedule",
+        "metadata": {"name": name, "namespace": "velero", "labels": LABELS},
+        "spec": {"schedule": "0 * * * *", "template": {"includedNamespaces": [ns], "ttl": ttl}}})
+
+
+def release(chart: str = "velero", version: str = "12.1.0", repo: str = "https://vmware-tanzu.github.io/helm-charts",
+            name: str = "velero") -> Resource:
+    inputs = {"chart": chart, "version": version, "namespace": "velero", "name": name}
+    if repo:
+        inputs["repositoryOpts"] = {"repo": repo}
+    return res("kubernetes:helm.sh/v3:Release", name, inputs)
+
+
+def aws_tags() -> dict[str, str]:
+    return {"lfh:platform": "aws", "lfh:environment": "production", "managed-by": "pulumi"}
+
+
+# ----------------------------------------------------------------------------- cloud builders
+
+
+def eks(**over: Any) -> dict[str, Any]:
+    base = {
+        "name": "aws-eks",
+        "vpcConfig": {"endpointPrivateAccess": True, "endpointPublicAccess": False, "subnetIds": ["s1", "s2"]},
+        "encryptionConfig": {"resources": ["secrets"], "provider": {"keyArn": "arn:aws:kms:key/1"}},
+        "enabledClusterLogTypes": ["api", "audit", "authenticator"],
+        "accessConfig": {"authenticationMode": "API"},
+        "tags": aws_tags(),
+    }
+    base.update(over)
+    return base
+
+
+def launch_template(**over: Any) -> dict[str, Any]:
+    base = {
+        "metadataOptions": {"httpTokens": "required", "httpPutResponseHopLimit": 1, "httpEndpoint": "enabled"},
+        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {"encrypted": "true", "kmsKeyId": "arn:kms", "volumeSize": 50}}],
+        "tags": aws_tags(),
+    }
+    base.update(over)
+    return base
+
+
+def s3_graph(sse: bool = True, versioning: bool = True, pab: bool = True, tls: bool = True, lock: bool = False,
+             kms: str = "aws:kms") -> list[Resource]:
+    b = res("aws:s3/bucket:Bucket", "backups", {"bucket": "lfh-aws-backups", "tags": aws_tags(),
+                                                 **({"objectLockEnabled": True} if lock else {})}, protect=True)
+    out = [b]
+    if sse:
+        out.append(res("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "backups-sse",
+                       {"bucket": "backups_id", "rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": kms, "kmsMasterKeyId": "arn:kms"}}]},
+                       pdeps={"bucket": [b]}))
+    if versioning:
+        out.append(res("aws:s3/bucketVersioning:BucketVersioning", "backups-versioning",
+                       {"bucket": "lfh-aws-backups", "versioningConfiguration": {"status": "Enabled"}}))
+    if pab:
+        out.append(res("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "backups-pab",
+                       {"bucket": "backups_id", "blockPublicAcls": True, "blockPublicPolicy": True,
+                        "ignorePublicAcls": True, "restrictPublicBuckets": True}, pdeps={"bucket": [b]}))
+    if tls:
+        doc = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+               "Resource": ["arn:aws:s3:::lfh-aws-backups/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+        out.append(res("aws:s3/bucketPolicy:BucketPolicy", "backups-policy", {"bucket": "backups_id", "policy": json.dumps(doc)},
+                       pdeps={"bucket": [b]}))
+    return out
+
+
+def aks(**over: Any) -> dict[str, Any]:
+    base = {
+        "apiServerAccessProfile": {"enablePrivateCluster": True},
+        "securityProfile": {"azureKeyVaultKms": {"enabled": True, "keyId": "https://kv/keys/etcd/1"},
+                            "workloadIdentity": {"enabled": True}},
+        "oidcIssuerProfile": {"enabled": True},
+        "disableLocalAccounts": True,
+        "aadProfile": {"managed": True, "enableAzureRBAC": True},
+        "agentPoolProfiles": [{"name": "system", "enableEncryptionAtHost": True}],
+        "tags": aws_tags(),
+    }
+    base.update(over)
+    return base
+
+
+def storage_account(**over: Any) -> dict[str, Any]:
+    base = {
+        "accountName": "lfhbackups", "enableHttpsTrafficOnly": True, "minimumTlsVersion": "TLS1_2",
+        "allowBlobPublicAccess": False,
+        "encryption": {"keySource": "Microsoft.Keyvault", "keyVaultProperties": {"keyName": "storage", "keyVaultUri": "https://kv"}},
+        "tags": aws_tags(),
+    }
+    base.update(over)
+    return base
+
+
+def gke(**over: Any) -> dict[str, Any]:
+    base = {
+        "privateClusterConfig": {"enablePrivateNodes": True, "enablePrivateEndpoint": True},
+        "databaseEncryption": {"state": "ENCRYPTED", "keyName": "projects/p/locations/l/keyRings/r/cryptoKeys/etcd"},
+        "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
+        "removeDefaultNodePool": True,
+        "resourceLabels": {"lfh_platform": "gcp", "lfh_environment": "production", "managed-by": "pulumi"},
+    }
+    base.update(over)
+    return base
+
+
+def node_pool(**over: Any) -> dict[str, Any]:
+    cfg = {"bootDiskKmsKey": "projects/p/.../cryptoKeys/disk", "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+           "shieldedInstanceConfig": {"enableSecureBoot": True, "enableIntegrityMonitoring": True}}
+    cfg.update(over)
+    return {"nodeConfig": cfg}
+
+
+def gcs(**over: Any) -> dict[str, Any]:
+    base = {"name": "lfh-gcp-backups", "encryption": {"defaultKmsKeyName": "projects/p/.../cryptoKeys/b"},
+            "versioning": {"enabled": True}, "publicAccessPrevention": "enforced", "uniformBucketLevelAccess": True,
+            "labels": {"lfh_platform": "gcp", "lfh_environment": "production", "managed-by": "pulumi"}}
+    base.update(over)
+    return base
+
+
+def with_hpa(min_replicas: int) -> list[Resource]:
+    return [*workload(lambda o: set_path(o, "spec.replicas", DELETE)), res(
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "web-hpa", {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "web", "namespace": "demo-prod", "labels": LABELS},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "minReplicas": min_replicas, "maxReplicas": 10}})]
+
+
+def pdb(selector: dict) -> Resource:
+    return res("kubernetes:policy/v1:PodDisruptionBudget", "web-pdb", {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
+        "metadata": {"name": "web", "namespace": "demo-prod", "labels": LABELS},
+        "spec": {"minAvailable": 1, "selector": selector}})
+
+
+def route(parent: dict) -> list[Resource]:
+    return [k8s_provider(), res("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute", "web-route", {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+        "metadata": {"name": "web", "namespace": "demo-prod", "labels": LABELS},
+        "spec": {"parentRefs": [parent], "hostnames": ["api.demo.example.com"],
+                 "rules": [{"backendRefs": [{"name": "web", "port": 7500}]}]}})]
+
+
+def service(type_: str, ns: str = "demo-prod") -> list[Resource]:
+    return [k8s_provider(), res("kubernetes:core/v1:Service", "web-svc", {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns, "labels": LABELS},
+        "spec": {"type": type_, "ports": [{"port": 80}], "selector": {"app.kubernetes.io/name": "web"}}})]
+
+
+def crd_graph(depends: bool, via_parent: bool = False) -> list[Resource]:
+    rel = release()
+    comp = res("lfh:client:Backups", "backups", custom=False, deps=[rel] if via_parent else [])
+    sched = schedule("hourly", "72h0m0s")
+    sched.parent = comp.urn
+    if depends:
+        sched.dependencies = [rel.urn]
+    return [k8s_provider(), rel, comp, sched]
+
+
+def secret_store(prefix: str, ns: str = "demo-prod") -> Resource:
+    return res("kubernetes:external-secrets.io/v1:SecretStore", "store", {
+        "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
+        "metadata": {"name": "demo", "namespace": ns, "labels": {**LABELS}},
+        "spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1", "prefix": prefix}}}})
+
+
+def velero_bsl_graph(lock: bool) -> list[Resource]:
+    bsl = res("kubernetes:velero.io/v1:BackupStorageLocation", "bsl", {
+        "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+        "metadata": {"name": "default", "namespace": "velero", "labels": LABELS},
+        "spec": {"provider": "aws", "objectStorage": {"bucket": "lfh-aws-backups", "prefix": "daily"}}})
+    return [k8s_provider(), *s3_graph(lock=lock), bsl]
+
+
+# ----------------------------------------------------------------------------- the cases
+
+# policy -> (graph where it passes, graph where it reports). Lambdas so every case builds fresh objects.
+CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]]]] = {
+    # -- Kubernetes workloads
+    "k8s-run-as-non-root": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.runAsUser", 0))),
+    "k8s-no-privilege-escalation": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.allowPrivilegeEscalation", True), "CronJob")),
+    "k8s-drop-all-capabilities": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.capabilities", {"add": ["SYS_ADMIN"]}))),
+    "k8s-seccomp-runtime-default": (workload, lambda: workload(lambda o: (set_path(spec_of(o), "securityContext.seccompProfile", DELETE), set_path(c0(o), "securityContext.seccompProfile.type", "Unconfined")))),
+    "k8s-no-privileged-containers": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.privileged", True))),
+    "k8s-no-host-namespaces": (workload, lambda: workload(lambda o: set_path(spec_of(o), "hostPID", True))),
+    "k8s-no-host-path": (workload, lambda: workload(lambda o: spec_of(o)["volumes"].append({"name": "h", "hostPath": {"path": "/var"}}))),
+    "k8s-no-host-ports": (workload, lambda: workload(lambda o: set_path(c0(o), "ports.0.hostPort", 8080))),
+    "k8s-resources-requests-limits": (workload, lambda: workload(lambda o: set_path(c0(o), "resources.limits", {"cpu": "1"}))),
+    "k8s-image-pinned": (lambda: workload(lambda o: set_path(c0(o), "image", "ghcr.io/x/y@sha256:" + "a" * 64)),
+                         lambda: workload(lambda o: set_path(c0(o), "image", "ghcr.io/mycurelabs/hapihub:latest"))),
+    "k8s-image-registry-allowed": (workload, lambda: workload(lambda o: set_path(c0(o), "image", "evil.example.com/x:1.0"))),
+    "k8s-probes": (lambda: workload(lambda o: set_path(c0(o), "livenessProbe", DELETE), "CronJob"),
+                   lambda: workload(lambda o: set_path(c0(o), "livenessProbe", DELETE))),
+    "k8s-dedicated-service-account": (workload, lambda: workload(lambda o: set_path(spec_of(o), "serviceAccountName", DELETE))),
+    "k8s-read-only-root-filesystem": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.readOnlyRootFilesystem", False))),
+    "k8s-no-plaintext-secret-env": (workload, lambda: workload(lambda o: c0(o)["env"].append({"name": "MONGO_URI", "value": "mongodb://u:p@h"}))),
+    "k8s-production-replicas": (lambda: with_hpa(2), lambda: workload(lambda o: set_path(o, "spec.replicas", 1))),
+    "k8s-production-pdb": (lambda: [*workload(), pdb({"matchLabels": {"app.kubernetes.io/name": "web"}})],
+                           lambda: [*workload(), pdb({"matchLabels": {"app.kubernetes.io/name": "other"}})]),
+    # -- Kubernetes exposure, namespaces, routes, releases
+    "k8s-service-not-exposed": (lambda: service("LoadBalancer", "envoy-gateway-system"), lambda: service("NodePort")),
+    "k8s-namespace-pod-security": (lambda: [k8s_provider(), namespace("longhorn-system", client=False, level="privileged")],
+                                   lambda: [k8s_provider(), namespace("argocd", client=False, level="privileged")]),
+    "k8s-client-namespace-restricted": (lambda: [k8s_provider(), namespace()],
+                                        lambda: [k8s_provider(), namespace(**{"pod-security.kubernetes.io/warn": "baseline"})]),
+    "k8s-route-shared-gateway": (lambda: route({"name": "shared-gateway", "namespace": "envoy-gateway-system", "sectionName": "https"}),
+                                 lambda: route({"name": "my-gateway", "namespace": "demo-prod"})),
+    "k8s-gateway-in-gateway-namespace": (
+        lambda: [k8s_provider(), res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system", "labels": LABELS}})],
+        lambda: [k8s_provider(), res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "mine", "namespace": "demo-prod", "labels": LABELS}})]),
+    "k8s-networkpolicy-rules-name-peer": (
+        lambda: [k8s_provider(), netpol("allow-mongo", selector={"matchLabels": {"app": "web"}}, types=("Egress",),
+                                        egress=[{"to": [{"podSelector": {"matchLabels": {"app": "mongo"}}}], "ports": [{"port": 27017}]}])],
+        lambda: [k8s_provider(), netpol("allow-mongo", selector={"matchLabels": {"app": "web"}}, types=("Egress",),
+                                        egress=[{"ports": [{"port": 27017}]}])]),
+    "k8s-no-default-namespace": (workload, lambda: workload(lambda o: set_path(o, "metadata.namespace", DELETE))),
+    "helm-release-exact-version": (lambda: [k8s_provider(), release()], lambda: [k8s_provider(), release(version="12.x")]),
+    "helm-release-allowed-repository": (lambda: [k8s_provider(), release(chart="oci://docker.io/envoyproxy/gateway-helm", repo="", version="v1.9.0")],
+                                        lambda: [k8s_provider(), release(repo="https://charts.bitnami.com/bitnami")]),
+    # -- AWS
+    "aws-kms-key-rotation": (lambda: [res("aws:kms/key:Key", "k", {"enableKeyRotation": True, "tags": aws_tags()}, protect=True)],
+                             lambda: [res("aws:kms/key:Key", "k", {"tags": aws_tags()}, protect=True)]),
+    "aws-eks-private-endpoint": (lambda: [res("aws:eks/cluster:Cluster", "c", eks(vpcConfig={"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["203.0.113.0/24"]}))],
+                                 lambda: [res("aws:eks/cluster:Cluster", "c", eks(vpcConfig={"endpointPrivateAccess": True}))]),
+    "aws-eks-secrets-encryption": (lambda: [res("aws:eks/cluster:Cluster", "c", eks())],
+                                   lambda: [res("aws:eks/cluster:Cluster", "c", eks(encryptionConfig={"resources": ["secrets"], "provider": {}}))]),
+    "aws-eks-control-plane-logs": (lambda: [res("aws:eks/cluster:Cluster", "c", eks())],
+                                   lambda: [res("aws:eks/cluster:Cluster", "c", eks(enabledClusterLogTypes=["api"]))]),
+    "aws-eks-access-entries": (lambda: [res("aws:eks/cluster:Cluster", "c", eks())],
+                               lambda: [res("aws:eks/cluster:Cluster", "c", eks(accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"}))]),
+    "aws-log-group-retention": (lambda: [res("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "/aws/eks/aws-eks/cluster", "retentionInDays": 365, "tags": aws_tags()})],
+                                lambda: [res("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "/aws/eks/aws-eks/cluster", "retentionInDays": 30, "tags": aws_tags()})]),
+    "aws-eks-log-group-managed": (
+        lambda: (lambda lg: [lg, res("aws:eks/cluster:Cluster", "c", eks(), deps=[lg])])(res("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "/aws/eks/aws-eks/cluster"})),
+        lambda: [res("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "/aws/eks/other/cluster"}), res("aws:eks/cluster:Cluster", "c", eks())]),
+    "aws-eks-workload-identity": (
+        lambda: (lambda c: [c, res("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "oidc", {"url": "https://oidc"}, pdeps={"url": [c]})])(res("aws:eks/cluster:Cluster", "c", eks())),
+        lambda: [res("aws:eks/cluster:Cluster", "c", eks())]),
+    "aws-launch-template-imdsv2": (lambda: [res("aws:ec2/launchTemplate:LaunchTemplate", "lt", launch_template())],
+                                   lambda: [res("aws:ec2/launchTemplate:LaunchTemplate", "lt", launch_template(metadataOptions={"httpTokens": "required", "httpPutResponseHopLimit": 2}))]),
+    "aws-launch-template-ebs-encrypted": (lambda: [res("aws:ec2/launchTemplate:LaunchTemplate", "lt", launch_template())],
+                                         lambda: [res("aws:ec2/launchTemplate:LaunchTemplate", "lt", launch_template(blockDeviceMappings=[{"deviceName": "/dev/xvda", "ebs": {"encrypted": "false"}}]))]),
+    "aws-eks-node-group-launch-template": (lambda: [res("aws:eks/nodeGroup:NodeGroup", "ng", {"launchTemplate": {"id": "lt-1", "version": "1"}, "tags": aws_tags()})],
+                                           lambda: [res("aws:eks/nodeGroup:NodeGroup", "ng", {"diskSize": 50, "tags": aws_tags()})]),
+    "aws-s3-bucket-cmk-encryption": (s3_graph, lambda: s3_graph(kms="AES256")),
+    "aws-s3-bucket-versioning": (s3_graph, lambda: s3_graph(versioning=False)),
+    "aws-s3-bucket-public-access-block": (s3_graph, lambda: s3_graph(pab=False)),
+    "aws-s3-bucket-tls-only": (s3_graph, lambda: s3_graph(tls=False)),
+    "aws-vpc-flow-logs": (
+        lambda: (lambda v: [v, res("aws:ec2/flowLog:FlowLog", "fl", {"vpcId": "vpc-1", "trafficType": "ALL"}, pdeps={"vpcId": [v]})])(res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})),
+        lambda: [res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})]),
+    # -- Azure
+    "azure-keyvault-key-rotation": (
+        lambda: [res("azure-native:keyvault:Key", "k", {"keyName": "etcd", "properties": {"kty": "RSA", "rotationPolicy": {"lifetimeActions": [{"action": {"type": "rotate"}, "trigger": {"timeAfterCreate": "P90D"}}]}}})],
+        lambda: [res("azure-native:keyvault:Key", "k", {"keyName": "etcd", "properties": {"kty": "RSA", "rotationPolicy": {"lifetimeActions": [{"action": {"type": "notify"}}]}}})]),
+    "azure-keyvault-purge-protection": (lambda: [res("azure-native:keyvault:Vault", "v", {"properties": {"enablePurgeProtection": True, "enableSoftDelete": True}})],
+                                        lambda: [res("azure-native:keyvault:Vault", "v", {"properties": {"enableSoftDelete": True}})]),
+    "azure-aks-private-api": (lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(apiServerAccessProfile={"authorizedIPRanges": ["203.0.113.0/24"]}))],
+                              lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(apiServerAccessProfile={"authorizedIPRanges": ["0.0.0.0/0"]}))]),
+    "azure-aks-kms-etcd-encryption": (lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks())],
+                                      lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(securityProfile={"workloadIdentity": {"enabled": True}}))]),
+    "azure-aks-workload-identity": (lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks())],
+                                    lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(oidcIssuerProfile={"enabled": False}))]),
+    "azure-aks-local-accounts-disabled": (lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks())],
+                                          lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(disableLocalAccounts=False))]),
+    "azure-aks-encryption-at-host": (lambda: [res("azure-native:containerservice:AgentPool", "apps", {"agentPoolName": "apps", "enableEncryptionAtHost": True})],
+                                     lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(agentPoolProfiles=[{"name": "system"}]))]),
+    "azure-storage-tls-only": (lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account())],
+                               lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account(minimumTlsVersion="TLS1_0"))]),
+    "azure-storage-no-public-access": (lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account())],
+                                       lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account(allowBlobPublicAccess=True))]),
+    "azure-storage-cmk-encryption": (lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account())],
+                                     lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account(encryption={"keySource": "Microsoft.Storage"}))]),
+    "azure-storage-blob-versioning": (
+        lambda: (lambda a: [a, res("azure-native:storage:BlobServiceProperties", "bsp", {"accountName": "lfhbackups", "isVersioningEnabled": True}, pdeps={"accountName": [a]})])(res("azure-native:storage:StorageAccount", "sa", storage_account())),
+        lambda: (lambda a: [a, res("azure-native:storage:BlobServiceProperties", "bsp", {"accountName": "lfhbackups", "isVersioningEnabled": False}, pdeps={"accountName": [a]})])(res("azure-native:storage:StorageAccount", "sa", storage_account()))),
+    "azure-log-analytics-retention": (lambda: [res("azure-native:operationalinsights:Workspace", "ws", {"retentionInDays": 365})],
+                                      lambda: [res("azure-native:operationalinsights:Workspace", "ws", {})]),
+    "azure-aks-audit-logs": (
+        lambda: (lambda c: [c, res("azure-native:monitor:DiagnosticSetting", "diag", {"resourceUri": "id", "logs": [{"category": "kube-audit-admin", "enabled": True}]}, pdeps={"resourceUri": [c]})])(res("azure-native:containerservice:ManagedCluster", "aks", aks())),
+        lambda: (lambda c: [c, res("azure-native:monitor:DiagnosticSetting", "diag", {"resourceUri": "id", "logs": [{"category": "kube-apiserver", "enabled": True}]}, pdeps={"resourceUri": [c]})])(res("azure-native:containerservice:ManagedCluster", "aks", aks()))),
+    # -- GCP
+    "gcp-kms-key-rotation": (lambda: [res("gcp:kms/cryptoKey:CryptoKey", "k", {"rotationPeriod": "7776000s"})],
+                             lambda: [res("gcp:kms/cryptoKey:CryptoKey", "k", {"rotationPeriod": "63072000s"})]),
+    "gcp-gke-private-cluster": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke(privateClusterConfig={"enablePrivateNodes": True}, masterAuthorizedNetworksConfig={"cidrBlocks": [{"cidrBlock": "203.0.113.0/24"}]}))],
+                                lambda: [res("gcp:container/cluster:Cluster", "gke", gke(privateClusterConfig={"enablePrivateNodes": True}))]),
+    "gcp-gke-secrets-encryption": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke())],
+                                   lambda: [res("gcp:container/cluster:Cluster", "gke", gke(databaseEncryption={"state": "DECRYPTED"}))]),
+    "gcp-gke-workload-identity": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke()), res("gcp:container/nodePool:NodePool", "np", node_pool())],
+                                  lambda: [res("gcp:container/nodePool:NodePool", "np", node_pool(workloadMetadataConfig={"mode": "GCE_METADATA"}))]),
+    "gcp-gke-node-cmek": (lambda: [res("gcp:container/nodePool:NodePool", "np", node_pool())],
+                          lambda: [res("gcp:container/cluster:Cluster", "gke", gke(removeDefaultNodePool=False))]),
+    "gcp-gke-shielded-nodes": (lambda: [res("gcp:container/nodePool:NodePool", "np", node_pool())],
+                               lambda: [res("gcp:container/nodePool:NodePool", "np", node_pool(shieldedInstanceConfig={"enableSecureBoot": False}))]),
+    "gcp-bucket-cmk-encryption": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(encryption={}))]),
+    "gcp-bucket-versioning": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(versioning={"enabled": False}))]),
+    "gcp-bucket-no-public-access": (lambda: [res("gcp:storage/bucket:Bucket", "b", gcs())], lambda: [res("gcp:storage/bucket:Bucket", "b", gcs(publicAccessPrevention="inherited"))]),
+    "gcp-log-bucket-retention": (lambda: [res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"bucketId": "b", "retentionDays": 365})],
+                                 lambda: [res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"bucketId": "b", "retentionDays": 30})]),
+    # -- stack
+    "stack-client-namespace-default-deny": (
+        lambda: [k8s_provider(), namespace(), netpol("default-deny")],
+        lambda: [k8s_provider(), namespace(), netpol("default-deny", types=("Ingress",))]),
+    "stack-pods-selected-by-networkpolicy": (
+        lambda: [*workload(), netpol("web", selector={"matchExpressions": [{"key": "app.kubernetes.io/name", "operator": "In", "values": ["web", "x"]}]}, types=("Ingress",), ingress=[{"from": [{"namespaceSelector": {}}]}])],
+        lambda: [*workload(), netpol("web", ns="other", selector={})]),
+    "stack-crd-installed-first": (lambda: crd_graph(depends=False, via_parent=True), lambda: crd_graph(depends=False)),
+    "k8s-explicit-provider": (workload, lambda: [res("kubernetes:core/v1:ConfigMap", "cm", {"metadata": {"name": "x", "namespace": "demo-prod", "labels": LABELS}}, provider="urn:pulumi:test::lfh::pulumi:providers:kubernetes::default_4_34_2::id")]),
+    "data-resources-protected": (lambda: [k8s_provider(), namespace()], lambda: [k8s_provider(), namespace(protect=False)]),
+    "cloud-required-tags": (
+        lambda: [res("aws:kms/key:Key", "k", {"enableKeyRotation": True}, provider="urn:pulumi:test::lfh::pulumi:providers:aws::aws::id"),
+                 Resource(urn="urn:pulumi:test::lfh::pulumi:providers:aws::aws", type="pulumi:providers:aws", name="aws", parent="", provider="", dependencies=[],
+                          inputs={"region": "us-east-1", "defaultTags": json.dumps({"tags": aws_tags()})})],
+        lambda: [res("aws:kms/key:Key", "k", {"enableKeyRotation": True, "tags": {"lfh:platform": "aws"}})]),
+    "k8s-part-of-label": (workload, lambda: workload(lambda o: set_path(o, "metadata.labels", {"app": "web"}))),
+    "stack-client-backups": (
+        lambda: [k8s_provider(), namespace(), schedule("hourly", "72h0m0s"), schedule("daily", "720h"), schedule("weekly", "2160h0m0s")],
+        lambda: [k8s_provider(), namespace(), schedule("hourly", "72h0m0s"), schedule("daily", "720h"), schedule("weekly", "720h")]),
+    "backup-bucket-no-object-lock": (lambda: velero_bsl_graph(lock=False), lambda: velero_bsl_graph(lock=True)),
+    "stack-secret-paths-scoped": (
+        lambda: [k8s_provider(), namespace(), secret_store("local/demo/production/")],
+        lambda: [k8s_provider(), namespace(), secret_store("local/demo/")]),
+}
+
+
+def names_of(violations) -> set[str]:
+    return {v.policy for v in violations}
+
+
+def test_every_policy_has_a_case():
+    assert sorted(p.name for p in policies()) == sorted(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_policy_passes(name):
+    good, _ = CASES[name]
+    found = run(good(), stack=STACK, only=[name])
+    assert found == [], [v.message for v in found]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_policy_reports(name):
+    _, bad = CASES[name]
+    found = run(bad(), stack=STACK, only=[name])
+    assert found and names_of(found) == {name}
+    assert all(v.message for v in found)
+
+
+def test_compliant_workload_passes_every_kubernetes_policy():
+    """The reference workload above is clean against the whole pack, except the NetworkPolicy/PDB checks
+    that need more of the graph."""
+    found = run(workload(), stack=STACK)
+    assert names_of(found) <= {"stack-pods-selected-by-networkpolicy", "k8s-production-pdb"}, [v.message for v in found]
+
+
+def test_resource_violation_reports_against_the_resource():
+    graph = workload(lambda o: set_path(c0(o), "securityContext.privileged", True))
+    (v,) = run(graph, stack=STACK, only=["k8s-no-privileged-containers"])
+    assert v.urn == graph[1].urn and v.enforcement == "mandatory" and v.severity == "critical"
+
+
+def test_config_overrides_defaults():
+    graph = [res("aws:cloudwatch/logGroup:LogGroup", "lg", {"name": "g", "retentionInDays": 180})]
+    assert run(graph, only=["aws-log-group-retention"]) == []
+    assert run(graph, only=["aws-log-group-retention"], config={"aws-log-group-retention": {"minRetentionDays": 365}})
+
+
+def test_cpu_limits_only_when_configured():
+    graph = workload(lambda o: set_path(c0(o), "resources.limits", {"memory": "1Gi"}))
+    assert run(graph, only=["k8s-resources-requests-limits"]) == []
+    assert run(graph, only=["k8s-resources-requests-limits"], config={"k8s-resources-requests-limits": {"requireCpuLimits": True}})
+
+
+def test_image_without_tag_is_not_pinned():
+    graph = workload(lambda o: set_path(c0(o), "image", "ghcr.io/mycurelabs/hapihub"))
+    assert names_of(run(graph, only=["k8s-image-pinned"])) == {"k8s-image-pinned"}
+    graph = workload(lambda o: set_path(c0(o), "image", "localhost:5000/app"))  # a port is not a tag
+    assert names_of(run(graph, only=["k8s-image-pinned"])) == {"k8s-image-pinned"}
+
+
+def test_staging_allows_one_replica():
+    graph = workload(lambda o: set_path(o, "spec.replicas", 1))
+    graph[1].inputs["metadata"]["labels"]["lfh.io/environment"] = "staging"
+    graph[1].inputs["spec"]["template"]["metadata"]["labels"]["lfh.io/environment"] = "staging"
+    assert run(graph, only=["k8s-production-replicas"]) == []
+
+
+def test_hpa_with_one_min_replica_is_reported():
+    assert run(with_hpa(1), only=["k8s-production-replicas"])
+
+
+def test_platform_namespace_with_gateway_label_is_not_a_client_namespace():
+    """argocd carries the gateway's route label but belongs to no client: no client-only rules apply."""
+    ns = namespace("argocd", protect=False)
+    del ns.inputs["metadata"]["labels"]["lfh.io/client"]
+    found = run([k8s_provider(), ns], only=["stack-client-namespace-default-deny", "stack-client-backups",
+                                            "data-resources-protected", "k8s-client-namespace-restricted"])
+    assert found == []
+
+
+def test_patches_of_objects_created_elsewhere_need_no_labels():
+    patch = res("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch", "gw-patch",
+                {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system"}, "spec": {"listeners": []}})
+    assert run([k8s_provider(), patch], only=["k8s-part-of-label"]) == []
+
+
+def test_crd_dependency_through_component_dependency():
+    graph = crd_graph(depends=True)
+    assert run(graph, only=["stack-crd-installed-first"]) == []
+
+
+def test_gateway_api_resources_wait_for_the_gateway_chart():
+    rel = release(chart="oci://docker.io/envoyproxy/gateway-helm", repo="", version="v1.9.0", name="envoy-gateway")
+    gw = res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system", "labels": LABELS}})
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"])
+    gw.dependencies = [rel.urn]
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"]) == []
+
+
+def test_crd_from_another_stack_is_not_required():
+    graph = [k8s_provider(), schedule("hourly", "72h")]
+    assert run(graph, only=["stack-crd-installed-first"]) == []
+
+
+def test_secret_store_of_another_environment_is_reported():
+    graph = [k8s_provider(), namespace(), secret_store("local/demo/staging/")]
+    (v,) = run(graph, only=["stack-secret-paths-scoped"])
+    assert "staging" in v.message or "production" in v.message
+
+
+def external_secret(key: str, store: str = "demo") -> Resource:
+    return res("kubernetes:external-secrets.io/v1:ExternalSecret", f"es-{key}", {
+        "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+        "metadata": {"name": "web", "namespace": "demo-prod", "labels": LABELS},
+        "spec": {"secretStoreRef": {"name": store, "kind": "SecretStore"}, "target": {"name": "web"},
+                 "data": [{"secretKey": "jwt", "remoteRef": {"key": key}}]}})
+
+
+def test_external_secret_keys_carry_client_and_environment():
+    store = secret_store("")
+    store.inputs["spec"]["provider"] = {"gcpsm": {"projectID": "p"}}  # no path: the keys must be scoped
+    ok = [k8s_provider(), namespace(), store, external_secret("gcp-demo-production-jwt-secret")]
+    assert run(ok, only=["stack-secret-paths-scoped"]) == []
+    bad = [k8s_provider(), namespace(), store, external_secret("jwt-secret")]
+    assert run(bad, only=["stack-secret-paths-scoped"])
+
+
+def test_kubernetes_store_namespace_scopes_its_keys():
+    store = secret_store("")
+    store.inputs["spec"]["provider"] = {"kubernetes": {"remoteNamespace": "lfh-secrets-demo-production"}}
+    graph = [k8s_provider(), namespace(), store, external_secret("jwt-secret#value")]
+    assert run(graph, only=["stack-secret-paths-scoped"]) == []
+    from lfh.policy_runner import secret_paths
+    from lfh.plan.model import Plan
+
+    plan = Plan(stack="demo-prod", role="client", resources=graph, outputs={}, secret_outputs=[])
+    assert secret_paths(plan) == ["lfh-secrets-demo-production", "lfh-secrets-demo-production/jwt-secret"]
+
+
+def test_created_cloud_secret_names_are_scoped():
+    ok = [k8s_provider(), namespace(), res("aws:secretsmanager/secret:Secret", "s", {"name": "aws/demo/production/jwt"}, protect=True)]
+    assert run(ok, only=["stack-secret-paths-scoped"]) == []
+    bad = [k8s_provider(), namespace(), res("aws:secretsmanager/secret:Secret", "s", {"name": "aws/demo/jwt"}, protect=True)]
+    assert run(bad, only=["stack-secret-paths-scoped"])
+
+
+def test_eks_public_endpoint_default_is_reported():
+    graph = [res("aws:eks/cluster:Cluster", "c", eks(vpcConfig={"endpointPrivateAccess": True, "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}))]
+    assert run(graph, only=["aws-eks-private-endpoint"])
+
+
+def test_velero_bucket_found_through_property_dependency():
+    """The BSL names the bucket by an output (a generated name): its property dependency links them."""
+    graph = velero_bsl_graph(lock=True)
+    bucket, bsl = graph[1], graph[-1]
+    bsl.inputs["spec"]["objectStorage"]["bucket"] = "generated-name"
+    assert run(graph, only=["backup-bucket-no-object-lock"]) == []
+    bsl.property_dependencies = {"spec": [bucket.urn]}
+    assert run(graph, only=["backup-bucket-no-object-lock"])
+
+
+def test_locked_replica_bucket_is_allowed():
+    graph = velero_bsl_graph(lock=False)
+    graph.append(res("aws:s3/bucket:Bucket", "replica", {"bucket": "lfh-aws-backups-worm", "objectLockEnabled": True}, protect=True))
+    assert run(graph, only=["backup-bucket-no-object-lock"]) == []
+
+
+def test_velero_bucket_lock_via_separate_resource():
+    graph = velero_bsl_graph(lock=False)
+    bucket = graph[1]
+    graph.append(res("aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration", "lock",
+                     {"bucket": "lfh-aws-backups", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 90}}},
+                     pdeps={"bucket": [bucket]}))
+    assert names_of(run(graph, only=["backup-bucket-no-object-lock"])) == {"backup-bucket-no-object-lock"}
+
+
+def test_preview_unknowns_count_as_set_references():
+    """During `pulumi preview` a key ARN from another resource is unknown: it is set, not missing."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    graph = [res("aws:eks/cluster:Cluster", "c", eks(encryptionConfig={"resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING_VALUE}}))]
+    assert run(graph, only=["aws-eks-secrets-encryption"]) == []
+    lt = launch_template(metadataOptions={"httpTokens": UNKNOWN_STRING_VALUE, "httpPutResponseHopLimit": 1})
+    assert run([res("aws:ec2/launchTemplate:LaunchTemplate", "lt", lt)], only=["aws-launch-template-imdsv2"])
