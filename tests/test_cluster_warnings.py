@@ -42,7 +42,8 @@ def test_weakened_settings_warn_and_change_the_graph(tmp_path, cloud):
         assert f"lfh:platform.cluster.{key} is set" in messages
     comp = {"aws": "EksCluster", "azure": "AksCluster", "gcp": "GkeCluster"}[cloud]
     assert all(f.urn.endswith(f"lfh:cluster:{comp}::weak-cluster") for f in warnings)
-    assert plan.errors == []
+    # The only errors are the policy pack's verdicts on the same weakened settings (it gates `pulumi up`).
+    assert all(f.check.startswith("policy:") for f in plan.errors), [f.check for f in plan.errors]
     (cluster,) = plan.of_type(cluster_type)
     i = cluster.inputs
     if cloud == "aws":

@@ -310,9 +310,6 @@ def test_at_least_twenty_policies_are_mutation_tested(plan_of):
 #: (stack, policy, message fragment) -> why it still fires and who fixes it. Each entry is a defect in a
 #: component, not in the policy; remove it when the component is fixed (the test fails when it is stale).
 KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
-    ("platform-azure", "azure-aks-audit-logs", "azure-cluster-aks"):
-        "cluster (issue 3): AKS sends no kube-audit logs anywhere; add a Log Analytics workspace "
-        "(retention >= 90 d) and a monitor.DiagnosticSetting with kube-audit-admin on the cluster",
     ("demo-prod", "stack-pods-selected-by-networkpolicy", "restore-drill"):
         "client apps (issue 5): the restore-drill CronJob runs in `velero` with no NetworkPolicy; add one "
         "selecting its pods (egress: DNS and the API server only)",
