@@ -199,7 +199,7 @@ def test_ebs_csi_addon_and_encrypted_storage_class(plan):
     addons = {a.inputs["addonName"]: a for a in plan.of_type("aws:eks/addon:Addon")}
     assert {"aws-ebs-csi-driver", "vpc-cni", "coredns", "kube-proxy"} <= set(addons)
     assert addons["aws-ebs-csi-driver"].inputs["serviceAccountRoleArn"].startswith("arn:aws:iam::")
-    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass")
+    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass", "-sc-gp3-encrypted")  # the core stack adds Longhorn classes
     assert sc.inputs["metadata"]["name"] == "gp3-encrypted"
     assert sc.inputs["parameters"]["encrypted"] == "true"
     assert sc.inputs["parameters"]["kmsKeyId"] == out(one(plan, "aws:kms/key:Key", "-kms-data"), "arn")

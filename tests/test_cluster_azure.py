@@ -136,7 +136,7 @@ def test_addon_roles_are_scoped(plan):
 
 
 def test_storage_class_uses_disk_encryption_set(plan):
-    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass")
+    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass", "-sc-managed-csi-encrypted")  # the core stack adds Longhorn classes
     des = one(plan, "azure-native:compute:DiskEncryptionSet")
     assert sc.inputs["metadata"]["name"] == "managed-csi-encrypted"
     assert sc.inputs["parameters"]["diskEncryptionSetID"] == out(des, "id")

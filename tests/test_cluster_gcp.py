@@ -135,7 +135,7 @@ def test_flow_logs_nat_and_log_retention(plan):
 
 
 def test_storage_class_and_kubeconfig(plan):
-    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass")
+    sc = one(plan, "kubernetes:storage.k8s.io/v1:StorageClass", "-sc-pd-balanced-cmek")  # the core stack adds Longhorn classes
     assert sc.inputs["metadata"]["name"] == "pd-balanced-cmek"
     assert sc.inputs["parameters"]["disk-encryption-kms-key"] == out(one(plan, "gcp:kms/cryptoKey:CryptoKey", "-key-data"), "id")
     assert "kubeconfig" in plan.secret_outputs

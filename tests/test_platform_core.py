@@ -267,6 +267,13 @@ def test_velero_locations_schedules_and_plugin(full):
 # ------------------------------------------------------------------ releases
 
 
+def test_a_chart_version_override_reaches_the_release_and_warns(tmp_path):
+    plan = analyze(_variant(tmp_path, {"chartVersions": {"velero": "12.1.1"}}).plan("platform-local"))
+    velero = next(r for r, h in plan.helm_releases() if h["chart"] == "velero")
+    assert velero.inputs["version"] == "12.1.1"
+    assert [f.severity for f in plan.findings if "12.1.1" in f.message] == ["warning"]
+
+
 @pytest.mark.parametrize("which", ["local", "full"])
 def test_releases_are_pinned_atomic_and_explicit(which, local, full):
     plan = {"local": local, "full": full}[which]
@@ -420,3 +427,31 @@ def test_without_a_secret_store_nothing_reads_one(tmp_path):
     assert release_values(plan, "velero")["credentials"]["existingSecret"] == "velero-credentials"
     assert release_values(plan, "longhorn")["defaultBackupStore"]["backupTargetCredentialSecret"] == "longhorn-backup-credentials"
     assert crs_without_path_to_crd(plan) == []
+
+
+def test_backup_ttl_cannot_outlive_the_bucket_lifecycle(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _variant(tmp_path, {"backups": {"defaultTtl": "1000h"}}, stack="platform-aws").plan("platform-aws")
+    assert err.value.lines == ["lfh:platform: backups.defaultTtl: 1000h outlives the bucket lifecycle "
+                               "(cluster.backup.dailyExpireDays: 30 days); keep it at most 720h"]
+
+
+@pytest.mark.parametrize("stack", ["platform-aws", "platform-azure", "platform-gcp"])
+def test_cloud_platforms(stack, plan_of):
+    plan = plan_of(stack)
+    assert crs_without_path_to_crd(plan) == []
+    conformance = {"explicit-provider", "k8s-schema", "crd-schema", "helm-values", "upstream-missing"}
+    assert [f.message for f in plan.findings if f.check in conformance] == []
+    # DNS-01 from the contract: wildcard certificates for the platform domain.
+    domain = plan.config.platform.domain
+    cert = one(plan, "Certificate", f"wildcard-{domain.replace('.', '-')}-tls")["spec"]
+    assert cert["dnsNames"] == [f"*.{domain}", domain]
+    assert "dns01" in one(plan, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["solvers"][0]
+    # Cloud identities, not keys: no credential ExternalSecrets for Velero; the plugin follows the flavour.
+    assert not [m for m in manifests(plan, "ExternalSecret") if m["metadata"]["name"] == "velero-credentials"]
+    flavour = plan.outputs["backups"]["flavour"]
+    plugin = release_values(plan, "velero")["initContainers"][0]["image"]
+    assert {"s3": "aws", "azure-blob": "microsoft-azure", "gcs": "gcp"}[flavour] in plugin
+    # Add-ons run on the system pool; node agents tolerate every pool.
+    assert release_values(plan, "external-secrets")["nodeSelector"] == {"lfh.io/pool": "system"}
+    assert plan.sections["platformSizing"]["data"]["byAddon"]["monitoring"]["cpu"] > 0

@@ -5,7 +5,7 @@ ExternalSecret here uses v1.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -26,8 +26,10 @@ class Secrets(pulumi.ComponentResource):
     """ESO (HA operator + webhook) and one ClusterSecretStore built from the cluster contract."""
 
     def __init__(self, name: str, cfg: SecretsConfig, cluster: ClusterContract, *, prefix: str,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Secrets", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.store_name = cfg.store_name
         self.prefix = prefix
