@@ -455,3 +455,15 @@ def test_cloud_platforms(stack, plan_of):
     # Add-ons run on the system pool; node agents tolerate every pool.
     assert release_values(plan, "external-secrets")["nodeSelector"] == {"lfh.io/pool": "system"}
     assert plan.sections["platformSizing"]["data"]["byAddon"]["monitoring"]["cpu"] > 0
+
+
+@pytest.mark.parametrize("stack", ["platform-aws", "platform-azure", "platform-gcp"])
+def test_add_on_namespaces_wait_for_the_cluster_to_be_ready(stack, plan_of):
+    plan = plan_of(stack)
+    by_urn = plan.by_urn()
+    namespaces = [r for r in plan.of_type("kubernetes:core/v1:Namespace") if r.name.startswith("core-")]
+    assert len(namespaces) == 7
+    for ns in namespaces:
+        # node pools / managed add-ons of the cluster target, not just other Kubernetes objects
+        cloud_deps = [d for d in ns.dependencies if d in by_urn and not by_urn[d].type.startswith("kubernetes:")]
+        assert cloud_deps, f"{ns.name} does not wait for the cluster's node pools"
