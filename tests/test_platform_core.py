@@ -467,3 +467,11 @@ def test_add_on_namespaces_wait_for_the_cluster_to_be_ready(stack, plan_of):
         # node pools / managed add-ons of the cluster target, not just other Kubernetes objects
         cloud_deps = [d for d in ns.dependencies if d in by_urn and not by_urn[d].type.startswith("kubernetes:")]
         assert cloud_deps, f"{ns.name} does not wait for the cluster's node pools"
+
+
+@pytest.mark.parametrize("stack, name", [("platform-aws", "aws/platform/longhorn-crypto"),
+                                         ("platform-azure", "azure--platform--longhorn-crypto"),
+                                         ("platform-gcp", "gcp__platform__longhorn-crypto")])
+def test_platform_secret_names_follow_the_secret_manager(stack, name, plan_of):
+    es = one(plan_of(stack), "ExternalSecret", "longhorn-crypto")["spec"]
+    assert es["data"] == [{"secretKey": "CRYPTO_KEY_VALUE", "remoteRef": {"key": name, "property": "passphrase"}}]
