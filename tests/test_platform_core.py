@@ -267,6 +267,13 @@ def test_velero_locations_schedules_and_plugin(full):
 # ------------------------------------------------------------------ releases
 
 
+def test_a_chart_version_override_reaches_the_release_and_warns(tmp_path):
+    plan = analyze(_variant(tmp_path, {"chartVersions": {"velero": "12.1.1"}}).plan("platform-local"))
+    velero = next(r for r, h in plan.helm_releases() if h["chart"] == "velero")
+    assert velero.inputs["version"] == "12.1.1"
+    assert [f.severity for f in plan.findings if "12.1.1" in f.message] == ["warning"]
+
+
 @pytest.mark.parametrize("which", ["local", "full"])
 def test_releases_are_pinned_atomic_and_explicit(which, local, full):
     plan = {"local": local, "full": full}[which]
@@ -420,3 +427,51 @@ def test_without_a_secret_store_nothing_reads_one(tmp_path):
     assert release_values(plan, "velero")["credentials"]["existingSecret"] == "velero-credentials"
     assert release_values(plan, "longhorn")["defaultBackupStore"]["backupTargetCredentialSecret"] == "longhorn-backup-credentials"
     assert crs_without_path_to_crd(plan) == []
+
+
+def test_backup_ttl_cannot_outlive_the_bucket_lifecycle(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _variant(tmp_path, {"backups": {"defaultTtl": "1000h"}}, stack="platform-aws").plan("platform-aws")
+    assert err.value.lines == ["lfh:platform: backups.defaultTtl: 1000h outlives the bucket lifecycle "
+                               "(cluster.backup.dailyExpireDays: 30 days); keep it at most 720h"]
+
+
+@pytest.mark.parametrize("stack", ["platform-aws", "platform-azure", "platform-gcp"])
+def test_cloud_platforms(stack, plan_of):
+    plan = plan_of(stack)
+    assert crs_without_path_to_crd(plan) == []
+    conformance = {"explicit-provider", "k8s-schema", "crd-schema", "helm-values", "upstream-missing"}
+    assert [f.message for f in plan.findings if f.check in conformance] == []
+    # DNS-01 from the contract: wildcard certificates for the platform domain.
+    domain = plan.config.platform.domain
+    cert = one(plan, "Certificate", f"wildcard-{domain.replace('.', '-')}-tls")["spec"]
+    assert cert["dnsNames"] == [f"*.{domain}", domain]
+    assert "dns01" in one(plan, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["solvers"][0]
+    # Cloud identities, not keys: no credential ExternalSecrets for Velero; the plugin follows the flavour.
+    assert not [m for m in manifests(plan, "ExternalSecret") if m["metadata"]["name"] == "velero-credentials"]
+    flavour = plan.outputs["backups"]["flavour"]
+    plugin = release_values(plan, "velero")["initContainers"][0]["image"]
+    assert {"s3": "aws", "azure-blob": "microsoft-azure", "gcs": "gcp"}[flavour] in plugin
+    # Add-ons run on the system pool; node agents tolerate every pool.
+    assert release_values(plan, "external-secrets")["nodeSelector"] == {"lfh.io/pool": "system"}
+    assert plan.sections["platformSizing"]["data"]["byAddon"]["monitoring"]["cpu"] > 0
+
+
+@pytest.mark.parametrize("stack", ["platform-aws", "platform-azure", "platform-gcp"])
+def test_add_on_namespaces_wait_for_the_cluster_to_be_ready(stack, plan_of):
+    plan = plan_of(stack)
+    by_urn = plan.by_urn()
+    namespaces = [r for r in plan.of_type("kubernetes:core/v1:Namespace") if r.name.startswith("core-")]
+    assert len(namespaces) == 7
+    for ns in namespaces:
+        # node pools / managed add-ons of the cluster target, not just other Kubernetes objects
+        cloud_deps = [d for d in ns.dependencies if d in by_urn and not by_urn[d].type.startswith("kubernetes:")]
+        assert cloud_deps, f"{ns.name} does not wait for the cluster's node pools"
+
+
+@pytest.mark.parametrize("stack, name", [("platform-aws", "aws/platform/longhorn-crypto"),
+                                         ("platform-azure", "azure--platform--longhorn-crypto"),
+                                         ("platform-gcp", "gcp__platform__longhorn-crypto")])
+def test_platform_secret_names_follow_the_secret_manager(stack, name, plan_of):
+    es = one(plan_of(stack), "ExternalSecret", "longhorn-crypto")["spec"]
+    assert es["data"] == [{"secretKey": "CRYPTO_KEY_VALUE", "remoteRef": {"key": name, "property": "passphrase"}}]

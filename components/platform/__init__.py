@@ -36,6 +36,7 @@ class CorePlatform(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:CorePlatform", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        pins = {"chart_versions": dict(platform.chart_versions)}
         domains = [platform.domain, *[d for d in platform.gateway.extra_domains if d != platform.domain]]
         ref = GatewayRef(wildcard_domains=[f"*.{d}" for d in domains])
         ref.listeners = {lst.hostname: lst.name for lst in GatewayPlan.of(ref, domains).listeners}
@@ -43,20 +44,20 @@ class CorePlatform(pulumi.ComponentResource):
         grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
         public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])
 
-        self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child)
-        self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child)
+        self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child, **pins)
+        self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **pins)
         self.certificates = Certificates(
             f"{name}-certificates", platform.certificates, cluster, self.gateway,
             dns01_solver=cluster.dns01_solver or platform.certificates.dns01_solver or None,
-            http01_hosts=public_hosts, opts=child)
-        self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child)
+            http01_hosts=public_hosts, opts=child, **pins)
+        self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **pins)
         self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
-                             gateway=self.gateway, certificates=self.certificates, opts=child)
-        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child)
+                             gateway=self.gateway, certificates=self.certificates, opts=child, **pins)
+        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:
             self.monitoring = Monitoring(f"{name}-monitoring", platform.monitoring, cluster, hostname=grafana_host,
-                                         gateway=self.gateway, storage=self.storage, opts=child)
+                                         gateway=self.gateway, storage=self.storage, opts=child, **pins)
 
         b = cluster.backup
         self.contract = PlatformContract(

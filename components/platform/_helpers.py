@@ -63,6 +63,8 @@ def release(parent: pulumi.Resource, provider: pulumi.ProviderResource, chart_ke
     if skip_await and not skip_await_reason:
         raise ValueError(f"release {chart_key}: skip_await needs a documented reason")
     chart = CHARTS[chart_key]
+    # A stack may override a pin (`chartVersions`, e.g. while testing an upgrade); the plan warns about it.
+    version = (getattr(parent, "chart_versions", None) or {}).get(chart_key, chart.version)
     release_name = name or chart_key
     ns_name = namespace if isinstance(namespace, str) else None
     deps = list(depends_on)
@@ -77,7 +79,7 @@ def release(parent: pulumi.Resource, provider: pulumi.ProviderResource, chart_ke
         f"{parent._name}-{release_name}",  # type: ignore[attr-defined]
         name=release_name,
         chart=chart_ref,
-        version=chart.version,
+        version=version,
         repository_opts=repo_opts,
         namespace=ns_name,
         # The namespace is ours (labelled with its Pod Security level); Helm must not create one.
@@ -149,7 +151,7 @@ def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> 
 def placement(cluster: Any, pool: str = "system") -> dict[str, Any]:
     """`nodeSelector`/`tolerations` for a node pool from the cluster contract ({} when it has none:
     existing clusters schedule anywhere)."""
-    entry = (getattr(cluster, "scheduling", None) or {}).get(pool) or {}
+    entry = (cluster.scheduling or {}).get(pool) or {}
     out: dict[str, Any] = {}
     if entry.get("nodeSelector"):
         out["nodeSelector"] = dict(entry["nodeSelector"])
@@ -162,7 +164,7 @@ def every_pool_tolerations(cluster: Any) -> list[dict[str, Any]]:
     """Tolerations of every pool: for node-level DaemonSets (storage, backup data movers) that must run
     wherever a volume can be attached."""
     out: list[dict[str, Any]] = []
-    for entry in (getattr(cluster, "scheduling", None) or {}).values():
+    for entry in (cluster.scheduling or {}).values():
         for t in entry.get("tolerations") or []:
             if dict(t) not in out:
                 out.append(dict(t))

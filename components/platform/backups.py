@@ -11,7 +11,7 @@ level allows. The Velero server itself would pass `restricted`.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -71,8 +71,10 @@ class Backups(pulumi.ComponentResource):
     """Velero with node agent and data movement; locations `default`/`archive`; platform schedules."""
 
     def __init__(self, name: str, cfg: BackupsConfig, cluster: ClusterContract, secrets: Secrets, *,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Backups", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         b = cluster.backup
         plugin_name, plugin_image, provider_name = PLUGINS[b.flavour]
@@ -141,7 +143,7 @@ class Backups(pulumi.ComponentResource):
         config = location_config(cluster)
         self.bsl: dict[str, k8s.apiextensions.CustomResource] = {}
         # Bucket lifecycle rules key on the tier prefixes: `daily/` expires, `archive/` goes cold.
-        daily = getattr(b, "daily_prefix", "daily")
+        daily = b.daily_prefix
         for loc, prefix in (("default", f"{daily}/velero"), ("archive", f"{b.archive_prefix}/velero")):
             spec: dict[str, Any] = {
                 "provider": provider_name,

@@ -7,7 +7,7 @@ when the controller starts, so the release waits for the envoy-gateway release t
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -32,8 +32,10 @@ class Certificates(pulumi.ComponentResource):
 
     def __init__(self, name: str, cfg: CertificatesConfig, cluster: ClusterContract, gateway: Gateway, *,
                  dns01_solver: Optional[dict[str, Any]], http01_hosts: Sequence[str],
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Certificates", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.public_issuer = cfg.public_issuer
         self.internal_issuer = INTERNAL_CA

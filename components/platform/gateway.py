@@ -14,7 +14,7 @@ in them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import pulumi
 
@@ -66,8 +66,10 @@ class Gateway(pulumi.ComponentResource):
     """Envoy Gateway controller + GatewayClass + EnvoyProxy + the shared Gateway + its policies."""
 
     def __init__(self, name: str, cfg: GatewayConfig, cluster: ClusterContract, ref: GatewayRef,
-                 domains: Sequence[str], opts: pulumi.ResourceOptions | None = None):
+                 domains: Sequence[str], *, chart_versions: Mapping[str, str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Gateway", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.ref = ref
         self.plan = GatewayPlan.of(ref, domains)

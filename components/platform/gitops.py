@@ -6,7 +6,7 @@ Envoy to verify it against that CA (Envoy Gateway accepts a Secret with `ca.crt`
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import pulumi
 
@@ -26,8 +26,10 @@ class GitOps(pulumi.ComponentResource):
     """Argo CD HA (controller/server/repo-server ≥ 2, redis-ha), read-only RBAC by default."""
 
     def __init__(self, name: str, cfg: GitOpsConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, certificates: Certificates, opts: pulumi.ResourceOptions | None = None):
+                 gateway: Gateway, certificates: Certificates, chart_versions: Mapping[str, str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:GitOps", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.hostname = hostname
         # Argo CD's components and redis-ha run non-root with dropped capabilities: restricted.

@@ -10,7 +10,7 @@ Alertmanager mounts and reads through `*_file` settings. Neither appears in Helm
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -91,8 +91,10 @@ class Monitoring(pulumi.ComponentResource):
     """kube-prometheus-stack, platform ServiceMonitors, alert rules, Grafana route."""
 
     def __init__(self, name: str, cfg: MonitoringConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, storage: Storage, opts: pulumi.ResourceOptions | None = None):
+                 gateway: Gateway, storage: Storage, chart_versions: Mapping[str, str] | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Monitoring", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.hostname = hostname
         self.namespace = namespace(

@@ -5,7 +5,7 @@ ExternalSecret here uses v1.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -18,6 +18,9 @@ from ._helpers import custom_resource, identity as addon_identity, namespace, pl
 ESO_API = "external-secrets.io/v1"
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
+#: How a secret manager spells the path `<platform>/platform/<name>`: Key Vault and Secret Manager
+#: names allow no `/` (the same mapping the client adapters use); keyed by the ESO provider type.
+PATH_SEPARATOR = {"azurekv": "--", "gcpsm": "__"}
 #: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
 PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
 
@@ -26,8 +29,10 @@ class Secrets(pulumi.ComponentResource):
     """ESO (HA operator + webhook) and one ClusterSecretStore built from the cluster contract."""
 
     def __init__(self, name: str, cfg: SecretsConfig, cluster: ClusterContract, *, prefix: str,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Secrets", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.store_name = cfg.store_name
         self.prefix = prefix
@@ -59,6 +64,7 @@ class Secrets(pulumi.ComponentResource):
         self.release = release(self, p, "external-secrets", namespace=self.namespace, values=values)
 
         provider_block = cluster.secret_store_provider or cfg.provider
+        self.separator = next((PATH_SEPARATOR[k] for k in provider_block if k in PATH_SEPARATOR), "/")
         self.store: Optional[k8s.apiextensions.CustomResource] = None
         if provider_block:
             self.store = custom_resource(
@@ -77,6 +83,10 @@ class Secrets(pulumi.ComponentResource):
                 "ClusterSecretStore and its ExternalSecrets are not created: create velero/velero-credentials "
                 "(and longhorn-system/longhorn-backup-credentials with Longhorn) by hand", self)
         self.register_outputs({"store": cfg.store_name})
+
+    def remote_name(self, path: str) -> str:
+        """The secret manager's name for `<prefix>/<path>` (JSON value; ExternalSecrets pick a property)."""
+        return f"{self.prefix}/{path}".replace("/", self.separator)
 
     @property
     def ready(self) -> list[pulumi.Resource]:
@@ -103,6 +113,6 @@ class Secrets(pulumi.ComponentResource):
                 "refreshInterval": self.refresh_interval,
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": self.store_name},
                 "target": target_block,
-                "data": [{"secretKey": key, "remoteRef": {"key": f"{self.prefix}/{path}", "property": prop}}
+                "data": [{"secretKey": key, "remoteRef": {"key": self.remote_name(path), "property": prop}}
                          for key, (path, prop) in data.items()],
             })

@@ -7,7 +7,7 @@ the data path) and host PID/network to attach iSCSI/NVMe block devices on every 
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -33,7 +33,7 @@ def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
     """Longhorn's backup target URL for the platform bucket, from the contract's backup flavour."""
     b = cluster.backup
     # Longhorn writes under its own prefix (its cloud identity is scoped to it).
-    prefix = getattr(b, "longhorn_prefix", "longhorn")
+    prefix = b.longhorn_prefix
     if b.flavour == "azure-blob":
         return pulumi.Output.concat("azblob://", b.bucket, "@core.windows.net/", prefix, "/")
     # S3 API: AWS, S3-compatible stores, and GCS through its S3 interoperability endpoint.
@@ -44,8 +44,10 @@ class Storage(pulumi.ComponentResource):
     """Longhorn (3 replicas), StorageClasses `longhorn` (default) and `longhorn-encrypted`, RecurringJobs."""
 
     def __init__(self, name: str, cfg: StorageConfig, cluster: ClusterContract, secrets: Secrets,
+                 *, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Storage", name, None, opts)
+        self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
         self.release: Optional[k8s.helm.v3.Release] = None
         self.recurring_jobs: dict[str, k8s.apiextensions.CustomResource] = {}

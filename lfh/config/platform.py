@@ -189,6 +189,20 @@ class PlatformConfig(StrictModel):
     monitoring: MonitoringConfig = field({}, "kube-prometheus-stack (optional add-on).")
 
     @model_validator(mode="after")
+    def _ttls_within_bucket_lifecycle(self) -> "PlatformConfig":
+        """A Velero backup must not outlive its objects: the bucket lifecycle deletes them on its own clock."""
+        backup = getattr(self.cluster, "backup", None)
+        for key, ttl, days_key in (("defaultTtl", self.backups.default_ttl, "daily_expire_days"),
+                                   ("archiveTtl", self.backups.archive_ttl, "archive_expire_days")):
+            days = getattr(backup, days_key, None)
+            if days is not None and _hours(ttl) > days * 24:
+                alias = "dailyExpireDays" if days_key == "daily_expire_days" else "archiveExpireDays"
+                raise PydanticCustomError(
+                    "backup_ttl", "backups.{key}: {ttl} outlives the bucket lifecycle (cluster.backup.{alias}: {days} days); "
+                    "keep it at most {hours}h", {"key": key, "ttl": ttl, "alias": alias, "days": days, "hours": days * 24})
+        return self
+
+    @model_validator(mode="after")
     def _existing_cluster_needs(self) -> "PlatformConfig":
         """An existing cluster brings no cloud DNS: DNS-01 needs a solver from the stack file."""
         if getattr(self.cluster, "provider", "") != "existing":
@@ -197,3 +211,11 @@ class PlatformConfig(StrictModel):
             raise PydanticCustomError("existing_cluster", "certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
                              "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
         return self
+
+
+def _hours(duration: str) -> float:
+    """Hours in a Go duration such as `720h`, `720h0m0s`, `90m`."""
+    import re
+
+    units = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9]+)(h|m|s)", duration))
