@@ -8,7 +8,7 @@ from lfh.config.loader import ConfigError, parse_stack_config
 
 def client(environment="production", **extra):
     return {"lfh:client": {"name": "acme", "environment": environment, "platformStack": "o/lfh/platform-x",
-                           "domain": "acme.example.com", **extra}}
+                           "domain": "acme.example.com", "apps": {"mycureapp": {"tag": "10.0.0"}}, **extra}}
 
 
 def parse(environment="production", **extra):
