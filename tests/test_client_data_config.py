@@ -8,7 +8,7 @@ from lfh.config.loader import ConfigError, parse_stack_config
 
 def client(environment="production", **extra):
     return {"lfh:client": {"name": "acme", "environment": environment, "platformStack": "o/lfh/platform-x",
-                           "domain": "acme.example.com", **extra}}
+                           "domain": "acme.example.com", "apps": {"mycureapp": {"tag": "10.0.0"}}, **extra}}
 
 
 def parse(environment="production", **extra):
@@ -67,3 +67,21 @@ def test_object_storage_cloud_mode_on_existing_platform_is_refused_before_resour
     platform.cloud = {"kind": "aws"}
     assert resolve_mode(parse(), platform) == "cloud"
     assert resolve_mode(parse(objectStorage={"mode": "minio"}), platform) == "minio"
+
+
+def test_cloud_mode_on_existing_platform_fails_before_any_client_resource(tmp_path):
+    """Through the real program (deploy_client checks right after reading the contract)."""
+    import shutil
+
+    from lfh import STACKS_DIR
+    from lfh.plan import Engine
+
+    shutil.copy(STACKS_DIR / "Pulumi.platform-local.yaml", tmp_path)
+    (tmp_path / "Pulumi.acme-staging.yaml").write_text(
+        "config:\n  lfh:client:\n    name: acme\n    environment: staging\n"
+        "    platformStack: organization/lfh/platform-local\n    domain: acme.example.com\n"
+        "    apps:\n      mycureapp:\n        tag: '10.0.0'\n    objectStorage:\n      mode: cloud\n")
+    engine = Engine(stacks_dir=tmp_path)
+    with pytest.raises(Exception, match=r"lfh:client\.objectStorage\.mode") as err:
+        engine.plan("acme-staging")
+    assert "minio" in str(err.value)

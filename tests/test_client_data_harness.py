@@ -68,7 +68,7 @@ def _plan(kind: str, client_json: str):
 def plan_scenario(kind: str = "aws", environment: str = "production", name: str = "acme", **client: Any):
     """The Plan of the data components for one client on a platform of ``kind``."""
     cfg = {"name": name, "environment": environment, "platformStack": "organization/lfh/platform-test",
-           "domain": f"{name}-{environment}.example.com", **client}
+           "domain": f"{name}-{environment}.example.com", "apps": {"mycureapp": {"tag": "10.0.0"}}, **client}
     return _plan(kind, json.dumps(cfg, sort_keys=True))
 
 

@@ -74,7 +74,8 @@ def test_pitr_config_rejects_more_than_5_minutes():
     with pytest.raises(ConfigError) as err:
         parse_stack_config("acme-production", {"lfh:client": {
             "name": "acme", "environment": "production", "platformStack": "o/lfh/platform-x",
-            "domain": "acme.example.com", "mongodb": {"pitrOplogSpanMinutes": 10}}})
+            "domain": "acme.example.com", "apps": {"mycureapp": {"tag": "10.0.0"}},
+            "mongodb": {"pitrOplogSpanMinutes": 10}}})
     assert "lfh:client.mongodb.pitrOplogSpanMinutes" in str(err.value)
 
 

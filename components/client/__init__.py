@@ -118,6 +118,11 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
         if details.value is not None:
             outputs[key] = details.value
     contract = PlatformContract.from_outputs(outputs)
+    # --- client-data: config checks that need the platform kind, before any resource exists ---
+    from .objectstore import resolve_mode
+
+    resolve_mode(client, contract)  # e.g. `objectStorage.mode: cloud` on an existing cluster
+    # --- end client-data ---
     env = ClientEnvironment(f"{client.name}-{client.environment.value}", client, contract,
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)

@@ -452,22 +452,8 @@ def _gcp_gcs_agent(args: dict[str, Any]) -> dict[str, Any]:
 
 # ================================================================== end GCP (cluster)
 # ------------------------------------------------------------------ client adapters
-# Computed outputs of what the client-side cloud adapters (components/cloud/) create.
-
-
-@state("aws:s3/bucket:Bucket")
-def _client_s3_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    bucket = inputs.get("bucket") or f"{name}-{short_hash('s3', name)}"
-    return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "id": bucket,
-            "bucketRegionalDomainName": f"{bucket}.s3.{AWS_REGION}.amazonaws.com",
-            "bucketDomainName": f"{bucket}.s3.amazonaws.com", "region": AWS_REGION}
-
-
-@state("aws:iam/role:Role")
-def _client_iam_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    role = inputs.get("name") or f"{name}-{short_hash('role', name)}"
-    return {"name": role, "id": role, "arn": f"arn:aws:iam::{AWS_ACCOUNT}:role/{role}",
-            "uniqueId": f"AROA{short_hash('role-id', name, n=16).upper()}"}
+# Computed outputs of what the client-side cloud adapters (components/cloud/) create, beyond the
+# cluster section's fakes (roles, buckets, identities, containers, service accounts are shared).
 
 
 @state("aws:secretsmanager/secret:Secret")
@@ -477,41 +463,9 @@ def _client_sm_secret(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"arn": arn, "id": arn}
 
 
-@state("azure-native:managedidentity:UserAssignedIdentity")
-def _client_azure_identity(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    h = short_hash("uai", name, n=32)
-    guid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-    rname = inputs.get("resourceName") or name
-    return {"clientId": guid, "principalId": guid[::-1], "tenantId": AZURE_TENANT, "name": rname,
-            "id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
-                  f"/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{rname}"}
-
-
-@state("azure-native:storage:BlobContainer")
-def _client_azure_container(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    cname = inputs.get("containerName") or name
-    return {"name": cname, "id": f"/subscriptions/{AZURE_SUBSCRIPTION}/resourceGroups/{inputs.get('resourceGroupName', 'rg')}"
-                                 f"/providers/Microsoft.Storage/storageAccounts/{inputs.get('accountName', 'sa')}"
-                                 f"/blobServices/default/containers/{cname}"}
-
-
 @state("azure-native:storage:EncryptionScope")
 def _client_azure_scope(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"name": inputs.get("encryptionScopeName") or name}
-
-
-@state("gcp:serviceaccount/account:Account")
-def _client_gcp_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    project = inputs.get("project") or GCP_PROJECT
-    email = f"{inputs.get('accountId', name)}@{project}.iam.gserviceaccount.com"
-    return {"email": email, "name": f"projects/{project}/serviceAccounts/{email}", "member": f"serviceAccount:{email}",
-            "uniqueId": str(int(short_hash("gsa", name, n=12), 16))}
-
-
-@state("gcp:storage/bucket:Bucket")
-def _client_gcs_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    bucket = inputs.get("name") or name
-    return {"name": bucket, "url": f"gs://{bucket}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}"}
 
 
 @state("gcp:secretmanager/secret:Secret")
