@@ -36,6 +36,15 @@ def quantity(value: Any) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
+def _pod_limits(pod_spec: dict[str, Any]) -> tuple[float, float]:
+    """Summed container limits of a pod (containers without a limit count 0 here)."""
+    def lim(c: dict[str, Any], key: str) -> float:
+        return quantity(((c.get("resources") or {}).get("limits") or {}).get(key))
+
+    containers = pod_spec.get("containers") or []
+    return sum(lim(c, "cpu") for c in containers), sum(lim(c, "memory") for c in containers)
+
+
 def _pod_requests(pod_spec: dict[str, Any]) -> tuple[float, float]:
     def req(c: dict[str, Any], key: str) -> float:
         return quantity(((c.get("resources") or {}).get("requests") or {}).get(key))
@@ -63,9 +72,12 @@ def client_rows(plan: Plan) -> list[dict[str, Any]]:
         name = (m.get("metadata") or {}).get("name", r.name)
         if kind in ("Deployment", "StatefulSet"):
             replicas = int(spec.get("replicas", 1) or 0)
-            cpu, mem = _pod_requests(((spec.get("template") or {}).get("spec")) or {})
+            pod = ((spec.get("template") or {}).get("spec")) or {}
+            cpu, mem = _pod_requests(pod)
+            lcpu, lmem = _pod_limits(pod)
             storage = _volume_claims(spec.get("volumeClaimTemplates") or []) if kind == "StatefulSet" else 0.0
             rows.append({"name": name, "kind": kind, "replicas": replicas, "cpu": cpu * replicas,
+                         "limitCpu": lcpu * replicas, "limitMemory": lmem * replicas,
                          "memory": mem * replicas, "storage": storage * replicas, "surgeCpu": cpu if kind == "Deployment" else 0.0,
                          "surgeMemory": mem if kind == "Deployment" else 0.0})
         elif kind == "PersistentVolumeClaim":
@@ -75,10 +87,12 @@ def client_rows(plan: Plan) -> list[dict[str, Any]]:
             for rs in spec.get("replsets") or []:
                 size = int(rs.get("size", 0) or 0)
                 req = ((rs.get("resources") or {}).get("requests")) or {}
+                lim = ((rs.get("resources") or {}).get("limits")) or {}
                 pvc = (((rs.get("volumeSpec") or {}).get("persistentVolumeClaim") or {}).get("resources") or {})
                 storage = quantity((pvc.get("requests") or {}).get("storage"))
                 rows.append({"name": f"{name}/{rs.get('name', 'rs')}", "kind": kind, "replicas": size,
                              "cpu": quantity(req.get("cpu")) * size, "memory": quantity(req.get("memory")) * size,
+                             "limitCpu": quantity(lim.get("cpu")) * size, "limitMemory": quantity(lim.get("memory")) * size,
                              "storage": storage * size})
     for r, rel in plan.helm_releases():
         rows.extend(_release_rows(rel))
@@ -93,6 +107,7 @@ def _release_rows(rel: dict[str, Any]) -> list[dict[str, Any]]:
     """
     values = rel.get("values") or {}
     requests = ((values.get("resources") or {}).get("requests")) or {}
+    limits = ((values.get("resources") or {}).get("limits")) or {}
     if not isinstance(requests, dict) or not requests:
         return []
     replicas = values.get("replicas", values.get("replicaCount", 1))
@@ -103,6 +118,7 @@ def _release_rows(rel: dict[str, Any]) -> list[dict[str, Any]]:
     storage = quantity(persistence.get("size")) if persistence.get("enabled", False) else 0.0
     return [{"name": f"{rel['name']} (helm)", "kind": "HelmRelease", "replicas": replicas,
              "cpu": quantity(requests.get("cpu")) * replicas, "memory": quantity(requests.get("memory")) * replicas,
+             "limitCpu": quantity(limits.get("cpu")) * replicas, "limitMemory": quantity(limits.get("memory")) * replicas,
              "storage": storage * replicas}]
 
 
@@ -113,17 +129,22 @@ def analyze(plan: Plan) -> None:
     cpu = sum(r["cpu"] for r in rows)
     mem = sum(r["memory"] for r in rows) / 2**30
     storage = sum(r["storage"] for r in rows) / 2**30
+    lcpu = sum(r.get("limitCpu", 0.0) for r in rows)
+    lmem = sum(r.get("limitMemory", 0.0) for r in rows) / 2**30
     core, full = SEED["core"], SEED["full"]
     text = [
         f"requests: {cpu:.1f} CPU, {mem:.1f} GiB memory, {storage:.0f} GiB storage "
         f"(seed per client: core ≈ {core['cpu']:.0f} CPU / {core['memory_gib']:.0f} GiB / {core['storage_gib']:.0f} GiB; "
         f"full ≈ {full['cpu']:.0f} CPU / {full['memory_gib']:.0f} GiB / {full['storage_gib'] / 1000:.2f} TB)",
+        f"limits:   {lcpu:.1f} CPU, {lmem:.1f} GiB memory (containers that set them)",
     ]
     for r in sorted(rows, key=lambda r: -r["cpu"]):
         text.append(f"  {r['name']:<28} {r['kind']:<22} ×{r['replicas']:<2} {r['cpu']:5.2f} CPU "
                     f"{r['memory'] / 2**30:6.1f} GiB {r['storage'] / 2**30:7.0f} GiB")
-    data = {"cpu": round(cpu, 3), "memoryGiB": round(mem, 3), "storageGiB": round(storage, 3), "seed": SEED,
-            "workloads": [{**r, "memory": r["memory"] / 2**30, "storage": r["storage"] / 2**30} for r in rows]}
+    data = {"cpu": round(cpu, 3), "memoryGiB": round(mem, 3), "storageGiB": round(storage, 3),
+            "limitsCpu": round(lcpu, 3), "limitsMemoryGiB": round(lmem, 3), "seed": SEED,
+            "workloads": [{**r, "memory": r["memory"] / 2**30, "storage": r["storage"] / 2**30,
+                           "limitMemory": r.get("limitMemory", 0.0) / 2**30} for r in rows]}
 
     # The quota must hold the steady state plus one surge pod per Deployment (a rollout of everything).
     for res, m in plan.manifests():
