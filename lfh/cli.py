@@ -100,6 +100,9 @@ def _cmd_policy_docs(args: argparse.Namespace) -> int:
             return EXIT_FINDINGS
         return EXIT_OK
     sys.stdout.write(text)
+    return EXIT_OK
+
+
 def _cmd_new_client(args: argparse.Namespace) -> int:
     from .onboarding import NewClient, OnboardingError, new_client, parse_settings
 
@@ -182,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     pd = sub.add_parser("policy-docs", help="print the policy pack reference (Markdown)")
     pd.add_argument("--check", metavar="FILE", help="exit 1 if FILE differs from the generated reference")
     pd.set_defaults(func=_cmd_policy_docs)
+
     n = sub.add_parser("new-client", help="write stacks/Pulumi.<name>-<env>.yaml for a new client (validated)")
     n.add_argument("name", help="client name (DNS label), e.g. acme")
     n.add_argument("--env", required=True, help="production (prod), staging or development (dev)")

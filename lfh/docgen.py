@@ -178,8 +178,10 @@ CONTROLS = [
             "A weekly restore drill per client: restores the newest daily backup into a throwaway namespace, "
             "checks pods and MongoDB, records result and duration, deletes the namespace.",
             r"Restore|Drill|Backup",
-            ["the restore-drill CronJob's last runs (`kubectl get jobs -n <client>-<env> -l app.kubernetes.io/name=restore-drill`)",
-             "the recorded result and duration — see 'Reading the drill results' in [backup-restore.md](backup-restore.md)"]),
+            ["the drill's recorded result: ConfigMap `restore-drill-<namespace>` in the Velero namespace "
+             "(`lastResult`, `lastBackup`, `lastRun`, `lastDurationSeconds`)",
+             "its JSON log line per run, shipped to long-term storage — see 'Reading the drill results' in "
+             "[backup-restore.md](backup-restore.md)"]),
     Control("164.310(d)(2)(iv)", "Data backup and storage",
             "Backup buckets versioned, encrypted with a customer-managed key, never public, with lifecycle tiers; "
             "optional locked (WORM) replica.",

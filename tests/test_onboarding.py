@@ -30,16 +30,34 @@ def _new(stacks: Path, *args: str, required: bool = True) -> int:
     return main(["new-client", *args, "--stacks-dir", str(stacks), *(REQUIRED_OPTIONS if required else [])])
 
 
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """One folder with every platform and a generated prod + staging client on each; one Engine."""
+    d = tmp_path_factory.mktemp("generated")
+    for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"):
+        shutil.copy(p, d / p.name)
+    outputs = {}
+    for platform in PLATFORMS:
+        for env in ("prod", "staging"):
+            name = f"{platform.removeprefix('platform-')}x"
+            buf = __import__("io").StringIO()
+            with __import__("contextlib").redirect_stdout(buf):
+                code = main(["new-client", name, "--env", env, "--platform", platform, "--stacks-dir", str(d), *REQUIRED_OPTIONS])
+            outputs[(platform, env)] = (code, buf.getvalue(), f"{name}-{env}")
+    return d, Engine(stacks_dir=d), outputs
+
+
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("env", ["prod", "staging"])
-def test_generated_stack_plans_with_no_findings(stacks, platform, env, capsys):
-    assert _new(stacks, "acme", "--env", env, "--platform", platform) == 0
-    out = capsys.readouterr().out
-    path = stacks / f"Pulumi.acme-{env}.yaml"
-    assert f"wrote {path}" in out and "pulumi up --stack acme-" + env in out
+def test_generated_stack_plans_with_no_findings(generated, platform, env):
+    d, engine, outputs = generated
+    code, out, stack = outputs[(platform, env)]
+    assert code == 0
+    path = d / f"Pulumi.{stack}.yaml"
+    assert f"wrote {path}" in out and f"pulumi up --stack {stack}" in out
     cfg = load_stack_file(path)[0]
     assert cfg.client.platform_stack == f"organization/lfh/{platform}"
-    plan = analyze(Engine(stacks_dir=stacks).plan(f"acme-{env}"))
+    plan = analyze(engine.plan(stack))
     assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
     assert any(r.type == "kubernetes:core/v1:Namespace" for r in plan.resources)
 

@@ -69,3 +69,20 @@ def test_the_cache_can_be_switched_off(monkeypatch):
     assert not cache.enabled()
     monkeypatch.setenv("LFH_PLAN_CACHE", "1")
     assert cache.enabled()
+
+
+def test_manifest_yaml_is_the_same_text_as_the_pure_python_dumper():
+    """output.dump_yaml uses libyaml when available (speed); the files must not change because of it."""
+    import yaml
+
+    from lfh.plan import output
+
+    class Pure(yaml.SafeDumper):
+        pass
+
+    Pure.add_representer(str, output._str_presenter)
+    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x", "labels": {"a": "b"}},
+           "data": {"script.sh": "#!/bin/bash\necho 'hi'\n", "n": 3, "empty": "", "unicode": "café ≥ 5", "list": [1, "2", None]}}
+    expected = yaml.dump(obj, Dumper=Pure, sort_keys=False, default_flow_style=False, width=120)
+    assert output.dump_yaml(obj) == expected
+    assert yaml.safe_load(output.dump_yaml(obj)) == obj

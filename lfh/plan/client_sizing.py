@@ -9,7 +9,6 @@ ResourceQuota leaves room for a rolling update (one extra pod per Deployment, ma
 """
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from .model import Finding, Plan
@@ -20,106 +19,56 @@ SEED = {
     "full": {"cpu": 22.0, "memory_gib": 53.0, "storage_gib": 1150.0},
 }
 
-_UNITS = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15,
-          "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "m": 1e-3}
-
-
 def quantity(value: Any) -> float:
-    """A Kubernetes quantity as a number (`500m` → 0.5, `1Gi` → 1073741824)."""
-    if value is None:
+    """A Kubernetes quantity as a number (`500m` → 0.5, `1Gi` → 1073741824); 0 when unparsable."""
+    from ..cost import quantity as parse
+
+    try:
+        return parse(value)
+    except ValueError:
         return 0.0
-    if isinstance(value, (int, float)):
-        return float(value)
-    m = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(value))
-    if not m or m.group(2) not in _UNITS:
-        return 0.0
-    return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def _pod_limits(pod_spec: dict[str, Any]) -> tuple[float, float]:
-    """Summed container limits of a pod (containers without a limit count 0 here)."""
-    def lim(c: dict[str, Any], key: str) -> float:
-        return quantity(((c.get("resources") or {}).get("limits") or {}).get(key))
-
-    containers = pod_spec.get("containers") or []
-    return sum(lim(c, "cpu") for c in containers), sum(lim(c, "memory") for c in containers)
-
-
-def _pod_requests(pod_spec: dict[str, Any]) -> tuple[float, float]:
-    def req(c: dict[str, Any], key: str) -> float:
-        return quantity(((c.get("resources") or {}).get("requests") or {}).get(key))
-
-    containers = pod_spec.get("containers") or []
-    inits = pod_spec.get("initContainers") or []
-    cpu = sum(req(c, "cpu") for c in containers)
-    mem = sum(req(c, "memory") for c in containers)
-    cpu = max([cpu] + [req(c, "cpu") for c in inits])
-    mem = max([mem] + [req(c, "memory") for c in inits])
-    return cpu, mem
-
-
-def _volume_claims(templates: list[dict[str, Any]]) -> float:
-    return sum(quantity((((t.get("spec") or {}).get("resources") or {}).get("requests") or {}).get("storage"))
-               for t in templates or [])
+#: Workloads that hold their requests in the steady state (Jobs, CronJobs, chart hooks and DaemonSets
+#: are left out of the client's sums, as before the summing moved to lfh.cost).
+_STEADY = ("Deployment", "StatefulSet", "ReplicaSet", "Pod", "PersistentVolumeClaim", "PerconaServerMongoDB",
+           "TypesenseCluster", "Tenant", "HelmValues")
 
 
 def client_rows(plan: Plan) -> list[dict[str, Any]]:
-    """One row per sized workload: name, kind, replicas, cpu, memory (bytes), storage (bytes) — totals."""
-    rows: list[dict[str, Any]] = []
-    for r, m in plan.manifests():
-        kind = m.get("kind")
-        spec = m.get("spec") or {}
-        name = (m.get("metadata") or {}).get("name", r.name)
-        if kind in ("Deployment", "StatefulSet"):
-            replicas = int(spec.get("replicas", 1) or 0)
-            pod = ((spec.get("template") or {}).get("spec")) or {}
-            cpu, mem = _pod_requests(pod)
-            lcpu, lmem = _pod_limits(pod)
-            storage = _volume_claims(spec.get("volumeClaimTemplates") or []) if kind == "StatefulSet" else 0.0
-            rows.append({"name": name, "kind": kind, "replicas": replicas, "cpu": cpu * replicas,
-                         "limitCpu": lcpu * replicas, "limitMemory": lmem * replicas,
-                         "memory": mem * replicas, "storage": storage * replicas, "surgeCpu": cpu if kind == "Deployment" else 0.0,
-                         "surgeMemory": mem if kind == "Deployment" else 0.0})
-        elif kind == "PersistentVolumeClaim":
-            rows.append({"name": name, "kind": kind, "replicas": 1, "cpu": 0.0, "memory": 0.0,
-                         "storage": quantity(((spec.get("resources") or {}).get("requests") or {}).get("storage"))})
-        elif kind == "PerconaServerMongoDB":
-            for rs in spec.get("replsets") or []:
-                size = int(rs.get("size", 0) or 0)
-                req = ((rs.get("resources") or {}).get("requests")) or {}
-                lim = ((rs.get("resources") or {}).get("limits")) or {}
-                pvc = (((rs.get("volumeSpec") or {}).get("persistentVolumeClaim") or {}).get("resources") or {})
-                storage = quantity((pvc.get("requests") or {}).get("storage"))
-                rows.append({"name": f"{name}/{rs.get('name', 'rs')}", "kind": kind, "replicas": size,
-                             "cpu": quantity(req.get("cpu")) * size, "memory": quantity(req.get("memory")) * size,
-                             "limitCpu": quantity(lim.get("cpu")) * size, "limitMemory": quantity(lim.get("memory")) * size,
-                             "storage": storage * size})
-    for r, rel in plan.helm_releases():
-        rows.extend(_release_rows(rel))
-    return rows
+    """One row per sized workload: name, kind, replicas, cpu, memory (bytes), storage (bytes) — totals.
 
-
-def _release_rows(rel: dict[str, Any]) -> list[dict[str, Any]]:
-    """A Helm release's pods as its values declare them (the chart isn't rendered offline).
-
-    Reads the common chart conventions: `replicas`/`replicaCount` (MinIO's `mode: standalone` is one
-    pod), `resources.requests`, and `persistence.{enabled,size}` per replica.
+    The sums come from ``lfh.cost.sizing`` (the one implementation of "sum requests from a plan");
+    this keeps the client view: steady-state workloads only, Helm releases as one row each.
     """
-    values = rel.get("values") or {}
-    requests = ((values.get("resources") or {}).get("requests")) or {}
-    limits = ((values.get("resources") or {}).get("limits")) or {}
-    if not isinstance(requests, dict) or not requests:
-        return []
-    replicas = values.get("replicas", values.get("replicaCount", 1))
-    if values.get("mode") == "standalone":
-        replicas = 1
-    replicas = int(replicas or 0)
-    persistence = values.get("persistence") or {}
-    storage = quantity(persistence.get("size")) if persistence.get("enabled", False) else 0.0
-    return [{"name": f"{rel['name']} (helm)", "kind": "HelmRelease", "replicas": replicas,
-             "cpu": quantity(requests.get("cpu")) * replicas, "memory": quantity(requests.get("memory")) * replicas,
-             "limitCpu": quantity(limits.get("cpu")) * replicas, "limitMemory": quantity(limits.get("memory")) * replicas,
-             "storage": storage * replicas}]
+    from ..cost import sizing
+
+    rows: list[dict[str, Any]] = []
+    helm: dict[str, dict[str, Any]] = {}
+    for w in sizing(plan).workloads:
+        if w.kind not in _STEADY or w.transient or w.per_node:
+            continue
+        total = w.total
+        if w.kind == "HelmValues":
+            release = w.name.split(":", 1)[0]
+            row = helm.setdefault(release, {"name": f"{release} (helm)", "kind": "HelmRelease", "replicas": 0,
+                                            "cpu": 0.0, "memory": 0.0, "storage": 0.0,
+                                            "limitCpu": 0.0, "limitMemory": 0.0})
+            row["replicas"] = max(row["replicas"], w.replicas)
+            row["cpu"] += total.cpu_requests
+            row["memory"] += total.memory_requests
+            row["limitCpu"] += total.cpu_limits
+            row["limitMemory"] += total.memory_limits
+            row["storage"] += w.storage
+            continue
+        row = {"name": w.name, "kind": w.kind, "replicas": w.replicas if w.kind != "PersistentVolumeClaim" else 1,
+               "cpu": total.cpu_requests, "memory": total.memory_requests, "storage": w.storage,
+               "limitCpu": total.cpu_limits, "limitMemory": total.memory_limits}
+        if w.kind == "Deployment":
+            # A rolling update (maxSurge 1) needs room for one more pod.
+            row.update(surgeCpu=w.pod.cpu_requests, surgeMemory=w.pod.memory_requests)
+        rows.append(row)
+    return rows + list(helm.values())
 
 
 def analyze(plan: Plan) -> None:

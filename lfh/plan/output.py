@@ -13,7 +13,7 @@ import yaml
 from .model import Plan
 
 
-class _Dumper(yaml.SafeDumper):
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # libyaml when present: same text, ~5× faster
     pass
 
 

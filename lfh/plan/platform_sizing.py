@@ -1,7 +1,8 @@
 """Platform sizing: the summed CPU/memory *requests* of the core add-ons, next to the seed's shared
 base (~3 CPU / 7 GiB), and the add-on workloads whose requests are left to chart defaults.
 
-Sources, both read from the recorded plan (no guessing, no side channel):
+The sums come from ``lfh.cost.sizing`` (the one implementation of "sum requests from a plan", which
+reads this module's TABLE for these charts); sources, all read from the recorded plan:
 - our own Kubernetes objects: pod templates in manifests and the EnvoyProxy's container;
 - the Helm values we set: for each pinned chart a table of `resources` paths and how many pods carry
   them (a replica-count value path with the chart's default, or "per node" for DaemonSets).
@@ -88,62 +89,48 @@ def _requests(res: Any) -> Optional[tuple[float, float]]:
     return cpu(req.get("cpu", 0)), memory_gib(req.get("memory", 0))
 
 
-def _pod_specs(obj: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
-    """(pod spec, replicas) of a workload manifest we create ourselves."""
-    kind, spec = obj.get("kind"), obj.get("spec") or {}
-    if kind == "Pod":
-        return [(spec, 1)]
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        return [((spec.get("template") or {}).get("spec") or {}, int(spec.get("replicas", 1) or 1))]
-    return []
-
-
 def analyze(plan: Plan) -> None:
     releases = [(r, h, chart_for(h["chart"], h["repository"])) for r, h in plan.helm_releases()]
     releases = [(r, h, c) for r, h, c in releases if c is not None and c.key in ADDONS]
     if plan.role != "platform" or not releases:
         return
-    by_addon: dict[str, dict[str, float]] = {}
+    from ..cost import GIB, sizing  # the one implementation of "sum requests from a plan"
+
+    by_addon: dict[str, dict[str, float]] = {ADDONS[c.key]: {"cpu": 0.0, "memoryGiB": 0.0} for _, _, c in releases}
     per_node = {"cpu": 0.0, "memoryGiB": 0.0}
     defaults: list[str] = []
 
-    def add(addon: str, c: float, m: float, n: int) -> None:
-        acc = by_addon.setdefault(addon, {"cpu": 0.0, "memoryGiB": 0.0})
-        acc["cpu"] += c * n
-        acc["memoryGiB"] += m * n
-
+    # Which table workloads have no requests of ours (left to the chart's defaults).
     for _, h, chart in releases:
         addon = ADDONS[chart.key]
-        by_addon.setdefault(addon, {"cpu": 0.0, "memoryGiB": 0.0})
         values = h.get("values") or {}
-        for workload, res_path, replicas, default in TABLE.get(chart.key, []):
-            req = _requests(_get(values, res_path))
-            if req is None:
+        for workload, res_path, _replicas, _default in TABLE.get(chart.key, []):
+            if _requests(_get(values, res_path)) is None:
                 defaults.append(f"{addon}: {workload}")
-                continue
-            if replicas == PER_NODE:
-                per_node["cpu"] += req[0]
-                per_node["memoryGiB"] += req[1]
-                continue
-            n = replicas if isinstance(replicas, int) else int(_get(values, replicas) or default)
-            add(addon, req[0], req[1], n)
         defaults += [f"{addon}: {w}" for w in CHART_DEFAULTS.get(chart.key, [])]
 
-    # Our own objects: the EnvoyProxy fleet and any workload manifests.
-    for r, obj in plan.manifests():
-        if obj.get("kind") == "EnvoyProxy":
-            dep = (((obj.get("spec") or {}).get("provider") or {}).get("kubernetes") or {}).get("envoyDeployment") or {}
-            req = _requests((dep.get("container") or {}).get("resources"))
-            if req is None:
-                defaults.append("gateway: envoy proxy")
-            else:
-                add("gateway", req[0], req[1], int(dep.get("replicas", 1) or 1))
+    # Steady state only: Jobs, chart hooks and init containers are transient and not counted here.
+    for w in sizing(plan).workloads:
+        if w.transient or not (w.replicas or w.per_node):
             continue
-        for spec, n in _pod_specs(obj):
-            for ctr in spec.get("containers") or []:
-                req = _requests(ctr.get("resources"))
-                if req is not None:
-                    add("platform objects", req[0], req[1], n)
+        if w.per_node:
+            per_node["cpu"] += w.pod.cpu_requests
+            per_node["memoryGiB"] += w.pod.memory_requests / GIB
+            continue
+        if w.kind == "EnvoyProxy":
+            if not w.pod.cpu_requests and not w.pod.memory_requests:
+                defaults.append("gateway: envoy proxy")
+                continue
+            addon = "gateway"
+        elif w.source == "helm values":
+            if w.group not in ADDONS:
+                continue
+            addon = ADDONS[w.group]
+        else:
+            addon = "platform objects"
+        acc = by_addon.setdefault(addon, {"cpu": 0.0, "memoryGiB": 0.0})
+        acc["cpu"] += w.total.cpu_requests
+        acc["memoryGiB"] += w.total.memory_requests / GIB
 
     total_cpu = sum(a["cpu"] for a in by_addon.values())
     total_mem = sum(a["memoryGiB"] for a in by_addon.values())
