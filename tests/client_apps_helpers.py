@@ -12,7 +12,7 @@ from lfh import STACKS_DIR
 from lfh.plan import Engine, analyze
 from lfh.upstream import load_yaml_all, upstream_dir
 
-CLIENT_STACKS = ["demo-staging", "demo-prod"]
+CLIENT_STACKS = ["demo-staging", "demo-prod", "acme-prod"]
 
 
 def by_kind(plan, kind: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ def test_environment_defaults():
 
 @pytest.mark.parametrize("apps, expected", [
     ({"hapihub": {"tag": "latest"}}, "lfh:client.apps.hapihub.tag"),
-    ({"mycureapp": {"tag": None}}, "lfh:client.apps.mycureapp: Value error, `tag` is required"),
+    ({"mycureapp": {"tag": None}}, "lfh:client.apps.mycureapp:"),
     ({"syncd": {"enabled": True, "tag": "v1 .2"}}, "lfh:client.apps.syncd.tag"),
     ({"hapihub": {"replicas": 0}}, "lfh:client.apps.hapihub.replicas"),
     ({"syncd": {"requestTimeout": "forever"}}, "lfh:client.apps.syncd.requestTimeout"),
@@ -32,6 +32,13 @@ def test_bad_app_config_names_the_key(apps, expected):
     with pytest.raises(ConfigError) as exc:
         _parse("x-staging", client("x", apps=apps))
     assert any(line.startswith(expected) for line in exc.value.lines), exc.value.lines
+    assert len(exc.value.lines) == 1 and "Traceback" not in exc.value.lines[0]
+
+
+def test_missing_tag_says_what_is_allowed():
+    with pytest.raises(ConfigError) as exc:
+        _parse("x-staging", client("x", apps={"mycureapp": {"tag": None}}))
+    assert "`tag` is required" in exc.value.lines[0] and "never latest" in exc.value.lines[0]
 
 
 def test_production_needs_two_replicas():

@@ -11,7 +11,8 @@ def _res(type_: str, inputs: dict) -> Resource:
 
 
 def _pod(cpu: str, mem: str) -> dict:
-    return {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem}}}]}
+    return {"containers": [{"name": "c", "resources": {"requests": {"cpu": cpu, "memory": mem},
+                                                       "limits": {"cpu": "2", "memory": "4Gi"}}}]}
 
 
 def test_quantities():
@@ -41,6 +42,7 @@ def test_sums_deployments_statefulsets_percona_and_helm():
     assert data["cpu"] == 1 + 3 + 3 + 3            # 2×0.5 + 3×1 + 3×1 + 6×0.5
     assert data["memoryGiB"] == 2 + 6 + 12 + 24
     assert data["storageGiB"] == 30 + 300 + 1500
+    assert data["limitsCpu"] == 2 * 2 + 3 * 2 and data["limitsMemoryGiB"] == 2 * 4 + 3 * 4   # only pods that set limits
     # 10 CPU steady + 0.5 surge for the Deployment's rollout > 10: the quota is too small
     (finding,) = plan.errors
     assert "requests.cpu" in finding.message and "lfh:client.quota" in finding.message

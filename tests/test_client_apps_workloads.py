@@ -15,6 +15,8 @@ def test_security_context_resources_and_pinned_images(plan_of, stack):
     plan = plan_of(stack)
     pods = pod_specs(plan)
     assert {n.split("/")[0] for n, _, _ in pods} >= {"Deployment", "CronJob"}
+    (limit_range,) = [lr for lr in by_kind(plan, "LimitRange") if lr["metadata"]["namespace"] == plan.outputs["namespace"]]
+    default_cpu_limit = limit_range["spec"]["limits"][0]["default"]["cpu"]
     for name, _, spec in pods:
         psc = spec["securityContext"]
         assert psc["runAsNonRoot"] is True, name
@@ -29,8 +31,10 @@ def test_security_context_resources_and_pinned_images(plan_of, stack):
             assert ("@sha256:" in image) or (":" in image.rsplit("/", 1)[-1]), f"{name}: {image} not pinned"
             assert not image.endswith(":latest"), name
             res = c["resources"]
-            for part in ("requests", "limits"):
-                assert set(res[part]) >= {"cpu", "memory"}, f"{name}: {part}"
+            assert set(res["requests"]) >= {"cpu", "memory"}, f"{name}: requests"
+            assert "memory" in res["limits"], f"{name}: memory limit"
+            # A CPU limit left out on purpose (no throttling) still gets the namespace LimitRange default.
+            assert "cpu" in res["limits"] or default_cpu_limit, f"{name}: no CPU limit and no LimitRange default"
             if sc.get("readOnlyRootFilesystem"):
                 assert any(m["mountPath"] == "/tmp" for m in c["volumeMounts"]), f"{name}: read-only root without /tmp"
 
@@ -114,14 +118,15 @@ def test_node_env_is_production_on_deployed_tiers(plan_of):
 
 def test_namespace_baseline(plan_of):
     plan = plan_of("demo-prod")
-    ns = by_kind(plan, "Namespace")[0]
+    (ns,) = [n for n in by_kind(plan, "Namespace") if n["metadata"]["name"] == plan.outputs["namespace"]]
     labels = ns["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
     assert labels["lfh.io/client-namespace"] == "true"
-    res = next(r for r in plan.resources if r.type == "kubernetes:core/v1:Namespace")
+    res = next(r for r in plan.resources if r.type == "kubernetes:core/v1:Namespace"
+               and r.inputs["metadata"]["name"] == plan.outputs["namespace"])
     assert res.protect and res.retain_on_delete
-    quota = by_kind(plan, "ResourceQuota")[0]["spec"]["hard"]
+    (quota,) = [q["spec"]["hard"] for q in by_kind(plan, "ResourceQuota") if q["metadata"]["namespace"] == plan.outputs["namespace"]]
     assert quota["services.loadbalancers"] == "0" and quota["requests.cpu"] == "32"
     assert by_kind(plan, "LimitRange")[0]["spec"]["limits"][0]["type"] == "Container"
 
@@ -141,3 +146,17 @@ def test_quota_too_small_is_an_error(tmp_path):
     plan_of = plan_with(tmp_path, {"tiny-staging": client("tiny", quota={"requestsCpu": "1"})})
     plan = plan_of("tiny-staging")
     assert [f for f in plan.errors if f.check == "client-sizing" and "requests.cpu" in f.message]
+
+
+def test_writable_root_is_an_explicit_weaker_setting_that_warns(tmp_path):
+    plan_of = plan_with(tmp_path, {"rw-staging": client("rw", apps={"hapihub": {"readOnlyRootFilesystem": False}}),
+                                   "ro-staging": client("ro")})
+    rw, ro = plan_of("rw-staging"), plan_of("ro-staging")
+
+    def hapihub_sc(plan):
+        d = next(d for d in by_kind(plan, "Deployment") if d["metadata"]["name"] == "hapihub")
+        return d["spec"]["template"]["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"]
+
+    assert hapihub_sc(ro) is True and hapihub_sc(rw) is False
+    assert not [f for f in ro.findings if "read-only-root" in f.check]
+    assert [f for f in rw.findings if "read-only-root" in f.check and f.severity == "warning"]

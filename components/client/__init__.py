@@ -1,7 +1,7 @@
 """A client environment: namespace baseline, data services, apps, routes, NetworkPolicies, backups, GitOps."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -43,31 +43,27 @@ class ClientEnvironment(pulumi.ComponentResource):
         workloads: list[Workload] = []
         routes: list[RouteSpec] = []
         wiring: list[AppWiring] = []
-        secret_store: Optional[str] = None
-        shared: Optional[AppWiring] = None
         sa_annotations: dict[str, Any] = {}
         pod_labels: dict[str, str] = {}
-        data = _data_services(name, ctx, child)
-        if data is not None:
-            secrets, services = data
-            secret_store = secrets.store_name
-            # Secrets the apps share (JWT_SECRET: Syncd verifies HapiHub's tokens).
-            shared = getattr(secrets, "wiring", None)
-            for svc in services:
-                workloads += list(svc.workloads)
-                routes += list(getattr(svc, "routes", None) or [])
-                wiring.append(svc.wiring)
-                binding = getattr(svc, "app_service_account_binding", None)
-                if binding is not None:
-                    sa_annotations.update(_get(binding, "annotations") or {})
-                    pod_labels.update(_get(binding, "pod_labels") or {})
+        secrets, services = _data_services(name, ctx, child)
+        for svc in services:
+            workloads += list(svc.workloads)
+            routes += list(getattr(svc, "routes", None) or [])
+            wiring.append(svc.wiring)
+            # Cloud object storage: HapiHub's ServiceAccount assumes the bucket's identity.
+            binding = getattr(svc, "app_service_account_binding", None)
+            if binding is not None:
+                sa_annotations.update(_get(binding, "annotations") or {})
+                pod_labels.update(_get(binding, "pod_labels") or {})
 
         # ---------------------------------------------------------------- apps and routes
         hapihub_egress: list[str] = []
         if sa_annotations and (platform.cloud or {}).get("kind") == "gcp":
             # GKE Workload Identity hands out tokens through the node's metadata server.
             hapihub_egress.append(TO_CLOUD_METADATA)
-        self.apps = Apps(f"{name}-apps", ctx, secret_store=secret_store, wiring=wiring, shared_wiring=shared,
+        # JWT_SECRET is shared wiring: Syncd verifies HapiHub's tokens.
+        self.apps = Apps(f"{name}-apps", ctx, secret_store=secrets.store_name, wiring=wiring,
+                         shared_wiring=secrets.wiring,
                          hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels,
                          hapihub_egress=hapihub_egress, opts=child)
         workloads = self.apps.workloads + workloads
@@ -88,18 +84,15 @@ def _get(obj: Any, key: str) -> Any:
 
 
 def _data_services(name: str, ctx: ClientContext, opts: pulumi.ResourceOptions):
-    """The data half (secrets, MongoDB, object storage, search); None until it is merged."""
-    try:
-        from .mongodb import MongoDB
-        from .objectstore import ObjectStorage
-        from .search import Search
-        from .secrets import ClientSecrets
-    except ImportError:
-        return None
+    """The data half: the namespace SecretStore + generated secrets, MongoDB, object storage, search."""
+    from .mongodb import MongoDB
+    from .objectstore import ObjectStorage
+    from .search import Search
+    from .secrets import ClientSecrets
+
     secrets = ClientSecrets(f"{name}-secrets", ctx, opts)
     services = [MongoDB(f"{name}-mongodb", ctx, secrets, opts), ObjectStorage(f"{name}-objectstorage", ctx, secrets, opts)]
-    search_cfg = getattr(ctx.config, "search", None)
-    if search_cfg is None or getattr(search_cfg, "enabled", True):
+    if ctx.config.search.enabled:
         services.append(Search(f"{name}-search", ctx, secrets, opts))
     return secrets, services
 

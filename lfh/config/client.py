@@ -231,8 +231,9 @@ class HapiHubConfig(AppConfig):
     image: str = field("ghcr.io/mycurelabs/hapihub", "Image repository (no tag).")
     tag: Optional[ImageTag] = field("5.215.2", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("500m", "1Gi", "2", "4Gi"), "Container requests and limits.")
-    # The original needs a writable root; an emptyDir /tmp + HOME=/tmp lets a client try read-only.
-    read_only_root_filesystem: bool = field(False, "Mount the root filesystem read-only (HapiHub's original image writes outside /tmp).")
+    # Secure by default: read-only root with an emptyDir /tmp and HOME=/tmp. APPS.md: the original image
+    # wrote outside /tmp; a client whose version still does sets this to false (the policy pack warns).
+    read_only_root_filesystem: bool = field(True, "Mount the root filesystem read-only (writes go to the /tmp emptyDir, HOME=/tmp); set false only for HapiHub versions that write elsewhere — a policy warning then shows it.")
     run_migrations: bool = field(False, "Run database migrations once per release as a Job (never in every replica at start-up).")
     migration_command: list[str] = field(["npm", "run", "migrate"], "Command of the migration Job.")
     log_level: str = field("info", "LOG_LEVEL.", pattern=r"^(error|warn|info|debug|trace)$")

@@ -52,14 +52,18 @@ def client_rows(plan: Plan) -> list[dict[str, Any]]:
         if w.kind == "HelmValues":
             release = w.name.split(":", 1)[0]
             row = helm.setdefault(release, {"name": f"{release} (helm)", "kind": "HelmRelease", "replicas": 0,
-                                            "cpu": 0.0, "memory": 0.0, "storage": 0.0})
+                                            "cpu": 0.0, "memory": 0.0, "storage": 0.0,
+                                            "limitCpu": 0.0, "limitMemory": 0.0})
             row["replicas"] = max(row["replicas"], w.replicas)
             row["cpu"] += total.cpu_requests
             row["memory"] += total.memory_requests
+            row["limitCpu"] += total.cpu_limits
+            row["limitMemory"] += total.memory_limits
             row["storage"] += w.storage
             continue
         row = {"name": w.name, "kind": w.kind, "replicas": w.replicas if w.kind != "PersistentVolumeClaim" else 1,
-               "cpu": total.cpu_requests, "memory": total.memory_requests, "storage": w.storage}
+               "cpu": total.cpu_requests, "memory": total.memory_requests, "storage": w.storage,
+               "limitCpu": total.cpu_limits, "limitMemory": total.memory_limits}
         if w.kind == "Deployment":
             # A rolling update (maxSurge 1) needs room for one more pod.
             row.update(surgeCpu=w.pod.cpu_requests, surgeMemory=w.pod.memory_requests)
@@ -74,17 +78,22 @@ def analyze(plan: Plan) -> None:
     cpu = sum(r["cpu"] for r in rows)
     mem = sum(r["memory"] for r in rows) / 2**30
     storage = sum(r["storage"] for r in rows) / 2**30
+    lcpu = sum(r.get("limitCpu", 0.0) for r in rows)
+    lmem = sum(r.get("limitMemory", 0.0) for r in rows) / 2**30
     core, full = SEED["core"], SEED["full"]
     text = [
         f"requests: {cpu:.1f} CPU, {mem:.1f} GiB memory, {storage:.0f} GiB storage "
         f"(seed per client: core ≈ {core['cpu']:.0f} CPU / {core['memory_gib']:.0f} GiB / {core['storage_gib']:.0f} GiB; "
         f"full ≈ {full['cpu']:.0f} CPU / {full['memory_gib']:.0f} GiB / {full['storage_gib'] / 1000:.2f} TB)",
+        f"limits:   {lcpu:.1f} CPU, {lmem:.1f} GiB memory (containers that set them)",
     ]
     for r in sorted(rows, key=lambda r: -r["cpu"]):
         text.append(f"  {r['name']:<28} {r['kind']:<22} ×{r['replicas']:<2} {r['cpu']:5.2f} CPU "
                     f"{r['memory'] / 2**30:6.1f} GiB {r['storage'] / 2**30:7.0f} GiB")
-    data = {"cpu": round(cpu, 3), "memoryGiB": round(mem, 3), "storageGiB": round(storage, 3), "seed": SEED,
-            "workloads": [{**r, "memory": r["memory"] / 2**30, "storage": r["storage"] / 2**30} for r in rows]}
+    data = {"cpu": round(cpu, 3), "memoryGiB": round(mem, 3), "storageGiB": round(storage, 3),
+            "limitsCpu": round(lcpu, 3), "limitsMemoryGiB": round(lmem, 3), "seed": SEED,
+            "workloads": [{**r, "memory": r["memory"] / 2**30, "storage": r["storage"] / 2**30,
+                           "limitMemory": r.get("limitMemory", 0.0) / 2**30} for r in rows]}
 
     # The quota must hold the steady state plus one surge pod per Deployment (a rollout of everything).
     for res, m in plan.manifests():
