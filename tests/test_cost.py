@@ -371,3 +371,16 @@ def test_charts_in_the_sizing_table_are_read_where_the_table_says():
     assert all(w.group == "cert-manager" for w in ws.values())
     # Paths the table covers are not counted twice by the conventional walk.
     assert math.isclose(sum(w.total.cpu_requests for w in ws.values()), 0.1 + 0.03)
+
+
+def test_patches_of_other_stacks_objects_count_for_nothing():
+    patch = _k8s("Gateway", "shared-gateway", {"listeners": []}, ns="envoy-gateway-system", api="gateway.networking.k8s.io/v1")
+    patch.type = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+    dep = _k8s("Deployment", "someone-elses", {"replicas": 5, **_pod()})
+    dep.type = "kubernetes:apps/v1:DeploymentPatch"
+    client = _plan([patch, dep])
+    client.platform = _plan(_aws_pools(4), role="platform")
+    cost.analyze(client)
+    data = client.sections["cost"]["data"]
+    assert data["stack"]["cpuRequests"] == 0
+    assert not [i for i in data["monthly"]["items"] if i["item"] == "load balancers"]
