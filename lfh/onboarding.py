@@ -238,19 +238,22 @@ def render(req: NewClient, stack: str, data: dict[str, Any], secrets: list[str])
     return "\n".join(lines) + "\n" + body
 
 
-def next_steps(stack: str, platform: str, secrets: list[str], org: str) -> list[str]:
+def next_steps(stack: str, platform: str, secrets: list[str], org: str, secret_path: str = "") -> list[str]:
     steps = [
         (f"python -m lfh plan {stack}", "offline: every resource, conformance, policy, cost"),
         (f"pulumi stack init {org}/lfh/{stack}", "once (`pulumi stack select` afterwards)"),
     ]
     for path in secrets:
         steps.append((f"pulumi config set --stack {stack} --secret --path '{path}' <value>", "replaces the placeholder"))
+    if not secrets:
+        steps.append(("", "no secrets to set: `pulumi up` generates them and writes them to the cloud secret manager "
+                          f"under {secret_path or '<platform>/<client>/<env>'}/"))
     steps += [
         (f"pulumi preview --stack {stack} --policy-pack policy", "what a real cloud would get, with the policy pack"),
         (f"pulumi up --stack {stack}", f"once {platform} is up"),
     ]
     width = max(len(cmd) for cmd, _ in steps)
-    return [f"{cmd.ljust(width)}  # {why}" for cmd, why in steps]
+    return [f"{cmd.ljust(width)}  # {why}" if cmd else f"# {why}" for cmd, why in steps]
 
 
 def new_client(req: NewClient, stacks_dir: Path, dry_run: bool = False) -> Result:
@@ -296,7 +299,8 @@ def new_client(req: NewClient, stacks_dir: Path, dry_run: bool = False) -> Resul
         stacks_dir.mkdir(parents=True, exist_ok=True)
         with open(path, "x") as fh:  # "x": never overwrite, even if the file appeared meanwhile
             fh.write(text)
-    return Result(stack, path, text, next_steps(stack, platform, secrets, req.org))
+    secret_path = f"{platform.removeprefix('platform-')}/{req.name}/{env_full}"
+    return Result(stack, path, text, next_steps(stack, platform, secrets, req.org, secret_path))
 
 
 __all__ = ["NewClient", "OnboardingError", "Result", "new_client", "SECRET_PLACEHOLDER_PREFIX"]
