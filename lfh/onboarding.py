@@ -62,7 +62,6 @@ OPTION_KEYS = {
     "object_storage": "objectStorage.mode",
     "search": "search.enabled",
     "syncd": "apps.syncd.enabled",
-    "monitoring": "monitoring.enabled",
 }
 
 
