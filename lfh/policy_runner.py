@@ -149,6 +149,21 @@ def run(resources: Sequence[Resource], *, stack: str = "stack", config: Optional
 
     `config` overrides per policy, merged over the schema defaults (as `--policy-pack-config` would).
     """
+    import gc
+
+    # The run allocates many small proxies; after planning, the heap is large enough that the cyclic
+    # collector's passes cost more than the run itself (0.5 s vs 0.07 s), and nothing here makes cycles.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run(resources, stack=stack, config=config, only=only)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run(resources: Sequence[Resource], *, stack: str, config: Optional[Mapping[str, Mapping[str, Any]]],
+         only: Optional[Iterable[str]]) -> list[Violation]:
     from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs, StackValidationPolicy
 
     wanted = set(only) if only is not None else None
@@ -293,6 +308,20 @@ def render_docs() -> str:
             continue
         for key, spec in schema.properties.items():
             lines.append(f"- `{pol.name}.{key}` (default `{spec.get('default')!r}`): {spec.get('description', '')}")
+    lines += ["", "Example (`pulumi preview --policy-pack policy --policy-pack-config policy-config.json`):", "",
+              "```json",
+              '{"aws-log-group-retention": {"minRetentionDays": 365},',
+              ' "k8s-image-registry-allowed": {"allowedRegistries": ["ghcr.io/mycurelabs/", "docker.io/typesense/"]}}',
+              "```"]
+    from lfh_policies.common import PRIVILEGED_NAMESPACE_REASONS
+
+    lines += ["", "## Documented Pod Security exceptions", "",
+              "Namespaces allowed `pod-security.kubernetes.io/enforce: privileged` by default:", ""]
+    lines += [f"- `{ns}`: {why}" for ns, why in PRIVILEGED_NAMESPACE_REASONS.items()]
+    lines += ["", "## Across stacks", "",
+              "`python -m lfh plan --all` also compares the client stacks with each other: two client stacks whose",
+              "secret paths (SecretStore prefixes, ExternalSecret keys, secrets they create) are equal or nest",
+              "report `policy:stack-secret-paths-disjoint` errors (one client/environment could read the other's secrets)."]
     lines += ["", "## HIPAA safeguards referenced", ""]
     used = sorted({pol.framework.reference for pol in items if pol.framework})
     lines += [f"- {ref}: {p.HIPAA_SAFEGUARDS[ref]}" for ref in used]

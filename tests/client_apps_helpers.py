@@ -52,7 +52,7 @@ def client(name: str, env: str = "staging", **extra: Any) -> dict[str, Any]:
     base = {
         "name": name, "environment": env, "platformStack": "organization/lfh/platform-local",
         "domain": f"{name}.example.org",
-        "apps": {"hapihub": {"tag": "5.215.2"}, "mycureapp": {"tag": "10.0.0"}, "syncd": {"enabled": True, "tag": "1.2.0"}},
+        "apps": {"hapihub": {"tag": "5.215.2"}, "mycureapp": {"tag": "10.18.0"}, "syncd": {"enabled": True, "tag": "1.2.0"}},
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(base.get(k), dict):

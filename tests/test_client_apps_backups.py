@@ -66,3 +66,16 @@ def test_backups_off_removes_schedules_and_drill(tmp_path):
     plan_of = plan_with(tmp_path, {"nob-staging": client("nob", backups={"enabled": False})})
     plan = plan_of("nob-staging")
     assert by_kind(plan, "Schedule") == [] and by_kind(plan, "CronJob") == []
+
+
+def test_drill_pod_is_isolated_by_its_own_policy(plan_of):
+    plan = plan_of("demo-prod")
+    ns = plan.outputs["namespace"]
+    cron = next(c for c in by_kind(plan, "CronJob") if c["metadata"]["name"] == f"restore-drill-{ns}")
+    pod_labels = cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    (policy,) = [p for p in by_kind(plan, "NetworkPolicy") if p["metadata"]["namespace"] == "velero"]
+    selector = policy["spec"]["podSelector"]["matchLabels"]
+    assert selector.items() <= pod_labels.items()
+    assert policy["spec"]["policyTypes"] == ["Ingress", "Egress"] and policy["spec"]["ingress"] == []
+    ports = {(p["protocol"], p["port"]) for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 6443)}

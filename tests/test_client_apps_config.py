@@ -23,6 +23,7 @@ def test_environment_defaults():
 @pytest.mark.parametrize("apps, expected", [
     ({"hapihub": {"tag": "latest"}}, "lfh:client.apps.hapihub.tag"),
     ({"mycureapp": {"tag": None}}, "lfh:client.apps.mycureapp: Value error, `tag` is required"),
+    ({"syncd": {"enabled": True, "tag": "v1 .2"}}, "lfh:client.apps.syncd.tag"),
     ({"hapihub": {"replicas": 0}}, "lfh:client.apps.hapihub.replicas"),
     ({"syncd": {"requestTimeout": "forever"}}, "lfh:client.apps.syncd.requestTimeout"),
     ({"hapihub": {"colour": "blue"}}, "lfh:client.apps.hapihub.colour: unknown key; allowed:"),

@@ -106,7 +106,11 @@ def test_existing_cluster_secrets_live_in_a_dedicated_source_namespace():
     assert ns.protect and ns.retain_on_delete
     secrets = kind(plan, "Secret")
     assert secrets and all(s.inputs["metadata"]["namespace"] == source for s in secrets)
-    assert all(s.inputs["stringData"] == "[secret]" or s.inputs["stringData"]["value"] == "[secret]" for s in secrets)
+    generated = [s for s in secrets if s.inputs["metadata"]["name"] != "mongodb-backup-credentials"]
+    assert all(s.inputs["stringData"] == "[secret]" or s.inputs["stringData"]["value"] == "[secret]" for s in generated)
+    # Hand-filled credentials: created empty, never overwritten by the stack.
+    (declared,) = [s for s in secrets if s.inputs["metadata"]["name"] == "mongodb-backup-credentials"]
+    assert "stringData" not in declared.inputs and set(declared.ignore_changes) >= {"data", "stringData"}
     (role,) = kind(plan, "Role")
     assert role.inputs["metadata"]["namespace"] == source
     assert role.inputs["rules"] == [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}]
@@ -147,3 +151,28 @@ def test_cloud_resources_use_an_explicit_provider_from_the_contract(cloud):
     cloud_children = [r for r in plan.resources if r.type.startswith(f"{'azure-native' if cloud == 'azure' else cloud}:")
                       and not r.type.startswith("pulumi:providers")]
     assert cloud_children and all(r.provider.startswith(p.urn) for r in cloud_children)
+
+
+@pytest.mark.parametrize("cloud", ["azure", "gcp"])
+def test_hand_filled_backup_credentials_get_the_same_per_secret_grant(cloud):
+    plan = plan_scenario(cloud, "production")
+    grants = [r.name for r in plan.resources if "mongodb-backup-credentials-reader" in r.name]
+    assert len(grants) == 1
+    (es,) = [e for e in kind(plan, "ExternalSecret") if e.inputs["metadata"]["name"] == "mongodb-backup-credentials"]
+    sep = "--" if cloud == "azure" else "__"
+    prefix = {"azure": "lfh-az", "gcp": "lfh-gcp"}[cloud]
+    assert es.inputs["spec"]["dataFrom"] == [{"extract": {"key": sep.join([prefix, "acme", "production", "mongodb-backup-credentials"])}}]
+
+
+def test_azure_placeholder_value_is_never_overwritten():
+    plan = plan_scenario("azure", "production")
+    (holder,) = [r for r in of_type(plan, "azure-native:keyvault:Secret") if r.name.endswith("mongodb-backup-credentials")]
+    assert "properties.value" in holder.ignore_changes and holder.protect
+    generated = [r for r in of_type(plan, "azure-native:keyvault:Secret") if r is not holder]
+    assert generated and not any(r.ignore_changes for r in generated)
+
+
+def test_aws_has_no_hand_filled_secret_holders_beyond_the_prefix():
+    plan = plan_scenario("aws", "production")
+    # IRSA covers backups on AWS: no credentials secret is declared.
+    assert not [r for r in plan.resources if "backup-credentials" in r.name]

@@ -93,7 +93,10 @@ def test_turning_syncd_off_removes_its_allows(tmp_path):
     def mentions_syncd(plan):
         return [p["metadata"]["name"] for p in by_kind(plan, "NetworkPolicy") if "syncd" in repr(p["spec"])]
 
-    assert mentions_syncd(on) == ["allow-syncd"]
+    # on: Syncd's own policy, plus an ingress rule on every workload it reaches (MongoDB)
+    assert "allow-syncd" in mentions_syncd(on)
+    syncd_egress = {p["metadata"]["name"]: p for p in by_kind(on, "NetworkPolicy")}["allow-syncd"]["spec"].get("egress", [])
+    assert len(mentions_syncd(on)) == 1 + len(syncd_egress)
     assert mentions_syncd(off) == []
     assert not [r for r in by_kind(off, "HTTPRoute") if "sync." in repr(r)]
 
@@ -128,3 +131,12 @@ def test_two_clients_share_nothing(tmp_path):
             assert other not in repr(p["spec"])
     hosts = lambda plan: {h for r in by_kind(plan, "HTTPRoute") for h in r["spec"]["hostnames"]}  # noqa: E731
     assert not hosts(a) & hosts(b)
+
+
+def test_cloud_metadata_egress_names_the_metadata_server_only():
+    from components.client.network import TO_CLOUD_METADATA
+
+    w = Workload("app", {"app": "a"}, egress_to=[TO_CLOUD_METADATA])
+    rules = derive_policies([w], SETTINGS)["allow-app"]["egress"]
+    assert rules == [{"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
+                     {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"protocol": "TCP", "port": 988}]}]

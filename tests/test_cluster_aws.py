@@ -240,3 +240,32 @@ def test_pool_label_survives_custom_labels(tmp_path):
     plan = Engine(stacks_dir=tmp_path).plan("platform-lbl")
     (apps,) = [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.name.endswith("-apps-ng")]
     assert apps.inputs["labels"] == {"team": "web", "lfh.io/pool": "apps"}
+
+
+def test_data_key_policy_scopes_service_use(plan):
+    stmts = {s["Sid"]: s for s in json.loads(one(plan, "aws:kms/key:Key", "-kms-data").inputs["policy"])["Statement"]}
+    assert stmts["EbsViaEc2"]["Condition"]["StringEquals"] == {"kms:CallerAccount": "123456789012",
+                                                               "kms:ViaService": "ec2.us-east-1.amazonaws.com"}
+    assert stmts["CloudWatchLogs"]["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"] == \
+        "arn:aws:logs:us-east-1:123456789012:log-group:*"
+    # The EKS secrets key is usable by nobody but through IAM of this account.
+    eks = json.loads(one(plan, "aws:kms/key:Key", "-kms-eks").inputs["policy"])["Statement"]
+    assert [s["Sid"] for s in eks] == ["AccountAdmin"]
+
+
+def test_cross_region_replica_gets_its_own_key(tmp_path):
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-dr.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: dr\n    domain: dr.example.com\n    cluster:\n      provider: aws\n"
+        "      backup:\n        replication:\n          enabled: true\n          region: us-west-2\n")
+    plan = Engine(stacks_dir=tmp_path).plan("platform-dr")
+    replica_key = one(plan, "aws:kms/key:Key", "-kms-replica")
+    assert replica_key.inputs["region"] == "us-west-2" and replica_key.inputs["enableKeyRotation"] is True
+    replica = one(plan, "aws:s3/bucket:Bucket", "-backups-replica")
+    assert replica.inputs["region"] == "us-west-2"
+    for r in plan.resources:
+        if r.type.startswith("aws:s3/bucket") and r.inputs.get("bucket") == out(replica, "bucket"):
+            assert r.inputs.get("region") == "us-west-2", r.urn
+    repl = one(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    assert repl.inputs["rules"][0]["destination"]["encryptionConfiguration"]["replicaKmsKeyId"] == out(replica_key, "arn")

@@ -157,3 +157,11 @@ def test_cloud_output_shape(plan):
     assert cloud["kind"] == "azure" and cloud["keyVaultUri"] == f"https://{cloud['keyVaultName']}.vault.azure.net/"
     assert cloud["oidcIssuer"].startswith("https://")
     assert "kubeconfig" in plan.secret_outputs
+
+
+def test_control_plane_audit_logs_kept(plan):
+    ws = one(plan, "azure-native:operationalinsights:Workspace")
+    assert ws.inputs["retentionInDays"] >= 90 and ws.protect
+    diag = one(plan, "azure-native:monitor:DiagnosticSetting")
+    assert diag.inputs["resourceUri"] == out(aks(plan), "id") and diag.inputs["workspaceId"] == out(ws, "id")
+    assert {"kube-audit-admin", "guard", "kube-apiserver"} <= {l["category"] for l in diag.inputs["logs"] if l["enabled"]}

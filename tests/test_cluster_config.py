@@ -105,3 +105,8 @@ def test_overriding_one_pool_key_keeps_the_pools_other_defaults(cluster, key):
     assert [t.key for t in cfg.node_pools.system.taints] == ["CriticalAddonsOnly"]
     assert [t.value for t in cfg.node_pools.db.taints] == ["db"]
     assert cfg.node_pools.db.labels == {"lfh.io/pool": "db"}
+
+
+def test_azure_log_retention_is_bounded_by_the_workspace():
+    lines = errors({"provider": "azure", "logRetentionDays": 1000})
+    assert lines[0].startswith("lfh:platform.cluster:") and "730" in lines[0]

@@ -140,3 +140,23 @@ def test_backup_and_storage_class(contract, stack, flavour, sc):
         assert set(out["backup"]["extra"]) >= {"resourceGroup", "storageAccount", "subscriptionId"}
     if flavour == "gcs":
         assert out["backup"]["extra"]["project"] == "lfh-example"
+        assert out["backup"]["extra"]["serviceAccount"] == out["addonIdentities"]["velero"]["annotations"]["iam.gke.io/gcp-service-account"]
+
+
+@pytest.mark.parametrize("stack,command,arg", [
+    ("platform-aws", "aws", "get-token"),
+    ("platform-azure", "kubelogin", "--server-id"),
+    ("platform-gcp", "gke-gcloud-auth-plugin", None),
+])
+def test_kubeconfig_is_exec_only(plan_of, stack, command, arg):
+    import yaml
+
+    plan = plan_of(stack)
+    assert "kubeconfig" in plan.secret_outputs
+    doc = yaml.safe_load(plan.outputs["kubeconfig"])
+    (user,) = doc["users"]
+    assert set(user["user"]) == {"exec"}  # no token, client key or password inside
+    assert user["user"]["exec"]["command"] == command
+    if arg:
+        assert arg in user["user"]["exec"]["args"]
+    assert doc["clusters"][0]["cluster"]["server"].startswith("https://")

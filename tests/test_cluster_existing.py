@@ -33,3 +33,15 @@ def test_cloud_sdks_are_imported_lazily():
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_missing_kubeconfig_path_names_the_key(tmp_path):
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-kc.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: kc\n    domain: kc.example.com\n    cluster:\n      provider: existing\n"
+        f"      kubeconfigPath: {tmp_path}/missing\n")
+    import pytest
+
+    with pytest.raises(Exception, match=r"lfh:platform\.cluster\.kubeconfigPath: .*missing does not exist"):
+        Engine(stacks_dir=tmp_path).plan("platform-kc")

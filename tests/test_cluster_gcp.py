@@ -119,7 +119,7 @@ def test_workload_identity_user_scoped_to_service_account(plan, addon, ns, sa):
 def test_external_secrets_reads_only_platform_secrets(plan):
     member = one(plan, "gcp:projects/iAMMember:IAMMember", "-eso-secret-accessor")
     assert member.inputs["role"] == "roles/secretmanager.secretAccessor"
-    assert member.inputs["condition"]["expression"] == 'resource.name.startsWith("projects/123456789012/secrets/gcp-")'
+    assert member.inputs["condition"]["expression"] == 'resource.name.startsWith("projects/123456789012/secrets/gcp__")'
 
 
 def test_cert_manager_only_configured_zone(plan):
@@ -153,3 +153,34 @@ def test_cloud_output_shape(plan):
     assert cloud == {"kind": "gcp", "region": "us-central1", "kmsKeyId": cloud["kmsKeyId"], "secretsPrefix": "gcp",
                      "project": "lfh-example", "workloadIdentityPool": "lfh-example.svc.id.goog"}
     assert cloud["kmsKeyId"].endswith("/cryptoKeys/data")
+
+
+def test_velero_project_role_is_compute_only(plan):
+    role = one(plan, "gcp:projects/iAMCustomRole:IAMCustomRole")
+    perms = role.inputs["permissions"]
+    assert perms and all(p.startswith("compute.") for p in perms)
+    bucket = one(plan, "gcp:storage/bucket:Bucket")
+    (velero_bucket,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-velero-bucket")]
+    assert velero_bucket.inputs["bucket"] == out(bucket, "name") and "condition" not in velero_bucket.inputs
+    (longhorn,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-longhorn-bucket")]
+    assert longhorn.inputs["condition"]["expression"].endswith(f'/objects/longhorn/")')
+
+
+def test_labelled_resources_carry_platform_labels(plan):
+    for type_, key in [("gcp:container/cluster:Cluster", "resourceLabels"), ("gcp:storage/bucket:Bucket", "labels"),
+                       ("gcp:kms/cryptoKey:CryptoKey", "labels")]:
+        for r in plan.of_type(type_):
+            labels = r.inputs[key]
+            assert labels["lfh_platform"] == "gcp" and labels["lfh_environment"] == "production" and labels["managed-by"] == "pulumi"
+    (provider,) = plan.of_type("pulumi:providers:gcp")
+    assert provider.inputs["project"] == "lfh-example" and provider.inputs["region"] == "us-central1"
+
+
+def test_apis_enabled_first_and_never_disabled(plan):
+    services = {s.inputs["service"]: s for s in plan.of_type("gcp:projects/service:Service")}
+    assert {"container.googleapis.com", "cloudkms.googleapis.com", "compute.googleapis.com", "secretmanager.googleapis.com"} <= set(services)
+    assert all(s.inputs["disableOnDestroy"] is False for s in services.values())
+    ring = one(plan, "gcp:kms/keyRing:KeyRing")
+    assert {s.urn for s in services.values()} <= set(ring.dependencies)
+    gcs_grant = one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "-key-gcs-agent")
+    assert gcs_grant.inputs["member"] == "serviceAccount:service-123456789012@gs-project-accounts.iam.gserviceaccount.com"

@@ -75,3 +75,20 @@ def test_http_backup_endpoint_on_existing_cluster_warns(tmp_path):
     plan = analyze(engine.plan("platform-plain"))
     (warning,) = [f for f in plan.findings if f.check == "cluster-weakened"]
     assert warning.message.startswith("lfh:platform.cluster.backupEndpoint is set")
+
+
+def test_report_section_summarises_the_cluster(plan_of):
+    section = plan_of("platform-aws").sections["cluster"]
+    assert section["data"]["apiEndpoint"] == "private" and section["data"]["weakened"] == []
+    assert section["data"]["backup"] == {"dailyExpireDays": 30, "archiveTransitionDays": 0, "archiveExpireDays": 90, "wormReplica": True}
+    assert section["data"]["nodePools"]["system"]["taints"] == ["CriticalAddonsOnly=true:NoSchedule"]
+    assert plan_of("platform-local").sections["cluster"]["data"]["backupEndpoint"] == "https://s3.local.example.com"
+
+
+def test_azure_shared_key_access_is_a_named_weaker_switch(tmp_path):
+    engine = write_stack(tmp_path, "keys", WEAK["azure"][0] + "  allowSharedKeyAccess: true\n")
+    plan = analyze(engine.plan("platform-keys"))
+    (warning,) = [f for f in plan.findings if f.check == "cluster-weakened"]
+    assert warning.message.startswith("lfh:platform.cluster.allowSharedKeyAccess is set")
+    (account,) = plan.of_type("azure-native:storage:StorageAccount")
+    assert account.inputs["allowSharedKeyAccess"] is True

@@ -205,6 +205,8 @@ def test_shared_gateway_listeners_and_routes(full):
     assert proxy["envoyPDB"]["minAvailable"] == 1
     assert release_values(full, "envoy-gateway")["deployment"]["replicas"] == 2
     assert release_values(full, "envoy-gateway")["podDisruptionBudget"]["minAvailable"] == 1
+    assert full.outputs["gateway"]["listeners"] == {"*.local.example.com": "https", "*.other.example.org": "https-1"}
+    assert full.outputs["gateway"]["httpListener"] == "http"
     hosts = {m["metadata"]["name"]: m["spec"]["hostnames"] for m in manifests(full, "HTTPRoute") if "hostnames" in m["spec"]}
     assert hosts == {"argocd": ["argocd.local.example.com"], "grafana": ["grafana.local.example.com"]}
 
@@ -229,7 +231,8 @@ def test_longhorn_recurring_jobs_and_classes(full):
     assert enc["parameters"]["csi.storage.k8s.io/node-stage-secret-name"] == "longhorn-crypto"
     es = one(full, "ExternalSecret", "longhorn-crypto")["spec"]
     assert es["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platform-secrets"}
-    assert release_values(full, "longhorn")["defaultBackupStore"]["backupTarget"].startswith("s3://lfh-backups@")
+    bucket = full.config.platform.cluster.backup_bucket
+    assert release_values(full, "longhorn")["defaultBackupStore"]["backupTarget"] == f"s3://{bucket}@us-east-1/longhorn/"
     assert full.outputs["storageClasses"] == {"default": "longhorn", "encrypted": "longhorn-encrypted", "cloud": "standard"}
 
 
@@ -245,7 +248,8 @@ def test_velero_locations_schedules_and_plugin(full):
     assert bsl["default"]["default"] is True and bsl["archive"]["default"] is False
     assert bsl["default"]["provider"] == "aws"  # s3-compatible store: the AWS (S3 API) plugin
     assert bsl["default"]["config"]["s3ForcePathStyle"] == "true"
-    assert bsl["archive"]["objectStorage"]["prefix"].startswith("archive/")
+    assert bsl["default"]["objectStorage"]["prefix"] == "daily/velero"  # the lifecycle's daily tier
+    assert bsl["archive"]["objectStorage"]["prefix"] == "archive/velero"
     schedules = {m["metadata"]["name"]: m["spec"] for m in manifests(full, "Schedule")}
     assert schedules["platform-daily"]["template"]["storageLocation"] == "default"
     assert schedules["platform-daily"]["template"]["includeClusterResources"] is True
@@ -401,10 +405,18 @@ def test_platform_store_is_closed_to_client_namespaces(local):
     assert "velero" in allowed and not any(ns.startswith("client") for ns in allowed)
 
 
-def test_existing_cluster_needs_a_secret_store(tmp_path):
+def test_without_a_secret_store_nothing_reads_one(tmp_path):
     doc = yaml.safe_load((STACKS_DIR / "Pulumi.platform-local.yaml").read_text())
     del doc["config"]["lfh:platform"]["secrets"]["provider"]
+    doc["config"]["lfh:platform"]["storage"] = {"useClusterStorageClass": False}
     (tmp_path / "Pulumi.platform-local.yaml").write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError) as err:
-        Engine(stacks_dir=tmp_path).plan("platform-local")
-    assert err.value.lines == [err.value.lines[0]] and "secrets.provider: required on an existing cluster" in err.value.lines[0]
+    plan = Engine(stacks_dir=tmp_path).plan("platform-local")
+    assert not manifests(plan, "ClusterSecretStore") and not manifests(plan, "ExternalSecret")
+    # No dm-crypt key: the encrypted role falls back to the cluster's class instead of a class whose
+    # volumes would never provision.
+    assert [m["metadata"]["name"] for m in manifests(plan, "StorageClass")] == ["longhorn"]
+    assert plan.outputs["storageClasses"]["encrypted"] == "standard"
+    # The operator provides the bucket credentials under the names the releases expect.
+    assert release_values(plan, "velero")["credentials"]["existingSecret"] == "velero-credentials"
+    assert release_values(plan, "longhorn")["defaultBackupStore"]["backupTargetCredentialSecret"] == "longhorn-backup-credentials"
+    assert crs_without_path_to_crd(plan) == []

@@ -545,9 +545,23 @@ def test_platform_namespace_with_gateway_label_is_not_a_client_namespace():
     assert found == []
 
 
+def test_patches_of_objects_created_elsewhere_need_no_labels():
+    patch = res("kubernetes:gateway.networking.k8s.io/v1:GatewayPatch", "gw-patch",
+                {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system"}, "spec": {"listeners": []}})
+    assert run([k8s_provider(), patch], only=["k8s-part-of-label"]) == []
+
+
 def test_crd_dependency_through_component_dependency():
     graph = crd_graph(depends=True)
     assert run(graph, only=["stack-crd-installed-first"]) == []
+
+
+def test_gateway_api_resources_wait_for_the_gateway_chart():
+    rel = release(chart="oci://docker.io/envoyproxy/gateway-helm", repo="", version="v1.9.0", name="envoy-gateway")
+    gw = res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system", "labels": LABELS}})
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"])
+    gw.dependencies = [rel.urn]
+    assert run([k8s_provider(), rel, gw], only=["stack-crd-installed-first"]) == []
 
 
 def test_crd_from_another_stack_is_not_required():
@@ -625,3 +639,13 @@ def test_velero_bucket_lock_via_separate_resource():
                      {"bucket": "lfh-aws-backups", "rule": {"defaultRetention": {"mode": "COMPLIANCE", "days": 90}}},
                      pdeps={"bucket": [bucket]}))
     assert names_of(run(graph, only=["backup-bucket-no-object-lock"])) == {"backup-bucket-no-object-lock"}
+
+
+def test_preview_unknowns_count_as_set_references():
+    """During `pulumi preview` a key ARN from another resource is unknown: it is set, not missing."""
+    from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
+
+    graph = [res("aws:eks/cluster:Cluster", "c", eks(encryptionConfig={"resources": ["secrets"], "provider": {"keyArn": UNKNOWN_STRING_VALUE}}))]
+    assert run(graph, only=["aws-eks-secrets-encryption"]) == []
+    lt = launch_template(metadataOptions={"httpTokens": UNKNOWN_STRING_VALUE, "httpPutResponseHopLimit": 1})
+    assert run([res("aws:ec2/launchTemplate:LaunchTemplate", "lt", lt)], only=["aws-launch-template-imdsv2"])

@@ -307,18 +307,31 @@ def test_at_least_twenty_policies_are_mutation_tested(plan_of):
 
 # ----------------------------------------------------------------------------- real stacks are clean
 
-#: (stack, policy) -> why it still fires and who fixes it. Every entry is a defect in a component,
-#: not in the policy; remove the entry when the component is fixed (the test below fails if it is stale).
-KNOWN_EXCEPTIONS: dict[tuple[str, str], str] = {}
+#: (stack, policy, message fragment) -> why it still fires and who fixes it. Each entry is a defect in a
+#: component, not in the policy; remove it when the component is fixed (the test fails when it is stale).
+KNOWN_EXCEPTIONS: dict[tuple[str, str, str], str] = {
+    ("platform-azure", "azure-aks-audit-logs", "azure-cluster-aks"):
+        "cluster (issue 3): AKS sends no kube-audit logs anywhere; add a Log Analytics workspace "
+        "(retention >= 90 d) and a monitor.DiagnosticSetting with kube-audit-admin on the cluster",
+    ("demo-prod", "stack-pods-selected-by-networkpolicy", "restore-drill"):
+        "client apps (issue 5): the restore-drill CronJob runs in `velero` with no NetworkPolicy; add one "
+        "selecting its pods (egress: DNS and the API server only)",
+    ("demo-staging", "stack-pods-selected-by-networkpolicy", "restore-drill"):
+        "client apps (issue 5): as for demo-prod",
+}
+
+
+def _excused(stack: str, v) -> bool:
+    return any(s == stack and p == v.policy and frag in v.message for (s, p, frag) in KNOWN_EXCEPTIONS)
 
 
 @pytest.mark.parametrize("stack", list_stacks(STACKS_DIR))
 def test_stack_has_no_mandatory_violations(stack, plan_of):
     plan = plan_of(stack)
     mandatory = [v for v in run(plan.resources, stack=stack) if v.enforcement == "mandatory"]
-    unexpected = [f"{v.policy}: {v.message}" for v in mandatory if (stack, v.policy) not in KNOWN_EXCEPTIONS]
-    assert unexpected == []
-    stale = [p for (s, p) in KNOWN_EXCEPTIONS if s == stack and p not in {v.policy for v in mandatory}]
+    assert [f"{v.policy}: {v.message}" for v in mandatory if not _excused(stack, v)] == []
+    stale = [key for key in KNOWN_EXCEPTIONS if key[0] == stack
+             and not any(v.policy == key[1] and key[2] in v.message for v in mandatory)]
     assert stale == [], f"fixed, remove from KNOWN_EXCEPTIONS: {stale}"
 
 
@@ -327,3 +340,26 @@ def test_plan_report_carries_the_policy_section(plan_of):
     plan = plan_of(stack)
     assert plan.sections["policy"]["data"]["policies"] >= 40
     assert any(f.check.startswith("policy:") for f in plan.findings) == bool(plan.sections["policy"]["data"]["byPolicy"])
+
+
+def test_two_client_stacks_sharing_a_secret_path_are_reported(plan_of):
+    """Across plans (`plan --all`): point one client's SecretStore at another's path."""
+    from lfh.plan.model import Plan
+    from lfh.policy_runner import cross_stack_findings, secret_paths
+
+    clients = [s for s in CLIENT_STACKS if exists(s)]
+    if len(clients) < 2:
+        pytest.skip("needs two client stacks")
+    a, b = plan_of(clients[0]), plan_of(clients[1])
+    assert cross_stack_findings([a, b]) == []
+    resources = copy.deepcopy(b.resources)
+    store = next(r for r in resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore")
+    provider = store.inputs["spec"]["provider"]
+    (kind_,) = provider.keys()
+    a_store = next(r for r in a.resources if r.type == "kubernetes:external-secrets.io/v1:SecretStore")
+    provider[kind_] = copy.deepcopy(a_store.inputs["spec"]["provider"][kind_])
+    broken = Plan(stack=b.stack, role="client", resources=resources, outputs={}, secret_outputs=[])
+    if not set(secret_paths(a)) & set(secret_paths(broken)):
+        pytest.skip("the stores of this platform carry no path (the keys do)")
+    found = cross_stack_findings([a, broken])
+    assert {p.stack for p, _ in found} == {a.stack, b.stack}

@@ -14,7 +14,7 @@ from .backups import Backups
 from .contract import AppWiring, ClientContext, RouteSpec, Workload
 from .gitops import GitOpsProject
 from .namespace import NamespaceBaseline, namespace_name
-from .network import NetworkPolicies, settings_for
+from .network import TO_CLOUD_METADATA, NetworkPolicies, settings_for
 from .routes import Routes
 
 
@@ -63,8 +63,13 @@ class ClientEnvironment(pulumi.ComponentResource):
                     pod_labels.update(_get(binding, "pod_labels") or {})
 
         # ---------------------------------------------------------------- apps and routes
+        hapihub_egress: list[str] = []
+        if sa_annotations and (platform.cloud or {}).get("kind") == "gcp":
+            # GKE Workload Identity hands out tokens through the node's metadata server.
+            hapihub_egress.append(TO_CLOUD_METADATA)
         self.apps = Apps(f"{name}-apps", ctx, secret_store=secret_store, wiring=wiring, shared_wiring=shared,
-                         hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels, opts=child)
+                         hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels,
+                         hapihub_egress=hapihub_egress, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
 

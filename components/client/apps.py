@@ -57,6 +57,7 @@ class Apps(pulumi.ComponentResource):
                  wiring: list[AppWiring], shared_wiring: Optional[AppWiring] = None,
                  hapihub_sa_annotations: Optional[dict[str, Any]] = None,
                  hapihub_pod_labels: Optional[dict[str, str]] = None,
+                 hapihub_egress: Optional[list[str]] = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:client:Apps", name, None, opts)
         cfg = ctx.config.apps
@@ -72,6 +73,7 @@ class Apps(pulumi.ComponentResource):
             common = _common(h)
             if ctx.config.network.smtp_port:
                 common["egress_to"].append(TO_SMTP)
+            common["egress_to"] += [t for t in (hapihub_egress or []) if t not in common["egress_to"]]
             self.services["hapihub"] = WebService(
                 f"{name}-hapihub", ctx,
                 WebServiceArgs(

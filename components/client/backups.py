@@ -18,7 +18,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from ..k8s import child_opts, labels, meta
-from .contract import ClientContext
+from .contract import TO_KUBE_API, ClientContext, Workload
+from .network import isolated_policy, settings_for
 from .webservice import container_security_context, pod_security_context
 
 VELERO_SCHEDULE_LABEL = "velero.io/schedule-name"
@@ -240,6 +241,16 @@ class Backups(pulumi.ComponentResource):
             "MODIFIERS_CM": f"{drill}-modifiers",
         }
         pod_labels = {**lbl, "app.kubernetes.io/instance": drill}
+        # The drill pod talks to the Kubernetes API and DNS, nothing else, and accepts no connections.
+        drill_workload = Workload(name=drill, pod_labels={"app.kubernetes.io/name": drill,
+                                                          "app.kubernetes.io/instance": drill},
+                                  egress_to=[TO_KUBE_API])
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-drill-netpol",
+            metadata=meta(drill, velero_ns, labels=lbl),
+            spec=isolated_policy(drill_workload, settings_for(ctx)),
+            opts=o(),
+        )
         self.drill = k8s.batch.v1.CronJob(
             f"{name}-drill",
             metadata=meta(drill, velero_ns, labels=lbl),

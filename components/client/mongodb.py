@@ -141,7 +141,9 @@ class MongoDB(pulumi.ComponentResource):
         if target is not None and target.credentials_remote_key:
             waits.append(secrets.external_secret(
                 f"{name}-backup-credentials", parent=self, target=target.storage[target.storage["type"]]["credentialsSecret"],
-                data={}, extract=secrets.adapter.remote_key(target.credentials_remote_key).partition("#")[0],
+                data={}, extract=secrets.declare(
+                    target.credentials_remote_key,
+                    "MongoDB backup storage credentials (JSON: " + ", ".join(target.credentials_keys) + ")"),
                 component="mongodb"))
         if target is None:
             pulumi.log.warn(

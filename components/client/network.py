@@ -36,6 +36,10 @@ FROM_NAMESPACE_PREFIX = "namespace:"
 DNS_POD_LABELS = {"k8s-app": "kube-dns"}
 DNS_NAMESPACE = "kube-system"
 ANYWHERE = "0.0.0.0/0"
+#: Egress target for pods that use GKE Workload Identity: the node's metadata server answers token
+#: requests on 169.254.169.254:80 (Dataplane V2) / 169.254.169.252:988 (legacy network policy).
+TO_CLOUD_METADATA = "cloud-metadata"
+CLOUD_METADATA_ENDPOINTS = [("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]
 
 
 @dataclass
@@ -69,7 +73,7 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         if w.name in by_name:
             raise ValueError(f"two workloads are both called {w.name!r}")
         by_name[w.name] = w
-    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP}
+    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA}
     for w in workloads:
         unknown = [t for t in w.egress_to if t not in specials and t not in by_name]
         if unknown:
@@ -80,57 +84,76 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         # Nothing flows unless a rule below says so.
         "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
         # Every pod may resolve names, only against the cluster DNS pods.
-        "allow-dns": {
-            "podSelector": {},
-            "policyTypes": ["Egress"],
-            "egress": [{
-                "to": [{**_ns_peer(DNS_NAMESPACE), "podSelector": {"matchLabels": DNS_POD_LABELS}}],
-                "ports": _ports([53], "UDP") + _ports([53], "TCP"),
-            }],
-        },
+        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [dns_egress_rule()]},
     }
-    outside = {"ipBlock": {"cidr": ANYWHERE, "except": list(s.egress_except_cidrs)}}
     for w in workloads:
-        ingress: list[dict[str, Any]] = []
-        egress: list[dict[str, Any]] = []
-        routed = list(w.routed_ports)
-        if routed or FROM_GATEWAY in w.ingress_from:
-            ingress.append({"from": [_ns_peer(s.gateway_namespace)], "ports": _ports(routed or w.ports)})
-        if FROM_SELF in w.ingress_from and w.peer_ports:
-            ingress.append({"from": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
-            egress.append({"to": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
-        if w.metrics_port and s.monitoring_namespace:
-            ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports([w.metrics_port])})
-        elif FROM_MONITORING in w.ingress_from and s.monitoring_namespace and w.ports:
-            ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports(w.ports)})
-        for entry in w.ingress_from:
-            if entry.startswith(FROM_NAMESPACE_PREFIX) and w.ports:
-                ingress.append({"from": [_ns_peer(entry[len(FROM_NAMESPACE_PREFIX):])], "ports": _ports(w.ports)})
-        # Workload → workload: an ingress rule here for every source that names this workload.
-        for src in workloads:
-            if w.name in src.egress_to and src.name != w.name and w.ports:
-                ingress.append({"from": [_pod_peer(src)], "ports": _ports(w.ports)})
-        for target in w.egress_to:
-            if target in by_name and target != w.name and by_name[target].ports:
-                egress.append({"to": [_pod_peer(by_name[target])], "ports": _ports(by_name[target].ports)})
-            elif target == TO_INTERNET_HTTPS:
-                egress.append({"to": [outside], "ports": _ports([443])})
-            elif target == TO_KUBE_API:
-                egress.append({"to": [{"ipBlock": {"cidr": c}} for c in s.kube_api_cidrs],
-                               "ports": _ports(s.kube_api_ports)})
-            elif target == TO_SMTP and s.smtp_port:
-                egress.append({"to": [outside], "ports": _ports([s.smtp_port])})
-        if not ingress and not egress:
-            continue
-        spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(w.pod_labels)}, "policyTypes": []}
-        if ingress:
-            spec["policyTypes"].append("Ingress")
-            spec["ingress"] = ingress
-        if egress:
-            spec["policyTypes"].append("Egress")
-            spec["egress"] = egress
-        policies[f"allow-{w.name}"] = spec
+        spec = workload_policy(w, workloads, s)
+        if spec is not None:
+            policies[f"allow-{w.name}"] = spec
     return policies
+
+
+def dns_egress_rule() -> dict[str, Any]:
+    """Egress to the cluster DNS pods only (UDP and TCP 53)."""
+    return {"to": [{**_ns_peer(DNS_NAMESPACE), "podSelector": {"matchLabels": DNS_POD_LABELS}}],
+            "ports": _ports([53], "UDP") + _ports([53], "TCP")}
+
+
+def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
+                    extra_egress: list[dict[str, Any]] | None = None) -> dict[str, Any] | None:
+    """The `allow-<workload>` spec: every rule its own and its peers' declarations imply (None: no rules)."""
+    by_name = {x.name: x for x in workloads}
+    outside = {"ipBlock": {"cidr": ANYWHERE, "except": list(s.egress_except_cidrs)}}
+    ingress: list[dict[str, Any]] = []
+    egress: list[dict[str, Any]] = list(extra_egress or [])
+    routed = list(w.routed_ports)
+    if routed or FROM_GATEWAY in w.ingress_from:
+        ingress.append({"from": [_ns_peer(s.gateway_namespace)], "ports": _ports(routed or w.ports)})
+    if FROM_SELF in w.ingress_from and w.peer_ports:
+        ingress.append({"from": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
+        egress.append({"to": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
+    if w.metrics_port and s.monitoring_namespace:
+        ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports([w.metrics_port])})
+    elif FROM_MONITORING in w.ingress_from and s.monitoring_namespace and w.ports:
+        ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports(w.ports)})
+    for entry in w.ingress_from:
+        if entry.startswith(FROM_NAMESPACE_PREFIX) and w.ports:
+            ingress.append({"from": [_ns_peer(entry[len(FROM_NAMESPACE_PREFIX):])], "ports": _ports(w.ports)})
+    # Workload → workload: an ingress rule here for every source that names this workload.
+    for src in workloads:
+        if w.name in src.egress_to and src.name != w.name and w.ports:
+            ingress.append({"from": [_pod_peer(src)], "ports": _ports(w.ports)})
+    for target in w.egress_to:
+        if target in by_name and target != w.name and by_name[target].ports:
+            egress.append({"to": [_pod_peer(by_name[target])], "ports": _ports(by_name[target].ports)})
+        elif target == TO_INTERNET_HTTPS:
+            egress.append({"to": [outside], "ports": _ports([443])})
+        elif target == TO_KUBE_API:
+            egress.append({"to": [{"ipBlock": {"cidr": c}} for c in s.kube_api_cidrs],
+                           "ports": _ports(s.kube_api_ports)})
+        elif target == TO_SMTP and s.smtp_port:
+            egress.append({"to": [outside], "ports": _ports([s.smtp_port])})
+        elif target == TO_CLOUD_METADATA:
+            egress += [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports([port])} for cidr, port in CLOUD_METADATA_ENDPOINTS]
+    if not ingress and not egress:
+        return None
+    spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(w.pod_labels)}, "policyTypes": []}
+    if ingress:
+        spec["policyTypes"].append("Ingress")
+        spec["ingress"] = ingress
+    if egress:
+        spec["policyTypes"].append("Egress")
+        spec["egress"] = egress
+    return spec
+
+
+def isolated_policy(w: Workload, s: NetworkSettings) -> dict[str, Any]:
+    """A self-contained policy for a workload outside the client namespace (the restore drill in the
+    velero namespace): no ingress at all, egress to DNS plus what it declares."""
+    spec = workload_policy(w, [w], s, extra_egress=[dns_egress_rule()]) or {}
+    spec["policyTypes"] = ["Ingress", "Egress"]
+    spec.setdefault("ingress", [])
+    return spec
 
 
 class NetworkPolicies(pulumi.ComponentResource):

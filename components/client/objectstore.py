@@ -92,6 +92,9 @@ class ObjectStorage(pulumi.ComponentResource):
         from ..cloud import adapter_for
 
         cfg = ctx.config.object_storage
+        if cfg.hostname:
+            pulumi.log.warn("lfh:client.objectStorage.hostname only applies to `minio` mode (cloud buckets are not "
+                            "routed through the Gateway); ignored", resource=self)
         adapter = adapter_for(ctx, self)
         self.bucket = adapter.bucket(cfg.bucket, noncurrent_version_days=cfg.cloud.noncurrent_version_days)
         self.bucket_name = self.bucket.name

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..k8s import child_opts, meta
+from ..k8s import MANAGED_BY, PART_OF, child_opts, meta
 from .contract import ClientContext, RouteSpec
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
@@ -124,7 +124,10 @@ class Routes(pulumi.ComponentResource):
                 # Server-side apply with this patch's own field manager: it owns exactly these listener
                 # entries; the platform's apply of the Gateway leaves them alone, deleting the client
                 # stack removes them.
-                metadata={"name": gw.name, "namespace": gw.namespace},
+                # Only the labels the platform sets with the same values (shared ownership, no conflict);
+                # per-client labels would collide between the clients sharing the Gateway.
+                metadata={"name": gw.name, "namespace": gw.namespace,
+                          "labels": {"app.kubernetes.io/part-of": PART_OF, "app.kubernetes.io/managed-by": MANAGED_BY}},
                 spec={"gatewayClassName": getattr(gw, "gateway_class", None) or "envoy-gateway", "listeners": listeners},
                 opts=child_opts(self, ctx.provider, depends_on=[*deps, cert]),
             )

@@ -146,6 +146,15 @@ class ClientSecrets(pulumi.ComponentResource):
         self.written[key] = self.adapter.write_secret(key, value)
 
     # ------------------------------------------------------------------ for consumers
+    def declare(self, key: str, description: str) -> str:
+        """A hand-filled secret under this environment's path (created empty, readable by the store);
+        returns its remote name for `dataFrom.extract`."""
+        if key not in self.written:
+            self.written[key] = self.adapter.declare_secret(key, description)
+            self.ready.append(self.written[key])
+            self.ctx.extra.setdefault("secrets", []).append(self.written[key])
+        return self.adapter.remote_name(key)
+
     def remote_key(self, key: str) -> str:
         """The remote key (for `AppWiring.secret_data`) of a secret in this environment's path."""
         return self.adapter.remote_key(key)

@@ -201,6 +201,20 @@ class AwsAdapter(CloudAdapter):
         )
         return secret
 
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        import pulumi_aws as aws
+
+        # No version: the value is added out of band; the prefix policy already lets the store read it.
+        return aws.secretsmanager.Secret(
+            f"{self.prefix}-{key}",
+            name=self.secret_path(key),
+            description=description,
+            kms_key_id=self.kms_key_arn,
+            recovery_window_in_days=30,
+            tags={**self.tags, **DATA_CLASSIFICATION},
+            opts=self.opts(protect=True),
+        )
+
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
         return {"aws": {
             "service": "SecretsManager",

@@ -158,19 +158,28 @@ class AzureAdapter(CloudAdapter):
     def remote_key(self, key: str) -> str:
         return self._secret_name(key)
 
-    def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        # Key Vault needs a value at creation: an empty JSON object, which an operator replaces
+        # (`az keyvault secret set`); the stack ignores the value from then on.
+        return self.write_secret(key, "{}", content_type="application/json", ignore_value=True)
+
+    def write_secret(self, key: str, value: pulumi.Input[str], *, content_type: str = "text/plain",
+                     ignore_value: bool = False) -> pulumi.Resource:
         from pulumi_azure_native import authorization, keyvault
 
         name = self._secret_name(key)
+        opts = self.opts(protect=True, additional_secret_outputs=["properties"])
+        if ignore_value:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["properties.value"]))
         secret = keyvault.Secret(
             f"{self.prefix}-{key}",
             resource_group_name=self.resource_group,
             vault_name=str(self.cloud["keyVaultName"]),
             secret_name=name,
-            properties={"value": pulumi.Output.secret(value), "content_type": "text/plain",
+            properties={"value": pulumi.Output.secret(value), "content_type": content_type,
                         "attributes": {"enabled": True}},
             tags={**self.tags, **DATA_CLASSIFICATION},
-            opts=self.opts(protect=True, additional_secret_outputs=["properties"]),
+            opts=opts,
         )
         for reader in self.secret_readers:
             authorization.RoleAssignment(

@@ -144,6 +144,16 @@ class CloudAdapter(ABC):
         """How the namespace SecretStore names the secret written for ``key`` ("name" or "name#property")."""
 
     @abstractmethod
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        """A secret the stack cannot generate (credentials handed over by people): create its holder
+        under `<platform>/<client>/<env>/<key>` (platform key, grants as for written secrets) without a
+        value; an operator adds the value as JSON properties. The stack never overwrites it."""
+
+    def remote_name(self, key: str) -> str:
+        """The remote key without a property (for `dataFrom.extract`)."""
+        return self.remote_key(key).partition("#")[0]
+
+    @abstractmethod
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
         """External Secrets `SecretStore.spec.provider` for the namespace, authenticating as ``binding``."""
 

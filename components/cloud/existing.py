@@ -103,6 +103,18 @@ class ExistingAdapter(CloudAdapter):
                             additional_secret_outputs=["stringData", "data"]),
         )
 
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        ns = self._namespace()
+        return k8s.core.v1.Secret(
+            f"{self.prefix}-{key}",
+            metadata=meta(key, self.source_namespace, labels=self._labels(key),
+                          annotations={"lfh.io/secret-path": self.secret_path(key), "lfh.io/description": description}),
+            type="Opaque",
+            # Filled by an operator (`kubectl -n <source> edit secret`); the stack never overwrites it.
+            opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns], protect=True,
+                            ignore_changes=["data", "stringData"]),
+        )
+
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
         return {"kubernetes": {
             "remoteNamespace": self.source_namespace,

@@ -121,7 +121,7 @@ class GcpAdapter(CloudAdapter):
     def remote_key(self, key: str) -> str:
         return self._secret_id(key)
 
-    def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
+    def _secret(self, key: str) -> pulumi.Resource:
         from pulumi_gcp import secretmanager
 
         secret = secretmanager.Secret(
@@ -137,12 +137,6 @@ class GcpAdapter(CloudAdapter):
             deletion_protection=True,
             opts=self.opts(protect=True),
         )
-        secretmanager.SecretVersion(
-            f"{self.prefix}-{key}-value",
-            secret=secret.id,
-            secret_data=pulumi.Output.secret(value),
-            opts=self.opts(protect=True, additional_secret_outputs=["secretData"]),
-        )
         for reader in self.secret_readers:
             secretmanager.SecretIamMember(
                 f"{self.prefix}-{key}-reader-{reader._name}",  # type: ignore[attr-defined]
@@ -152,6 +146,22 @@ class GcpAdapter(CloudAdapter):
                 member=reader._member,  # type: ignore[attr-defined]
                 opts=self.opts(),
             )
+        return secret
+
+    def declare_secret(self, key: str, description: str) -> pulumi.Resource:
+        # No version: an operator adds one (`gcloud secrets versions add`); the grant is already there.
+        return self._secret(key)
+
+    def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
+        from pulumi_gcp import secretmanager
+
+        secret = self._secret(key)
+        secretmanager.SecretVersion(
+            f"{self.prefix}-{key}-value",
+            secret=secret.id,
+            secret_data=pulumi.Output.secret(value),
+            opts=self.opts(protect=True, additional_secret_outputs=["secretData"]),
+        )
         return secret
 
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:

@@ -147,7 +147,8 @@ class EksCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ KMS
 
-    def _kms_key(self, purpose: str, description: str, extra_statements: list[dict[str, Any]]) -> aws.kms.Key:
+    def _kms_key(self, purpose: str, description: str, extra_statements: list[dict[str, Any]],
+                 region: str | None = None) -> aws.kms.Key:
         root = pulumi.Output.all(self.partition, self.account_id).apply(lambda a: f"arn:{a[0]}:iam::{a[1]}:root")
 
         policy = _policy([
@@ -163,6 +164,7 @@ class EksCluster(pulumi.ComponentResource):
             rotation_period_in_days=365,
             deletion_window_in_days=self.cfg.kms_deletion_window_days,
             policy=policy,
+            region=region,
             tags=self.phi_tags,
             opts=self._data_opts(),
         )
@@ -170,6 +172,7 @@ class EksCluster(pulumi.ComponentResource):
             f"{self.name}-kms-{purpose}-alias",
             name=self.suffix.apply(lambda s: f"alias/lfh/{self.platform.name}-{s}/{purpose}"),
             target_key_id=key.key_id,
+            region=region,
             opts=self._opts(),
         )
         return key
@@ -180,18 +183,26 @@ class EksCluster(pulumi.ComponentResource):
         # backups, logs, Secrets Manager) has its own.
         self.eks_key = self._kms_key("eks", f"EKS secrets envelope encryption for {self.platform.name}", [])
         logs_principal = f"logs.{region}.amazonaws.com"
-        self.data_key = self._kms_key("data", f"Platform data (EBS, backups, logs, secrets) for {self.platform.name}", [
+        self.data_key = self._kms_key("data", f"Platform data (EBS, backups, logs, secrets) for {self.platform.name}",
+                                      self._data_key_statements(region, logs_principal))
+
+    def _data_key_statements(self, region: str, logs_principal: str) -> list[dict[str, Any]]:
+        account = self.account_id
+        return [
+            # CloudWatch Logs may use the key only for this account's log groups.
             {"Sid": "CloudWatchLogs", "Effect": "Allow", "Principal": {"Service": logs_principal},
              "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-             "Resource": "*"},
-            # Managed node groups launch through the Auto Scaling service-linked role, which must
-            # be able to use the CMK for the encrypted root volumes.
-            {"Sid": "AutoScalingEbs", "Effect": "Allow",
-             "Principal": {"AWS": pulumi.Output.all(self.partition, self.account_id).apply(
-                 lambda a: f"arn:{a[0]}:iam::{a[1]}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling")},
+             "Resource": "*",
+             "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": pulumi.Output.all(self.partition, account).apply(
+                 lambda a: f"arn:{a[0]}:logs:{region}:{a[1]}:log-group:*")}}},
+            # EBS through EC2 only, for principals of this account: covers the Auto Scaling
+            # service-linked role that launches node groups (it may not exist yet when the key is
+            # created, so it cannot be named) and the EBS CSI driver. Same shape as aws/ebs.
+            {"Sid": "EbsViaEc2", "Effect": "Allow", "Principal": {"AWS": "*"},
              "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey", "kms:CreateGrant"],
-             "Resource": "*"},
-        ])
+             "Resource": "*",
+             "Condition": {"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": f"ec2.{region}.amazonaws.com"}}},
+        ]
 
     # ------------------------------------------------------------ network
 
@@ -381,29 +392,31 @@ class EksCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ backup bucket
 
-    def _bucket_common(self, key: str, bucket: aws.s3.Bucket, block_public: bool) -> list[pulumi.Resource]:
+    def _bucket_common(self, key: str, bucket: aws.s3.Bucket, block_public: bool, kms_key: aws.kms.Key,
+                       region: str | None = None) -> list[pulumi.Resource]:
+        opts = self._opts()
         out: list[pulumi.Resource] = [
-            aws.s3.BucketVersioning(f"{key}-versioning", bucket=bucket.id,
-                                    versioning_configuration={"status": "Enabled"}, opts=self._opts()),
+            aws.s3.BucketVersioning(f"{key}-versioning", bucket=bucket.id, region=region,
+                                    versioning_configuration={"status": "Enabled"}, opts=opts),
             aws.s3.BucketServerSideEncryptionConfiguration(
-                f"{key}-sse", bucket=bucket.id,
-                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": self.data_key.arn},
+                f"{key}-sse", bucket=bucket.id, region=region,
+                rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": kms_key.arn},
                         "bucket_key_enabled": True}],
-                opts=self._opts()),
+                opts=opts),
             # ACLs off: the bucket owner owns every object; access is IAM only.
-            aws.s3.BucketOwnershipControls(f"{key}-ownership", bucket=bucket.id,
-                                           rule={"object_ownership": "BucketOwnerEnforced"}, opts=self._opts()),
+            aws.s3.BucketOwnershipControls(f"{key}-ownership", bucket=bucket.id, region=region,
+                                           rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts),
             aws.s3.BucketPolicy(
-                f"{key}-policy", bucket=bucket.id,
+                f"{key}-policy", bucket=bucket.id, region=region,
                 policy=bucket.arn.apply(lambda arn: _policy([{
                     "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                     "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])),
-                opts=self._opts()),
+                opts=opts),
         ]
         if block_public:
             out.append(aws.s3.BucketPublicAccessBlock(
-                f"{key}-public-access-block", bucket=bucket.id, block_public_acls=True, block_public_policy=True,
-                ignore_public_acls=True, restrict_public_buckets=True, opts=self._opts()))
+                f"{key}-public-access-block", bucket=bucket.id, region=region, block_public_acls=True,
+                block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True, opts=opts))
         return out
 
     def _backup_bucket(self) -> None:
@@ -411,11 +424,11 @@ class EksCluster(pulumi.ComponentResource):
         # No Object Lock here: Velero rewrites and deletes its own objects.
         self.bucket = aws.s3.Bucket(
             f"{n}-backups",
-            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-backups-{s}"),
+            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name[:36]}-backups-{s}"),
             object_lock_enabled=False,
             tags=self.phi_tags,
             opts=self._data_opts())
-        deps = self._bucket_common(f"{n}-backups", self.bucket, not b.disable_public_access_block)
+        deps = self._bucket_common(f"{n}-backups", self.bucket, not b.disable_public_access_block, self.data_key)
         aws.s3.BucketLifecycleConfiguration(
             f"{n}-backups-lifecycle",
             bucket=self.bucket.id,
@@ -436,33 +449,50 @@ class EksCluster(pulumi.ComponentResource):
             self._replica(deps)
 
     def _replica(self, deps: list[pulumi.Resource]) -> None:
-        n, rep = self.name, self.cfg.backup.replication
+        n, rep, b = self.name, self.cfg.backup.replication, self.cfg.backup
+        region = rep.region if rep.region and rep.region != self.cfg.region else None
+        # A KMS key serves one region: a replica elsewhere gets its own CMK there.
+        replica_key = self.data_key
+        if region is not None:
+            replica_key = self._kms_key("replica", f"WORM backup replica of {self.platform.name} in {region}", [], region=region)
         # WORM copy: Object Lock only on the replica, never on Velero's working bucket.
         self.replica = aws.s3.Bucket(
             f"{n}-backups-replica",
-            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-backups-worm-{s}"),
+            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name[:31]}-backups-worm-{s}"),
             object_lock_enabled=True,
-            region=rep.region or None,
+            region=region,
             tags=self.phi_tags,
             opts=self._data_opts())
-        rdeps = self._bucket_common(f"{n}-backups-replica", self.replica, True)
+        rdeps = self._bucket_common(f"{n}-backups-replica", self.replica, True, replica_key, region)
         aws.s3.BucketObjectLockConfiguration(
-            f"{n}-backups-replica-lock", bucket=self.replica.id,
+            f"{n}-backups-replica-lock", bucket=self.replica.id, region=region,
             rule={"default_retention": {"mode": rep.lock_mode, "days": rep.lock_days}},
+            opts=self._opts(depends_on=rdeps))
+        # Copies expire once their lock has run out and the archive tier would have dropped them.
+        keep = max(rep.lock_days, b.archive_expire_days)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{n}-backups-replica-lifecycle", bucket=self.replica.id, region=region,
+            rules=[{"id": "expire-after-lock", "status": "Enabled", "filter": {},
+                    "expiration": {"days": keep},
+                    "noncurrent_version_expiration": {"noncurrent_days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
             opts=self._opts(depends_on=rdeps))
         role = aws.iam.Role(
             f"{n}-replication-role",
             assume_role_policy=_policy([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
             tags=self.tags, opts=self._opts())
-        aws.iam.RolePolicy(
+        policy = aws.iam.RolePolicy(
             f"{n}-replication-policy", role=role.id,
-            policy=pulumi.Output.all(self.bucket.arn, self.replica.arn, self.data_key.arn).apply(lambda a: _policy([
-                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [a[0]]},
+            policy=_policy([
+                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": [self.bucket.arn]},
                 {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                                               "s3:GetObjectVersionTagging"], "Resource": [f"{a[0]}/*"]},
-                {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"], "Resource": [f"{a[1]}/*"]},
-                {"Effect": "Allow", "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"], "Resource": [a[2]]},
-            ])),
+                                               "s3:GetObjectVersionTagging", "s3:GetObjectRetention", "s3:GetObjectLegalHold"],
+                 "Resource": [self.bucket.arn.apply(lambda a: f"{a}/*")]},
+                {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"],
+                 "Resource": [self.replica.arn.apply(lambda a: f"{a}/*")]},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": [self.data_key.arn]},
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": [replica_key.arn]},
+            ]),
             opts=self._opts())
         aws.s3.BucketReplicationConfig(
             f"{n}-backups-replication", bucket=self.bucket.id, role=role.arn,
@@ -472,9 +502,10 @@ class EksCluster(pulumi.ComponentResource):
                 "delete_marker_replication": {"status": "Disabled"},
                 "source_selection_criteria": {"sse_kms_encrypted_objects": {"status": "Enabled"}},
                 "destination": {"bucket": self.replica.arn, "storage_class": "GLACIER_IR",
-                                "encryption_configuration": {"replica_kms_key_id": self.data_key.arn}},
+                                "encryption_configuration": {"replica_kms_key_id": replica_key.arn}},
             }],
-            opts=self._opts(depends_on=deps))
+            # Both buckets must be versioned before replication can be configured.
+            opts=self._opts(depends_on=[*deps, *rdeps, policy]))
 
     # ------------------------------------------------------------ IRSA
 
@@ -581,19 +612,19 @@ class EksCluster(pulumi.ComponentResource):
         system = scheduling(self.cfg.node_pools)["system"]
         self.addons = [
             aws.eks.Addon(f"{n}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
-                          service_account_role_arn=cni_role.arn, resolve_conflicts_on_update="OVERWRITE",
+                          service_account_role_arn=cni_role.arn, resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                           # Enforce Kubernetes NetworkPolicy in the VPC CNI (the platform relies on it).
                           configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
                           tags=self.tags, opts=self._opts()),
             aws.eks.Addon(f"{n}-addon-kube-proxy", cluster_name=self.cluster.name, addon_name="kube-proxy",
-                          resolve_conflicts_on_update="OVERWRITE", tags=self.tags, opts=self._opts()),
+                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE", tags=self.tags, opts=self._opts()),
             aws.eks.Addon(f"{n}-addon-coredns", cluster_name=self.cluster.name, addon_name="coredns",
-                          resolve_conflicts_on_update="OVERWRITE",
+                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                           configuration_values=json.dumps({"nodeSelector": system["nodeSelector"], "tolerations": system["tolerations"]}),
                           tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
             aws.eks.Addon(f"{n}-addon-ebs-csi", cluster_name=self.cluster.name, addon_name="aws-ebs-csi-driver",
                           addon_version=self.cfg.ebs_csi_version, service_account_role_arn=ebs_role.arn,
-                          resolve_conflicts_on_update="OVERWRITE",
+                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                           configuration_values=json.dumps({"controller": {"nodeSelector": system["nodeSelector"],
                                                                           "tolerations": system["tolerations"]}}),
                           tags=self.tags, opts=self._opts(depends_on=self.node_groups)),

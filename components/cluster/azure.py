@@ -31,6 +31,8 @@ BACKUP_CONTAINER = "velero"
 #: The Entra ID application every AKS AAD cluster uses as token audience (kubelogin --server-id).
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+#: Control-plane log categories kept (audit of changes, API server, Entra ID sign-ins via guard).
+AKS_LOG_CATEGORIES = ["kube-audit-admin", "kube-apiserver", "guard", "kube-controller-manager", "cluster-autoscaler"]
 
 #: Built-in role definition ids (stable GUIDs, identical in every tenant).
 ROLES = {
@@ -42,6 +44,7 @@ ROLES = {
     "DNS Zone Contributor": "befefa01-2a29-4197-83a8-272ff33ce314",
     "Disk Snapshot Contributor": "7efff54f-a5b4-42b5-a1c5-5411624893ce",
     "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Key Vault Contributor": "f25e0fa2-a7c8-4377-a976-54943a77a395",
     "Azure Kubernetes Service RBAC Cluster Admin": "b1ff04bb-8a4e-4dc4-8eb5-8693973ce19b",
 }
 
@@ -162,7 +165,7 @@ class AksCluster(pulumi.ComponentResource):
         return pulumi.ResourceOptions(parent=self, **kw)
 
     def _role(self, key: str, role: str, principal_id: pulumi.Input[str], scope: pulumi.Input[str],
-              principal_type: str = "ServicePrincipal", **kw: Any) -> azure.authorization.RoleAssignment:
+              principal_type: str | None = "ServicePrincipal", **kw: Any) -> azure.authorization.RoleAssignment:
         return azure.authorization.RoleAssignment(
             f"{self.name}-ra-{key}",
             principal_id=principal_id,
@@ -264,8 +267,8 @@ class AksCluster(pulumi.ComponentResource):
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
             allow_blob_public_access=b.disable_public_access_block,
-            # Entra ID only: no account keys, no SAS signed with them.
-            allow_shared_key_access=False,
+            # Entra ID only: no account keys, no SAS signed with them (weaker only via allowSharedKeyAccess).
+            allow_shared_key_access=self.cfg.allow_shared_key_access,
             default_to_o_auth_authentication=True,
             allow_cross_tenant_replication=False,
             network_rule_set={"default_action": "Deny", "bypass": "AzureServices",
@@ -345,8 +348,10 @@ class AksCluster(pulumi.ComponentResource):
         self.cluster_identity = self._identity("aks")
         principal = self.cluster_identity.principal_id
         prereqs = [
-            # KMS: the control plane wraps etcd's DEKs with the Key Vault key.
+            # KMS: the control plane wraps etcd's DEKs with the Key Vault key; with a private vault
+            # AKS also manages the private link to it (documented requirement for "Private" access).
             self._role("aks-kms", "Key Vault Crypto User", principal, self.vault.id),
+            self._role("aks-kms-private", "Key Vault Contributor", principal, self.vault.id),
             # Joins nodes/LBs to our subnet.
             self._role("aks-network", "Network Contributor", principal, self.subnet.id),
             # Uses the disk encryption set for node and PVC disks.
@@ -401,6 +406,7 @@ class AksCluster(pulumi.ComponentResource):
             opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
         )
         self.oidc_issuer = self.aks.oidc_issuer_profile.issuer_url
+        self._audit_logs()
         self.pools: list[pulumi.Resource] = []
         for pool_name in ("apps", "db"):
             pool = self._pool(pool_name, getattr(cfg.node_pools, pool_name))
@@ -408,9 +414,24 @@ class AksCluster(pulumi.ComponentResource):
                 f"{n}-pool-{pool_name}", resource_group_name=self.rg.name, resource_name_=self.aks.name,
                 agent_pool_name=pool_name, mode="User", **pool, opts=self._opts(ignore_changes=["count"])))
         # The deployer (this Pulumi run) needs cluster-admin through Azure RBAC to install the platform.
+        # (The deployer may be a user or a service principal: the type is left for Azure to resolve.)
         self._role("deployer-admin", "Azure Kubernetes Service RBAC Cluster Admin", self.deployer_object_id, self.aks.id,
-                   principal_type="ServicePrincipal")
+                   principal_type=None)
         self.ready: list[pulumi.Resource] = [self.aks, *self.pools]
+
+    def _audit_logs(self) -> None:
+        """Control-plane audit (admin actions, Entra ID sign-ins) kept `logRetentionDays` in a workspace."""
+        n = self.name
+        self.workspace = azure.operationalinsights.Workspace(
+            f"{n}-logs", resource_group_name=self.rg.name, location=self.cfg.location,
+            workspace_name=self.suffix.apply(lambda s: f"log-{self.platform.name}-{s}"),
+            sku={"name": "PerGB2018"}, retention_in_days=self.cfg.log_retention_days,
+            tags=self.tags, opts=data_opts(self))
+        azure.monitor.DiagnosticSetting(
+            f"{n}-aks-diagnostics", name="lfh-control-plane", resource_uri=self.aks.id, workspace_id=self.workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": c, "enabled": True} for c in AKS_LOG_CATEGORIES],
+            opts=self._opts())
 
     # ------------------------------------------------------------ workload identity
 

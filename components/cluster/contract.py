@@ -69,8 +69,14 @@ class ClusterContract:
     #: Cloud identities pre-bound for add-on service accounts, keyed by add-on:
     #: `external-secrets`, `velero`, `cert-manager`, `longhorn`.
     addon_identities: dict[str, ServiceAccountBinding] = field(default_factory=dict)
-    #: Data a client stack's cloud adapter needs (account/subscription/project, OIDC issuer, …);
-    #: exported as the platform output `cloud`. Must be plain data (no secrets).
+    #: Data a client stack's cloud adapter needs, exported as the platform output `cloud`. No secrets.
+    #: Values may be Outputs (they resolve on export). Keys:
+    #:   all:      kind ("aws"|"azure"|"gcp"|"existing"), region, kmsKeyId ("" on existing), secretsPrefix
+    #:   aws:      accountId, oidcProviderArn, oidcIssuer (no https://), partition
+    #:   azure:    subscriptionId, tenantId, resourceGroup, oidcIssuer, keyVaultName, keyVaultUri,
+    #:             storageAccountName, location
+    #:   gcp:      project, workloadIdentityPool (`<project>.svc.id.goog`)
+    #:   existing: backupEndpoint
     cloud: dict[str, Any] = field(default_factory=dict)
     #: Resources Kubernetes objects must wait for (node pools, CSI add-on …).
     ready: list[pulumi.Resource] = field(default_factory=list)

@@ -24,7 +24,12 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig = pulumi.Output.secret(secret_value(cfg.kubeconfig))
         else:
             # Read at run time so the file's content never lands in the stack file.
-            kubeconfig = pulumi.Output.secret(Path(cfg.kubeconfig_path or "~/.kube/config").expanduser().read_text())
+            path = Path(cfg.kubeconfig_path or "~/.kube/config").expanduser()
+            if not path.exists():
+                raise pulumi.RunError(
+                    f"lfh:platform.cluster.kubeconfigPath: {path} does not exist; set kubeconfigPath to an existing "
+                    "kubeconfig or store it with `pulumi config set --secret --path lfh:platform.cluster.kubeconfig`")
+            kubeconfig = pulumi.Output.secret(path.read_text())
         provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=kubeconfig,

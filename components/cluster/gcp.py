@@ -38,14 +38,17 @@ NODE_ROLES = [
     "roles/autoscaling.metricsWriter",
     "roles/artifactregistry.reader",
 ]
-#: What Velero's GCP plugin needs for disk snapshots (its documented custom role).
+#: What Velero's GCP plugin needs for disk snapshots (the compute part of its documented custom
+#: role). Object access is granted on the bucket only, signBlob on its own service account only.
 VELERO_PERMISSIONS = [
     "compute.disks.get", "compute.disks.create", "compute.disks.createSnapshot",
     "compute.projects.get", "compute.snapshots.get", "compute.snapshots.create",
     "compute.snapshots.useReadOnly", "compute.snapshots.delete", "compute.zones.get",
-    "storage.objects.create", "storage.objects.delete", "storage.objects.get", "storage.objects.list",
-    "iam.serviceAccounts.signBlob",
 ]
+#: APIs the platform uses; enabled here so a fresh project works on the first `pulumi up`.
+SERVICES = ["compute.googleapis.com", "container.googleapis.com", "cloudkms.googleapis.com", "iam.googleapis.com",
+            "iamcredentials.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
+            "logging.googleapis.com", "dns.googleapis.com"]
 ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
 
 
@@ -72,6 +75,13 @@ class GkeCluster(pulumi.ComponentResource):
         # platform be destroyed and re-created.
         self.suffix = random.RandomId(f"{name}-suffix", byte_length=3, opts=pulumi.ResourceOptions(parent=self)).hex
         self.cluster_name = self.suffix.apply(lambda s: f"{platform.name}-{s}")
+
+        # Enabling is idempotent; never disabled on destroy (other workloads in the project may use them).
+        self.services = [
+            gcp.projects.Service(f"{name}-api-{svc.split('.')[0]}", project=cfg.project, service=svc,
+                                 disable_on_destroy=False, opts=self._opts())
+            for svc in SERVICES
+        ]
 
         self._keys()
         self._network()
@@ -113,7 +123,9 @@ class GkeCluster(pulumi.ComponentResource):
                 bucket=self.bucket.name,
                 region=cfg.region,
                 kms_key_id=self.data_key.id,
-                extra={"project": cfg.project, "snapshotLocation": cfg.region},
+                # serviceAccount: Velero's GCP plugin signs download URLs as this account (workload identity).
+                extra={"project": cfg.project, "snapshotLocation": cfg.region,
+                       "serviceAccount": self.bindings["velero"].annotations["iam.gke.io/gcp-service-account"]},
             ),
             storage_class=STORAGE_CLASS,
             kms_key_id=self.data_key.id,
@@ -158,7 +170,7 @@ class GkeCluster(pulumi.ComponentResource):
         n = self.name
         self.key_ring = gcp.kms.KeyRing(
             f"{n}-keyring", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"),
-            location=self.cfg.region, project=self.project, opts=self._data_opts())
+            location=self.cfg.region, project=self.project, opts=self._data_opts(depends_on=self.services))
 
         def key(purpose: str, phi: bool) -> gcp.kms.CryptoKey:
             return gcp.kms.CryptoKey(
@@ -170,16 +182,20 @@ class GkeCluster(pulumi.ComponentResource):
         # etcd's application-layer Secrets encryption and platform data (disks, backups) use separate keys.
         self.etcd_key = key("gke-etcd", False)
         self.data_key = key("data", True)
+        # The GCS agent is created on first use: asking for it makes sure it exists before the grant.
+        gcs_agent = gcp.storage.get_project_service_account_output(
+            project=self.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.gcp, depends_on=self.services))
         grants = [
-            (self.etcd_key, "container-engine-robot.iam.gserviceaccount.com", "gke"),
-            (self.data_key, "compute-system.iam.gserviceaccount.com", "compute"),
-            (self.data_key, "gs-project-accounts.iam.gserviceaccount.com", "gcs"),
+            (self.etcd_key, self._agent("container-engine-robot.iam.gserviceaccount.com"), "gke"),
+            (self.data_key, self._agent("compute-system.iam.gserviceaccount.com"), "compute"),
+            (self.data_key, gcs_agent.email_address.apply(lambda e: f"serviceAccount:{e}"), "gcs"),
         ]
         self.key_grants: dict[str, gcp.kms.CryptoKeyIAMMember] = {}
-        for crypto_key, domain, who in grants:
+        for crypto_key, agent, who in grants:
+            # Service agents exist once their API is enabled.
             self.key_grants[who] = gcp.kms.CryptoKeyIAMMember(
                 f"{n}-key-{who}-agent", crypto_key_id=crypto_key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
-                member=self._agent(domain), opts=self._opts())
+                member=agent, opts=self._opts(depends_on=self.services))
 
     # ------------------------------------------------------------ network
 
@@ -187,7 +203,7 @@ class GkeCluster(pulumi.ComponentResource):
         cfg, n = self.cfg, self.name
         self.network = gcp.compute.Network(
             f"{n}-vpc", name=f"{self.platform.name}-vpc", project=self.project, auto_create_subnetworks=False,
-            routing_mode="REGIONAL", opts=self._opts())
+            routing_mode="REGIONAL", opts=self._opts(depends_on=self.services))
         self.subnet = gcp.compute.Subnetwork(
             f"{n}-subnet", name=f"{self.platform.name}-nodes", project=self.project, region=cfg.region,
             network=self.network.id, ip_cidr_range=cfg.subnet_cidr,
@@ -240,7 +256,7 @@ class GkeCluster(pulumi.ComponentResource):
         cfg, n = self.cfg, self.name
         self.node_sa = gcp.serviceaccount.Account(
             f"{n}-nodes-sa", account_id=f"lfh-{self.platform.name[:18]}-nodes", project=self.project,
-            display_name=f"GKE nodes of {self.platform.name}", opts=self._opts())
+            display_name=f"GKE nodes of {self.platform.name}", opts=self._opts(depends_on=self.services))
         node_roles = [
             gcp.projects.IAMMember(f"{n}-nodes-sa-{role.split('/')[-1].replace('.', '-')}", project=self.project, role=role,
                                    member=self.node_sa.email.apply(lambda e: f"serviceAccount:{e}"), opts=self._opts())
@@ -354,7 +370,7 @@ class GkeCluster(pulumi.ComponentResource):
             ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
             account = gcp.serviceaccount.Account(
                 f"{n}-sa-{addon}", account_id=f"lfh-{self.platform.name[:16]}-{ADDON_SHORT[addon]}"[:30],
-                project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts())
+                project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts(depends_on=self.services))
             # Only this Kubernetes service account may impersonate it.
             gcp.serviceaccount.IAMMember(
                 f"{n}-sa-{addon}-wi", service_account_id=account.name, role="roles/iam.workloadIdentityUser",
@@ -366,14 +382,15 @@ class GkeCluster(pulumi.ComponentResource):
         def member(addon: str) -> pulumi.Output[str]:
             return accounts[addon].email.apply(lambda e: f"serviceAccount:{e}")
 
-        # External Secrets: read secrets of this platform only (`<platform>-…` ids).
+        # External Secrets: read secrets of this platform only. Secret Manager ids cannot hold `/`, so
+        # the canonical path `<platform>/…` is stored as `<platform>__…` (the client adapters' rule).
         gcp.projects.IAMMember(
             f"{n}-eso-secret-accessor", project=self.project, role="roles/secretmanager.secretAccessor",
             member=member("external-secrets"),
             condition=self.project_number.apply(lambda num: {
                 "title": f"only-{self.platform.name}-secrets",
-                "description": f"Secrets whose id starts with {self.platform.name}-",
-                "expression": f'resource.name.startsWith("projects/{num}/secrets/{self.platform.name}-")',
+                "description": f"Secrets whose id starts with {self.platform.name}__",
+                "expression": f'resource.name.startsWith("projects/{num}/secrets/{self.platform.name}__")',
             }),
             opts=self._opts())
         # Velero: its bucket and disk snapshots.
@@ -384,6 +401,9 @@ class GkeCluster(pulumi.ComponentResource):
                                opts=self._opts())
         gcp.storage.BucketIAMMember(f"{n}-velero-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin",
                                     member=member("velero"), opts=self._opts())
+        # Signed download URLs (`velero backup download/logs`) sign as itself, and only itself.
+        gcp.serviceaccount.IAMMember(f"{n}-velero-sign", service_account_id=accounts["velero"].name,
+                                     role="roles/iam.serviceAccountTokenCreator", member=member("velero"), opts=self._opts())
         # Longhorn: its prefix of the bucket only.
         gcp.storage.BucketIAMMember(
             f"{n}-longhorn-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin", member=member("longhorn"),

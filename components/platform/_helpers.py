@@ -178,3 +178,21 @@ def place(values: dict[str, Any], prefixes: Sequence[str], where: dict[str, Any]
         for key, value in where.items():
             node[key] = value
     return values
+
+
+def node_affinity_terms(where: dict[str, Any]) -> list[dict[str, Any]]:
+    """The placement's nodeSelector as required node-affinity match expressions (for charts whose
+    `nodeSelector` default is not empty, so added keys would not be known values keys)."""
+    return [{"key": k, "operator": "In", "values": [v]} for k, v in (where.get("nodeSelector") or {}).items()]
+
+
+def place_by_affinity(values: dict[str, Any], prefixes: Sequence[str], where: dict[str, Any]) -> dict[str, Any]:
+    """Like `place`, with a required nodeAffinity under `affinity` instead of `nodeSelector`."""
+    terms = node_affinity_terms(where)
+    spec: dict[str, Any] = {}
+    if terms:
+        spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": terms}]}}}
+    if where.get("tolerations"):
+        spec["tolerations"] = where["tolerations"]
+    return place(values, prefixes, spec)

@@ -40,21 +40,29 @@ PLATFORM_NAMESPACES = ["argocd", "cert-manager", "external-secrets", "envoy-gate
 def location_config(cluster: ClusterContract) -> dict[str, Any]:
     """BackupStorageLocation `config` for the contract's backup flavour, with SSE-KMS where supported."""
     b = cluster.backup
+    # BSL config values are strings; contract values may be Outputs (kept as they are) or plain data.
+    def text(v: Any) -> Any:
+        return ("true" if v else "false") if isinstance(v, bool) else (v if isinstance(v, pulumi.Output) else str(v))
+
     if b.flavour in ("s3", "s3-compatible"):
-        cfg: dict[str, Any] = {"region": b.region or "us-east-1", "checksumAlgorithm": ""}
-        if b.flavour == "s3-compatible":
-            cfg.update({"s3ForcePathStyle": "true", "s3Url": b.endpoint})
+        cfg: dict[str, Any] = {"region": b.region or "us-east-1"}
+        if b.flavour == "s3-compatible" or b.extra.get("s3ForcePathStyle"):
+            cfg["s3ForcePathStyle"] = "true"
+        if b.endpoint:
+            cfg["s3Url"] = b.endpoint
         if b.kms_key_id:
             cfg["kmsKeyId"] = b.kms_key_id  # SSE-KMS with the platform's customer-managed key
         return cfg
     if b.flavour == "azure-blob":
-        # Storage-account encryption uses the account's customer-managed key; no per-request key.
-        return {"useAAD": "true", **{k: str(v) for k, v in b.extra.items()
-                                     if k in ("resourceGroup", "storageAccount", "subscriptionId")}}
+        # Entra ID (workload identity) auth; the storage account encrypts with its customer-managed key.
+        cfg = {"useAAD": "true"}
+        cfg.update({k: text(v) for k, v in b.extra.items()
+                    if k in ("resourceGroup", "storageAccount", "subscriptionId", "useAAD", "storageAccountURI")})
+        return cfg
     if b.flavour == "gcs":
-        cfg = {k: str(v) for k, v in b.extra.items() if k in ("serviceAccount",)}
+        cfg = {k: text(v) for k, v in b.extra.items() if k in ("serviceAccount",)}
         if b.kms_key_id:
-            cfg["kmsKeyName"] = b.kms_key_id
+            cfg["kmsKeyName"] = b.kms_key_id  # objects encrypted with the platform's CMEK
         return cfg
     raise ValueError(f"backup flavour {b.flavour!r} has no Velero plugin; known: {', '.join(PLUGINS)}")
 
@@ -132,7 +140,9 @@ class Backups(pulumi.ComponentResource):
 
         config = location_config(cluster)
         self.bsl: dict[str, k8s.apiextensions.CustomResource] = {}
-        for loc, prefix in (("default", "velero"), ("archive", f"{b.archive_prefix}/velero")):
+        # Bucket lifecycle rules key on the tier prefixes: `daily/` expires, `archive/` goes cold.
+        daily = getattr(b, "daily_prefix", "daily")
+        for loc, prefix in (("default", f"{daily}/velero"), ("archive", f"{b.archive_prefix}/velero")):
             spec: dict[str, Any] = {
                 "provider": provider_name,
                 "default": loc == "default",

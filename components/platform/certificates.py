@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import CertificatesConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
+from ._helpers import custom_resource, identity as addon_identity, namespace, place_by_affinity, placement, release, resources
 from .gateway import Gateway
 
 CM_API = "cert-manager.io/v1"
@@ -61,7 +61,8 @@ class Certificates(pulumi.ComponentResource):
             "startupapicheck": {"resources": res},
             "prometheus": {"enabled": True},
         }
-        place(values, ["", "webhook", "cainjector", "startupapicheck"], placement(cluster))
+        # This chart's nodeSelector defaults to {kubernetes.io/os: linux}: pin the pool by node affinity.
+        place_by_affinity(values, ["", "webhook", "cainjector", "startupapicheck"], placement(cluster))
         self.release = release(self, p, "cert-manager", namespace=self.namespace, values=values,
                                depends_on=[gateway.release])
         crd = [self.release]

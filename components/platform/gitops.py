@@ -13,7 +13,7 @@ import pulumi
 from lfh.config.platform import GitOpsConfig
 
 from ..cluster.contract import ClusterContract
-from ._helpers import custom_resource, namespace, place, placement, release, resources
+from ._helpers import custom_resource, namespace, node_affinity_terms, place, placement, release, resources
 from .certificates import Certificates
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
@@ -65,7 +65,14 @@ class GitOps(pulumi.ComponentResource):
             "redisSecretInit": {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
         }
         system = placement(cluster)
-        place(values, ["global", "redisSecretInit"], system)
+        # Argo CD's own affinity preset: required node affinity to the system pool (its nodeSelector
+        # default is not empty), pod anti-affinity kept `soft`.
+        if node_affinity_terms(system):
+            values["global"]["affinity"] = {"podAntiAffinity": "soft", "nodeAffinity": {
+                "type": "hard", "matchExpressions": node_affinity_terms(system)}}
+        if system.get("tolerations"):
+            values["global"]["tolerations"] = system["tolerations"]
+        place(values, ["redisSecretInit"], system)
         if system.get("tolerations"):  # redis-ha exposes tolerations only (no nodeSelector value)
             values["redis-ha"]["tolerations"] = system["tolerations"]
             values["redis-ha"]["haproxy"] = {"tolerations": system["tolerations"]}

@@ -70,9 +70,12 @@ class Secrets(pulumi.ComponentResource):
                       # paths, so one client can never read another's (LESSONS.md).
                       "conditions": [{"namespaces": list(PLATFORM_CONSUMERS)}]})
         else:
+            # Existing clusters may leave the store out; then the bucket credentials (velero/velero-credentials,
+            # longhorn-system/longhorn-backup-credentials) are Secrets the operator creates before `pulumi up`.
             pulumi.log.warn(
                 "lfh:platform.secrets.provider: no secret manager configured for this cluster; the platform "
-                "ClusterSecretStore (and every ExternalSecret that reads it) is not created", self)
+                "ClusterSecretStore and its ExternalSecrets are not created: create velero/velero-credentials "
+                "(and longhorn-system/longhorn-backup-credentials with Longhorn) by hand", self)
         self.register_outputs({"store": cfg.store_name})
 
     @property

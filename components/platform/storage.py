@@ -32,10 +32,12 @@ DEFAULT_GROUP = "default"
 def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
     """Longhorn's backup target URL for the platform bucket, from the contract's backup flavour."""
     b = cluster.backup
+    # Longhorn writes under its own prefix (its cloud identity is scoped to it).
+    prefix = getattr(b, "longhorn_prefix", "longhorn")
     if b.flavour == "azure-blob":
-        return pulumi.Output.concat("azblob://", b.bucket, "@core.windows.net/")
+        return pulumi.Output.concat("azblob://", b.bucket, "@core.windows.net/", prefix, "/")
     # S3 API: AWS, S3-compatible stores, and GCS through its S3 interoperability endpoint.
-    return pulumi.Output.concat("s3://", b.bucket, "@", b.region or "us-east-1", "/")
+    return pulumi.Output.concat("s3://", b.bucket, "@", b.region or "us-east-1", "/", prefix, "/")
 
 
 class Storage(pulumi.ComponentResource):
@@ -62,7 +64,7 @@ class Storage(pulumi.ComponentResource):
         identity = addon_identity(cluster, "longhorn", NAMESPACE, "longhorn-service-account")
         needs_credentials = identity is None or cluster.backup.flavour in ("s3-compatible", "gcs", "azure-blob")
         self.backup_secret = None
-        if needs_credentials:
+        if needs_credentials and secrets.store is not None:
             data = {"AWS_ACCESS_KEY_ID": ("platform/longhorn-backup", "accessKeyId"),
                     "AWS_SECRET_ACCESS_KEY": ("platform/longhorn-backup", "secretAccessKey")}
             if cluster.backup.flavour == "azure-blob":
@@ -94,6 +96,7 @@ class Storage(pulumi.ComponentResource):
             },
             "defaultBackupStore": {
                 "backupTarget": backup_target(cluster),
+                # Synced by the ExternalSecret above, or created by the operator when there is no store.
                 "backupTargetCredentialSecret": BACKUP_SECRET if needs_credentials else "",
                 "pollInterval": "300",
             },

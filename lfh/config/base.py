@@ -10,6 +10,7 @@ from enum import Enum
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -78,10 +79,15 @@ Cidr = Annotated[
 ]
 """An IPv4 CIDR block such as `203.0.113.0/24`."""
 
-ImageTag = Annotated[
-    str,
-    StringConstraints(pattern=r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$|^sha256:[a-f0-9]{64}$"),
-]
+def _pinned_tag(value: str) -> str:
+    # A rule in Python, not a pattern: "anything but latest" needs a look-ahead, which
+    # pydantic-core's regex engine does not support.
+    if value == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64}", value):
+        raise ValueError("must be a pinned image tag or sha256 digest, never `latest`")
+    return value
+
+
+ImageTag = Annotated[str, AfterValidator(_pinned_tag)]
 """A pinned image tag (never `latest`) or a `sha256:` digest."""
 
 

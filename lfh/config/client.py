@@ -244,7 +244,8 @@ class MyCureAppConfig(AppConfig):
     """MyCureApp, the web frontend (`app.<domain>`, nginx on 8080)."""
 
     image: str = field("ghcr.io/mycurelabs/mycureapp", "Image repository (no tag).")
-    tag: Optional[ImageTag] = field(None, "Pinned image tag or `sha256:` digest (never `latest`); required when enabled.")
+    # A release seen in the template's history (APPS.md: 10.x); pin the one you deploy.
+    tag: Optional[ImageTag] = field("10.18.0", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("200m", "512Mi", "1", "1Gi"), "Container requests and limits.")
 
 

@@ -290,12 +290,21 @@ class AzureCluster(_Secure):
     node_pools: AzureNodePools = field(AzureNodePools(), "Agent pools.")
     dns_zones: list[AzureDnsZone] = field([], "Azure DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip_name: str = field("", "Name of a public IP (in the node resource group) for the gateway LB ('' = dynamic).")
+    allow_shared_key_access: bool = field(False, "Weaker: allow account-key auth on the backup storage account (only Longhorn's Azure backup target needs it); shows a warning.")
 
     @model_validator(mode="after")
     def _no_replication_yet(self) -> "AzureCluster":
         if self.backup.replication.enabled:
             raise ValueError("backup.replication.enabled is not supported on azure yet (AWS only); remove it")
+        if self.log_retention_days > 730:
+            raise ValueError("logRetentionDays is at most 730 on azure (Log Analytics workspace retention)")
         return self
+
+    def weakened(self) -> list[tuple[str, str]]:
+        out = super().weakened()
+        if self.allow_shared_key_access:
+            out.append(("allowSharedKeyAccess", "the backup storage account accepts account keys besides Entra ID"))
+        return out
 
 
 # ---------------------------------------------------------------- GCP

@@ -193,7 +193,7 @@ def format_validation_error(key: str, exc: ValidationError) -> list[str]:
                 continue
             else:
                 path += f".{part}"
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + _allowed_suffix(exc, err)
         elif err["type"] == "missing":

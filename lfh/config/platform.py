@@ -190,12 +190,9 @@ class PlatformConfig(StrictModel):
 
     @model_validator(mode="after")
     def _existing_cluster_needs(self) -> "PlatformConfig":
-        """An existing cluster brings no cloud secret manager or DNS: the stack file must name them."""
+        """An existing cluster brings no cloud DNS: DNS-01 needs a solver from the stack file."""
         if getattr(self.cluster, "provider", "") != "existing":
             return self
-        if not self.secrets.provider:
-            raise PydanticCustomError("existing_cluster", "secrets.provider: required on an existing cluster (an ESO `spec.provider` block, e.g. "
-                             "{vault: {...}}); Velero and Longhorn read their bucket credentials through it")
         if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
             raise PydanticCustomError("existing_cluster", "certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
                              "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")

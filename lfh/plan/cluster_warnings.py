@@ -1,6 +1,7 @@
-"""Warn about every weaker cluster setting a platform stack turns on (explicit config keys only).
+"""Cluster findings: warn about every weaker cluster setting a platform stack turns on (explicit
+config keys only), and summarise the cluster's security posture as a report section.
 
-The config model lists them (`weakened()` on each cluster model); this analyzer turns each into a
+The config model lists the weaker settings (`weakened()` on each cluster model); each becomes a
 `cluster-weakened` warning on the cluster component, so the plan report shows it next to the graph.
 """
 from __future__ import annotations
@@ -16,9 +17,38 @@ def analyze(plan: Plan) -> None:
     if platform is None:
         return
     cluster = platform.cluster
-    weakened = getattr(cluster, "weakened", None)
-    if weakened is None:
-        return
     urn = next((r.urn for r in plan.resources if r.type in CLUSTER_TYPES), "")
-    for key, why in weakened():
+    weakened = cluster.weakened() if hasattr(cluster, "weakened") else []
+    for key, why in weakened:
         plan.findings.append(Finding("cluster-weakened", "warning", urn, f"{KEY_PREFIX}{key} is set: {why}"))
+    plan.sections["cluster"] = _section(cluster, weakened)
+
+
+def _section(cluster, weakened: list[tuple[str, str]]) -> dict:
+    data: dict = {"provider": cluster.provider, "weakened": [k for k, _ in weakened]}
+    lines = [f"target: {cluster.provider}"]
+    if cluster.provider != "existing":
+        api = cluster.api
+        data.update({
+            "region": getattr(cluster, "region", None) or getattr(cluster, "location", ""),
+            "apiEndpoint": "public (" + ", ".join(api.public_access_cidrs) + ")" if api.public else "private",
+            "secretsEncryption": cluster.secrets_encryption,
+            "logRetentionDays": cluster.log_retention_days,
+            "backup": {"dailyExpireDays": cluster.backup.daily_expire_days,
+                       "archiveTransitionDays": cluster.backup.archive_transition_days,
+                       "archiveExpireDays": cluster.backup.archive_expire_days,
+                       "wormReplica": cluster.backup.replication.enabled},
+            "nodePools": {name: {"taints": [f"{t.key}={t.value}:{t.effect}" for t in getattr(cluster.node_pools, name).taints]}
+                          for name in ("system", "apps", "db")},
+        })
+        lines += [
+            f"API endpoint: {data['apiEndpoint']}; Secrets envelope encryption: {'on' if cluster.secrets_encryption else 'OFF'}",
+            f"logs kept {cluster.log_retention_days} d; backups: daily {cluster.backup.daily_expire_days} d, "
+            f"archive {cluster.backup.archive_expire_days} d, WORM replica {'on' if cluster.backup.replication.enabled else 'off'}",
+        ]
+    else:
+        data["backupEndpoint"] = cluster.backup_endpoint
+        lines.append(f"backups to {cluster.backup_endpoint} (bucket {cluster.backup_bucket}); StorageClass {cluster.storage_class}")
+    if weakened:
+        lines += [f"WEAKENED: {k} ({why})" for k, why in weakened]
+    return {"title": "Cluster", "text": lines, "data": data}

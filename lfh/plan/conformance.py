@@ -177,7 +177,8 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                 findings.append(Finding("crd-schema", "warning", res.urn,
                                         f"{_object_name(obj)}: CRD {crd.source} has no schema for {api}; not validated"))
                 continue
-            for err in cv.validator().errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
+            # Patch resources (server-side apply) carry a partial object: required fields may be absent.
+            for err in cv.validator(res.type.endswith("Patch")).errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
                 findings.append(Finding("crd-schema", "error", res.urn,
                                         f"{_object_name(obj)}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
     finally:
@@ -231,10 +232,17 @@ def unknown_value_keys(values: Any, upstream: Any, allowed: dict[str, str] | Non
             yield dotted, parent, (f"did you mean {'.'.join(path + (close[0],))!r}?" if close else "")
             continue
         up = upstream[key]
-        if up is None or isinstance(up, list) or (isinstance(up, dict) and not up):
+        if up is None or isinstance(up, list) or (isinstance(up, dict) and (not up or _is_label_map(up))):
             continue
         if isinstance(value, dict) and value:
             yield from unknown_value_keys(value, up, allowed, sub, schema)
+
+
+def _is_label_map(value: dict) -> bool:
+    """A map keyed by Kubernetes label/annotation keys (`kubernetes.io/os`, `prometheus.io/scrape`):
+    a nodeSelector/labels/annotations map with defaults filled in — free-form like an empty one.
+    Chart value keys proper never contain `/`."""
+    return all("/" in str(k) for k in value)
 
 
 def schema_declares(schema: Any, path: tuple[str, ...]) -> bool:
@@ -244,6 +252,12 @@ def schema_declares(schema: Any, path: tuple[str, ...]) -> bool:
         if not isinstance(node, dict):
             return False
         props = node.get("properties")
+        additional = node.get("additionalProperties")
+        if (not isinstance(props, dict) or key not in props) and (
+                isinstance(additional, dict) or additional is True
+                or (additional is None and not props and node.get("type") == "object"
+                    and not any(k in node for k in ("allOf", "anyOf", "oneOf")))):
+            return True  # the schema leaves this map open (e.g. nodeSelector: {type: object})
         if not isinstance(props, dict) or key not in props:
             # look through allOf/anyOf/oneOf branches too
             for comb in ("allOf", "anyOf", "oneOf"):

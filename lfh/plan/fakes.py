@@ -335,6 +335,13 @@ def _azure_role_assignment(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
 
 
+@state("azure-native:operationalinsights:Workspace")
+def _azure_workspace(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("workspaceName", name)
+    return {"id": _arm(inputs, "Microsoft.OperationalInsights/workspaces", n), "name": n,
+            "customerId": f"{short_hash('ws', n)}-5555-4000-8000-{short_hash('ws2', n, n=12)}"}
+
+
 @invoke("azure-native:containerservice:listManagedClusterUserCredentials")
 def _azure_aks_user_credentials(args: dict[str, Any]) -> dict[str, Any]:
     import base64
@@ -434,6 +441,13 @@ def _gcp_log_sink(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 def _gcp_custom_role(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     path = f"projects/{inputs.get('project', GCP_PROJECT)}/roles/{inputs.get('roleId', name)}"
     return {"id": path, "name": path}
+
+
+@invoke("gcp:storage/getProjectServiceAccount:getProjectServiceAccount")
+def _gcp_gcs_agent(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or GCP_PROJECT
+    email = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+    return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
 
 
 # ================================================================== end GCP (cluster)

@@ -154,7 +154,15 @@ def _k8s_dir(version: str) -> Path:
 
 @lru_cache(maxsize=4)
 def k8s_definitions(version: str) -> dict[str, Any]:
-    return json.loads((_k8s_dir(version) / "_definitions.json").read_text())["$defs"]
+    """The version's shared definitions, without descriptions (1.4 MB -> 0.3 MB), cached."""
+    source = _k8s_dir(version) / "_definitions.json"
+    digest = hashlib.sha1(f"{CACHE_FORMAT}|{source}|{_stamp(source)}".encode()).hexdigest()[:20]
+    cached = cache_dir() / "k8s" / f"{version}-{digest}.json"
+    defs = _read_json(cached)
+    if not isinstance(defs, dict):
+        defs = _compact(json.loads(source.read_text())["$defs"], in_properties=True)
+        _write_json(cached, defs)
+    return defs
 
 
 @lru_cache(maxsize=None)
@@ -188,7 +196,7 @@ class CrdVersion:
     schema_path: Optional[Path] = None
     _schema: Any = None
 
-    _validator: Any = None
+    _validators: dict[bool, Any] = field(default_factory=dict)
 
     @property
     def schema(self) -> Optional[dict[str, Any]]:
@@ -196,13 +204,13 @@ class CrdVersion:
             self._schema = _read_json(self.schema_path)
         return self._schema
 
-    def validator(self):
-        """The structural-schema validator of this version (built once)."""
-        if self._validator is None:
+    def validator(self, ignore_required: bool = False):
+        """The structural-schema validator of this version (built once; ``ignore_required`` for patches)."""
+        if ignore_required not in self._validators:
             from .schemas import Validator
 
-            self._validator = Validator(self.schema or {}, crd=True)
-        return self._validator
+            self._validators[ignore_required] = Validator(self.schema or {}, crd=True, ignore_required=ignore_required)
+        return self._validators[ignore_required]
 
 
 @dataclass

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Iterable, Iterator, Optional
 
+from pulumi_policy.proxy import UnknownValueError
 from pulumi_policy import (
     EnforcementLevel,
     PolicyComplianceFramework,
@@ -64,14 +65,12 @@ DEFAULT_REGISTRIES = [
 ]
 
 #: Namespaces allowed Pod Security `privileged`, each with its reason (documented exceptions).
-DEFAULT_PRIVILEGED_NAMESPACES = [
-    # Longhorn's manager and instance managers need host mounts, iSCSI and privileged containers.
-    "longhorn-system",
-    # Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement.
-    "velero",
-    # The Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /.
-    "monitoring",
-]
+PRIVILEGED_NAMESPACE_REASONS = {
+    "longhorn-system": "Longhorn's manager and instance managers need privileged containers, hostPath and host PID",
+    "velero": "Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement",
+    "monitoring": "the Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /",
+}
+DEFAULT_PRIVILEGED_NAMESPACES = list(PRIVILEGED_NAMESPACE_REASONS)
 
 #: Cloud tags every taggable resource carries (components/cluster/_common.py: tags()).
 REQUIRED_TAGS = ["lfh:platform", "lfh:environment", "managed-by"]
@@ -215,18 +214,44 @@ def is_seq(value: Any) -> bool:
     return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
+class _Unknown:
+    """A value `pulumi preview` cannot know yet (an output of another resource, e.g. a key ARN).
+
+    Truthy, so "is it set?" checks pass (a reference to a key is set), but equal to nothing, so a
+    check that needs a literal (`httpTokens == "required"`) still reports."""
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        return "<unknown during preview>"
+
+    __str__ = __repr__
+
+
+UNKNOWN = _Unknown()
+
+
 def get(obj: Any, *path: Any, default: Any = None) -> Any:
-    """obj[path[0]][path[1]]…, or `default` when any step is missing."""
+    """obj[path[0]][path[1]]…, or `default` when any step is missing; UNKNOWN for preview unknowns."""
     cur = obj
-    for key in path:
-        if isinstance(key, int):
-            if not is_seq(cur) or key >= len(cur):
-                return default
-            cur = cur[key]
-        else:
-            if not is_map(cur) or key not in cur:
-                return default
-            cur = cur[key]
+    try:
+        for key in path:
+            if isinstance(key, int):
+                if not is_seq(cur) or key >= len(cur):
+                    return default
+                cur = cur[key]
+            else:
+                if not is_map(cur) or key not in cur:
+                    return default
+                cur = cur[key]
+    except UnknownValueError:
+        return UNKNOWN
     return default if cur is None else cur
 
 
