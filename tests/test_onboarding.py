@@ -30,6 +30,17 @@ def _new(stacks: Path, *args: str, required: bool = True) -> int:
     return main(["new-client", *args, "--stacks-dir", str(stacks), *(REQUIRED_OPTIONS if required else [])])
 
 
+#: Findings a default client has by design, each with its reason (anything else fails the test):
+#: HapiHub's original image writes outside /tmp, so its root filesystem stays writable by default
+#: (`lfh:client.apps.hapihub.readOnlyRootFilesystem`, APPS.md); the pack reports that as advisory.
+DESIGNED = {("policy:k8s-read-only-root-filesystem", "warning", "hapihub")}
+
+
+def _unexpected(plan) -> list[dict]:
+    return [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")
+            and not any(f.check == c and f.severity == s and f"/{w}:" in f.message for c, s, w in DESIGNED)]
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
     """One folder with every platform and a generated prod + staging client on each; one Engine."""
@@ -58,7 +69,8 @@ def test_generated_stack_plans_with_no_findings(generated, platform, env):
     cfg = load_stack_file(path)[0]
     assert cfg.client.platform_stack == f"organization/lfh/{platform}"
     plan = analyze(engine.plan(stack))
-    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+    assert _unexpected(plan) == []
+    assert not plan.errors
     assert any(r.type == "kubernetes:core/v1:Namespace" for r in plan.resources)
 
 
@@ -159,7 +171,7 @@ def test_component_options_become_config_keys_and_plan(stacks, capsys):
     plan = analyze(Engine(stacks_dir=stacks).plan("acme-staging"))
     kinds = {o.get("kind") for _, o in plan.manifests()}
     assert "StatefulSet" in kinds  # Typesense runs as our own StatefulSet
-    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+    assert _unexpected(plan) == []
 
 
 def test_set_refuses_unknown_keys_and_bad_pairs(stacks, capsys):
