@@ -32,18 +32,14 @@ SUBPROCESS_RUNS = 3
 
 
 def make_stacks(dest: Path, platform: str, n: int) -> list[str]:
-    from lfh.config.client import ClientConfig
-    from lfh.onboarding import NewClient, _has_path, new_client, parse_settings
-
-    # Values only an operator knows (no default in the model), as `new-client --image-tag` takes them.
-    settings = parse_settings([], ["mycureapp=10.0.0"]) if _has_path(ClientConfig, "apps.mycureapp.tag") else {}
+    from lfh.onboarding import NewClient, new_client
 
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "stacks" / f"Pulumi.{platform}.yaml", dest)
     names = []
     for i in range(n):
         env = "prod" if i % 2 == 0 else "staging"
-        result = new_client(NewClient(f"bench{i:03d}", env, platform, settings=settings), dest)
+        result = new_client(NewClient(f"bench{i:03d}", env, platform), dest)
         names.append(result.stack)
     return names
 

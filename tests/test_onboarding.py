@@ -14,8 +14,9 @@ from lfh.config.client import ClientConfig
 from lfh.onboarding import _has_path
 from lfh.plan import Engine, analyze
 
-#: Values only the operator can know (no default in the model), passed like a user would.
-REQUIRED_OPTIONS = ["--image-tag", "mycureapp=10.0.0"] if _has_path(ClientConfig, "apps.mycureapp.tag") else []
+#: Values only the operator can know (no default in the model), passed like a user would. None today:
+#: a client file with nothing but the required keys must validate and plan.
+REQUIRED_OPTIONS: list[str] = []
 PLATFORMS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"))
 
 
@@ -154,11 +155,21 @@ def test_values_equal_to_the_environment_default_are_not_written(stacks, capsys)
     assert client["apps"]["mycureapp"]["replicas"] == 3
 
 
-def test_a_value_only_the_operator_knows_is_asked_for(stacks, capsys):
-    _needs("apps.mycureapp.tag")
-    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", required=False) == 2
+def test_a_value_the_model_rejects_is_refused_naming_the_key(stacks, capsys):
+    _needs("apps.hapihub.replicas")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "apps.hapihub.replicas=1") == 2
     err = capsys.readouterr().err
-    assert "lfh:client.apps.mycureapp" in err and "--image-tag" in err and len(err.strip().splitlines()) == 1
+    # Production needs ≥ 2 replicas: the loader's own message, one line, naming the key; nothing written.
+    assert "apps.hapihub.replicas" in err and "would not validate" in err and len(err.strip().splitlines()) == 1
+    assert not (stacks / "Pulumi.acme-prod.yaml").exists()
+
+
+def test_image_tags_are_written_as_strings(stacks, capsys):
+    _needs("apps.mycureapp.tag")
+    assert _new(stacks, "acme", "--env", "staging", "--platform", "platform-local", "--image-tag", "mycureapp=10.20",
+                "--dry-run") == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    assert doc["config"]["lfh:client"]["apps"]["mycureapp"]["tag"] == "10.20"  # not the float 10.2
 
 
 def test_component_options_become_config_keys_and_plan(stacks, capsys):
