@@ -384,3 +384,19 @@ def test_patches_of_other_stacks_objects_count_for_nothing():
     data = client.sections["cost"]["data"]
     assert data["stack"]["cpuRequests"] == 0
     assert not [i for i in data["monthly"]["items"] if i["item"] == "load balancers"]
+
+
+def test_existing_cluster_nodes_from_config_are_checked_but_not_priced():
+    """An existing cluster records no node resources; if its config lists node sizes, capacity uses them."""
+    from types import SimpleNamespace
+
+    plat = _plan([], role="platform")
+    plat.config = SimpleNamespace(platform=SimpleNamespace(cluster=SimpleNamespace(
+        provider="existing", node_pools=[{"name": "workers", "cpu": "4", "memory": "16Gi", "count": 1}])))
+    (pool,) = cost.node_pools(plat)
+    assert (pool.cpu, pool.memory_gib, pool.max_nodes, pool.cloud) == (4, 16, 1, "existing")
+    client = _client_plan()
+    client.platform = plat
+    cost.analyze(client)
+    assert any(f.check == "capacity" for f in client.findings)  # 6.65 CPU at max > one node of ~3.9 allocatable
+    assert all(i["monthly"] is None for i in client.sections["cost"]["data"]["monthly"]["items"])
