@@ -106,8 +106,7 @@ def _cmd_policy_docs(args: argparse.Namespace) -> int:
 def _cmd_new_client(args: argparse.Namespace) -> int:
     from .onboarding import NewClient, OnboardingError, new_client, parse_settings
 
-    options = {"object_storage": args.object_storage, "search": args.search, "syncd": args.syncd,
-               "monitoring": args.monitoring}
+    options = {"object_storage": args.object_storage, "search": args.search, "syncd": args.syncd}
     try:
         req = NewClient(args.name, args.env, args.platform, domain=args.domain, org=args.org, options=options,
                         settings=parse_settings(args.set, args.image_tag))
@@ -196,7 +195,6 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--object-storage", choices=["cloud", "minio"], help="object storage mode (default per platform)")
     n.add_argument("--search", action=argparse.BooleanOptionalAction, default=None, help="Typesense search on/off")
     n.add_argument("--syncd", action=argparse.BooleanOptionalAction, default=None, help="Syncd real-time sync on/off")
-    n.add_argument("--monitoring", action=argparse.BooleanOptionalAction, default=None, help="ServiceMonitors on/off")
     n.add_argument("--image-tag", action="append", metavar="APP=TAG", help="pinned image tag of an app, e.g. mycureapp=10.0.0 (repeatable)")
     n.add_argument("--set", action="append", metavar="KEY=VALUE", help="any lfh:client key by its path, e.g. apps.hapihub.replicas=3 (repeatable)")
     n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")

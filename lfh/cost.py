@@ -365,6 +365,8 @@ def workloads(plan: Plan) -> list[Workload]:
     out: list[Workload] = []
     hpas: dict[tuple[str, str, str], int] = {}
     for r, obj in plan.manifests():
+        if r.type.endswith("Patch"):
+            continue  # server-side apply patches change objects someone else created; they add nothing
         if obj.get("kind") == "HorizontalPodAutoscaler":
             meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
             ref = spec.get("scaleTargetRef") or {}
@@ -770,8 +772,8 @@ def estimate(plan: Plan, platform: Optional[Plan], sized: Sizing, pools: list[No
                 "as node equivalents of whichever of CPU or memory fills a node first")
         elif svc is not None:
             notes.append("no priced node pool on the platform: the client's share of nodes is not estimated")
-    lbs = sum(1 for _, o in plan.manifests() if o.get("kind") == "Gateway"
-              or (o.get("kind") == "Service" and (o.get("spec") or {}).get("type") == "LoadBalancer"))
+    lbs = sum(1 for r, o in plan.manifests() if not r.type.endswith("Patch") and (
+        o.get("kind") == "Gateway" or (o.get("kind") == "Service" and (o.get("spec") or {}).get("type") == "LoadBalancer")))
     if lbs:
         add("load balancers", lbs, "LB-month", svc and round(svc["load_balancer_hourly"] * prices.HOURS_PER_MONTH, 2),
             "one per Gateway / LoadBalancer Service, before traffic charges")

@@ -371,3 +371,32 @@ def test_charts_in_the_sizing_table_are_read_where_the_table_says():
     assert all(w.group == "cert-manager" for w in ws.values())
     # Paths the table covers are not counted twice by the conventional walk.
     assert math.isclose(sum(w.total.cpu_requests for w in ws.values()), 0.1 + 0.03)
+
+
+def test_patches_of_other_stacks_objects_count_for_nothing():
+    patch = _k8s("Gateway", "shared-gateway", {"listeners": []}, ns="envoy-gateway-system", api="gateway.networking.k8s.io/v1")
+    patch.type = "kubernetes:gateway.networking.k8s.io/v1:GatewayPatch"
+    dep = _k8s("Deployment", "someone-elses", {"replicas": 5, **_pod()})
+    dep.type = "kubernetes:apps/v1:DeploymentPatch"
+    client = _plan([patch, dep])
+    client.platform = _plan(_aws_pools(4), role="platform")
+    cost.analyze(client)
+    data = client.sections["cost"]["data"]
+    assert data["stack"]["cpuRequests"] == 0
+    assert not [i for i in data["monthly"]["items"] if i["item"] == "load balancers"]
+
+
+def test_existing_cluster_nodes_from_config_are_checked_but_not_priced():
+    """An existing cluster records no node resources; if its config lists node sizes, capacity uses them."""
+    from types import SimpleNamespace
+
+    plat = _plan([], role="platform")
+    plat.config = SimpleNamespace(platform=SimpleNamespace(cluster=SimpleNamespace(
+        provider="existing", node_pools=[{"name": "workers", "cpu": "4", "memory": "16Gi", "count": 1}])))
+    (pool,) = cost.node_pools(plat)
+    assert (pool.cpu, pool.memory_gib, pool.max_nodes, pool.cloud) == (4, 16, 1, "existing")
+    client = _client_plan()
+    client.platform = plat
+    cost.analyze(client)
+    assert any(f.check == "capacity" for f in client.findings)  # 6.65 CPU at max > one node of ~3.9 allocatable
+    assert all(i["monthly"] is None for i in client.sections["cost"]["data"]["monthly"]["items"])

@@ -14,8 +14,9 @@ from lfh.config.client import ClientConfig
 from lfh.onboarding import _has_path
 from lfh.plan import Engine, analyze
 
-#: Values only the operator can know (no default in the model), passed like a user would.
-REQUIRED_OPTIONS = ["--image-tag", "mycureapp=10.0.0"] if _has_path(ClientConfig, "apps.mycureapp.tag") else []
+#: Values only the operator can know (no default in the model), passed like a user would. None today:
+#: a client file with nothing but the required keys must validate and plan.
+REQUIRED_OPTIONS: list[str] = []
 PLATFORMS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in STACKS_DIR.glob("Pulumi.platform-*.yaml"))
 
 
@@ -28,6 +29,17 @@ def stacks(tmp_path: Path) -> Path:
 
 def _new(stacks: Path, *args: str, required: bool = True) -> int:
     return main(["new-client", *args, "--stacks-dir", str(stacks), *(REQUIRED_OPTIONS if required else [])])
+
+
+#: Findings a default client has by design, each with its reason (anything else fails the test):
+#: HapiHub's original image writes outside /tmp, so its root filesystem stays writable by default
+#: (`lfh:client.apps.hapihub.readOnlyRootFilesystem`, APPS.md); the pack reports that as advisory.
+DESIGNED = {("policy:k8s-read-only-root-filesystem", "warning", "hapihub")}
+
+
+def _unexpected(plan) -> list[dict]:
+    return [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")
+            and not any(f.check == c and f.severity == s and f"/{w}:" in f.message for c, s, w in DESIGNED)]
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +70,8 @@ def test_generated_stack_plans_with_no_findings(generated, platform, env):
     cfg = load_stack_file(path)[0]
     assert cfg.client.platform_stack == f"organization/lfh/{platform}"
     plan = analyze(engine.plan(stack))
-    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+    assert _unexpected(plan) == []
+    assert not plan.errors
     assert any(r.type == "kubernetes:core/v1:Namespace" for r in plan.resources)
 
 
@@ -142,11 +155,21 @@ def test_values_equal_to_the_environment_default_are_not_written(stacks, capsys)
     assert client["apps"]["mycureapp"]["replicas"] == 3
 
 
-def test_a_value_only_the_operator_knows_is_asked_for(stacks, capsys):
-    _needs("apps.mycureapp.tag")
-    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", required=False) == 2
+def test_a_value_the_model_rejects_is_refused_naming_the_key(stacks, capsys):
+    _needs("apps.hapihub.replicas")
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "apps.hapihub.replicas=1") == 2
     err = capsys.readouterr().err
-    assert "lfh:client.apps.mycureapp" in err and "--image-tag" in err and len(err.strip().splitlines()) == 1
+    # Production needs ≥ 2 replicas: the loader's own message, one line, naming the key; nothing written.
+    assert "apps.hapihub.replicas" in err and "would not validate" in err and len(err.strip().splitlines()) == 1
+    assert not (stacks / "Pulumi.acme-prod.yaml").exists()
+
+
+def test_image_tags_are_written_as_strings(stacks, capsys):
+    _needs("apps.mycureapp.tag")
+    assert _new(stacks, "acme", "--env", "staging", "--platform", "platform-local", "--image-tag", "mycureapp=10.20",
+                "--dry-run") == 0
+    doc = yaml.safe_load(capsys.readouterr().out)
+    assert doc["config"]["lfh:client"]["apps"]["mycureapp"]["tag"] == "10.20"  # not the float 10.2
 
 
 def test_component_options_become_config_keys_and_plan(stacks, capsys):
@@ -159,7 +182,7 @@ def test_component_options_become_config_keys_and_plan(stacks, capsys):
     plan = analyze(Engine(stacks_dir=stacks).plan("acme-staging"))
     kinds = {o.get("kind") for _, o in plan.manifests()}
     assert "StatefulSet" in kinds  # Typesense runs as our own StatefulSet
-    assert [f.as_dict() for f in plan.findings if f.severity in ("error", "warning")] == []
+    assert _unexpected(plan) == []
 
 
 def test_set_refuses_unknown_keys_and_bad_pairs(stacks, capsys):
