@@ -130,3 +130,29 @@ def test_kubernetes_resources_all_use_an_explicit_provider(plan_of):
         for r in plan_of(stack).resources:
             if r.is_kubernetes and r.custom:
                 assert r.provider, f"{stack}: {r.urn} has no explicit provider"
+
+
+def test_program_refusal_is_a_config_error_not_a_traceback(tmp_path, capsys):
+    import shutil
+
+    from lfh import STACKS_DIR
+
+    shutil.copy(STACKS_DIR / "Pulumi.platform-local.yaml", tmp_path)
+    config = yaml.safe_load((STACKS_DIR / "Pulumi.demo-staging.yaml").read_text())
+    # `cloud` object storage needs a cloud platform; platform-local is an existing cluster.
+    config["config"]["lfh:client"]["objectStorage"] = {"mode": "cloud"}
+    (tmp_path / "Pulumi.demo-staging.yaml").write_text(yaml.safe_dump(config))
+    code = main(["plan", "demo-staging", "--stacks-dir", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "config error: lfh:client.objectStorage.mode" in err and "Traceback" not in err
+
+
+def test_program_warnings_become_findings(tmp_path):
+    program = _program(tmp_path, """
+        import pulumi
+        pulumi.log.warn("lfh:platform.x: weaker than it should be")
+    """)
+    plan = run_program(program, "platform-x", {}, [])
+    assert [(f.check, f.severity, f.message) for f in plan.findings] == [
+        ("program-warning", "warning", "lfh:platform.x: weaker than it should be")]

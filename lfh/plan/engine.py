@@ -9,6 +9,7 @@ platform stack.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import runpy
 import sys
@@ -23,7 +24,8 @@ from pulumi.runtime.config import set_all_config
 from .. import PROJECT_ROOT, STACKS_DIR
 from ..config.loader import dumps_placeholder_config, load_stack_file
 from . import fakes
-from .model import SECRET, Plan, Resource
+from ..config.loader import ConfigError
+from .model import SECRET, Finding, Plan, Resource
 
 PROJECT = "lfh"
 ORGANIZATION = "organization"
@@ -95,13 +97,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.seen: dict[str, int] = {}
         self.duplicates: list[str] = []
 
-    def _record(self, request: Any, urn: str, custom: bool) -> None:
+    def _record(self, request: Any, urn: str, custom: bool) -> Resource:
         if urn in self.seen:
             self.duplicates.append(urn)
         self.seen[urn] = self.seen.get(urn, 0) + 1
         inputs = rpc.deserialize_properties(request.object if hasattr(request, "object") else request.properties)
-        self.records.append(
-            Resource(
+        record = Resource(
                 urn=urn,
                 type=request.type,
                 name=request.name,
@@ -117,18 +118,19 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
                 ignore_changes=list(getattr(request, "ignoreChanges", [])),
-            )
         )
+        self.records.append(record)
+        return record
 
     def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
-        if request.type != "pulumi:pulumi:Stack":
-            self._record(request, urn, bool(request.custom))
+        if request.type == "pulumi:pulumi:Stack":
+            return super().RegisterResource(request)
+        record = self._record(request, urn, bool(request.custom))
         response = super().RegisterResource(request)
-        if request.type != "pulumi:pulumi:Stack" and self.records and self.records[-1].urn == urn:
-            reg = self.resources.get(urn)
-            if reg is not None:
-                self.records[-1].state = clean(reg.state)
+        reg = self.resources.get(urn)
+        if reg is not None:
+            record.state = clean(reg.state)
         return response
 
     def ReadResource(self, request):
@@ -217,8 +219,10 @@ def run_program(
     asyncio.set_event_loop(loop)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
     monitor = _RecordingMonitor(_Mocks(stack_references or {}))
+    log = _ProgramLog()
     pulumi_mocks.set_mocks(
-        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION
+        monitor.mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor, organization=ORGANIZATION,
+        logger=log,
     )
     set_all_config(config, secret_keys)
     root = str(program.parent)
@@ -238,6 +242,9 @@ def run_program(
             loop.run_until_complete(pulumi.runtime.stack.run_in_stack(program_main))
         except fakes.MissingFake as exc:
             raise PlanError(str(exc)) from None
+        except pulumi.RunError as exc:
+            # The program refused its input (a RunError names the config key): bad config, exit 2.
+            raise ConfigError([line.strip() for line in str(exc).splitlines() if line.strip()]) from None
         stack_resource = roots[0] if roots else None
         outputs: dict[str, Any] = {}
         secret_outputs: list[str] = []
@@ -259,4 +266,22 @@ def run_program(
     if monitor.duplicates:
         raise PlanError("duplicate URNs (a real `pulumi up` would reject them): " + ", ".join(sorted(set(monitor.duplicates))))
     role = "platform" if stack.startswith("platform-") else "client"
-    return Plan(stack=stack, role=role, resources=monitor.records, outputs=outputs, secret_outputs=sorted(secret_outputs))
+    plan = Plan(stack=stack, role=role, resources=monitor.records, outputs=outputs, secret_outputs=sorted(secret_outputs))
+    # What the program told the operator (pulumi.log.warn/error) is a finding, not a lost stderr line.
+    for severity, message in log.messages:
+        plan.findings.append(Finding(f"program-{severity}", severity, f"urn:pulumi:{stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{stack}", message))
+    return plan
+
+
+class _ProgramLog(logging.Logger):
+    """Collects the program's warnings and errors (the mock engine's Log calls)."""
+
+    def __init__(self) -> None:
+        super().__init__("lfh.plan.program")
+        self.messages: list[tuple[str, str]] = []
+
+    def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.messages.append(("warning", str(msg)))
+
+    def error(self, msg: object, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.messages.append(("error", str(msg)))
