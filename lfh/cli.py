@@ -75,32 +75,28 @@ def _cross_stack(planned: list) -> int:
     return EXIT_FINDINGS if any(f.severity == "error" for _, f in found) else EXIT_OK
 
 
-def _cmd_config_docs(args: argparse.Namespace) -> int:
-    from .config.docs import render
-
-    text = render()
+def _print_or_check(text: str, args: argparse.Namespace, command: str) -> int:
+    """Print a generated document, or with --check FILE fail (exit 1) when FILE differs from it."""
     if args.check:
         path = Path(args.check)
         if not path.exists() or path.read_text() != text:
-            print(f"{path} is stale: regenerate with `python -m lfh config-docs > {path}`", file=sys.stderr)
+            print(f"{path} is stale: regenerate with `python -m lfh {command} > {path}`", file=sys.stderr)
             return EXIT_FINDINGS
         return EXIT_OK
     sys.stdout.write(text)
     return EXIT_OK
+
+
+def _cmd_config_docs(args: argparse.Namespace) -> int:
+    from .config.docs import render
+
+    return _print_or_check(render(), args, "config-docs")
 
 
 def _cmd_policy_docs(args: argparse.Namespace) -> int:
     from .policy_runner import render_docs
 
-    text = render_docs()
-    if args.check:
-        path = Path(args.check)
-        if not path.exists() or path.read_text() != text:
-            print(f"{path} is stale: regenerate with `python -m lfh policy-docs > {path}`", file=sys.stderr)
-            return EXIT_FINDINGS
-        return EXIT_OK
-    sys.stdout.write(text)
-    return EXIT_OK
+    return _print_or_check(render_docs(), args, "policy-docs")
 
 
 def _cmd_new_client(args: argparse.Namespace) -> int:
