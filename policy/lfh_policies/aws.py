@@ -9,6 +9,8 @@ import json
 from typing import Any
 
 from .common import (
+    retention_config,
+    retention_days,
     CRITICAL,
     HIGH,
     MEDIUM,
@@ -142,14 +144,7 @@ def eks_access_entries(args, report):
         report(f"EKS cluster {args.name}: authenticationMode is {mode or 'CONFIG_MAP (default)'}, not API")
 
 
-LOG_CONFIG = {
-    "minRetentionDays": {
-        "type": "integer",
-        "default": 90,
-        "minimum": 1,
-        "description": "Minimum days audit/control-plane logs are kept.",
-    },
-}
+LOG_CONFIG = retention_config("CloudWatch log groups")
 
 
 @resource_policy(
@@ -159,8 +154,7 @@ LOG_CONFIG = {
     remediation="Set `retention_in_days` to a CloudWatch-allowed value ≥ minRetentionDays (e.g. 365).",
 )
 def log_group_retention(args, report):
-    minimum = number(config_value(args, LOG_CONFIG, "minRetentionDays")) or 90
-    days = number(get(args.props, "retentionInDays"))
+    days, minimum = retention_days(args, LOG_CONFIG, "retentionInDays")
     if days is None or days == 0:
         report(f"log group {get(args.props, 'name') or args.name}: no explicit retention (never expires, unmanaged)")
     elif days < minimum:

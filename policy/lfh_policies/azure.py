@@ -4,6 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from .common import (
+    retention_config,
+    retention_days,
     CRITICAL,
     HIGH,
     MEDIUM,
@@ -179,14 +181,7 @@ def storage_versioning(args, report):
             report(f"storage account {get(a.props, 'accountName') or a.name} has no blob versioning", a.urn)
 
 
-LOG_CONFIG = {
-    "minRetentionDays": {
-        "type": "integer",
-        "default": 90,
-        "minimum": 1,
-        "description": "Minimum days audit logs are kept in Log Analytics.",
-    },
-}
+LOG_CONFIG = retention_config("Log Analytics")
 
 
 @resource_policy(
@@ -196,8 +191,7 @@ LOG_CONFIG = {
     remediation="Set retentionInDays ≥ minRetentionDays on the workspace.",
 )
 def workspace_retention(args, report):
-    minimum = number(config_value(args, LOG_CONFIG, "minRetentionDays")) or 90
-    days = number(get(args.props, "retentionInDays"))
+    days, minimum = retention_days(args, LOG_CONFIG, "retentionInDays")
     if days is None or days < minimum:
         report(f"Log Analytics workspace {args.name}: retention {int(days) if days else 'default (30)'} d < {int(minimum)} d")
 

@@ -427,3 +427,21 @@ def go_duration_seconds(value: Any) -> Optional[float]:
     if not text or _DURATION.sub("", text) != "":
         return None
     return sum(float(n) * _UNITS[u] for n, u in _DURATION.findall(text))
+
+
+def retention_config(where: str) -> dict[str, dict[str, Any]]:
+    """The user-owned threshold of a log-retention policy (`minRetentionDays`, default 90)."""
+    return {
+        "minRetentionDays": {
+            "type": "integer",
+            "default": 90,
+            "minimum": 1,
+            "description": f"Minimum days audit logs are kept in {where}.",
+        },
+    }
+
+
+def retention_days(args: Any, policy_config: dict[str, dict[str, Any]], prop: str) -> tuple[Optional[float], float]:
+    """(configured retention days of the resource or None, the minimum the user requires)."""
+    minimum = number(config_value(args, policy_config, "minRetentionDays")) or 90
+    return number(get(args.props, prop)), minimum

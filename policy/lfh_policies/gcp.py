@@ -5,6 +5,8 @@ import re
 from typing import Any
 
 from .common import (
+    retention_config,
+    retention_days,
     CRITICAL,
     HIGH,
     config_value,
@@ -179,14 +181,7 @@ def bucket_public(args, report):
 
 
 LOG_BUCKET = "gcp:logging/projectBucketConfig:ProjectBucketConfig"
-LOG_CONFIG = {
-    "minRetentionDays": {
-        "type": "integer",
-        "default": 90,
-        "minimum": 1,
-        "description": "Minimum days audit logs are kept in Cloud Logging buckets.",
-    },
-}
+LOG_CONFIG = retention_config("Cloud Logging buckets")
 
 
 @resource_policy(
@@ -196,8 +191,7 @@ LOG_CONFIG = {
     remediation="Set retentionDays ≥ minRetentionDays on the logging bucket config (and route GKE audit logs to it).",
 )
 def log_bucket_retention(args, report):
-    minimum = number(config_value(args, LOG_CONFIG, "minRetentionDays")) or 90
-    days = number(get(args.props, "retentionDays"))
+    days, minimum = retention_days(args, LOG_CONFIG, "retentionDays")
     if days is None or days < minimum:
         report(f"log bucket {get(args.props, 'bucketId') or args.name}: retention {int(days) if days else 'default (30)'} d < {int(minimum)} d")
 
