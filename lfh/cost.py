@@ -269,7 +269,8 @@ def _chart_table() -> tuple[dict[str, list], Any]:
     return TABLE, PER_NODE
 
 
-def _get_path(values: Any, path: str) -> Any:
+def value_at(values: Any, path: str) -> Any:
+    """The value at a dotted path of nested maps (Helm values), or None."""
     node = values
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -296,18 +297,18 @@ def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
     covered: set[str] = set()
     ns_ = release.get("namespace") or "default"
     for workload, res_path, replicas, default in table.get(key, []):
-        res = _get_path(values, res_path)
+        res = value_at(values, res_path)
         covered.add(res_path)
         if not isinstance(res, dict) or not (res.get("requests") or res.get("limits")):
             continue
-        parent = _get_path(values, res_path.rsplit(".", 1)[0]) if "." in res_path else values
+        parent = value_at(values, res_path.rsplit(".", 1)[0]) if "." in res_path else values
         tol = parent.get("tolerations") if isinstance(parent, dict) and isinstance(parent.get("tolerations"), list) else []
         sel = parent.get("nodeSelector") if isinstance(parent, dict) and isinstance(parent.get("nodeSelector"), dict) else {}
         if replicas == per_node:
             yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", 1, container_size(res), per_node=True,
                            source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
             continue
-        n = replicas if isinstance(replicas, int) else _int(_get_path(values, replicas), default)
+        n = replicas if isinstance(replicas, int) else _int(value_at(values, replicas), default)
         yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", n, container_size(res),
                        source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
     yield from _conventional_helm_values(urn, release, key, covered)

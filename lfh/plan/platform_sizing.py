@@ -10,10 +10,10 @@ Jobs and init containers are transient and not counted.
 """
 from __future__ import annotations
 
-import re
 from typing import Any, Optional, Union
 
 from ..charts import chart_for
+from ..cost import GIB, quantity, value_at
 from .model import Plan
 
 SECTION = "platformSizing"
@@ -55,31 +55,23 @@ CHART_DEFAULTS = {
     "kube-prometheus-stack": ["grafana", "kube-state-metrics", "prometheus-node-exporter"],
 }
 
-_CPU = re.compile(r"^([0-9.]+)(m?)$")
-_MEM = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "": 1}
-
-
 def cpu(value: Any) -> float:
-    m = _CPU.match(str(value).strip())
-    if not m:
+    """CPU cores of a quantity (`500m` → 0.5); 0 for what is not a quantity."""
+    try:
+        return quantity(value)
+    except ValueError:
         return 0.0
-    return float(m.group(1)) / (1000 if m.group(2) else 1)
 
 
 def memory_gib(value: Any) -> float:
-    m = re.match(r"^([0-9.]+)([A-Za-z]*)$", str(value).strip())
-    if not m or m.group(2) not in _MEM:
+    """GiB of a memory quantity (`512Mi` → 0.5); 0 for what is not a quantity."""
+    try:
+        return quantity(value) / GIB
+    except ValueError:
         return 0.0
-    return float(m.group(1)) * _MEM[m.group(2)] / 2**30
 
 
-def _get(values: Any, path: str) -> Optional[Any]:
-    node = values
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
+_get = value_at
 
 
 def _requests(res: Any) -> Optional[tuple[float, float]]:
