@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lfh.plan import fakes
+from tests.graph import one, out
 
 
 @pytest.fixture(scope="module")
@@ -13,15 +13,6 @@ def plan(plan_of):
     return plan_of("platform-aws")
 
 
-def one(plan, type_, suffix=""):
-    found = [r for r in plan.of_type(type_) if r.name.endswith(suffix)]
-    assert len(found) == 1, (type_, suffix, [r.name for r in plan.of_type(type_)])
-    return found[0]
-
-
-def out(r, key):
-    """A computed output of a recorded resource (the engine records state only for some)."""
-    return r.state.get(key) or fakes.computed_state(r.type, r.name, r.inputs)[key]
 
 
 def test_plan_is_clean_and_one_component(plan):

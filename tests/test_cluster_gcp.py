@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from lfh.plan import fakes
+from tests.graph import one, out
 
 
 @pytest.fixture(scope="module")
@@ -13,14 +13,6 @@ def plan(plan_of):
     return plan_of("platform-gcp")
 
 
-def one(plan, type_, suffix=""):
-    found = [r for r in plan.of_type(type_) if r.name.endswith(suffix)]
-    assert len(found) == 1, (type_, suffix, [r.name for r in plan.of_type(type_)])
-    return found[0]
-
-
-def out(r, key):
-    return r.state.get(key) or fakes.computed_state(r.type, r.name, r.inputs)[key]
 
 
 def gke(plan):

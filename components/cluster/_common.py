@@ -20,6 +20,12 @@ ADDON_SERVICE_ACCOUNTS: dict[str, tuple[str, str]] = {
     "longhorn": ("longhorn-system", "longhorn-service-account"),
 }
 
+
+def service_account_ref(addon: str) -> dict[str, str]:
+    """An External Secrets/cert-manager `serviceAccountRef` to the add-on's own service account."""
+    namespace, name = ADDON_SERVICE_ACCOUNTS[addon]
+    return {"name": name, "namespace": namespace}
+
 #: Object prefixes in the backup bucket; lifecycle rules key on them.
 DAILY_PREFIX = "daily"
 ARCHIVE_PREFIX = "archive"

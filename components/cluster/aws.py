@@ -18,6 +18,7 @@ from lfh.config.cluster import AwsNodePool
 
 from ..k8s import child_opts, labels
 from ._common import (
+    service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
     ARCHIVE_PREFIX,
     DAILY_PREFIX,
@@ -110,10 +111,7 @@ class EksCluster(pulumi.ComponentResource):
                 "aws": {
                     "service": "SecretsManager",
                     "region": cfg.region,
-                    "auth": {"jwt": {"serviceAccountRef": {
-                        "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
-                        "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
-                    }}},
+                    "auth": {"jwt": {"serviceAccountRef": service_account_ref("external-secrets")}},
                 }
             },
             addon_identities=self.bindings,

@@ -16,6 +16,7 @@ from lfh.config.cluster import AzureNodePool
 
 from ..k8s import child_opts, labels
 from ._common import (
+    service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
     ARCHIVE_PREFIX,
     DAILY_PREFIX,
@@ -144,10 +145,7 @@ class AksCluster(pulumi.ComponentResource):
                 "azurekv": {
                     "authType": "WorkloadIdentity",
                     "vaultUrl": cloud["keyVaultUri"],
-                    "serviceAccountRef": {
-                        "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
-                        "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
-                    },
+                    "serviceAccountRef": service_account_ref("external-secrets"),
                 }
             },
             addon_identities=self.bindings,

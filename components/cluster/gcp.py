@@ -14,6 +14,7 @@ from lfh.config.cluster import GcpNodePool
 
 from ..k8s import child_opts, labels
 from ._common import (
+    service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
     ARCHIVE_PREFIX,
     DAILY_PREFIX,
@@ -136,10 +137,7 @@ class GkeCluster(pulumi.ComponentResource):
                         "clusterLocation": cfg.region,
                         "clusterName": self.cluster.name,
                         "clusterProjectID": cfg.project,
-                        "serviceAccountRef": {
-                            "name": ADDON_SERVICE_ACCOUNTS["external-secrets"][1],
-                            "namespace": ADDON_SERVICE_ACCOUNTS["external-secrets"][0],
-                        },
+                        "serviceAccountRef": service_account_ref("external-secrets"),
                     }},
                 }
             },

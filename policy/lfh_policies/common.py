@@ -146,23 +146,31 @@ def resource_policy(
             if match(args.resource_type):
                 check(args, report_violation)
 
-        DOMAINS[name] = domain
         policy = ResourceValidationPolicy(
-            name=name,
-            description=description,
             validate=validate,
-            enforcement_level=_level(name, advisory),
-            config_schema=_schema(config),
-            severity=severity,
-            framework=hipaa(safeguard),
-            tags=[domain, "hipaa"],
-            remediation_steps=remediation,
+            **_metadata(name, description, domain, severity, safeguard, remediation, advisory, config),
         )
         # Lets the offline runner skip resources the policy ignores anyway (validate filters too).
         policy.lfh_applies_to = match  # type: ignore[attr-defined]
         return policy
 
     return wrap
+
+
+def _metadata(name: str, description: str, domain: str, severity: Severity, safeguard: str, remediation: str,
+              advisory: Optional[str], config: Optional[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """What every policy of the pack carries, resource or stack: name, enforcement, severity, HIPAA, remediation."""
+    DOMAINS[name] = domain
+    return {
+        "name": name,
+        "description": description,
+        "enforcement_level": _level(name, advisory),
+        "config_schema": _schema(config),
+        "severity": severity,
+        "framework": hipaa(safeguard),
+        "tags": [domain, "hipaa"],
+        "remediation_steps": remediation,
+    }
 
 
 def stack_policy(
@@ -179,17 +187,9 @@ def stack_policy(
     """Decorator: turn `check(args, report)` into a StackValidationPolicy."""
 
     def wrap(check: Callable[[Any, Report], None]) -> StackValidationPolicy:
-        DOMAINS[name] = domain
         return StackValidationPolicy(
-            name=name,
-            description=description,
             validate=check,
-            enforcement_level=_level(name, advisory),
-            config_schema=_schema(config),
-            severity=severity,
-            framework=hipaa(safeguard),
-            tags=[domain, "hipaa"],
-            remediation_steps=remediation,
+            **_metadata(name, description, domain, severity, safeguard, remediation, advisory, config),
         )
 
     return wrap
