@@ -9,6 +9,8 @@ install:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c constraints.txt
+	# Bytecode for our own modules too (pip compiles the dependencies): a plan starts faster.
+	$(PY) -m compileall -q lfh components policy
 
 # The README's test command: the whole suite, which includes planning every stack in stacks/.
 test:

@@ -17,7 +17,7 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
 from .contract import TO_KUBE_API, ClientContext, Workload
 from .network import isolated_policy, settings_for
 from .webservice import container_security_context, pod_security_context
@@ -196,43 +196,43 @@ class Backups(pulumi.ComponentResource):
         deps = [ctx.namespace_resource]
         o = lambda depends_on=None, **kw: child_opts(self, ctx.provider, depends_on=depends_on or deps, **kw)  # noqa: E731
 
-        sa = k8s.core.v1.ServiceAccount(f"{name}-drill-sa", metadata=meta(drill, velero_ns, labels=lbl),
-                                        automount_service_account_token=False, opts=o())
+        sa = KubeObject(f"{name}-drill-sa", "v1", "ServiceAccount", metadata=meta(drill, velero_ns, labels=lbl),
+                                        automountServiceAccountToken=False, opts=o())
         subject = [{"kind": "ServiceAccount", "name": drill, "namespace": velero_ns}]
         # In the velero namespace: read backups, create/read restores, write only its own result ConfigMap.
-        role = k8s.rbac.v1.Role(f"{name}-drill-role", metadata=meta(drill, velero_ns, labels=lbl), rules=[
+        role = KubeObject(f"{name}-drill-role", "rbac.authorization.k8s.io/v1", "Role", metadata=meta(drill, velero_ns, labels=lbl), rules=[
             {"apiGroups": ["velero.io"], "resources": ["backups"], "verbs": ["get", "list"]},
             {"apiGroups": ["velero.io"], "resources": ["restores"], "verbs": ["create", "get", "list"]},
             {"apiGroups": [""], "resources": ["configmaps"], "resourceNames": [drill], "verbs": ["get", "patch"]},
         ], opts=o())
-        k8s.rbac.v1.RoleBinding(f"{name}-drill-rolebinding", metadata=meta(drill, velero_ns, labels=lbl),
-                                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": drill},
+        KubeObject(f"{name}-drill-rolebinding", "rbac.authorization.k8s.io/v1", "RoleBinding", metadata=meta(drill, velero_ns, labels=lbl),
+                                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": drill},
                                 subjects=subject, opts=o(depends_on=[*deps, role]))
         # Cluster scope: only its own throwaway namespace, by name.
-        cluster_role = k8s.rbac.v1.ClusterRole(f"{name}-drill-clusterrole", metadata=meta(drill, labels=lbl), rules=[
+        cluster_role = KubeObject(f"{name}-drill-clusterrole", "rbac.authorization.k8s.io/v1", "ClusterRole", metadata=meta(drill, labels=lbl), rules=[
             {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": [drill_ns], "verbs": ["get", "delete"]},
         ], opts=o())
-        k8s.rbac.v1.ClusterRoleBinding(f"{name}-drill-clusterrolebinding", metadata=meta(drill, labels=lbl),
-                                       role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": drill},
+        KubeObject(f"{name}-drill-clusterrolebinding", "rbac.authorization.k8s.io/v1", "ClusterRoleBinding", metadata=meta(drill, labels=lbl),
+                                       roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": drill},
                                        subjects=subject, opts=o(depends_on=[*deps, cluster_role]))
         # Read-only view of pods and databases, bound inside the client namespace. The binding is part
         # of the backup, so the restored copy carries it into the throwaway namespace: the drill can
         # check the copy without any right to create bindings itself.
         reader = f"{drill}-reader"
-        reader_role = k8s.rbac.v1.ClusterRole(f"{name}-drill-reader", metadata=meta(reader, labels=lbl), rules=[
+        reader_role = KubeObject(f"{name}-drill-reader", "rbac.authorization.k8s.io/v1", "ClusterRole", metadata=meta(reader, labels=lbl), rules=[
             {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
             {"apiGroups": ["psmdb.percona.com"], "resources": ["perconaservermongodbs"], "verbs": ["get", "list"]},
         ], opts=o())
-        k8s.rbac.v1.RoleBinding(f"{name}-drill-reader-binding", metadata=meta(reader, ns, labels=lbl),
-                                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": reader},
+        KubeObject(f"{name}-drill-reader-binding", "rbac.authorization.k8s.io/v1", "RoleBinding", metadata=meta(reader, ns, labels=lbl),
+                                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": reader},
                                 subjects=subject, opts=o(depends_on=[*deps, reader_role]))
 
         # Where the drill records its last result (the drill patches `data`; Pulumi leaves it alone).
-        k8s.core.v1.ConfigMap(f"{name}-drill-result", metadata=meta(drill, velero_ns, labels=lbl),
+        KubeObject(f"{name}-drill-result", "v1", "ConfigMap", metadata=meta(drill, velero_ns, labels=lbl),
                               data={"lastResult": "never-run"}, opts=o(ignore_changes=["data"]))
-        k8s.core.v1.ConfigMap(f"{name}-drill-modifiers", metadata=meta(f"{drill}-modifiers", velero_ns, labels=lbl),
+        KubeObject(f"{name}-drill-modifiers", "v1", "ConfigMap", metadata=meta(f"{drill}-modifiers", velero_ns, labels=lbl),
                               data={"modifiers.yaml": DRILL_MODIFIERS}, opts=o())
-        script = k8s.core.v1.ConfigMap(f"{name}-drill-script", metadata=meta(f"{drill}-script", velero_ns, labels=lbl),
+        script = KubeObject(f"{name}-drill-script", "v1", "ConfigMap", metadata=meta(f"{drill}-script", velero_ns, labels=lbl),
                                        data={"drill.sh": DRILL_SCRIPT}, opts=o())
         env = {
             "SOURCE_NS": ns, "DRILL_NS": drill_ns, "VELERO_NS": velero_ns, "RESULT_CM": drill,
@@ -245,14 +245,14 @@ class Backups(pulumi.ComponentResource):
         drill_workload = Workload(name=drill, pod_labels={"app.kubernetes.io/name": drill,
                                                           "app.kubernetes.io/instance": drill},
                                   egress_to=[TO_KUBE_API])
-        k8s.networking.v1.NetworkPolicy(
-            f"{name}-drill-netpol",
+        KubeObject(
+            f"{name}-drill-netpol", "networking.k8s.io/v1", "NetworkPolicy",
             metadata=meta(drill, velero_ns, labels=lbl),
             spec=isolated_policy(drill_workload, settings_for(ctx)),
             opts=o(),
         )
-        self.drill = k8s.batch.v1.CronJob(
-            f"{name}-drill",
+        self.drill = KubeObject(
+            f"{name}-drill", "batch/v1", "CronJob",
             metadata=meta(drill, velero_ns, labels=lbl),
             spec={
                 "schedule": cfg.drill_schedule,

@@ -16,7 +16,7 @@ from lfh.charts import CHARTS
 
 from ..cloud import adapter_for
 from ..cloud.base import BackupTarget
-from ..k8s import child_opts, labels, meta
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
 from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
 
@@ -84,7 +84,7 @@ class MongoDB(pulumi.ComponentResource):
 
         # --- operator: watches this namespace only (namespace-scoped RBAC, no cluster-wide rights).
         chart = CHARTS["psmdb-operator"]
-        self.operator = k8s.helm.v3.Release(
+        self.operator = HelmRelease(
             f"{name}-operator",
             name=OPERATOR_RELEASE,
             chart=chart.chart,
@@ -149,13 +149,13 @@ class MongoDB(pulumi.ComponentResource):
             pulumi.log.warn(
                 f"{ns}: the platform contract names no backup bucket (backups.bucket); MongoDB backups and "
                 "point-in-time recovery stay off until it does", resource=self)
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
+        self.service_account = KubeObject(
+            f"{name}-sa", "v1", "ServiceAccount",
             metadata=meta(self.service_account_name, ns,
                           labels=labels(CLUSTER, **common),
                           annotations=(backup_binding.annotations if backup_binding else None) or None),
             # mongod needs no Kubernetes API token; IRSA/WI inject their own projected token.
-            automount_service_account_token=False,
+            automountServiceAccountToken=False,
             opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
         )
         waits.append(self.service_account)

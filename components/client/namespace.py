@@ -6,7 +6,7 @@ import pulumi_kubernetes as k8s
 
 from lfh.config import ClientConfig
 
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
 from ..platform.contract import CLIENT_NAMESPACE_LABEL, PlatformContract
 
 #: Pod Security Standard every client namespace enforces.
@@ -39,8 +39,8 @@ class NamespaceBaseline(pulumi.ComponentResource):
         }
         if gateway_label != CLIENT_NAMESPACE_LABEL:
             ns_labels[CLIENT_NAMESPACE_LABEL] = "true"
-        self.namespace = k8s.core.v1.Namespace(
-            f"{name}-namespace",
+        self.namespace = KubeObject(
+            f"{name}-namespace", "v1", "Namespace",
             metadata=meta(self.name, labels=ns_labels),
             # Deleting the namespace deletes every PVC in it: never by accident.
             opts=child_opts(self, provider, protect=True, retain_on_delete=True),
@@ -49,8 +49,8 @@ class NamespaceBaseline(pulumi.ComponentResource):
 
         q = client.quota
         if q.enabled:
-            k8s.core.v1.ResourceQuota(
-                f"{name}-quota",
+            KubeObject(
+                f"{name}-quota", "v1", "ResourceQuota",
                 metadata=meta(f"{self.name}-quota", self.name, labels=self.labels),
                 spec={"hard": {
                     "requests.cpu": q.requests_cpu,
@@ -67,8 +67,8 @@ class NamespaceBaseline(pulumi.ComponentResource):
                 opts=child_opts(self, provider, depends_on=after),
             )
         lr = client.limit_range
-        k8s.core.v1.LimitRange(
-            f"{name}-limits",
+        KubeObject(
+            f"{name}-limits", "v1", "LimitRange",
             metadata=meta(f"{self.name}-limits", self.name, labels=self.labels),
             spec={"limits": [{
                 "type": "Container",
@@ -80,10 +80,10 @@ class NamespaceBaseline(pulumi.ComponentResource):
             opts=child_opts(self, provider, depends_on=after),
         )
         # Pods that don't name a ServiceAccount get no API token (every workload has its own SA).
-        k8s.core.v1.ServiceAccountPatch(
-            f"{name}-default-sa",
+        KubeObject(
+            f"{name}-default-sa", "v1", "ServiceAccount", patch=True,
             metadata=meta("default", self.name, labels=self.labels),
-            automount_service_account_token=False,
+            automountServiceAccountToken=False,
             opts=child_opts(self, provider, depends_on=after),
         )
         self.register_outputs({"namespace": self.name})

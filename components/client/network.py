@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from ..k8s import child_opts, meta
+from ..k8s import KubeObject, child_opts, meta
 from .contract import (
     FROM_GATEWAY,
     FROM_MONITORING,
@@ -165,8 +164,8 @@ class NetworkPolicies(pulumi.ComponentResource):
         self.specs = derive_policies(workloads, settings)
         self.policies = []
         for policy, spec in self.specs.items():
-            self.policies.append(k8s.networking.v1.NetworkPolicy(
-                f"{name}-{policy}",
+            self.policies.append(KubeObject(
+                f"{name}-{policy}", "networking.k8s.io/v1", "NetworkPolicy",
                 metadata=meta(policy, ctx.namespace, labels={**ctx.labels, "app.kubernetes.io/name": policy,
                                                              "app.kubernetes.io/component": "network-policy"}),
                 spec=spec,

@@ -19,7 +19,7 @@ from lfh.charts import CHARTS
 
 from ..cloud.base import BucketInfo
 from ..cluster.contract import ServiceAccountBinding
-from ..k8s import child_opts, labels, meta
+from ..k8s import HelmRelease, child_opts, labels, meta
 from .contract import FROM_GATEWAY, FROM_SELF, TO_INTERNET_HTTPS, AppWiring, ClientContext, RouteSpec, Workload
 from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets
 
@@ -79,7 +79,7 @@ class ObjectStorage(pulumi.ComponentResource):
         self.routes: list[RouteSpec] = []
         self.app_service_account_binding: Optional[ServiceAccountBinding] = None
         self.bucket: Optional[BucketInfo] = None
-        self.release: Optional[k8s.helm.v3.Release] = None
+        self.release: Optional[HelmRelease] = None
         self.rate_limit: Optional[pulumi.Resource] = None
         if mode == "cloud":
             self._cloud(name, ctx, secrets)
@@ -199,7 +199,7 @@ class ObjectStorage(pulumi.ComponentResource):
             "podDisruptionBudget": {"enabled": distributed, "maxUnavailable": 1},
             "serviceAccount": {"create": True, "name": MINIO_RELEASE},
         }
-        self.release = k8s.helm.v3.Release(
+        self.release = HelmRelease(
             f"{name}-minio",
             name=MINIO_RELEASE,
             chart=chart.chart,

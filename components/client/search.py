@@ -11,9 +11,8 @@ import hashlib
 from typing import Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
 from .contract import FROM_SELF, AppWiring, ClientContext, Workload
 from .secrets import TYPESENSE_API_KEY, ClientSecrets
 
@@ -57,16 +56,16 @@ class Search(pulumi.ComponentResource):
         key_secret = f"{NAME}-api-key"
         es = secrets.external_secret(f"{name}-api-key", parent=self, target=key_secret,
                                      data={"api-key": secrets.remote_key(TYPESENSE_API_KEY)}, component="search")
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa", metadata=meta(NAME, ns, labels=lbl),
-            automount_service_account_token=False, opts=opts_ns)
+        self.service_account = KubeObject(
+            f"{name}-sa", "v1", "ServiceAccount", metadata=meta(NAME, ns, labels=lbl),
+            automountServiceAccountToken=False, opts=opts_ns)
 
         nodes = nodes_line(ns, cfg.replicas)
-        self.nodes_config = k8s.core.v1.ConfigMap(
-            f"{name}-nodes", metadata=meta(f"{NAME}-nodes", ns, labels=lbl),
+        self.nodes_config = KubeObject(
+            f"{name}-nodes", "v1", "ConfigMap", metadata=meta(f"{NAME}-nodes", ns, labels=lbl),
             data={"nodes": nodes}, opts=opts_ns)
-        self.peers = k8s.core.v1.Service(
-            f"{name}-peers",
+        self.peers = KubeObject(
+            f"{name}-peers", "v1", "Service",
             metadata=meta(PEERS_SERVICE, ns, labels=lbl),
             spec={
                 "clusterIP": "None",
@@ -77,8 +76,8 @@ class Search(pulumi.ComponentResource):
                           {"name": "http", "port": API_PORT, "targetPort": API_PORT}],
             },
             opts=opts_ns)
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
+        self.service = KubeObject(
+            f"{name}-service", "v1", "Service",
             metadata=meta(NAME, ns, labels=lbl),
             spec={"type": "ClusterIP", "selector": selector,
                   "ports": [{"name": "http", "port": API_PORT, "targetPort": API_PORT}]},
@@ -92,8 +91,8 @@ class Search(pulumi.ComponentResource):
             {"weight": 50, "podAffinityTerm": {"topologyKey": "topology.kubernetes.io/zone",
                                                "labelSelector": {"matchLabels": selector}}},
         ]}}
-        self.statefulset = k8s.apps.v1.StatefulSet(
-            f"{name}-statefulset",
+        self.statefulset = KubeObject(
+            f"{name}-statefulset", "apps/v1", "StatefulSet",
             metadata=meta(NAME, ns, labels=lbl),
             spec={
                 "replicas": cfg.replicas,
@@ -165,8 +164,8 @@ class Search(pulumi.ComponentResource):
                             protect=True, retain_on_delete=True),
         )
         if cfg.replicas > 1:
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb", metadata=meta(NAME, ns, labels=lbl),
+            KubeObject(
+                f"{name}-pdb", "policy/v1", "PodDisruptionBudget", metadata=meta(NAME, ns, labels=lbl),
                 # Never lose quorum to a voluntary disruption.
                 spec={"maxUnavailable": 1, "selector": {"matchLabels": selector}},
                 opts=opts_ns)

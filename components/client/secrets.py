@@ -18,7 +18,8 @@ import pulumi_kubernetes as k8s
 from ..cloud import adapter_for
 from ..cloud.base import CloudAdapter
 from ..cluster.contract import ServiceAccountBinding
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
+from ..sdk import SdkResource
 from .contract import AppWiring, ClientContext
 
 #: External Secrets API (2.x serves only v1).
@@ -80,12 +81,12 @@ class ClientSecrets(pulumi.ComponentResource):
         # --- the store's identity: reads <prefix>/* and nothing else
         self.binding: ServiceAccountBinding = self.adapter.workload_identity(
             "secret-store", STORE_SERVICE_ACCOUNT, read_secret_prefix=self.prefix)
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-store-sa",
+        self.service_account = KubeObject(
+            f"{name}-store-sa", "v1", "ServiceAccount",
             metadata=meta(STORE_SERVICE_ACCOUNT, ns, labels={**self._labels, **self.binding.pod_labels},
                           annotations=self.binding.annotations or None),
             # Only External Secrets uses this account (through TokenRequest); no pod mounts it.
-            automount_service_account_token=False,
+            automountServiceAccountToken=False,
             opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
         )
 
@@ -101,11 +102,8 @@ class ClientSecrets(pulumi.ComponentResource):
         for key in keys:
             self._generate(key, length)
         # The data-at-rest key: 32 random bytes, base64 (what mongod's keyfile expects).
-        import pulumi_random as random
-
-        key_bytes = random.RandomBytes(
-            f"{name}-{MONGODB_ENCRYPTION_KEY}", length=32,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]))
+        key_bytes = SdkResource("random:index/randomBytes:RandomBytes", f"{name}-{MONGODB_ENCRYPTION_KEY}", {"length": 32},
+                                pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]))
         self._store(MONGODB_ENCRYPTION_KEY, pulumi.Output.secret(key_bytes.base64))
 
         # --- the namespace SecretStore
@@ -129,16 +127,12 @@ class ClientSecrets(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ generation
     def _generate(self, key: str, length: int) -> None:
-        import pulumi_random as random
-
-        password = random.RandomPassword(
-            f"{self.name}-{key}",
-            length=length,
+        password = SdkResource("random:index/randomPassword:RandomPassword", f"{self.name}-{key}", {
+            "length": length,
             # Letters and digits only: values go into URIs and Go templates unescaped.
-            special=False,
-            min_lower=4, min_upper=4, min_numeric=4,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result", "bcryptHash"]),
-        )
+            "special": False,
+            "minLower": 4, "minUpper": 4, "minNumeric": 4,
+        }, pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result", "bcryptHash"]))
         self._store(key, pulumi.Output.secret(password.result))
 
     def _store(self, key: str, value: pulumi.Output[str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from ..k8s import child_opts, meta
+from ..k8s import KubeObject, child_opts, meta
 from .contract import FROM_GATEWAY, TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
 
 #: Pod label the Service, PDB, anti-affinity and NetworkPolicies select on.
@@ -193,11 +193,11 @@ class WebService(pulumi.ComponentResource):
         secret_keys = sorted(secret_env) if secret_env else sorted(secret_data)
 
         # ------------------------------------------------------------ service account
-        self.service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-sa",
+        self.service_account = KubeObject(
+            f"{name}-sa", "v1", "ServiceAccount",
             metadata=meta(app, ns, labels=obj_labels, annotations=dict(a.sa_annotations) or None),
             # No API token unless the app calls the Kubernetes API.
-            automount_service_account_token=a.needs_api_token,
+            automountServiceAccountToken=a.needs_api_token,
             opts=kopts(),
         )
 
@@ -234,8 +234,8 @@ class WebService(pulumi.ComponentResource):
             "weight": weight,
             "podAffinityTerm": {"topologyKey": key, "labelSelector": {"matchLabels": selector}},
         }
-        self.deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
+        self.deployment = KubeObject(
+            f"{name}-deployment", "apps/v1", "Deployment",
             metadata=meta(app, ns, labels=obj_labels),
             spec={
                 # Under an HPA the replica count is the HPA's; this is the starting point.
@@ -267,8 +267,8 @@ class WebService(pulumi.ComponentResource):
         )
 
         # ------------------------------------------------------------ service
-        self.service = k8s.core.v1.Service(
-            f"{name}-service",
+        self.service = KubeObject(
+            f"{name}-service", "v1", "Service",
             metadata=meta(app, ns, labels=obj_labels),
             spec={
                 "type": "ClusterIP",
@@ -281,8 +281,8 @@ class WebService(pulumi.ComponentResource):
         # ------------------------------------------------------------ availability
         if replicas >= 2:
             # With one replica a minAvailable-1 budget would block every node drain forever.
-            k8s.policy.v1.PodDisruptionBudget(
-                f"{name}-pdb",
+            KubeObject(
+                f"{name}-pdb", "policy/v1", "PodDisruptionBudget",
                 metadata=meta(app, ns, labels=obj_labels),
                 spec={"minAvailable": 1, "selector": {"matchLabels": selector}},
                 opts=kopts(),
@@ -294,8 +294,8 @@ class WebService(pulumi.ComponentResource):
             if hpa.memory_utilization:
                 metrics.append({"type": "Resource", "resource": {"name": "memory", "target": {
                     "type": "Utilization", "averageUtilization": hpa.memory_utilization}}})
-            k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                f"{name}-hpa",
+            KubeObject(
+                f"{name}-hpa", "autoscaling/v2", "HorizontalPodAutoscaler",
                 metadata=meta(app, ns, labels=obj_labels),
                 spec={
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": app},
@@ -357,10 +357,10 @@ class WebService(pulumi.ComponentResource):
         suffix = a.tag.replace("sha256:", "")[:12].replace(".", "-").replace("_", "-").lower()
         selector = {APP_LABEL: job_app, INSTANCE_LABEL: f"{job_app}-{ns}"}
         lbl = {**obj_labels, **selector, "app.kubernetes.io/component": "migration"}
-        sa = k8s.core.v1.ServiceAccount(f"{name}-migrate-sa", metadata=meta(job_app, ns, labels=lbl),
-                                        automount_service_account_token=False, opts=kopts())
-        job = k8s.batch.v1.Job(
-            f"{name}-migrate",
+        sa = KubeObject(f"{name}-migrate-sa", "v1", "ServiceAccount", metadata=meta(job_app, ns, labels=lbl),
+                                        automountServiceAccountToken=False, opts=kopts())
+        job = KubeObject(
+            f"{name}-migrate", "batch/v1", "Job",
             metadata=meta(f"{job_app}-{suffix}", ns, labels=lbl),
             spec={
                 "backoffLimit": 2,

@@ -7,6 +7,7 @@ from typing import Any, Optional
 import pulumi
 
 from ..cluster.contract import ServiceAccountBinding
+from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
 
 
@@ -45,8 +46,6 @@ class AwsAdapter(CloudAdapter):
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
                           bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
-        import pulumi_aws as aws
-
         ns = self.ctx.namespace
         trust = {
             "Version": "2012-10-17",
@@ -61,14 +60,12 @@ class AwsAdapter(CloudAdapter):
                 }},
             }],
         }
-        role = aws.iam.Role(
-            f"{self.prefix}-{name}-role",
-            description=f"IRSA for {ns}/{service_account} (lfh {self.ctx.platform.platform})",
-            assume_role_policy=json.dumps(trust),
-            max_session_duration=3600,
-            tags=self.tags,
-            opts=self.opts(),
-        )
+        role = SdkResource("aws:iam/role:Role", f"{self.prefix}-{name}-role", {
+            "description": f"IRSA for {ns}/{service_account} (lfh {self.ctx.platform.platform})",
+            "assumeRolePolicy": json.dumps(trust),
+            "maxSessionDuration": 3600,
+            "tags": self.tags,
+        }, self.opts())
         self._roles[name] = role
         statements: list[Any] = []
         if read_secret_prefix:
@@ -106,12 +103,8 @@ class AwsAdapter(CloudAdapter):
                 "Version": "2012-10-17",
                 "Statement": statements,
             }).replace("BUCKET_ARN", f"arn:{self.partition}:s3:::{b}"))
-            aws.iam.RolePolicy(
-                f"{self.prefix}-{name}-policy",
-                role=role.id,
-                policy=policy,
-                opts=self.opts(),
-            )
+            SdkResource("aws:iam/rolePolicy:RolePolicy", f"{self.prefix}-{name}-policy",
+                        {"role": role.id, "policy": policy}, self.opts())
         return ServiceAccountBinding(
             namespace=ns,
             service_account=service_account,
@@ -120,46 +113,47 @@ class AwsAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ buckets
     def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
-        import pulumi_aws as aws
-
         bucket_name = self.short_name(self.ctx.platform.platform, self.ctx.config.name, self.ctx.environment, name, limit=63)
         data_opts = self.opts(protect=True, retain=True)
-        bucket = aws.s3.Bucket(
-            f"{self.prefix}-{name}",
-            bucket=bucket_name,
+        bucket = SdkResource("aws:s3/bucket:Bucket", f"{self.prefix}-{name}", {
+            "bucket": bucket_name,
             # Never empty a bucket of patient files by deleting the stack.
-            force_destroy=False,
-            tags={**self.tags, **DATA_CLASSIFICATION},
-            opts=data_opts,
-        )
+            "forceDestroy": False,
+            "tags": {**self.tags, **DATA_CLASSIFICATION},
+        }, data_opts)
         child = self.opts(protect=True, retain=True, depends_on=[bucket])
-        aws.s3.BucketOwnershipControls(
-            f"{self.prefix}-{name}-ownership", bucket=bucket.id,
+        s3 = "aws:s3/"
+        SdkResource(f"{s3}bucketOwnershipControls:BucketOwnershipControls", f"{self.prefix}-{name}-ownership", {
+            "bucket": bucket.id,
             # ACLs off: access is decided by IAM and the bucket policy only.
-            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
-        aws.s3.BucketPublicAccessBlock(
-            f"{self.prefix}-{name}-public-access", bucket=bucket.id,
-            block_public_acls=True, block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
-            opts=child)
-        aws.s3.BucketVersioning(
-            f"{self.prefix}-{name}-versioning", bucket=bucket.id,
+            "rule": {"objectOwnership": "BucketOwnerEnforced"},
+        }, child)
+        SdkResource(f"{s3}bucketPublicAccessBlock:BucketPublicAccessBlock", f"{self.prefix}-{name}-public-access", {
+            "bucket": bucket.id, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+            "restrictPublicBuckets": True,
+        }, child)
+        SdkResource(f"{s3}bucketVersioning:BucketVersioning", f"{self.prefix}-{name}-versioning", {
+            "bucket": bucket.id,
             # Overwrites and deletes stay recoverable (ransomware, app bugs).
-            versioning_configuration={"status": "Enabled"}, opts=child)
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{self.prefix}-{name}-sse", bucket=bucket.id,
-            rules=[{
-                "apply_server_side_encryption_by_default": {"sse_algorithm": "aws:kms", "kms_master_key_id": self.kms_key_arn},
-                "bucket_key_enabled": True,
-            }], opts=child)
-        aws.s3.BucketLifecycleConfiguration(
-            f"{self.prefix}-{name}-lifecycle", bucket=bucket.id,
-            rules=[{"id": "expire-noncurrent", "status": "Enabled", "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": noncurrent_version_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
-            opts=child)
-        aws.s3.BucketPolicy(
-            f"{self.prefix}-{name}-tls-only", bucket=bucket.id,
-            policy=bucket.arn.apply(lambda arn: json.dumps({
+            "versioningConfiguration": {"status": "Enabled"},
+        }, child)
+        SdkResource(f"{s3}bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+                    f"{self.prefix}-{name}-sse", {
+            "bucket": bucket.id,
+            "rules": [{
+                "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": self.kms_key_arn},
+                "bucketKeyEnabled": True,
+            }],
+        }, child)
+        SdkResource(f"{s3}bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{self.prefix}-{name}-lifecycle", {
+            "bucket": bucket.id,
+            "rules": [{"id": "expire-noncurrent", "status": "Enabled", "filter": {},
+                       "noncurrentVersionExpiration": {"noncurrentDays": noncurrent_version_days},
+                       "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}],
+        }, child)
+        SdkResource(f"{s3}bucketPolicy:BucketPolicy", f"{self.prefix}-{name}-tls-only", {
+            "bucket": bucket.id,
+            "policy": bucket.arn.apply(lambda arn: json.dumps({
                 "Version": "2012-10-17",
                 "Statement": [
                     {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
@@ -168,12 +162,12 @@ class AwsAdapter(CloudAdapter):
                      "Resource": [arn, f"{arn}/*"], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
                 ],
             })),
-            opts=child)
+        }, child)
         return BucketInfo(
             name=bucket.bucket,
             region=self.region,
             endpoint=f"https://s3.{self.region}.amazonaws.com",
-            public_url=bucket.bucket_regional_domain_name.apply(lambda d: f"https://{d}"),
+            public_url=bucket.bucketRegionalDomainName.apply(lambda d: f"https://{d}"),
             resource=bucket,
         )
 
@@ -182,38 +176,23 @@ class AwsAdapter(CloudAdapter):
         return self.secret_path(key)
 
     def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
-        import pulumi_aws as aws
-
-        secret = aws.secretsmanager.Secret(
-            f"{self.prefix}-{key}",
-            name=self.secret_path(key),
-            description=f"Generated by lfh for {self.ctx.namespace}; synced by External Secrets",
-            kms_key_id=self.kms_key_arn,
-            recovery_window_in_days=30,
-            tags={**self.tags, **DATA_CLASSIFICATION},
-            opts=self.opts(protect=True),
-        )
-        aws.secretsmanager.SecretVersion(
-            f"{self.prefix}-{key}-value",
-            secret_id=secret.id,
-            secret_string=pulumi.Output.secret(value),
-            opts=self.opts(protect=True, additional_secret_outputs=["secretString"]),
-        )
+        secret = self.declare_secret(key, f"Generated by lfh for {self.ctx.namespace}; synced by External Secrets")
+        SdkResource("aws:secretsmanager/secretVersion:SecretVersion", f"{self.prefix}-{key}-value", {
+            "secretId": secret.id,
+            "secretString": pulumi.Output.secret(value),
+        }, self.opts(protect=True, additional_secret_outputs=["secretString"]))
         return secret
 
     def declare_secret(self, key: str, description: str) -> pulumi.Resource:
-        import pulumi_aws as aws
-
-        # No version: the value is added out of band; the prefix policy already lets the store read it.
-        return aws.secretsmanager.Secret(
-            f"{self.prefix}-{key}",
-            name=self.secret_path(key),
-            description=description,
-            kms_key_id=self.kms_key_arn,
-            recovery_window_in_days=30,
-            tags={**self.tags, **DATA_CLASSIFICATION},
-            opts=self.opts(protect=True),
-        )
+        # No version here: the value is added out of band (or by write_secret); the prefix policy
+        # already lets the store read it.
+        return SdkResource("aws:secretsmanager/secret:Secret", f"{self.prefix}-{key}", {
+            "name": self.secret_path(key),
+            "description": description,
+            "kmsKeyId": self.kms_key_arn,
+            "recoveryWindowInDays": 30,
+            "tags": {**self.tags, **DATA_CLASSIFICATION},
+        }, self.opts(protect=True))
 
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:
         return {"aws": {
@@ -239,17 +218,14 @@ class AwsAdapter(CloudAdapter):
 
     def backup_identity(self, name: str, service_account: str, service: str) -> Optional[ServiceAccountBinding]:
         """An IRSA role that may write only `<client>/<env>/<service>/` in the platform backup bucket."""
-        import pulumi_aws as aws
-
         binding = self.workload_identity(name, service_account)
         bucket = self.platform_backups().get("bucket")
         if bucket:
             prefix = self.backup_prefix(service)
             arn = f"arn:{self.partition}:s3:::{bucket}"
-            aws.iam.RolePolicy(
-                f"{self.prefix}-{name}-backup-policy",
-                role=self._roles[name].id,
-                policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            SdkResource("aws:iam/rolePolicy:RolePolicy", f"{self.prefix}-{name}-backup-policy", {
+                "role": self._roles[name].id,
+                "policy": json.dumps({"Version": "2012-10-17", "Statement": [
                     {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": arn,
                      "Condition": {"StringLike": {"s3:prefix": [f"{prefix}/*", prefix]}}},
                     {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject",
@@ -259,6 +235,5 @@ class AwsAdapter(CloudAdapter):
                      "Resource": sorted({self.kms_key_arn, self.platform_backups().get("kmsKeyId") or self.kms_key_arn}),
                      "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}},
                 ]}),
-                opts=self.opts(),
-            )
+            }, self.opts())
         return binding

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import pulumi
 
 from ..cluster.contract import ServiceAccountBinding
+from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
 
 #: Built-in role ids (stable across tenants).
@@ -66,85 +67,71 @@ class AzureAdapter(CloudAdapter):
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
                           bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
-        from pulumi_azure_native import authorization, managedidentity
-
         ns = self.ctx.namespace
-        identity = managedidentity.UserAssignedIdentity(
-            f"{self.prefix}-{name}-identity",
-            resource_group_name=self.resource_group,
-            location=self.location or None,
-            resource_name_=self.short_name("lfh", self.ctx.platform.platform, ns, name, limit=128),
-            tags=self.tags,
-            opts=self.opts(),
-        )
-        managedidentity.FederatedIdentityCredential(
-            f"{self.prefix}-{name}-federation",
-            resource_group_name=self.resource_group,
-            resource_name_=identity.name,
-            federated_identity_credential_resource_name=self.short_name(ns, service_account, limit=120),
-            issuer=self.issuer,
+        identity = SdkResource("azure-native:managedidentity:UserAssignedIdentity", f"{self.prefix}-{name}-identity", {
+            "resourceGroupName": self.resource_group,
+            "location": self.location or None,
+            "resourceName": self.short_name("lfh", self.ctx.platform.platform, ns, name, limit=128),
+            "tags": self.tags,
+        }, self.opts())
+        SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-federation", {
+            "resourceGroupName": self.resource_group,
+            "resourceName": identity.name,
+            "federatedIdentityCredentialResourceName": self.short_name(ns, service_account, limit=120),
+            "issuer": self.issuer,
             # Exactly one service account of one namespace.
-            subject=f"system:serviceaccount:{ns}:{service_account}",
-            audiences=[TOKEN_AUDIENCE],
-            opts=self.opts(),
-        )
+            "subject": f"system:serviceaccount:{ns}:{service_account}",
+            "audiences": [TOKEN_AUDIENCE],
+        }, self.opts())
         binding = ServiceAccountBinding(
             namespace=ns,
             service_account=service_account,
-            annotations={"azure.workload.identity/client-id": identity.client_id,
+            annotations={"azure.workload.identity/client-id": identity.clientId,
                          "azure.workload.identity/tenant-id": str(self.cloud["tenantId"])},
             pod_labels={"azure.workload.identity/use": "true"},
         )
-        binding._principal_id = identity.principal_id  # type: ignore[attr-defined]
+        binding._principal_id = identity.principalId  # type: ignore[attr-defined]
         binding._name = name  # type: ignore[attr-defined]
         if read_secret_prefix:
             # Granted per secret in write_secret (Key Vault cannot scope a role to a prefix).
             self.secret_readers.append(binding)
         if bucket is not None and bucket.resource is not None:
-            authorization.RoleAssignment(
-                f"{self.prefix}-{name}-blob-access",
-                principal_id=identity.principal_id,
-                principal_type="ServicePrincipal",
-                role_definition_id=self._role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+            SdkResource("azure-native:authorization:RoleAssignment", f"{self.prefix}-{name}-blob-access", {
+                "principalId": identity.principalId,
+                "principalType": "ServicePrincipal",
+                "roleDefinitionId": self._role(STORAGE_BLOB_DATA_CONTRIBUTOR),
                 # The client's own container only, not the storage account.
-                scope=bucket.resource.id,
-                description=f"{ns}/{service_account}: read/write its bucket",
-                opts=self.opts(),
-            )
+                "scope": bucket.resource.id,
+                "description": f"{ns}/{service_account}: read/write its bucket",
+            }, self.opts())
         return binding
 
     # ------------------------------------------------------------------ buckets
     def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
-        from pulumi_azure_native import storage
-
         account = str(self.cloud["storageAccountName"])
         # A per-client encryption scope with the platform CMK: the container's blobs are encrypted
         # with it and writers cannot override it. Versioning, TLS ≥ 1.2 only, no public network and
         # no shared-key access are storage-account settings owned by the platform stack.
         scope_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63).replace("-", "")
-        scope = storage.EncryptionScope(
-            f"{self.prefix}-{name}-encryption",
-            resource_group_name=self.resource_group,
-            account_name=account,
-            encryption_scope_name=scope_name,
-            source="Microsoft.KeyVault",
-            key_vault_properties={"key_uri": str(self.cloud["kmsKeyId"])},
-            require_infrastructure_encryption=True,
-            state="Enabled",
-            opts=self.opts(protect=True, retain=True),
-        )
+        scope = SdkResource("azure-native:storage:EncryptionScope", f"{self.prefix}-{name}-encryption", {
+            "resourceGroupName": self.resource_group,
+            "accountName": account,
+            "encryptionScopeName": scope_name,
+            "source": "Microsoft.KeyVault",
+            "keyVaultProperties": {"keyUri": str(self.cloud["kmsKeyId"])},
+            "requireInfrastructureEncryption": True,
+            "state": "Enabled",
+        }, self.opts(protect=True, retain=True))
         container_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63)
-        container = storage.BlobContainer(
-            f"{self.prefix}-{name}",
-            resource_group_name=self.resource_group,
-            account_name=account,
-            container_name=container_name,
-            public_access="None",
-            default_encryption_scope=scope.name,
-            deny_encryption_scope_override=True,
-            metadata={k.replace(":", "_").replace("-", "_"): v for k, v in {**self.tags, **DATA_CLASSIFICATION}.items()},
-            opts=self.opts(protect=True, retain=True, depends_on=[scope]),
-        )
+        container = SdkResource("azure-native:storage:BlobContainer", f"{self.prefix}-{name}", {
+            "resourceGroupName": self.resource_group,
+            "accountName": account,
+            "containerName": container_name,
+            "publicAccess": "None",
+            "defaultEncryptionScope": scope.name,
+            "denyEncryptionScopeOverride": True,
+            "metadata": {k.replace(":", "_").replace("-", "_"): v for k, v in {**self.tags, **DATA_CLASSIFICATION}.items()},
+        }, self.opts(protect=True, retain=True, depends_on=[scope]))
         endpoint = f"https://{account}.blob.core.windows.net"
         return BucketInfo(name=container.name, region=self.location, endpoint=endpoint,
                           public_url=f"{endpoint}/{container_name}", resource=container,
@@ -165,33 +152,28 @@ class AzureAdapter(CloudAdapter):
 
     def write_secret(self, key: str, value: pulumi.Input[str], *, content_type: str = "text/plain",
                      ignore_value: bool = False) -> pulumi.Resource:
-        from pulumi_azure_native import authorization, keyvault
-
         name = self._secret_name(key)
         opts = self.opts(protect=True, additional_secret_outputs=["properties"])
         if ignore_value:
             opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(ignore_changes=["properties.value"]))
-        secret = keyvault.Secret(
-            f"{self.prefix}-{key}",
-            resource_group_name=self.resource_group,
-            vault_name=str(self.cloud["keyVaultName"]),
-            secret_name=name,
-            properties={"value": pulumi.Output.secret(value), "content_type": content_type,
-                        "attributes": {"enabled": True}},
-            tags={**self.tags, **DATA_CLASSIFICATION},
-            opts=opts,
-        )
+        secret = SdkResource("azure-native:keyvault:Secret", f"{self.prefix}-{key}", {
+            "resourceGroupName": self.resource_group,
+            "vaultName": str(self.cloud["keyVaultName"]),
+            "secretName": name,
+            "properties": {"value": pulumi.Output.secret(value), "contentType": content_type,
+                           "attributes": {"enabled": True}},
+            "tags": {**self.tags, **DATA_CLASSIFICATION},
+        }, opts)
         for reader in self.secret_readers:
-            authorization.RoleAssignment(
-                f"{self.prefix}-{key}-reader-{reader._name}",  # type: ignore[attr-defined]
-                principal_id=reader._principal_id,  # type: ignore[attr-defined]
-                principal_type="ServicePrincipal",
-                role_definition_id=self._role(KEY_VAULT_SECRETS_USER),
+            SdkResource("azure-native:authorization:RoleAssignment",
+                        f"{self.prefix}-{key}-reader-{reader._name}", {  # type: ignore[attr-defined]
+                "principalId": reader._principal_id,  # type: ignore[attr-defined]
+                "principalType": "ServicePrincipal",
+                "roleDefinitionId": self._role(KEY_VAULT_SECRETS_USER),
                 # This one secret, never the vault.
-                scope=f"{self.vault_id}/secrets/{name}",
-                description=f"{reader.namespace}/{reader.service_account}: read {self.secret_path(key)}",
-                opts=self.opts(depends_on=[secret]),
-            )
+                "scope": f"{self.vault_id}/secrets/{name}",
+                "description": f"{reader.namespace}/{reader.service_account}: read {self.secret_path(key)}",
+            }, self.opts(depends_on=[secret]))
         return secret
 
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:

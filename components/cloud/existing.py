@@ -12,11 +12,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from ..client.contract import ClientContext
 from ..cluster.contract import ServiceAccountBinding
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
 from .base import BackupTarget, BucketInfo, CloudAdapter
 
 #: Data key of every source Secret.
@@ -37,12 +36,12 @@ class ExistingAdapter(CloudAdapter):
     def _labels(self, name: str) -> dict[str, str]:
         return labels(name, client=self.ctx.config.name, environment=self.ctx.environment, component="secrets")
 
-    def _namespace(self) -> k8s.core.v1.Namespace:
+    def _namespace(self) -> KubeObject:
         """The source namespace (created once per client stack)."""
         key = "existing-secrets-namespace"
         if key not in self.ctx.extra:
-            self.ctx.extra[key] = k8s.core.v1.Namespace(
-                f"{self.prefix}-source-namespace",
+            self.ctx.extra[key] = KubeObject(
+                f"{self.prefix}-source-namespace", "v1", "Namespace",
                 metadata=meta(self.source_namespace, labels={
                     **self._labels(self.source_namespace),
                     # Holds no pods: the strictest admission is free.
@@ -63,17 +62,17 @@ class ExistingAdapter(CloudAdapter):
         if read_secret_prefix:
             ns = self._namespace()
             role_name = f"{self.ctx.namespace}-{name}-read"
-            role = k8s.rbac.v1.Role(
-                f"{self.prefix}-{name}-source-reader",
+            role = KubeObject(
+                f"{self.prefix}-{name}-source-reader", "rbac.authorization.k8s.io/v1", "Role",
                 metadata=meta(role_name, self.source_namespace, labels=self._labels(role_name)),
                 # Read-only, Secrets only, this namespace only.
                 rules=[{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]}],
                 opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns]),
             )
-            k8s.rbac.v1.RoleBinding(
-                f"{self.prefix}-{name}-source-reader",
+            KubeObject(
+                f"{self.prefix}-{name}-source-reader", "rbac.authorization.k8s.io/v1", "RoleBinding",
                 metadata=meta(role_name, self.source_namespace, labels=self._labels(role_name)),
-                role_ref={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
+                roleRef={"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role_name},
                 subjects=[{"kind": "ServiceAccount", "name": service_account, "namespace": self.ctx.namespace}],
                 opts=child_opts(self.parent, self.ctx.provider, depends_on=[role]),
             )
@@ -92,21 +91,21 @@ class ExistingAdapter(CloudAdapter):
 
     def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
         ns = self._namespace()
-        return k8s.core.v1.Secret(
-            f"{self.prefix}-{key}",
+        return KubeObject(
+            f"{self.prefix}-{key}", "v1", "Secret",
             metadata=meta(key, self.source_namespace, labels=self._labels(key),
                           annotations={"lfh.io/secret-path": self.secret_path(key)}),
             type="Opaque",
             immutable=False,
-            string_data={VALUE_KEY: pulumi.Output.secret(value)},
+            stringData={VALUE_KEY: pulumi.Output.secret(value)},
             opts=child_opts(self.parent, self.ctx.provider, depends_on=[ns], protect=True,
                             additional_secret_outputs=["stringData", "data"]),
         )
 
     def declare_secret(self, key: str, description: str) -> pulumi.Resource:
         ns = self._namespace()
-        return k8s.core.v1.Secret(
-            f"{self.prefix}-{key}",
+        return KubeObject(
+            f"{self.prefix}-{key}", "v1", "Secret",
             metadata=meta(key, self.source_namespace, labels=self._labels(key),
                           annotations={"lfh.io/secret-path": self.secret_path(key), "lfh.io/description": description}),
             type="Opaque",

@@ -8,6 +8,7 @@ from typing import Any, Optional
 import pulumi
 
 from ..cluster.contract import ServiceAccountBinding
+from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
 
 
@@ -43,8 +44,6 @@ class GcpAdapter(CloudAdapter):
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
                           bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
-        from pulumi_gcp import serviceaccount, storage
-
         ns = self.ctx.namespace
         # account_id: 6–30 chars; a hash keeps it unique per platform/client/env/name.
         import hashlib as _h
@@ -53,22 +52,18 @@ class GcpAdapter(CloudAdapter):
         account_id = f"{name[:19].rstrip('-')}-{digest}"
         if not account_id[0].isalpha():
             account_id = f"l{account_id[1:]}"
-        account = serviceaccount.Account(
-            f"{self.prefix}-{name}-gsa",
-            account_id=account_id,
-            display_name=f"lfh {self.ctx.platform.platform} {ns}/{service_account}",
-            description=f"Workload identity of {ns}/{service_account}",
-            project=self.project,
-            opts=self.opts(),
-        )
-        serviceaccount.IAMMember(
-            f"{self.prefix}-{name}-wi",
-            service_account_id=account.name,
-            role="roles/iam.workloadIdentityUser",
+        account = SdkResource("gcp:serviceaccount/account:Account", f"{self.prefix}-{name}-gsa", {
+            "accountId": account_id,
+            "displayName": f"lfh {self.ctx.platform.platform} {ns}/{service_account}",
+            "description": f"Workload identity of {ns}/{service_account}",
+            "project": self.project,
+        }, self.opts())
+        SdkResource("gcp:serviceaccount/iAMMember:IAMMember", f"{self.prefix}-{name}-wi", {
+            "serviceAccountId": account.name,
+            "role": "roles/iam.workloadIdentityUser",
             # Exactly one Kubernetes service account of one namespace.
-            member=f"serviceAccount:{self.cloud['workloadIdentityPool']}[{ns}/{service_account}]",
-            opts=self.opts(),
-        )
+            "member": f"serviceAccount:{self.cloud['workloadIdentityPool']}[{ns}/{service_account}]",
+        }, self.opts())
         binding = ServiceAccountBinding(
             namespace=ns, service_account=service_account,
             annotations={"iam.gke.io/gcp-service-account": account.email},
@@ -78,37 +73,31 @@ class GcpAdapter(CloudAdapter):
         if read_secret_prefix:
             self.secret_readers.append(binding)
         if bucket is not None:
-            storage.BucketIAMMember(
-                f"{self.prefix}-{name}-bucket-access",
-                bucket=bucket.name,
-                role="roles/storage.objectUser",
-                member=binding._member,  # type: ignore[attr-defined]
-                opts=self.opts(),
-            )
+            SdkResource("gcp:storage/bucketIAMMember:BucketIAMMember", f"{self.prefix}-{name}-bucket-access", {
+                "bucket": bucket.name,
+                "role": "roles/storage.objectUser",
+                "member": binding._member,  # type: ignore[attr-defined]
+            }, self.opts())
         return binding
 
     # ------------------------------------------------------------------ buckets
     def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
-        from pulumi_gcp import storage
-
         bucket_name = self.short_name(self.ctx.platform.platform, self.ctx.config.name, self.ctx.environment, name, limit=63)
-        bucket = storage.Bucket(
-            f"{self.prefix}-{name}",
-            name=bucket_name,
-            project=self.project,
-            location=self.region.upper(),
-            force_destroy=False,
-            uniform_bucket_level_access=True,
+        bucket = SdkResource("gcp:storage/bucket:Bucket", f"{self.prefix}-{name}", {
+            "name": bucket_name,
+            "project": self.project,
+            "location": self.region.upper(),
+            "forceDestroy": False,
+            "uniformBucketLevelAccess": True,
             # No allUsers/allAuthenticatedUsers grants, whatever IAM says later.
-            public_access_prevention="enforced",
-            versioning={"enabled": True},
-            encryption={"default_kms_key_name": str(self.cloud["kmsKeyId"])},
-            lifecycle_rules=[{"action": {"type": "Delete"},
-                              "condition": {"days_since_noncurrent_time": noncurrent_version_days, "with_state": "ARCHIVED"}}],
-            labels={**self.labels, **DATA_CLASSIFICATION},
+            "publicAccessPrevention": "enforced",
+            "versioning": {"enabled": True},
+            "encryption": {"defaultKmsKeyName": str(self.cloud["kmsKeyId"])},
+            "lifecycleRules": [{"action": {"type": "Delete"},
+                                "condition": {"daysSinceNoncurrentTime": noncurrent_version_days, "withState": "ARCHIVED"}}],
+            "labels": {**self.labels, **DATA_CLASSIFICATION},
             # GCS serves its JSON/XML APIs over HTTPS only: there is no plaintext endpoint to deny.
-            opts=self.opts(protect=True, retain=True),
-        )
+        }, self.opts(protect=True, retain=True))
         return BucketInfo(name=bucket.name, region=self.region, endpoint="https://storage.googleapis.com",
                           public_url=bucket.name.apply(lambda b: f"https://storage.googleapis.com/{b}"),
                           resource=bucket, api="gcs", app_env={"GOOGLE_CLOUD_PROJECT": self.project})
@@ -122,30 +111,25 @@ class GcpAdapter(CloudAdapter):
         return self._secret_id(key)
 
     def _secret(self, key: str) -> pulumi.Resource:
-        from pulumi_gcp import secretmanager
-
-        secret = secretmanager.Secret(
-            f"{self.prefix}-{key}",
-            secret_id=self._secret_id(key),
-            project=self.project,
+        secret = SdkResource("gcp:secretmanager/secret:Secret", f"{self.prefix}-{key}", {
+            "secretId": self._secret_id(key),
+            "project": self.project,
             # One replica in the platform region, encrypted with the platform CMK.
-            replication={"user_managed": {"replicas": [{
+            "replication": {"userManaged": {"replicas": [{
                 "location": self.region,
-                "customer_managed_encryption": {"kms_key_name": str(self.cloud["kmsKeyId"])},
+                "customerManagedEncryption": {"kmsKeyName": str(self.cloud["kmsKeyId"])},
             }]}},
-            labels={**self.labels, **DATA_CLASSIFICATION},
-            deletion_protection=True,
-            opts=self.opts(protect=True),
-        )
+            "labels": {**self.labels, **DATA_CLASSIFICATION},
+            "deletionProtection": True,
+        }, self.opts(protect=True))
         for reader in self.secret_readers:
-            secretmanager.SecretIamMember(
-                f"{self.prefix}-{key}-reader-{reader._name}",  # type: ignore[attr-defined]
-                project=self.project,
-                secret_id=secret.secret_id,
-                role="roles/secretmanager.secretAccessor",
-                member=reader._member,  # type: ignore[attr-defined]
-                opts=self.opts(),
-            )
+            SdkResource("gcp:secretmanager/secretIamMember:SecretIamMember",
+                        f"{self.prefix}-{key}-reader-{reader._name}", {  # type: ignore[attr-defined]
+                "project": self.project,
+                "secretId": secret.secretId,
+                "role": "roles/secretmanager.secretAccessor",
+                "member": reader._member,  # type: ignore[attr-defined]
+            }, self.opts())
         return secret
 
     def declare_secret(self, key: str, description: str) -> pulumi.Resource:
@@ -153,15 +137,11 @@ class GcpAdapter(CloudAdapter):
         return self._secret(key)
 
     def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
-        from pulumi_gcp import secretmanager
-
         secret = self._secret(key)
-        secretmanager.SecretVersion(
-            f"{self.prefix}-{key}-value",
-            secret=secret.id,
-            secret_data=pulumi.Output.secret(value),
-            opts=self.opts(protect=True, additional_secret_outputs=["secretData"]),
-        )
+        SdkResource("gcp:secretmanager/secretVersion:SecretVersion", f"{self.prefix}-{key}-value", {
+            "secret": secret.id,
+            "secretData": pulumi.Output.secret(value),
+        }, self.opts(protect=True, additional_secret_outputs=["secretData"]))
         return secret
 
     def secret_store_provider(self, binding: ServiceAccountBinding) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import importlib
-
-from lfh.config import PlatformConfig
+from typing import TYPE_CHECKING
 
 from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+
+if TYPE_CHECKING:  # the platform model is not imported by client stacks, which use .contract only
+    from lfh.config import PlatformConfig
 
 #: provider → (module, component class). Modules are imported lazily: each pulls in one cloud SDK,
 #: and a stack only ever needs its own.

@@ -16,7 +16,7 @@ from lfh.config import PlatformConfig
 from lfh.config.cluster import AwsCluster as AwsClusterConfig
 from lfh.config.cluster import AwsNodePool
 
-from ..k8s import child_opts, labels
+from ..k8s import KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -655,15 +655,15 @@ class EksCluster(pulumi.ComponentResource):
                                           lambda cluster_name: _exec_with_name(user, cluster_name))
         self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self))
-        sc = k8s.storage.v1.StorageClass(
-            f"{self.name}-sc-{STORAGE_CLASS}",
+        sc = KubeObject(
+            f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
             metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
             provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self.data_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
             # Retain: deleting a claim must not destroy PHI by accident.
-            reclaim_policy="Retain",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
+            reclaimPolicy="Retain",
+            volumeBindingMode="WaitForFirstConsumer",
+            allowVolumeExpansion=True,
             opts=child_opts(self, self.k8s, depends_on=self.ready),
         )
         self.ready.append(sc)

@@ -14,7 +14,7 @@ from lfh.config import PlatformConfig
 from lfh.config.cluster import AzureCluster as AzureClusterConfig
 from lfh.config.cluster import AzureNodePool
 
-from ..k8s import child_opts, labels
+from ..k8s import KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -496,8 +496,8 @@ class AksCluster(pulumi.ComponentResource):
         self.kubeconfig = pulumi.Output.secret(creds.apply(render))
         self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self))
-        sc = k8s.storage.v1.StorageClass(
-            f"{self.name}-sc-{STORAGE_CLASS}",
+        sc = KubeObject(
+            f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
             metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
             provisioner="disk.csi.azure.com",
             parameters={
@@ -509,9 +509,9 @@ class AksCluster(pulumi.ComponentResource):
                 "networkAccessPolicy": "DenyAll",
                 "publicNetworkAccess": "Disabled",
             },
-            reclaim_policy="Retain",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
+            reclaimPolicy="Retain",
+            volumeBindingMode="WaitForFirstConsumer",
+            allowVolumeExpansion=True,
             opts=child_opts(self, self.k8s, depends_on=self.ready),
         )
         self.ready.append(sc)

@@ -12,7 +12,7 @@ from lfh.config import PlatformConfig
 from lfh.config.cluster import GcpCluster as GcpClusterConfig
 from lfh.config.cluster import GcpNodePool
 
-from ..k8s import child_opts, labels
+from ..k8s import KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -430,14 +430,14 @@ class GkeCluster(pulumi.ComponentResource):
         self.kubeconfig = kubeconfig_yaml(self.cluster.name, self.cluster.endpoint, ca, user)
         self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self))
-        sc = k8s.storage.v1.StorageClass(
-            f"{self.name}-sc-{STORAGE_CLASS}",
+        sc = KubeObject(
+            f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
             metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
             provisioner="pd.csi.storage.gke.io",
             parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.data_key.id},
-            reclaim_policy="Retain",
-            volume_binding_mode="WaitForFirstConsumer",
-            allow_volume_expansion=True,
+            reclaimPolicy="Retain",
+            volumeBindingMode="WaitForFirstConsumer",
+            allowVolumeExpansion=True,
             opts=child_opts(self, self.k8s, depends_on=self.ready),
         )
         self.ready.append(sc)

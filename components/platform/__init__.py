@@ -1,90 +1,18 @@
-"""The core platform stack: one ComponentResource per add-on, reading only the ClusterContract.
+"""The core platform: one ComponentResource per add-on (see core.py for the order and wiring).
 
-Order (every edge is an explicit `depends_on`): cluster `ready` → namespaces → Helm releases (which
-install their CRDs and wait for their controllers) → the custom resources of those CRDs → the objects
-that use them. Concretely: Secrets (ESO + ClusterSecretStore) → Gateway (envoy-gateway, which also
-owns the Gateway API CRDs; GatewayClass, Gateway, policies) → Certificates (cert-manager needs the
-Gateway API CRDs at start; issuers; gateway certificates) → Storage (Longhorn; its ExternalSecrets need
-the store) → GitOps (Argo CD; its certificate needs the internal CA, its route the Gateway) → Backups
-(Velero) → Monitoring (optional; its PVC uses the default StorageClass, its route the Gateway).
+`CorePlatform` and `export` are imported on first use: a client stack only needs `.contract`, and
+importing the add-on components (and the platform config model they read) would cost it ~0.1 s.
 """
 from __future__ import annotations
 
-from typing import Optional
-
-import pulumi
-
-from lfh.config import PlatformConfig
-
-from ..cluster.contract import ClusterContract
-from .backups import NAMESPACE as VELERO_NAMESPACE, Backups
-from .certificates import Certificates
-from .contract import GatewayRef, PlatformContract, export
-from .gateway import Gateway, GatewayPlan
-from .gitops import NAMESPACE as ARGOCD_NAMESPACE, GitOps
-from .monitoring import Monitoring
-from .secrets import Secrets
-from .storage import Storage
-
-
-class CorePlatform(pulumi.ComponentResource):
-    """Installs the core add-ons onto a cluster and assembles the platform contract."""
-
-    contract: PlatformContract
-
-    def __init__(self, name: str, platform: PlatformConfig, cluster: ClusterContract,
-                 opts: pulumi.ResourceOptions | None = None):
-        super().__init__("lfh:platform:CorePlatform", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        pins = {"chart_versions": dict(platform.chart_versions)}
-        domains = [platform.domain, *[d for d in platform.gateway.extra_domains if d != platform.domain]]
-        ref = GatewayRef(wildcard_domains=[f"*.{d}" for d in domains])
-        ref.listeners = {lst.hostname: lst.name for lst in GatewayPlan.of(ref, domains).listeners}
-        argocd_host = platform.gitops.hostname or f"argocd.{platform.domain}"
-        grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
-        public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])
-
-        self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child, **pins)
-        self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **pins)
-        self.certificates = Certificates(
-            f"{name}-certificates", platform.certificates, cluster, self.gateway,
-            dns01_solver=cluster.dns01_solver or platform.certificates.dns01_solver or None,
-            http01_hosts=public_hosts, opts=child, **pins)
-        self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **pins)
-        self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
-                             gateway=self.gateway, certificates=self.certificates, opts=child, **pins)
-        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **pins)
-        self.monitoring: Optional[Monitoring] = None
-        if platform.monitoring.enabled:
-            self.monitoring = Monitoring(f"{name}-monitoring", platform.monitoring, cluster, hostname=grafana_host,
-                                         gateway=self.gateway, storage=self.storage, opts=child, **pins)
-
-        b = cluster.backup
-        self.contract = PlatformContract(
-            platform=platform.name,
-            environment=platform.environment.value,
-            domain=platform.domain,
-            kubernetes_version=platform.kubernetes_version,
-            cluster_name=platform.name,
-            region=cluster.region,
-            cloud=cluster.cloud,
-            gateway=ref,
-            storage_classes=dict(self.storage.classes),
-            secrets={"prefix": platform.name, "store": self.secrets.store_name,
-                     "storeKind": "ClusterSecretStore", "provider": cluster.secret_store_provider or platform.secrets.provider},
-            backups={
-                "namespace": VELERO_NAMESPACE,
-                "locations": dict(self.backups.locations),
-                # Database backups (mongodump/PBM) go to the same bucket under their own prefix.
-                "bucket": b.bucket, "flavour": b.flavour, "region": b.region, "endpoint": b.endpoint,
-                "archivePrefix": b.archive_prefix, "kmsKeyId": b.kms_key_id,
-            },
-            issuers={"public": self.certificates.public_issuer, "internal": self.certificates.internal_issuer,
-                     "staging": "letsencrypt-staging"},
-            monitoring=(self.monitoring.contract() if self.monitoring else {"enabled": False}),
-            gitops={"namespace": ARGOCD_NAMESPACE, "hostname": argocd_host},
-        )
-        self.register_outputs({})
-
+from typing import Any
 
 __all__ = ["CorePlatform", "PlatformContract", "export"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        from . import core
+
+        return getattr(core, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 from lfh.charts import CHARTS
 from lfh.config.platform import Resources
 
-from ..k8s import child_opts, labels, meta
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
@@ -22,7 +22,7 @@ PSS_VERSION = "latest"
 def namespace(parent: pulumi.Resource, provider: pulumi.ProviderResource, name: str, *,
               level: PodSecurityLevel, component: str, why: str = "",
               depends_on: Sequence[pulumi.Resource] = (), extra_labels: Optional[dict[str, str]] = None,
-              ) -> k8s.core.v1.Namespace:
+              ) -> KubeObject:
     """An add-on namespace with its Pod Security level set on purpose.
 
     `enforce` is the level the add-on's pods need; `warn`/`audit` are always `restricted`, so every
@@ -42,18 +42,18 @@ def namespace(parent: pulumi.Resource, provider: pulumi.ProviderResource, name: 
     })
     ns_labels.update(extra_labels or {})
     annotations = {"lfh.io/pod-security-exception": why} if why else None
-    return k8s.core.v1.Namespace(
-        f"{parent._name}-ns-{name}",  # type: ignore[attr-defined]
+    return KubeObject(
+        f"{parent._name}-ns-{name}", "v1", "Namespace",  # type: ignore[attr-defined]
         metadata=meta(name, labels=ns_labels, annotations=annotations),
         opts=child_opts(parent, provider, depends_on=list(depends_on)),
     )
 
 
 def release(parent: pulumi.Resource, provider: pulumi.ProviderResource, chart_key: str, *,
-            namespace: k8s.core.v1.Namespace | str, values: dict[str, Any], name: Optional[str] = None,
+            namespace: KubeObject | str, values: dict[str, Any], name: Optional[str] = None,
             depends_on: Sequence[pulumi.Resource] = (), timeout: int = 600,
             skip_await: bool = False, skip_await_reason: str = "",
-            ) -> k8s.helm.v3.Release:
+            ) -> HelmRelease:
     """A Helm release of a pinned chart (chart/repository/version only from `lfh.charts.CHARTS`).
 
     `atomic` rolls a failed install/upgrade back instead of leaving a half-installed add-on, and
@@ -70,12 +70,12 @@ def release(parent: pulumi.Resource, provider: pulumi.ProviderResource, chart_ke
     deps = list(depends_on)
     if not isinstance(namespace, str):
         deps.append(namespace)
-        ns_name = namespace.metadata.name  # type: ignore[assignment]
+        ns_name = namespace.metadata["name"]  # type: ignore[index]
     if chart.is_oci:
         chart_ref, repo_opts = chart.repository, None
     else:
-        chart_ref, repo_opts = chart.chart, k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository)
-    return k8s.helm.v3.Release(
+        chart_ref, repo_opts = chart.chart, {"repo": chart.repository}
+    return HelmRelease(
         f"{parent._name}-{release_name}",  # type: ignore[attr-defined]
         name=release_name,
         chart=chart_ref,

@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from lfh.config import secret_value
 from lfh.config.platform import MonitoringConfig
 
 from ..cluster.contract import ClusterContract
-from ..k8s import child_opts, labels, meta
+from ..k8s import KubeObject, child_opts, labels, meta
 from ._helpers import custom_resource, namespace, place, placement, release, resources
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
@@ -106,19 +105,19 @@ class Monitoring(pulumi.ComponentResource):
 
         password = random.RandomPassword(f"{name}-grafana-password", length=32, special=False,
                                          opts=pulumi.ResourceOptions(parent=self))
-        self.grafana_secret = k8s.core.v1.Secret(
-            f"{name}-grafana-admin",
+        self.grafana_secret = KubeObject(
+            f"{name}-grafana-admin", "v1", "Secret",
             metadata=meta(GRAFANA_SECRET, NAMESPACE, labels=labels(GRAFANA_SECRET, component="monitoring")),
             type="Opaque",
-            string_data={"admin-user": "admin", "admin-password": password.result},
+            stringData={"admin-user": "admin", "admin-password": password.result},
             opts=child_opts(self, p, depends_on=[self.namespace], additional_secret_outputs=["stringData", "data"]),
         )
         receiver_data = {r.name: pulumi.Output.secret(secret_value(r.url)) for r in cfg.receivers}
-        self.receivers_secret = k8s.core.v1.Secret(
-            f"{name}-receivers",
+        self.receivers_secret = KubeObject(
+            f"{name}-receivers", "v1", "Secret",
             metadata=meta(RECEIVERS_SECRET, NAMESPACE, labels=labels(RECEIVERS_SECRET, component="monitoring")),
             type="Opaque",
-            string_data=receiver_data,
+            stringData=receiver_data,
             opts=child_opts(self, p, depends_on=[self.namespace], additional_secret_outputs=["stringData", "data"]),
         )
         small = resources(cfg.resources)

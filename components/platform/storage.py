@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import StorageConfig
 
 from ..cluster.contract import ClusterContract
-from ..k8s import child_opts, labels, meta
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
 from ._helpers import custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place, placement, release, resources
 from .secrets import Secrets
 
@@ -49,7 +49,7 @@ class Storage(pulumi.ComponentResource):
         super().__init__("lfh:platform:Storage", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
         p = cluster.provider
-        self.release: Optional[k8s.helm.v3.Release] = None
+        self.release: Optional[HelmRelease] = None
         self.recurring_jobs: dict[str, k8s.apiextensions.CustomResource] = {}
         self.ready: list[pulumi.Resource] = list(cluster.ready)
         if cfg.use_cluster_storage_class:
@@ -176,16 +176,16 @@ class Storage(pulumi.ComponentResource):
         self.register_outputs({"classes": self.classes})
 
     def _class(self, p: pulumi.ProviderResource, suffix: str, name: str, params: dict[str, str], *,
-               default: bool, deps: list) -> k8s.storage.v1.StorageClass:
+               default: bool, deps: list) -> KubeObject:
         annotations = {"storageclass.kubernetes.io/is-default-class": "true" if default else "false"}
-        return k8s.storage.v1.StorageClass(
-            f"{self._name}-{suffix}",
+        return KubeObject(
+            f"{self._name}-{suffix}", "storage.k8s.io/v1", "StorageClass",
             metadata=meta(name, labels=labels(name, component="storage"), annotations=annotations),
             provisioner="driver.longhorn.io",
             # Retain: deleting a PVC by mistake must not delete patient data.
-            reclaim_policy="Retain",
-            allow_volume_expansion=True,
-            volume_binding_mode="Immediate",
+            reclaimPolicy="Retain",
+            allowVolumeExpansion=True,
+            volumeBindingMode="Immediate",
             parameters=params,
             opts=child_opts(self, p, depends_on=deps),
         )

@@ -44,7 +44,11 @@ class StrictModel(BaseModel):
         populate_by_name=True,
         validate_default=True,
         frozen=False,
-        use_attribute_docstrings=True,
+        # Field docstrings are documentation only (lfh/config/docs.py reads them from the source);
+        # pydantic parsing every class's source at import would cost a tenth of a plan.
+        use_attribute_docstrings=False,
+        # Build validators on first use: a client plan never validates platform/cluster sections.
+        defer_build=True,
         alias_generator=lambda name: re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name),
     )
 

@@ -1,8 +1,12 @@
 """The configuration reference, generated from the model (`python -m lfh config-docs`)."""
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 import typing
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -61,6 +65,29 @@ def _default(info: Any) -> str:
     return f"`{value!r}`" if not isinstance(value, str) else f"`{value}`"
 
 
+@lru_cache(maxsize=None)
+def _attribute_docs(model: type[BaseModel]) -> dict[str, str]:
+    """Field docstrings (the string literal under a field), base classes first.
+
+    The models don't ask pydantic for these (`use_attribute_docstrings` reads every class's source
+    at import, a tenth of a plan's time); only this generator needs them, so it reads them here."""
+    docs: dict[str, str] = {}
+    for klass in reversed(model.__mro__):
+        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or klass is BaseModel:
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
 def _models(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
@@ -78,7 +105,7 @@ def _rows(model: type[BaseModel], path: str, rows: list[str], sections: list[tup
         default = _default(info)
         if key in env_defaults:
             default = ", ".join(f"{env}: `{v!r}`" for env, v in env_defaults[key].items())
-        desc = (info.description or "").replace("|", "\\|").replace("\n", " ")
+        desc = (info.description or _attribute_docs(model).get(name, "")).replace("|", "\\|").replace("\n", " ")
         kind = _type_name(info.annotation)
         if info.annotation is SecretStr or "secret string" in kind:
             desc = "**secret** " + desc

@@ -8,23 +8,50 @@ Two entry points, one model:
 """
 from __future__ import annotations
 
+import importlib
 import json
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from .base import SECRET_PLACEHOLDER_PREFIX, Environment
-from .client import ClientConfig
-from .platform import PlatformConfig
+
+if TYPE_CHECKING:
+    from .client import ClientConfig
+    from .platform import PlatformConfig
 
 #: Config namespaces a stack file may use besides `lfh:`; they configure Pulumi providers.
 PROVIDER_NAMESPACES = ("aws", "azure-native", "gcp", "kubernetes", "random", "pulumi")
+
+
+class _Models(Mapping[str, Any]):
+    """`lfh:<key>` -> the model it holds, each imported on first use: a client stack never builds the
+    platform model and its ~40 cluster and add-on sections (a tenth of a client plan's imports)."""
+
+    _where = {"platform": ("platform", "PlatformConfig"), "client": ("client", "ClientConfig")}
+
+    def __getitem__(self, key: str) -> Any:
+        module, name = self._where[key]
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+    def by_model_name(self, name: Optional[str]) -> Any:
+        """The root model called ``name`` (a ValidationError's title), or None."""
+        return next((self[k] for k, (_, cls) in self._where.items() if cls == name), None)
+
+
 #: The `lfh:` keys and the model each one holds.
-LFH_KEYS = {"platform": PlatformConfig, "client": ClientConfig}
+LFH_KEYS = _Models()
 
 CLIENT_STACK_RE = re.compile(r"^(?P<client>[a-z0-9]([-a-z0-9]*[a-z0-9])?)-(?P<env>production|prod|staging|development|dev)$")
 PLATFORM_STACK_RE = re.compile(r"^platform-(?P<name>[a-z0-9]([-a-z0-9]*[a-z0-9])?)$")
@@ -209,7 +236,7 @@ def format_validation_error(key: str, exc: ValidationError) -> list[str]:
 
 def _allowed_suffix(exc: ValidationError, err: dict) -> str:
     """`; allowed: a, b, c` for an unknown key, from the model that rejected it."""
-    model = _model_at(LFH_MODEL_ROOTS.get(exc.title), list(err["loc"])[:-1])
+    model = _model_at(LFH_KEYS.by_model_name(exc.title), list(err["loc"])[:-1])
     if model is None:
         return ""
     names = [f.alias or n for n, f in model.model_fields.items()]
@@ -258,9 +285,6 @@ def _literal_tag(model: Any) -> Any:
         return None
     args = typing.get_args(info.annotation)
     return args[0] if len(args) == 1 else None
-
-
-LFH_MODEL_ROOTS = {model.__name__: model for model in LFH_KEYS.values()}
 
 
 def _check_stack_name(stack: str, section: str, model: Any) -> list[str]:

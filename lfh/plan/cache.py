@@ -37,6 +37,8 @@ def _sources(program: Path) -> list[Path]:
 
 
 def key(stack_file: Path, program: Path) -> str:
+    # Resolved paths: a relative and an absolute spelling of one stack file must share an entry.
+    stack_file, program = Path(stack_file).resolve(), Path(program).resolve()
     h = hashlib.sha256(f"{FORMAT}|{sys.version}|{stack_file.name}".encode())
     for path in [stack_file, *_sources(program)]:
         h.update(str(path.relative_to(program.parent) if path.is_relative_to(program.parent) else path.name).encode())

@@ -9,6 +9,7 @@ platform stack.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import math
 import runpy
@@ -18,7 +19,7 @@ from typing import Any, Optional
 
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import rpc, settings as pulumi_settings
+from pulumi.runtime import resource as pulumi_resource, rpc, settings as pulumi_settings
 from pulumi.runtime.config import set_all_config
 
 from .. import PROJECT_ROOT, STACKS_DIR
@@ -108,11 +109,12 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 name=request.name,
                 parent=request.parent,
                 provider=request.provider,
-                dependencies=list(getattr(request, "dependencies", [])),
+                # Sorted: the SDK collects dependencies in a set, so their order changes run to run.
+                dependencies=sorted(getattr(request, "dependencies", [])),
                 inputs=clean(inputs),
                 custom=custom,
                 property_dependencies={
-                    k: list(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()
+                    k: sorted(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()
                 },
                 protect=bool(getattr(request, "protect", False)),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
@@ -207,6 +209,42 @@ class Engine:
         return plan
 
 
+class _InlineExecutor(concurrent.futures.ThreadPoolExecutor):
+    """Runs the SDK's monitor calls in the event loop's own thread.
+
+    The SDK hands every RPC to a thread pool so a real gRPC call does not block the loop; the mock
+    monitor is plain Python, so a thread per call buys nothing but GIL hand-offs (a fifth of a
+    client plan's wall time). Its one await (serialising the mock's answer) is finished on the
+    spot by `_complete_now`, so a call never re-enters the loop."""
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001  (handed to the awaiting coroutine, as a pool would)
+            future.set_exception(exc)
+        return future
+
+
+def _complete_now(awaitable: Any) -> Any:
+    """`pulumi.runtime.mocks._sync_await` for the inline executor: the mock monitor awaits only the
+    serialisation of a mock answer, which is plain data and never waits — finish it here. (The
+    stock version pumps the running loop, which from inline calls nests a frame per pending
+    registration until the recursion limit.)"""
+    try:
+        awaitable.send(None)
+    except StopIteration as done:
+        return done.value
+    awaitable.close()
+    raise PlanError("a mock answer contained something to wait for (fakes must return plain data)")
+
+
+def _no_stack_trace() -> Any:
+    """An empty source stack trace: the CLI shows it next to diagnostics, nothing here records it,
+    and walking every frame of every registration is a tenth of a client plan's time."""
+    return pulumi_resource.source_pb2.StackTrace()
+
+
 def run_program(
     program: Path,
     stack: str,
@@ -216,6 +254,7 @@ def run_program(
 ) -> Plan:
     """Run one Pulumi program under mocks and return what it registered."""
     loop = asyncio.new_event_loop()
+    loop.set_default_executor(_InlineExecutor())
     asyncio.set_event_loop(loop)
     pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
     monitor = _RecordingMonitor(_Mocks(stack_references or {}))
@@ -228,6 +267,10 @@ def run_program(
     root = str(program.parent)
     if root not in sys.path:
         sys.path.insert(0, root)
+    # For this run only (restored below): no source stack traces, mock answers finished inline.
+    saved = (pulumi_resource._get_stack_trace, pulumi_mocks._sync_await)  # type: ignore[attr-defined]
+    pulumi_resource._get_stack_trace = _no_stack_trace  # type: ignore[attr-defined]
+    pulumi_mocks._sync_await = _complete_now  # type: ignore[attr-defined]
     try:
         # set_mocks made (and closed) a root stack; run the program in a fresh one exactly as the
         # language host does, so `pulumi.run(async_main)` programs work too.
@@ -262,6 +305,7 @@ def run_program(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         asyncio.set_event_loop(None)
+        pulumi_resource._get_stack_trace, pulumi_mocks._sync_await = saved  # type: ignore[attr-defined]
         loop.close()
     if monitor.duplicates:
         raise PlanError("duplicate URNs (a real `pulumi up` would reject them): " + ", ".join(sorted(set(monitor.duplicates))))
@@ -279,6 +323,9 @@ class _ProgramLog(logging.Logger):
     def __init__(self) -> None:
         super().__init__("lfh.plan.program")
         self.messages: list[tuple[str, str]] = []
+
+    def debug(self, msg: object, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        """The SDK's per-registration chatter: dropped before `logging` builds a record for each."""
 
     def warning(self, msg: object, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
         self.messages.append(("warning", str(msg)))

@@ -46,7 +46,10 @@ def write_plan(plan: Plan, out: Path) -> None:
         shutil.rmtree(out)
     (out / "manifests").mkdir(parents=True)
     (out / "helm").mkdir(parents=True)
-    (out / "resources.json").write_text(json.dumps([r.contract_dict() for r in plan.resources], indent=2) + "\n")
+    # By URN: registrations that wait on other resources finish in no fixed order, and a plan must
+    # diff cleanly between two runs of the same code.
+    ordered = sorted(plan.resources, key=lambda r: r.urn)
+    (out / "resources.json").write_text(json.dumps([r.contract_dict() for r in ordered], indent=2) + "\n")
     seen: set[str] = set()
     for _, obj in plan.manifests():
         name = manifest_filename(obj)
