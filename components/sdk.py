@@ -16,6 +16,8 @@ attributes of the same names (`bucket.arn`, `bucket.bucketRegionalDomainName`).
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Optional
@@ -151,10 +153,15 @@ SDK_TYPES: dict[str, SdkType] = {
 
 @lru_cache(maxsize=None)
 def _sdk_defaults(package: str) -> pulumi.ResourceOptions:
-    """The options every typed class of ``package`` starts from: the plugin version (and download
-    URL) its SDK pins. `_utilities` is the package's light part (no resource classes)."""
-    utilities = importlib.import_module(f"{SDK_PACKAGES[package]}._utilities")
-    return utilities.get_resource_opts_defaults()
+    """The options every typed class of ``package`` starts from (`_utilities.get_resource_opts_defaults`):
+    the plugin version its SDK pins, and no download URL (the generated SDKs set none)."""
+    version = importlib.metadata.version(SDK_PACKAGES[package])
+    if re.fullmatch(r"\d+\.\d+\.\d+", version):
+        # A release: `get_version()` returns the distribution version unchanged. Reading it from the
+        # metadata spares importing the package (pulumi_random's root imports every class it has).
+        return pulumi.ResourceOptions(version=version)
+    # A pre-release or local build: let the SDK convert its PEP 440 version to semver.
+    return importlib.import_module(f"{SDK_PACKAGES[package]}._utilities").get_resource_opts_defaults()
 
 
 def sdk_options(token: str, opts: Optional[pulumi.ResourceOptions]) -> pulumi.ResourceOptions:

@@ -70,6 +70,41 @@ def test_a_client_plan_does_not_import_platform_components():
 
 
 def test_python_m_lfh_tunes_the_garbage_collector():
-    code = "import sys, gc; sys.argv = ['lfh', '--help']\nimport runpy\ntry:\n    runpy.run_module('lfh', run_name='__main__')\nexcept SystemExit:\n    pass\nprint(gc.get_threshold()[0])"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=Path(PROJECT_ROOT)).stdout
-    assert int(out.strip().splitlines()[-1]) >= 10_000
+    code = ("import gc, os, runpy, sys\n"
+            "sys.argv = ['lfh', 'policy-docs']\n"
+            "os._exit = lambda code: print('threshold', gc.get_threshold()[0])\n"
+            "runpy.run_module('lfh', run_name='__main__')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT).stdout
+    assert int(out.strip().splitlines()[-1].split()[-1]) >= 10_000
+
+
+def test_python_m_lfh_exits_with_its_code_and_flushed_output(tmp_path):
+    # `python -m lfh` leaves without interpreter teardown (os._exit): the exit code, stdout and the
+    # written files must all be complete anyway.
+    ok = subprocess.run([sys.executable, "-m", "lfh", "plan", "demo-staging", "-q", "--out", str(tmp_path / "p")],
+                        capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("demo-staging: ") and ok.stdout.endswith("\n")
+    assert json.loads((tmp_path / "p" / "report.json").read_text())["stack"] == "demo-staging"
+    bad = subprocess.run([sys.executable, "-m", "lfh", "plan", "no-such-stack", "-q"],
+                         capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert bad.returncode == 2 and "no stack file" in bad.stderr
+
+
+def test_a_cached_platform_plan_reads_its_config_only_when_asked(tmp_path):
+    # Planning a cloud client from the cache must not build the platform config model (~40 classes);
+    # an analyzer that does ask for it (an existing cluster's nodes) still gets the real config.
+    code = (
+        "import sys; sys.path.insert(0, %r)\n"
+        "from pathlib import Path\n"
+        "from lfh.plan import Engine, analyze\n"
+        "plan = analyze(Engine(cache_dir=Path(%r)).plan('acme-prod'))\n"
+        "loaded = 'lfh.config.platform' in sys.modules\n"
+        "print(loaded, plan.platform.config.platform.name, 'lfh.config.platform' in sys.modules)\n"
+        % (str(PROJECT_ROOT), str(tmp_path))
+    )
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["True", "aws", "True"]  # recorded now: the program built the model
+    again = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    assert again.stdout.split() == ["False", "aws", "True"]  # from the cache: only when asked

@@ -9,18 +9,19 @@ cache holds nothing a stack file does not. Disable with `LFH_PLAN_CACHE=0`; dele
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import pickle
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from .. import PROJECT_ROOT
 from .model import Plan
 
 #: Bump when the pickled shape of Plan/Resource changes incompatibly.
-FORMAT = 1
+FORMAT = 2
 
 
 def enabled() -> bool:
@@ -46,6 +47,27 @@ def key(stack_file: Path, program: Path) -> str:
     return h.hexdigest()[:32]
 
 
+class _StackConfigOnDemand:
+    """A cached plan's validated config, read from its stack file when first used.
+
+    Not pickled: unpickling it would import the whole platform model (~40 classes) into every
+    client plan, and a client only reads it for an existing cluster's node list. The cache key
+    covers the stack file, so reading it again gives the config the plan was recorded with."""
+
+    def __init__(self, stack_file: Path, stack: str):
+        self._where = (stack_file, stack)
+        self._config: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._config is None:
+            from ..config.loader import load_stack_file
+
+            self._config = load_stack_file(*self._where)[0]
+        return getattr(self._config, name)
+
+
 def load(cache_dir: Path, stack: str, stack_file: Path, program: Path) -> Optional[Plan]:
     path = Path(cache_dir) / f"{stack}-{key(stack_file, program)}.pickle"
     try:
@@ -53,14 +75,17 @@ def load(cache_dir: Path, stack: str, stack_file: Path, program: Path) -> Option
             plan = pickle.load(fh)
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, TypeError):
         return None
-    return plan if isinstance(plan, Plan) and plan.stack == stack else None
+    if not (isinstance(plan, Plan) and plan.stack == stack):
+        return None
+    plan.config = _StackConfigOnDemand(Path(stack_file), stack)
+    return plan
 
 
 def save(cache_dir: Path, plan: Plan, stack_file: Path, program: Path) -> None:
     """Store a freshly recorded (not yet analysed) plan; old entries of the stack are removed."""
     cache_dir = Path(cache_dir)
     try:
-        data = pickle.dumps(plan, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps(dataclasses.replace(plan, config=None), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an output value that cannot be pickled: just don't cache
         return
     try:
