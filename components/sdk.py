@@ -50,9 +50,10 @@ class SdkType:
     defaults: tuple[tuple[str, Any], ...] = ()
 
 
-def _azure_versions(module: str, kind: str, versions: str) -> tuple[str, ...]:
-    """azure-native's aliases: the same type in each API-versioned module it once shipped."""
-    return tuple(f"azure-native:{module}/{v}:{kind}" for v in versions.split())
+def _azure(module: str, kind: str, versions: str, **extra: Any) -> tuple[str, SdkType]:
+    """An azure-native type and its aliases: the same type in each API-versioned module it shipped."""
+    aliases = tuple(f"azure-native:{module}/{v}:{kind}" for v in versions.split())
+    return f"azure-native:{module}:{kind}", SdkType(aliases=aliases, **extra)
 
 
 _RBAC = "kubernetes:rbac.authorization.k8s.io"
@@ -114,40 +115,30 @@ SDK_TYPES: dict[str, SdkType] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": SdkType(),
     "gcp:secretmanager/secretVersion:SecretVersion": SdkType(
         secret_inputs=("secretData", "secretDataWo"), secret_outputs=("secretData", "secretDataWo")),
-    # Azure resources of the client adapter (components/cloud/azure.py).
-    "azure-native:managedidentity:UserAssignedIdentity": SdkType(
-        aliases=_azure_versions("managedidentity", "UserAssignedIdentity",
-                                "v20150831preview v20181130 v20210930preview v20220131preview v20230131 "
-                                "v20230731preview v20241130 v20250131preview v20250531preview"),
-        outputs=("clientId", "principalId", "name")),
-    "azure-native:managedidentity:FederatedIdentityCredential": SdkType(
-        aliases=_azure_versions("managedidentity", "FederatedIdentityCredential",
-                                "v20220131preview v20230131 v20230731preview v20241130 v20250131preview "
-                                "v20250531preview")),
-    "azure-native:authorization:RoleAssignment": SdkType(
-        aliases=_azure_versions("authorization", "RoleAssignment",
-                                "v20150701 v20171001preview v20180101preview v20180901preview v20200301preview "
-                                "v20200401preview v20200801preview v20201001preview v20220401"),
-        defaults=(("principalType", "User"),)),
-    "azure-native:storage:EncryptionScope": SdkType(
-        aliases=_azure_versions("storage", "EncryptionScope",
-                                "v20190601 v20200801preview v20210101 v20210201 v20210401 v20210601 v20210801 "
-                                "v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 v20240101 v20250101 "
-                                "v20250601 v20250801 v20260401"),
-        outputs=("name",)),
-    "azure-native:storage:BlobContainer": SdkType(
-        aliases=_azure_versions("storage", "BlobContainer",
-                                "v20180201 v20180301preview v20180701 v20181101 v20190401 v20190601 "
-                                "v20200801preview v20210101 v20210201 v20210401 v20210601 v20210801 v20210901 "
-                                "v20220501 v20220901 v20230101 v20230401 v20230501 v20240101 v20250101 v20250601 "
-                                "v20250801 v20260401"),
-        outputs=("name",)),
-    "azure-native:keyvault:Secret": SdkType(
-        aliases=_azure_versions("keyvault", "Secret",
-                                "v20161001 v20180214 v20180214preview v20190901 v20200401preview v20210401preview "
-                                "v20210601preview v20211001 v20211101preview v20220201preview v20220701 v20221101 "
-                                "v20230201 v20230701 v20240401preview v20241101 v20241201preview v20250501 v20260201 "
-                                "v20260301preview")),
+    # Azure resources of the client adapter (components/cloud/azure.py): azure-native aliases each
+    # type to the same type in every API-versioned module it once shipped (listed by version).
+    **dict(_azure(module, kind, versions, **extra) for module, kind, versions, extra in (
+        ("managedidentity", "UserAssignedIdentity",
+         "v20150831preview v20181130 v20210930preview v20220131preview v20230131 v20230731preview v20241130 "
+         "v20250131preview v20250531preview", {"outputs": ("clientId", "principalId", "name")}),
+        ("managedidentity", "FederatedIdentityCredential",
+         "v20220131preview v20230131 v20230731preview v20241130 v20250131preview v20250531preview", {}),
+        ("authorization", "RoleAssignment",
+         "v20150701 v20171001preview v20180101preview v20180901preview v20200301preview v20200401preview "
+         "v20200801preview v20201001preview v20220401", {"defaults": (("principalType", "User"),)}),
+        ("storage", "EncryptionScope",
+         "v20190601 v20200801preview v20210101 v20210201 v20210401 v20210601 v20210801 v20210901 v20220501 "
+         "v20220901 v20230101 v20230401 v20230501 v20240101 v20250101 v20250601 v20250801 v20260401",
+         {"outputs": ("name",)}),
+        ("storage", "BlobContainer",
+         "v20180201 v20180301preview v20180701 v20181101 v20190401 v20190601 v20200801preview v20210101 "
+         "v20210201 v20210401 v20210601 v20210801 v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 "
+         "v20240101 v20250101 v20250601 v20250801 v20260401", {"outputs": ("name",)}),
+        ("keyvault", "Secret",
+         "v20161001 v20180214 v20180214preview v20190901 v20200401preview v20210401preview v20210601preview "
+         "v20211001 v20211101preview v20220201preview v20220701 v20221101 v20230201 v20230701 v20240401preview "
+         "v20241101 v20241201preview v20250501 v20260201 v20260301preview", {}),
+    )),
 }
 
 
