@@ -8,14 +8,13 @@ byte is written, and an existing file is never overwritten.
 from __future__ import annotations
 
 import re
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from pydantic import BaseModel, SecretStr
 
-from .config.base import SECRET_PLACEHOLDER_PREFIX
+from .config.base import SECRET_PLACEHOLDER_PREFIX, models_in
 from .config.client import ClientConfig
 from .config.loader import ENV_SHORT, ConfigError, load_stack_file, parse_stack_config
 
@@ -68,7 +67,7 @@ OPTION_KEYS = {
 def _has_path(model: type[BaseModel], path: str) -> bool:
     annotation: Any = model
     for part in path.split("."):
-        members = _models(annotation)
+        members = models_in(annotation)
         info = None
         for m in members:
             info = next((i for n, i in m.model_fields.items() if part in (n, i.alias)), None)
@@ -78,15 +77,6 @@ def _has_path(model: type[BaseModel], path: str) -> bool:
             return False
         annotation = info.annotation
     return True
-
-
-def _models(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    out: list[type[BaseModel]] = []
-    for arg in typing.get_args(annotation):
-        out += _models(arg)
-    return out
 
 
 def _set_path(data: dict[str, Any], path: str, value: Any) -> None:
@@ -138,7 +128,7 @@ def _required_secrets(model: type[BaseModel], prefix: str) -> list[str]:
         if info.annotation is SecretStr and info.is_required():
             out.append(key)
         elif info.is_required():
-            for m in _models(info.annotation)[:1]:
+            for m in models_in(info.annotation)[:1]:
                 out += _required_secrets(m, key)
     return out
 

@@ -74,7 +74,6 @@ class ObjectStorage(pulumi.ComponentResource):
         super().__init__("lfh:client:ObjectStorage", name, None, opts)
         self.ctx = ctx
         self.mode = mode
-        cfg = ctx.config.object_storage
         self.workloads: list[Workload] = []
         self.routes: list[RouteSpec] = []
         self.app_service_account_binding: Optional[ServiceAccountBinding] = None

@@ -439,7 +439,7 @@ class EksCluster(pulumi.ComponentResource):
         return out
 
     def _backup_bucket(self) -> None:
-        cfg, n, b = self.cfg, self.name, self.cfg.backup
+        n, b = self.name, self.cfg.backup
         # No Object Lock here: Velero rewrites and deletes its own objects.
         self.bucket = aws.s3.Bucket(
             f"{n}-backups",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, get_args
 
 from pydantic import (
     AfterValidator,
@@ -127,3 +127,10 @@ class EnvAwareModel(StrictModel):
             if key not in filled and env in per_env:
                 filled[key] = per_env[env]
         return filled
+
+
+def models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The config models an annotation holds: itself, or the members of an Optional/Union/list/dict."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in get_args(annotation) for m in models_in(arg)]

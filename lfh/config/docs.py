@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 from pydantic_core import PydanticUndefined
 
+from .base import models_in
 from .loader import LFH_KEYS
 
 HEADER = """# Configuration reference
@@ -88,15 +89,6 @@ def _attribute_docs(model: type[BaseModel]) -> dict[str, str]:
     return docs
 
 
-def _models(annotation: Any) -> list[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    out: list[type[BaseModel]] = []
-    for arg in typing.get_args(annotation):
-        out += _models(arg)
-    return out
-
-
 def _rows(model: type[BaseModel], path: str, rows: list[str], sections: list[tuple[str, type[BaseModel]]]) -> None:
     env_defaults = getattr(model, "ENV_DEFAULTS", {}) or {}
     for name, info in model.model_fields.items():
@@ -118,7 +110,7 @@ def _rows(model: type[BaseModel], path: str, rows: list[str], sections: list[tup
             inner, suffix = typing.get_args(annotation)[1], ".<name>"
         elif origin in (list, tuple) and typing.get_args(annotation):
             inner, suffix = typing.get_args(annotation)[0], "[]"
-        members = _models(inner)
+        members = models_in(inner)
         if len(members) > 1:
             for m in members:
                 tag = _tag(m)

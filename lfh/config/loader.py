@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Optional
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from .base import SECRET_PLACEHOLDER_PREFIX, Environment
+from .base import SECRET_PLACEHOLDER_PREFIX, Environment, models_in
 
 if TYPE_CHECKING:
     from .client import ClientConfig
@@ -247,7 +247,7 @@ def _model_at(model: Any, loc: list) -> Any:
     """The model class found by following ``loc`` (pydantic error location) from ``model``."""
     annotation: Any = model
     for part in loc:
-        members = _models_in(annotation)
+        members = models_in(annotation)
         if not members:
             return None
         if isinstance(part, int) or str(part).isdigit():
@@ -262,19 +262,8 @@ def _model_at(model: Any, loc: list) -> Any:
         if info is None:
             continue  # a dict key: the value's model follows
         annotation = info.annotation
-    members = _models_in(annotation)
+    members = models_in(annotation)
     return members[0] if members else None
-
-
-def _models_in(annotation: Any) -> list:
-    import typing
-
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return [annotation]
-    found: list = []
-    for arg in typing.get_args(annotation):
-        found += _models_in(arg)
-    return found
 
 
 def _literal_tag(model: Any) -> Any:

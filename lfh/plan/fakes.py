@@ -434,7 +434,7 @@ def _gcp_log_bucket(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 @state("gcp:logging/projectSink:ProjectSink")
 def _gcp_log_sink(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"writerIdentity": f"serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"}
+    return {"writerIdentity": "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"}
 
 
 @state("gcp:projects/iAMCustomRole:IAMCustomRole")
