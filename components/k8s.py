@@ -77,35 +77,25 @@ class KubeObject(pulumi.CustomResource):
         super().__init__(token, resource_name, props, opts)
 
 
-#: `helm.v3.Release` inputs: Python keyword -> Pulumi property (the typed class's names).
-_RELEASE_FIELDS = (
-    "allow_null_values", "atomic", "chart", "cleanup_on_fail", "create_namespace", "dependency_update",
-    "description", "devel", "disable_crd_hooks", "disable_openapi_validation", "disable_webhooks",
-    "force_update", "keyring", "lint", "manifest", "max_history", "name", "namespace", "postrender",
-    "recreate_pods", "render_subchart_notes", "replace", "repository_opts", "reset_values",
-    "resource_names", "reuse_values", "skip_await", "skip_crds", "take_ownership", "timeout",
-    "value_yaml_files", "values", "verify", "version", "wait_for_jobs",
-)
-
-
-def _camel(name: str) -> str:
-    if name == "disable_crd_hooks":  # the one property not named by the camelCase rule
-        return "disableCRDHooks"
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
 class HelmRelease(pulumi.CustomResource):
-    """A Helm release, registered as ``k8s.helm.v3.Release`` registers it (same keyword arguments;
-    ``repository_opts`` is a plain dict such as ``{"repo": url}``). Output: ``release.status``."""
+    """A Helm release, registered as ``k8s.helm.v3.Release`` registers it. ``props`` are the
+    release's inputs under their Pulumi names (`chart`, `repositoryOpts`, `createNamespace`, …);
+    a pinned chart's `chart`/`version`/`repositoryOpts` come from `pinned_chart`. Output: `status`."""
 
-    def __init__(self, resource_name: str, *, opts: Optional[pulumi.ResourceOptions] = None, **inputs: Any):
-        unknown = sorted(set(inputs) - set(_RELEASE_FIELDS))
-        if unknown:
-            raise TypeError(f"HelmRelease {resource_name}: unknown argument(s) {', '.join(unknown)}")
-        if inputs.get("chart") is None:
-            raise TypeError("Missing required property 'chart'")
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: Optional[pulumi.ResourceOptions] = None):
         # The typed class always sends `compat: "true"` (Helm-3-compatible field names).
-        props = {**{_camel(k): v for k, v in inputs.items()}, "compat": "true"}
-        props, opts = sdk_registration(RELEASE_TYPE, resource_name, props, opts)
+        props, opts = sdk_registration(RELEASE_TYPE, resource_name, {**props, "compat": "true"}, opts)
         super().__init__(RELEASE_TYPE, resource_name, props, opts)
+
+
+def pinned_chart(chart_key: str, overrides: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """`chart`, `version` and `repositoryOpts` of a release of a chart pinned in `lfh.charts.CHARTS`
+    (an OCI chart is referenced by its URL, without repository options). ``overrides`` are a stack's
+    `chartVersions` (e.g. while testing an upgrade; the plan warns about them)."""
+    from lfh.charts import CHARTS
+
+    chart = CHARTS[chart_key]
+    version = (overrides or {}).get(chart_key, chart.version)
+    if chart.is_oci:
+        return {"chart": chart.repository, "version": version}
+    return {"chart": chart.chart, "version": version, "repositoryOpts": {"repo": chart.repository}}

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Optional
 
 from . import prices
+from .config.base import camel
 from .plan.model import Finding, Plan
 
 GIB = 1024 ** 3
@@ -432,10 +433,7 @@ class Totals:
 
     def rounded(self) -> dict[str, Any]:
         """camelCase keys (`memoryRequestsGiB`) as report.json spells them, values rounded."""
-        def camel(k: str) -> str:
-            head, *rest = k.split("_")
-            return (head + "".join(p.capitalize() for p in rest)).replace("Gib", "GiB")
-        return {camel(k): (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        return {camel(k).replace("Gib", "GiB"): (round(v, 3) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 @dataclass

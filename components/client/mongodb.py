@@ -12,11 +12,10 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from lfh.charts import CHARTS
 
 from ..cloud import adapter_for
 from ..cloud.base import BackupTarget
-from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
 
@@ -83,17 +82,13 @@ class MongoDB(pulumi.ComponentResource):
         storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
 
         # --- operator: watches this namespace only (namespace-scoped RBAC, no cluster-wide rights).
-        chart = CHARTS["psmdb-operator"]
-        self.operator = HelmRelease(
-            f"{name}-operator",
-            name=OPERATOR_RELEASE,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts={"repo": chart.repository},
-            namespace=ns,
-            create_namespace=False,
-            atomic=True,
-            values={
+        self.operator = HelmRelease(f"{name}-operator", {
+            "name": OPERATOR_RELEASE,
+            **pinned_chart("psmdb-operator"),
+            "namespace": ns,
+            "createNamespace": False,
+            "atomic": True,
+            "values": {
                 "replicaCount": 1,
                 "image": {"repository": "percona/percona-server-mongodb-operator", "tag": OPERATOR_IMAGE_TAG,
                           "pullPolicy": "IfNotPresent"},
@@ -108,8 +103,7 @@ class MongoDB(pulumi.ComponentResource):
                 # Only our own label keys: the chart's selector labels must stay the chart's.
                 "podLabels": _own_labels(ctx),
             },
-            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
-        )
+        }, child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]))
 
         # --- secrets the operator reads, built by External Secrets from generated values.
         users_secret = f"{CLUSTER}-system-users"

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from lfh.charts import CHARTS
 
 from ..cloud.base import BucketInfo
 from ..cluster.contract import ServiceAccountBinding
-from ..k8s import HelmRelease, child_opts, labels, meta
+from ..k8s import HelmRelease, child_opts, labels, meta, pinned_chart
 from .contract import FROM_GATEWAY, FROM_SELF, TO_INTERNET_HTTPS, AppWiring, ClientContext, RouteSpec, Workload
 from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets
 
@@ -143,7 +142,6 @@ class ObjectStorage(pulumi.ComponentResource):
                         "containerSecurityContext": restricted_container,
                         "resources": {"requests": {"memory": "128Mi", "cpu": "50m"}, "limits": {"memory": "256Mi"}}}
         policy_name = f"{cfg.bucket}-readwrite"
-        chart = CHARTS["minio"]
         values: dict[str, Any] = {
             "fullnameOverride": MINIO_RELEASE,
             "image": {"repository": "quay.io/minio/minio", "tag": m.image_tag, "pullPolicy": "IfNotPresent"},
@@ -198,19 +196,16 @@ class ObjectStorage(pulumi.ComponentResource):
             "podDisruptionBudget": {"enabled": distributed, "maxUnavailable": 1},
             "serviceAccount": {"create": True, "name": MINIO_RELEASE},
         }
-        self.release = HelmRelease(
-            f"{name}-minio",
-            name=MINIO_RELEASE,
-            chart=chart.chart,
-            version=chart.version,
-            repository_opts={"repo": chart.repository},
-            namespace=ns,
-            create_namespace=False,
-            values=values,
+        self.release = HelmRelease(f"{name}-minio", {
+            "name": MINIO_RELEASE,
+            **pinned_chart("minio"),
+            "namespace": ns,
+            "createNamespace": False,
+            "values": values,
+        },
             # Objects live on the release's PVCs: keep them through a mistaken destroy.
-            opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, es_root, es_app],
-                            protect=True, retain_on_delete=True),
-        )
+            child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, es_root, es_app],
+                       protect=True, retain_on_delete=True))
 
         self.routes = [RouteSpec(name=STORAGE_ROUTE, hostname=hostname, service=MINIO_RELEASE, port=MINIO_PORT,
                                  # Presigned uploads/downloads up to 50 MB on slow links.

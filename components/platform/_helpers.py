@@ -7,10 +7,9 @@ from typing import Any, Literal, Optional, Sequence
 import pulumi
 import pulumi_kubernetes as k8s
 
-from lfh.charts import CHARTS
 from lfh.config.platform import Resources
 
-from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
@@ -62,38 +61,32 @@ def release(parent: pulumi.Resource, provider: pulumi.ProviderResource, chart_ke
     """
     if skip_await and not skip_await_reason:
         raise ValueError(f"release {chart_key}: skip_await needs a documented reason")
-    chart = CHARTS[chart_key]
-    # A stack may override a pin (`chartVersions`, e.g. while testing an upgrade); the plan warns about it.
-    version = (getattr(parent, "chart_versions", None) or {}).get(chart_key, chart.version)
     release_name = name or chart_key
     ns_name = namespace if isinstance(namespace, str) else None
     deps = list(depends_on)
     if not isinstance(namespace, str):
         deps.append(namespace)
         ns_name = namespace.metadata["name"]  # type: ignore[index]
-    if chart.is_oci:
-        chart_ref, repo_opts = chart.repository, None
-    else:
-        chart_ref, repo_opts = chart.chart, {"repo": chart.repository}
     return HelmRelease(
         f"{parent._name}-{release_name}",  # type: ignore[attr-defined]
-        name=release_name,
-        chart=chart_ref,
-        version=version,
-        repository_opts=repo_opts,
-        namespace=ns_name,
-        # The namespace is ours (labelled with its Pod Security level); Helm must not create one.
-        create_namespace=False,
-        values=values,
-        atomic=True,
-        wait_for_jobs=True,
-        cleanup_on_fail=True,
-        timeout=timeout,
-        max_history=10,
-        skip_await=skip_await,
-        # CRDs come with the chart and are kept on uninstall (deleting a CRD deletes every object of it).
-        skip_crds=False,
-        opts=child_opts(parent, provider, depends_on=deps),
+        {
+            "name": release_name,
+            # A stack may override a pin (`chartVersions`); the plan warns about it.
+            **pinned_chart(chart_key, getattr(parent, "chart_versions", None)),
+            "namespace": ns_name,
+            # The namespace is ours (labelled with its Pod Security level); Helm must not create one.
+            "createNamespace": False,
+            "values": values,
+            "atomic": True,
+            "waitForJobs": True,
+            "cleanupOnFail": True,
+            "timeout": timeout,
+            "maxHistory": 10,
+            "skipAwait": skip_await,
+            # CRDs come with the chart and are kept on uninstall (deleting a CRD deletes every object of it).
+            "skipCrds": False,
+        },
+        child_opts(parent, provider, depends_on=deps),
     )
 
 

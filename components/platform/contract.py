@@ -8,6 +8,8 @@ from typing import Any
 
 import pulumi
 
+from lfh.config.base import camel
+
 #: Label a namespace must carry for the shared Gateway to accept its routes.
 CLIENT_NAMESPACE_LABEL = "lfh.io/client-namespace"
 
@@ -62,7 +64,7 @@ class PlatformContract:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[_camel(f.name)] = _camel_keys(asdict(value) if isinstance(value, GatewayRef) else value)
+            out[camel(f.name)] = _camel_keys(asdict(value) if isinstance(value, GatewayRef) else value)
         return out
 
     @classmethod
@@ -80,18 +82,13 @@ def export(contract: PlatformContract, kubeconfig: pulumi.Output[str]) -> None:
     pulumi.export("kubeconfig", pulumi.Output.secret(kubeconfig))
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(p[:1].upper() + p[1:] for p in rest)
-
-
 def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name)
 
 
 def _camel_keys(value: Any) -> Any:
     if isinstance(value, dict):
-        return {(_camel(k) if "_" in k else k): _camel_keys(v) for k, v in value.items()}
+        return {(camel(k) if "_" in k else k): _camel_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_camel_keys(v) for v in value]
     return value

@@ -36,6 +36,11 @@ class Environment(str, Enum):
         return self is Environment.production
 
 
+def camel(name: str) -> str:
+    """`snake_case` -> `camelCase`: how every key is spelled in stack files, outputs and reports."""
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+
+
 class StrictModel(BaseModel):
     """Base of every config section: unknown keys are errors, field names are camelCase in YAML."""
 
@@ -49,7 +54,7 @@ class StrictModel(BaseModel):
         use_attribute_docstrings=False,
         # Build validators on first use: a client plan never validates platform/cluster sections.
         defer_build=True,
-        alias_generator=lambda name: re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name),
+        alias_generator=lambda name: camel(name),
     )
 
 
