@@ -49,9 +49,7 @@ def child_opts(parent: pulumi.Resource, provider: pulumi.ProviderResource, *,
 # --- Registering Kubernetes objects -------------------------------------------------------------
 # Built-in kinds and Helm releases are registered through components/sdk.py (the request the typed
 # `k8s.core.v1.Namespace`/`k8s.helm.v3.Release` classes send, without importing them: see there why).
-from .sdk import sdk_registration  # noqa: E402
-
-RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
+from .sdk import RELEASE_TYPE, sdk_registration  # noqa: E402
 
 
 def kube_type(api_version: str, kind: str) -> str:

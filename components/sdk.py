@@ -56,6 +56,7 @@ def _azure(module: str, kind: str, versions: str, **extra: Any) -> tuple[str, Sd
     return f"azure-native:{module}:{kind}", SdkType(aliases=aliases, **extra)
 
 
+RELEASE_TYPE = "kubernetes:helm.sh/v3:Release"
 _RBAC = "kubernetes:rbac.authorization.k8s.io"
 #: Every type registered through `SdkResource`; a type missing here is refused (add it with the
 #: typed class's metadata, and the equivalence test will check it).
@@ -84,7 +85,7 @@ SDK_TYPES: dict[str, SdkType] = {
         "kubernetes:autoscaling/v1:HorizontalPodAutoscaler", "kubernetes:autoscaling/v2beta1:HorizontalPodAutoscaler",
         "kubernetes:autoscaling/v2beta2:HorizontalPodAutoscaler")),
     "kubernetes:storage.k8s.io/v1:StorageClass": SdkType(aliases=("kubernetes:storage.k8s.io/v1beta1:StorageClass",)),
-    "kubernetes:helm.sh/v3:Release": SdkType(outputs=("status",)),
+    RELEASE_TYPE: SdkType(outputs=("status",)),
     # Generated secrets (components/client/secrets.py).
     "random:index/randomPassword:RandomPassword": SdkType(secret_outputs=("bcryptHash", "result"), outputs=("result",)),
     "random:index/randomBytes:RandomBytes": SdkType(secret_outputs=("base64", "hex"), outputs=("base64",)),

@@ -1,15 +1,13 @@
 """The configuration reference, generated from the model (`python -m lfh config-docs`)."""
 from __future__ import annotations
 
-import ast
-import inspect
-import textwrap
 import typing
 from enum import Enum
 from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
+from pydantic._internal._docs_extraction import extract_docstrings_from_cls  # the pinned pydantic's own
 from pydantic_core import PydanticUndefined
 
 from .base import models_in
@@ -70,22 +68,13 @@ def _default(info: Any) -> str:
 def _attribute_docs(model: type[BaseModel]) -> dict[str, str]:
     """Field docstrings (the string literal under a field), base classes first.
 
-    The models don't ask pydantic for these (`use_attribute_docstrings` reads every class's source
-    at import, a tenth of a plan's time); only this generator needs them, so it reads them here."""
+    The models don't ask pydantic for these at import (`use_attribute_docstrings` reads every
+    class's source, a tenth of a plan's time); only this generator needs them, so it asks pydantic's
+    own extractor here, per class of the model's MRO."""
     docs: dict[str, str] = {}
     for klass in reversed(model.__mro__):
-        if not (isinstance(klass, type) and issubclass(klass, BaseModel)) or klass is BaseModel:
-            continue
-        try:
-            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
-        except (OSError, TypeError, SyntaxError):
-            continue
-        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)):
-                docs[node.target.id] = inspect.cleandoc(after.value.value)
+        if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
+            docs.update(extract_docstrings_from_cls(klass, use_inspect=True))
     return docs
 
 
