@@ -3,6 +3,7 @@ afterwards, deterministic output, and a client plan that does not import the pla
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -80,8 +81,10 @@ def test_python_m_lfh_tunes_the_garbage_collector():
 def test_python_m_lfh_exits_with_its_code_and_flushed_output(tmp_path):
     # `python -m lfh` leaves without interpreter teardown (os._exit): the exit code, stdout and the
     # written files must all be complete anyway.
+    # Buffered stdout, as in a pipe on a normal machine (this environment may set PYTHONUNBUFFERED).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
     ok = subprocess.run([sys.executable, "-m", "lfh", "plan", "demo-staging", "-q", "--out", str(tmp_path / "p")],
-                        capture_output=True, text=True, cwd=PROJECT_ROOT)
+                        capture_output=True, text=True, cwd=PROJECT_ROOT, env=env)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith("demo-staging: ") and ok.stdout.endswith("\n")
     assert json.loads((tmp_path / "p" / "report.json").read_text())["stack"] == "demo-staging"
