@@ -147,6 +147,33 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_charts(args: argparse.Namespace) -> int:
+    from . import chart_cache
+    from .charts import CHARTS
+
+    if args.action == "pull":
+        unknown = [k for k in args.keys if k not in CHARTS]
+        if unknown:
+            raise UsageError(f"charts pull: no pinned chart {', '.join(unknown)} (known: {', '.join(sorted(CHARTS))})")
+        charts = [CHARTS[k] for k in args.keys] if args.keys else None
+        try:
+            pulled = chart_cache.pull(charts, force=args.force)
+        except chart_cache.PullError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FINDINGS
+        for p in pulled:
+            print(f"{p.status:7s} {p.key} {p.version} {p.digest} -> {p.path}")
+        return EXIT_OK
+    missing = 0
+    for chart, source in chart_cache.status():
+        if source is None:
+            missing += 1
+            print(f"MISSING {chart.key} {chart.version}: {chart_cache.where_to_get(chart)}")
+        else:
+            print(f"{source.origin:9s}{chart.key} {chart.version} {source.digest or ''} {source.path}")
+    return EXIT_FINDINGS if missing else EXIT_OK
+
+
 def _cmd_docs(args: argparse.Namespace) -> int:
     from .docgen import check, write
 
@@ -202,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bucket-gib", type=float, default=100.0, help="assumed GiB stored per bucket (default 100)")
     c.add_argument("--json", action="store_true", help="print the report.json `cost` data instead of tables")
     c.set_defaults(func=_cmd_cost)
+
+    ch = sub.add_parser("charts", help="the pinned Helm charts: where a plan renders them from, or pull them into the cache")
+    ch.add_argument("action", choices=["pull", "list"], help="pull: fetch into the chart cache (digest recorded); list: show sources")
+    ch.add_argument("keys", nargs="*", help="chart keys of lfh/charts.py (default: all)")
+    ch.add_argument("--force", action="store_true", help="pull again even when the cache holds the version")
+    ch.set_defaults(func=_cmd_charts)
 
     g = sub.add_parser("docs", help="regenerate the generated docs (configuration, policies, hipaa)")
     g.add_argument("--check", action="store_true", help="exit 1 if any generated doc is stale")

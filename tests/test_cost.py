@@ -249,7 +249,7 @@ def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
         return cpu, mem
 
     cpu = mem = storage = 0.0
-    for f in sorted(manifest_dir.glob("*.yaml")):
+    for f in sorted(p for p in manifest_dir.glob("*.yaml") if not p.name.startswith("helm.")):  # ours only
         o = yaml.safe_load(f.read_text())
         kind, spec = o["kind"], o.get("spec") or {}
         if kind in ("Deployment", "StatefulSet"):

@@ -271,7 +271,10 @@ def test_a_chart_version_override_reaches_the_release_and_warns(tmp_path):
     plan = analyze(_variant(tmp_path, {"chartVersions": {"velero": "12.1.1"}}).plan("platform-local"))
     velero = next(r for r, h in plan.helm_releases() if h["chart"] == "velero")
     assert velero.inputs["version"] == "12.1.1"
-    assert [f.severity for f in plan.findings if "12.1.1" in f.message] == ["warning"]
+    # The override warns; a version neither the chart cache nor ../shared/upstream holds cannot be
+    # rendered, and that is an error, never a silent skip.
+    assert sorted((f.check, f.severity) for f in plan.findings if "12.1.1" in f.message) == [
+        ("helm-render", "error"), ("helm-values", "warning")]
 
 
 @pytest.mark.parametrize("which", ["local", "full"])

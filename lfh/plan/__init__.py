@@ -11,6 +11,7 @@ from .output import render_summary, write_plan
 #: Analyzers run over every plan, in order. Each is "module:function" taking a Plan and adding
 #: findings and/or report sections to it.
 ANALYZERS = [
+    "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",

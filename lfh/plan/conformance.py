@@ -93,7 +93,7 @@ def check_k8s_schema(plan: Plan) -> list[Finding]:
     """Built-in objects against the strict Kubernetes OpenAPI schema (unknown fields are errors)."""
     from .upstream_index import is_builtin, k8s_validator, nearest_k8s_version
 
-    objects = [(r, m) for r, m in plan.manifests() if is_builtin(m.get("apiVersion", ""))]
+    objects = [o for o in _checked_objects(plan) if is_builtin(o.obj.get("apiVersion", ""))]
     if not objects:
         return []
     try:
@@ -109,22 +109,30 @@ def check_k8s_schema(plan: Plan) -> list[Finding]:
             f"Kubernetes {plan.kubernetes_version} has no bundled schema; checked against {version}, the nearest "
             "version kubernetes-validate supports",
         ))
-    for res, obj in objects:
+    for o in objects:
+        obj = o.obj
         api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
         # Patch resources (server-side apply) carry a partial object: required fields may be absent.
-        validator = k8s_validator(version, api, kind, res.type.endswith("Patch"))
+        validator = k8s_validator(version, api, kind, o.phase == "patch")
         if validator is None:
             findings.append(Finding(
-                "k8s-schema", "error", res.urn,
-                f"{_object_name(obj)}: Kubernetes {version} has no {kind} in {api} (removed, not yet served, or misspelled)",
+                "k8s-schema", "error", o.urn,
+                f"{o.label()}: Kubernetes {version} has no {kind} in {api} (removed, not yet served, or misspelled)",
             ))
             continue
         for err in validator.errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
             findings.append(Finding(
-                "k8s-schema", "error", res.urn,
-                f"{_object_name(obj)}: {err.where}: {err.message} (Kubernetes {version} OpenAPI schema, strict)",
+                "k8s-schema", "error", o.urn,
+                f"{o.label()}: {err.where}: {err.message} (Kubernetes {version} OpenAPI schema, strict)",
             ))
     return findings
+
+
+def _checked_objects(plan: Plan):
+    """Ours and every rendered object (hooks and CRDs included: the API server admits them all)."""
+    from .render import cluster_objects
+
+    return cluster_objects(plan, phases=("object", "hook", "crd", "patch"))
 
 
 # ---------------------------------------------------------------- crd-schema
@@ -139,27 +147,32 @@ def _crd_index(root: str, cache: str):
 
 def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     """Custom resources against their CRD's openAPIV3Schema (strict: pruned fields are errors)."""
-    from .upstream_index import GATEWAY_API_GROUPS, cache_dir, is_builtin, split_api_version
+    from .upstream_index import GATEWAY_API_GROUPS, cache_dir, is_builtin, split_api_version  # noqa: F401
 
-    objects = [(r, m) for r, m in plan.manifests() if not is_builtin(m.get("apiVersion", ""))]
+    objects = [o for o in _checked_objects(plan) if not is_builtin(o.obj.get("apiVersion", ""))]
     root = root or upstream_dir()
     if root is None:
         return [upstream_missing(plan, "crd-schema", "custom resources")]
     if not objects:
         return []
     index = _crd_index(str(root), str(cache_dir()))
+    chart_crds = _rendered_crds(plan)
     findings: list[Finding] = []
     try:
-        for res, obj in objects:
+        for o in objects:
+            res, obj = o, o.obj
             api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
             group, ver = split_api_version(api)
             crd = index.find(group, kind)
+            if crd is None and group not in GATEWAY_API_GROUPS:
+                # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
+                crd = chart_crds.get((group, kind))
             if crd is None:
                 where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
                          else "the CRD files charts.yaml lists")
                 near = [k for k in index.kinds_near(group, kind) if k != kind]
                 findings.append(Finding("crd-schema", "error", res.urn,
-                                        f"{_object_name(obj)}: no upstream CRD for {kind} in {group or 'core'} in {where}"
+                                        f"{o.label()}: no upstream CRD for {kind} in {group or 'core'} in {where}"
                                         + (f" (did you mean {near[0]}?)" if near else "")))
                 continue
             cv = crd.versions.get(ver)
@@ -167,20 +180,20 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                 served = sorted(n for n, v in crd.versions.items() if v.served)
                 why = "is not served" if cv is not None else "does not exist"
                 findings.append(Finding("crd-schema", "error", res.urn,
-                                        f"{_object_name(obj)}: {api} {why} in CRD {crd.source} (served: {', '.join(served)})"))
+                                        f"{o.label()}: {api} {why} in CRD {crd.source} (served: {', '.join(served)})"))
                 continue
             if cv.deprecated:
                 findings.append(Finding("crd-schema", "warning", res.urn,
-                                        f"{_object_name(obj)}: {api} is deprecated in CRD {crd.source}"
+                                        f"{o.label()}: {api} is deprecated in CRD {crd.source}"
                                         + (f": {cv.deprecation_warning}" if cv.deprecation_warning else "")))
             if cv.schema is None:
                 findings.append(Finding("crd-schema", "warning", res.urn,
-                                        f"{_object_name(obj)}: CRD {crd.source} has no schema for {api}; not validated"))
+                                        f"{o.label()}: CRD {crd.source} has no schema for {api}; not validated"))
                 continue
             # Patch resources (server-side apply) carry a partial object: required fields may be absent.
-            for err in cv.validator(res.type.endswith("Patch")).errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
+            for err in cv.validator(o.phase == "patch").errors(obj)[:MAX_FINDINGS_PER_OBJECT]:
                 findings.append(Finding("crd-schema", "error", res.urn,
-                                        f"{_object_name(obj)}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
+                                        f"{o.label()}: {err.where}: {err.message} (CRD {crd.source}, {api})"))
     finally:
         index.save()
     for rel in sorted(index.missing_files):
@@ -188,6 +201,27 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
         findings.append(Finding("upstream-missing", "warning", stack_urn(plan),
                                 f"upstream CRD file {root / rel} (listed in charts.yaml) is missing: its kinds were NOT checked"))
     return findings
+
+
+def _rendered_crds(plan: Plan) -> dict[tuple[str, str], Any]:
+    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install."""
+    from .render import rendered
+    from .upstream_index import Crd, CrdVersion, _crd_record
+
+    out: dict[tuple[str, str], Any] = {}
+    for p in [plan] + ([plan.platform] if plan.platform is not None else []):
+        for rel in rendered(p):
+            for ro in rel.crds:
+                rec = _crd_record(ro.obj)
+                if rec is None or (rec["group"], rec["kind"]) in out:
+                    continue
+                crd = Crd(rec["group"], rec["kind"], rec.get("scope", ""),
+                          f"{rel.chart_key} {rel.version} {ro.template}")
+                for name, v in rec["versions"].items():
+                    crd.versions[name] = CrdVersion(name, v["served"], v["deprecated"], v["deprecationWarning"],
+                                                    None, v.get("schema"))
+                out[(rec["group"], rec["kind"])] = crd
+    return out
 
 
 # ---------------------------------------------------------------- helm-values

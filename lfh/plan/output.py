@@ -39,25 +39,46 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     return f"{_safe(ns)}__{_safe(str(obj.get('kind', 'Object')).lower())}__{_safe(str(meta.get('name', 'unnamed')))}.yaml"
 
 
+def rendered_filename(ro: Any) -> str:
+    """A rendered object's file: `helm.<release namespace>.<release>__<namespace>__<kind>__<name>.yaml`
+    (the release that makes it first, so ours and each release's sort apart)."""
+    obj = dict(ro.obj)
+    if not (obj.get("metadata") or {}).get("namespace") and ro.namespace:
+        obj["metadata"] = {**(obj.get("metadata") or {}), "namespace": ro.namespace}
+    return f"helm.{_safe(ro.release.namespace)}.{_safe(ro.release.name)}__{manifest_filename(obj)}"
+
+
+def _write_unique(folder: Path, name: str, text: str, seen: set[str]) -> None:
+    stem, n = name[:-5], 2
+    while name in seen:
+        name, n = f"{stem}__{n}.yaml", n + 1
+    seen.add(name)
+    (folder / name).write_text(text)
+
+
 def write_plan(plan: Plan, out: Path) -> None:
-    """Write resources.json, manifests/, helm/ and report.json under ``out`` (replacing it)."""
+    """Write resources.json, manifests/, hooks/, crds/, helm/, images.txt and report.json under ``out``
+    (replacing it). Rendered Helm objects go to manifests/ beside ours (file names say which release
+    made them); the releases' hooks (Jobs Helm runs around an install) and CRDs (installed once) are
+    listed apart in hooks/ and crds/."""
+    from .render import rendered
+
     out = Path(out)
     if out.exists():
         shutil.rmtree(out)
-    (out / "manifests").mkdir(parents=True)
-    (out / "helm").mkdir(parents=True)
+    for folder in ("manifests", "hooks", "crds", "helm"):
+        (out / folder).mkdir(parents=True)
     # By URN: registrations that wait on other resources finish in no fixed order, and a plan must
     # diff cleanly between two runs of the same code.
     ordered = sorted(plan.resources, key=lambda r: r.urn)
     (out / "resources.json").write_text(json.dumps([r.contract_dict() for r in ordered], indent=2) + "\n")
     seen: set[str] = set()
     for _, obj in plan.manifests():
-        name = manifest_filename(obj)
-        stem, n = name[:-5], 2
-        while name in seen:
-            name, n = f"{stem}__{n}.yaml", n + 1
-        seen.add(name)
-        (out / "manifests" / name).write_text(dump_yaml(obj))
+        _write_unique(out / "manifests", manifest_filename(obj), dump_yaml(obj), seen)
+    folders = {"object": "manifests", "hook": "hooks", "crd": "crds"}
+    for rel in rendered(plan):
+        for ro in rel.everything():
+            _write_unique(out / folders[ro.phase], rendered_filename(ro), dump_yaml(ro.obj), seen)
     for _, rel in plan.helm_releases():
         (out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml").write_text(dump_yaml(rel))
     report = {
