@@ -216,7 +216,10 @@ def test_kubeconfig_is_exec_based_and_secret(plan):
 
 def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
-    assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "accountId", "oidcProviderArn", "oidcIssuer", "partition"}
+    assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "accountId", "oidcProviderArn", "oidcIssuer", "partition",
+                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+    # EKS's control-plane ENIs live in the cluster's (private) subnets.
+    assert cloud["apiServerCidrs"] == cloud["nodeCidrs"] == ["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]
     assert cloud["kind"] == "aws" and cloud["secretsPrefix"] == "aws" and cloud["partition"] == "aws"
     assert not cloud["oidcIssuer"].startswith("https://")
     assert cloud["oidcProviderArn"].endswith(cloud["oidcIssuer"])

@@ -146,7 +146,11 @@ def test_protected_and_tagged(plan):
 def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "subscriptionId", "tenantId", "resourceGroup",
-                          "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location"}
+                          "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location",
+                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+    # AKS tunnels control-plane calls through konnectivity agents; the API server's own address is unknown.
+    assert cloud["apiServerCidrs"] == [] and cloud["apiServerTunnelPods"] == [
+        {"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}]
     assert cloud["kind"] == "azure" and cloud["keyVaultUri"] == f"https://{cloud['keyVaultName']}.vault.azure.net/"
     assert cloud["oidcIssuer"].startswith("https://")
     assert "kubeconfig" in plan.secret_outputs

@@ -21,7 +21,9 @@ def test_existing_creates_no_cloud_resources(plan_of):
 def test_existing_cloud_output_shape(plan_of):
     cloud = plan_of("platform-local").outputs["cloud"]
     assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
-                     "backupEndpoint": "https://s3.local.example.com"}
+                     "backupEndpoint": "https://s3.local.example.com",
+                     # Where the API server and the nodes are is unknown on an existing cluster.
+                     "apiServerCidrs": [], "apiServerTunnelPods": [], "nodeCidrs": []}
 
 
 def test_cloud_sdks_are_imported_lazily():

@@ -143,7 +143,9 @@ def test_labels_are_gcp_safe(plan):
 def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert cloud == {"kind": "gcp", "region": "us-central1", "kmsKeyId": cloud["kmsKeyId"], "secretsPrefix": "gcp",
-                     "project": "lfh-example", "workloadIdentityPool": "lfh-example.svc.id.goog"}
+                     "project": "lfh-example", "workloadIdentityPool": "lfh-example.svc.id.goog",
+                     "apiServerCidrs": ["172.16.0.0/28"], "nodeCidrs": ["10.42.0.0/20"],
+                     "apiServerTunnelPods": [{"namespace": "kube-system", "labels": {"k8s-app": "konnectivity-agent"}}]}
     assert cloud["kmsKeyId"].endswith("/cryptoKeys/data")
 
 

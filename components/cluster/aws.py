@@ -127,6 +127,11 @@ class EksCluster(pulumi.ComponentResource):
             ),
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
+            # EKS puts its control-plane ENIs into the cluster's subnets (the private ones here): the
+            # `kubernetes` Service's endpoints and the source of webhook calls are addresses there
+            # (EKS user guide, "Amazon EKS networking requirements": cross-account ENIs).
+            api_server_cidrs=list(self.private_cidrs),
+            node_cidrs=list(self.private_cidrs),
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidcProviderArn": self.oidc.arn, "backupBucket": self.bucket.bucket})
@@ -217,6 +222,7 @@ class EksCluster(pulumi.ComponentResource):
         private_cidrs = split_cidr(cfg.vpc_cidr, count, 2) if count <= 3 else split_cidr(cfg.vpc_cidr, count, 3)
         last = split_cidr(cfg.vpc_cidr, 4, 2)[3] if count <= 3 else split_cidr(cfg.vpc_cidr, 8, 3)[7]
         public_cidrs = split_cidr(last, count, 2 if count <= 3 else 3)
+        self.private_cidrs = list(private_cidrs)
         igw = aws.ec2.InternetGateway(f"{n}-igw", vpc_id=self.vpc.id, tags=self.tags, opts=self._opts())
         public_rt = aws.ec2.RouteTable(f"{n}-public-rt", vpc_id=self.vpc.id,
                                        routes=[{"cidr_block": "0.0.0.0/0", "gateway_id": igw.id}],

@@ -154,6 +154,12 @@ class AksCluster(pulumi.ComponentResource):
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
+            # AKS's API server reaches pods (webhooks) through the konnectivity agents in kube-system, so
+            # webhook calls arrive from those pods (AKS FAQ "How does the managed control plane communicate
+            # with my nodes?"; tigera/operator#5212: AKS labels them `app: konnectivity-agent`). The
+            # node subnet covers an agent on the host network. The API server's own address is unknown.
+            api_server_tunnel_pods=[{"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}],
+            node_cidrs=[cfg.node_subnet_cidr],
         )
         self.register_outputs({"clusterName": self.aks.name, "resourceGroup": self.rg.name, "oidcIssuer": self.oidc_issuer})
 

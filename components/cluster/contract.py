@@ -21,6 +21,9 @@ class ServiceAccountBinding:
     service_account: str
     annotations: dict[str, Any] = field(default_factory=dict)
     pod_labels: dict[str, str] = field(default_factory=dict)
+    #: Where the pods get their cloud tokens when not over HTTPS to the internet, as [(cidr, port)]
+    #: (GKE: the node's metadata server; IRSA and Azure WI exchange tokens with STS/Entra over HTTPS).
+    token_endpoints: list[tuple[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class ClusterContract:
     #:             storageAccountName, location
     #:   gcp:      project, workloadIdentityPool (`<project>.svc.id.goog`)
     #:   existing: backupEndpoint
+    #: The core platform adds apiServerCidrs, apiServerTunnelPods and nodeCidrs (the fields below) on export.
     cloud: dict[str, Any] = field(default_factory=dict)
     #: Resources Kubernetes objects must wait for (node pools, CSI add-on …).
     ready: list[pulumi.Resource] = field(default_factory=list)
@@ -84,6 +88,14 @@ class ClusterContract:
     dns01_solver: Optional[dict[str, Any]] = None
     #: Service annotations for the gateway's load balancer (internal LB, static IP …).
     load_balancer_annotations: dict[str, str] = field(default_factory=dict)
+    #: The API server's addresses as pods reach them and as webhook calls arrive from them (EKS: its
+    #: control-plane ENIs in the cluster subnets; GKE: the private control plane range). [] = unknown.
+    api_server_cidrs: list[str] = field(default_factory=list)
+    #: Pods the API server tunnels through to reach webhooks (konnectivity agents on AKS/GKE), as
+    #: [{"namespace": ..., "labels": {...}}].
+    api_server_tunnel_pods: list[dict[str, Any]] = field(default_factory=list)
+    #: The nodes' address ranges ([] = unknown).
+    node_cidrs: list[str] = field(default_factory=list)
     #: Where to schedule by node pool: `{"system"|"apps"|"db": {"nodeSelector": {…}, "tolerations": […]}}`
     #: (empty on existing clusters: schedule anywhere). Platform add-ons go to `system`.
     scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)

@@ -26,6 +26,7 @@ from ._common import (
     scheduling,
     taint_effect_upper,
 )
+from ..network_rules import CLOUD_METADATA_ENDPOINTS
 from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
 
 STORAGE_CLASS = "pd-balanced-cmek"
@@ -147,6 +148,13 @@ class GkeCluster(pulumi.ComponentResource):
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
+            # Private control plane: its endpoint (the `kubernetes` Service's endpoint) is in the
+            # master range, and so is the source of direct webhook calls; where GKE tunnels through
+            # konnectivity, calls arrive from the agents in kube-system (`k8s-app: konnectivity-agent`,
+            # tigera/operator#5212).
+            api_server_cidrs=[cfg.master_cidr],
+            api_server_tunnel_pods=[{"namespace": "kube-system", "labels": {"k8s-app": "konnectivity-agent"}}],
+            node_cidrs=[cfg.subnet_cidr],
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "backupBucket": self.bucket.name})
@@ -375,7 +383,9 @@ class GkeCluster(pulumi.ComponentResource):
                 member=f"serviceAccount:{self.workload_pool}[{ns}/{sa}]", opts=self._opts())
             accounts[addon] = account
             self.bindings[addon] = ServiceAccountBinding(
-                namespace=ns, service_account=sa, annotations={"iam.gke.io/gcp-service-account": account.email})
+                namespace=ns, service_account=sa, annotations={"iam.gke.io/gcp-service-account": account.email},
+                # Workload Identity tokens come from the node's GKE metadata server.
+                token_endpoints=list(CLOUD_METADATA_ENDPOINTS))
 
         def member(addon: str) -> pulumi.Output[str]:
             return accounts[addon].email.apply(lambda e: f"serviceAccount:{e}")
