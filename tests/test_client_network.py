@@ -93,10 +93,11 @@ def test_turning_syncd_off_removes_its_allows(tmp_path):
     def mentions_syncd(plan):
         return [p["metadata"]["name"] for p in by_kind(plan, "NetworkPolicy") if "syncd" in repr(p["spec"])]
 
-    # on: Syncd's own policy, plus an ingress rule on every workload it reaches (MongoDB)
-    assert "allow-syncd" in mentions_syncd(on)
+    # on: Syncd's own policy, an ingress rule on every workload it reaches (MongoDB), and the gateway's
+    # egress to its routed port (in the platform's gateway namespace)
+    assert "allow-syncd" in mentions_syncd(on) and f"egress-to-{on.outputs['namespace']}" in mentions_syncd(on)
     syncd_egress = {p["metadata"]["name"]: p for p in by_kind(on, "NetworkPolicy")}["allow-syncd"]["spec"].get("egress", [])
-    assert len(mentions_syncd(on)) == 1 + len(syncd_egress)
+    assert len(mentions_syncd(on)) == 2 + len(syncd_egress)
     assert mentions_syncd(off) == []
     assert not [r for r in by_kind(off, "HTTPRoute") if "sync." in repr(r)]
 

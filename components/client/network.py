@@ -10,11 +10,20 @@ on other workloads that mentioned it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 import pulumi
 
 from ..k8s import KubeObject, child_opts, meta
+from ..network_rules import (
+    ANYWHERE,
+    CLOUD_METADATA_ENDPOINTS,
+    allow_dns,
+    default_deny,
+    dns_egress_rule,
+)
+from ..network_rules import ns_peer as _ns_peer
+from ..network_rules import ports as _ports
 from .contract import (
     FROM_GATEWAY,
     FROM_MONITORING,
@@ -26,19 +35,10 @@ from .contract import (
     Workload,
 )
 
-#: A namespace is selected by its immutable name label (set by the API server; can't be spoofed by
-#: labelling another namespace, unlike custom labels).
-NS_NAME_LABEL = "kubernetes.io/metadata.name"
 #: `ingress_from` entries `namespace:<name>` admit a platform namespace (e.g. an operator) on `ports`.
 FROM_NAMESPACE_PREFIX = "namespace:"
-#: CoreDNS/kube-dns pods carry this label on EKS, AKS, GKE and kubeadm clusters alike.
-DNS_POD_LABELS = {"k8s-app": "kube-dns"}
-DNS_NAMESPACE = "kube-system"
-ANYWHERE = "0.0.0.0/0"
-#: Egress target for pods that use GKE Workload Identity: the node's metadata server answers token
-#: requests on 169.254.169.254:80 (Dataplane V2) / 169.254.169.252:988 (legacy network policy).
+#: Egress target for pods that use GKE Workload Identity (the node's metadata server).
 TO_CLOUD_METADATA = "cloud-metadata"
-CLOUD_METADATA_ENDPOINTS = [("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]
 
 
 @dataclass
@@ -51,14 +51,23 @@ class NetworkSettings:
     kube_api_ports: list[int]
     kube_api_cidrs: list[str] = field(default_factory=lambda: [ANYWHERE])
     smtp_port: int | None = None
+    #: Labels of the platform's Envoy and Prometheus pods ({}: an older platform that exports none).
+    gateway_pod_labels: dict[str, str] = field(default_factory=dict)
+    prometheus_pod_labels: dict[str, str] = field(default_factory=dict)
 
 
-def _ports(ports: Iterable[int], protocol: str = "TCP") -> list[dict[str, Any]]:
-    return [{"protocol": protocol, "port": int(p)} for p in sorted(set(int(p) for p in ports))]
+def routed_ports(w: Workload) -> list[int]:
+    """Ports the shared Gateway's Envoy pods may reach on the workload."""
+    return list(w.routed_ports) or (list(w.ports) if FROM_GATEWAY in w.ingress_from else [])
 
 
-def _ns_peer(name: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: name}}}
+def scraped_ports(w: Workload, s: NetworkSettings) -> list[int]:
+    """Ports the platform's Prometheus may reach on the workload (none without platform monitoring)."""
+    if not s.monitoring_namespace:
+        return []
+    if w.metrics_port:
+        return [w.metrics_port]
+    return list(w.ports) if FROM_MONITORING in w.ingress_from else []
 
 
 def _pod_peer(w: Workload) -> dict[str, Any]:
@@ -79,23 +88,12 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
             raise ValueError(f"workload {w.name!r} egress_to names {unknown}, which are not enabled workloads "
                              f"(enabled: {sorted(by_name)})")
 
-    policies: dict[str, dict[str, Any]] = {
-        # Nothing flows unless a rule below says so.
-        "default-deny": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]},
-        # Every pod may resolve names, only against the cluster DNS pods.
-        "allow-dns": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [dns_egress_rule()]},
-    }
+    policies: dict[str, dict[str, Any]] = {"default-deny": default_deny(), "allow-dns": allow_dns()}
     for w in workloads:
         spec = workload_policy(w, workloads, s)
         if spec is not None:
             policies[f"allow-{w.name}"] = spec
     return policies
-
-
-def dns_egress_rule() -> dict[str, Any]:
-    """Egress to the cluster DNS pods only (UDP and TCP 53)."""
-    return {"to": [{**_ns_peer(DNS_NAMESPACE), "podSelector": {"matchLabels": DNS_POD_LABELS}}],
-            "ports": _ports([53], "UDP") + _ports([53], "TCP")}
 
 
 def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
@@ -105,16 +103,13 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
     outside = {"ipBlock": {"cidr": ANYWHERE, "except": list(s.egress_except_cidrs)}}
     ingress: list[dict[str, Any]] = []
     egress: list[dict[str, Any]] = list(extra_egress or [])
-    routed = list(w.routed_ports)
-    if routed or FROM_GATEWAY in w.ingress_from:
-        ingress.append({"from": [_ns_peer(s.gateway_namespace)], "ports": _ports(routed or w.ports)})
+    if routed_ports(w):
+        ingress.append({"from": [_ns_peer(s.gateway_namespace)], "ports": _ports(routed_ports(w))})
     if FROM_SELF in w.ingress_from and w.peer_ports:
         ingress.append({"from": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
         egress.append({"to": [_pod_peer(w)], "ports": _ports(w.peer_ports)})
-    if w.metrics_port and s.monitoring_namespace:
-        ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports([w.metrics_port])})
-    elif FROM_MONITORING in w.ingress_from and s.monitoring_namespace and w.ports:
-        ingress.append({"from": [_ns_peer(s.monitoring_namespace)], "ports": _ports(w.ports)})
+    if scraped_ports(w, s):
+        ingress.append({"from": [_ns_peer(str(s.monitoring_namespace))], "ports": _ports(scraped_ports(w, s))})
     for entry in w.ingress_from:
         if entry.startswith(FROM_NAMESPACE_PREFIX) and w.ports:
             ingress.append({"from": [_ns_peer(entry[len(FROM_NAMESPACE_PREFIX):])], "ports": _ports(w.ports)})
@@ -146,6 +141,23 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
     return spec
 
 
+def platform_side_policies(workloads: list[Workload], s: NetworkSettings, namespace: str
+                           ) -> dict[tuple[str, str], dict[str, Any]]:
+    """`{(platform namespace, policy name): spec}`: the egress the platform's Envoy and Prometheus pods
+    need to this namespace's routed and metrics ports. The platform namespaces deny all egress by
+    default and know no client, so each client adds its own (peers by namespace name and pod labels)."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for platform_ns, pod_labels, ports_of in (
+            (s.gateway_namespace, s.gateway_pod_labels, routed_ports),
+            (s.monitoring_namespace, s.prometheus_pod_labels, lambda w: scraped_ports(w, s))):
+        rules = [{"to": [{**_ns_peer(namespace), "podSelector": {"matchLabels": dict(w.pod_labels)}}],
+                  "ports": _ports(ports_of(w))} for w in workloads if ports_of(w)]
+        if platform_ns and pod_labels and rules:
+            out[(platform_ns, f"egress-to-{namespace}")] = {
+                "podSelector": {"matchLabels": dict(pod_labels)}, "policyTypes": ["Egress"], "egress": rules}
+    return out
+
+
 def isolated_policy(w: Workload, s: NetworkSettings) -> dict[str, Any]:
     """A self-contained policy for a workload outside the client namespace (the restore drill in the
     velero namespace): no ingress at all, egress to DNS plus what it declares."""
@@ -171,6 +183,12 @@ class NetworkPolicies(pulumi.ComponentResource):
                 spec=spec,
                 opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
             ))
+        for (platform_ns, policy), spec in platform_side_policies(workloads, settings, ctx.namespace).items():
+            self.policies.append(KubeObject(
+                f"{name}-{policy}-{platform_ns}", "networking.k8s.io/v1", "NetworkPolicy",
+                metadata=meta(policy, platform_ns, labels={**ctx.labels, "app.kubernetes.io/name": policy,
+                                                           "app.kubernetes.io/component": "network-policy"}),
+                spec=spec, opts=child_opts(self, ctx.provider)))
         self.register_outputs({"policies": sorted(self.specs)})
 
 
@@ -187,4 +205,6 @@ def settings_for(ctx: ClientContext) -> NetworkSettings:
         # The API server's addresses when the platform knows them; otherwise any address on the API ports.
         kube_api_cidrs=list(cloud.get("apiServerCidrs") or net.kube_api_cidrs or [ANYWHERE]),
         smtp_port=net.smtp_port,
+        gateway_pod_labels=dict(ctx.platform.gateway.proxy_pod_labels or {}),
+        prometheus_pod_labels=dict(mon.get("prometheusPodLabels") or {}),
     )

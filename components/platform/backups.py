@@ -21,6 +21,7 @@ from lfh.config.platform import BackupsConfig
 from ..cluster.contract import ClusterContract
 from ._helpers import (custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place,
                        placement, release, resources, restricted_container)
+from .network import KUBE_API, OBJECT_STORE, PROMETHEUS, CloudIdentity, Outside, PlatformNetwork, PodSet, Port, has_label, job_pods
 from .secrets import Secrets
 
 VELERO_API = "velero.io/v1"
@@ -67,11 +68,35 @@ def location_config(cluster: ClusterContract) -> dict[str, Any]:
     raise ValueError(f"backup flavour {b.flavour!r} has no Velero plugin; known: {', '.join(PLUGINS)}")
 
 
+def network_pods() -> list[PodSet]:
+    """The pods of velero (labels and ports as the velero chart 12.1.0 renders them, and the labels
+    Velero 1.18 puts on the pods it starts itself: pkg/apis/velero/v1/labels_annotations.go, data
+    movers in pkg/controller, repository maintenance Jobs in pkg/repository/maintenance)."""
+    ns = NAMESPACE
+    metrics = Port("http-monitoring", 8085, (PROMETHEUS,))
+    # Backups go to the bucket; the cloud identity's tokens where it has one.
+    data_path = (KUBE_API, OBJECT_STORE, CloudIdentity("velero"))
+    return [
+        # The server also calls the cloud's APIs over HTTPS (volume snapshots, blob container).
+        PodSet("server", ns, {"name": "velero", "app.kubernetes.io/instance": "velero"}, ports=(metrics,),
+               connects_to=(*data_path, Outside((443,)))),
+        PodSet("node-agent", ns, {"name": "node-agent", "app.kubernetes.io/instance": "velero"}, ports=(metrics,),
+               connects_to=data_path),
+        # Data mover pods (CSI snapshot data movement) and file-system backup pods started by the
+        # node agent, and the server's repository maintenance Jobs: each writes to the bucket.
+        *[PodSet(f"data-mover-{kind}", ns, {}, expressions=has_label(f"velero.io/{kind}"), connects_to=data_path)
+          for kind in ("data-upload", "data-download", "pod-volume-backup", "pod-volume-restore")],
+        PodSet("repo-maintenance", ns, {}, expressions=has_label("velero.io/repo-name"), connects_to=data_path),
+        # pre-install/upgrade hook that applies Velero's CRDs; the chart gives its pod no labels.
+        PodSet("upgrade-crds", ns, {}, expressions=job_pods("velero-upgrade-crds"), connects_to=(KUBE_API,)),
+    ]
+
+
 class Backups(pulumi.ComponentResource):
     """Velero with node agent and data movement; locations `default`/`archive`; platform schedules."""
 
     def __init__(self, name: str, cfg: BackupsConfig, cluster: ClusterContract, secrets: Secrets, *,
-                 chart_versions: Mapping[str, str] | None = None,
+                 network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Backups", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -82,6 +107,7 @@ class Backups(pulumi.ComponentResource):
         self.namespace = namespace(
             self, p, NAMESPACE, level="privileged", component="backups", depends_on=cluster.ready,
             why="velero node-agent mounts hostPath /var/lib/kubelet/pods to move volume data")
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
         identity = addon_identity(cluster, "velero", NAMESPACE, "velero")
         self.credentials: Optional[k8s.apiextensions.CustomResource] = None
         if identity is None:
@@ -136,7 +162,7 @@ class Backups(pulumi.ComponentResource):
         if every_pool_tolerations(cluster):
             # The node agent moves volume data on whichever node the volume is attached to.
             values["nodeAgent"]["tolerations"] = every_pool_tolerations(cluster)
-        deps = [self.credentials] if self.credentials is not None else []
+        deps = ([self.credentials] if self.credentials is not None else []) + self.network_policies
         self.release = release(self, p, "velero", namespace=self.namespace, values=values, depends_on=deps)
         crd = [self.release]
 

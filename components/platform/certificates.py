@@ -17,6 +17,18 @@ from lfh.config.platform import CertificatesConfig
 from ..cluster.contract import ClusterContract
 from ._helpers import custom_resource, identity as addon_identity, namespace, place_by_affinity, placement, release, resources
 from .gateway import Gateway
+from .network import (
+    CONTROL_PLANE,
+    KUBE_API,
+    PROMETHEUS,
+    CloudIdentity,
+    Egress,
+    Outside,
+    PlatformNetwork,
+    PodSet,
+    Port,
+    To,
+)
 
 CM_API = "cert-manager.io/v1"
 NAMESPACE = "cert-manager"
@@ -27,11 +39,49 @@ INTERNAL_CA = "internal-ca"
 CA_SECRET = "lfh-internal-ca"
 
 
+def acme_solver(cfg: CertificatesConfig, dns01_solver: Optional[dict[str, Any]]) -> str:
+    """`dns01` or `http01`: the config's choice, else DNS-01 where the cluster brings a solver."""
+    return cfg.solver or ("dns01" if dns01_solver else "http01")
+
+
+def network_pods(*, solver: str, gateway_namespace: str) -> list[PodSet]:
+    """The pods of cert-manager (labels and ports as the cert-manager chart v1.21.1 renders them)."""
+    def pods(component: str, name: str) -> dict[str, str]:
+        return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "cert-manager",
+                "app.kubernetes.io/component": component}
+
+    metrics = Port("http-metrics", 9402, (PROMETHEUS,))
+    # ACME directory and the DNS provider's API over HTTPS; its cloud identity where it has one.
+    controller_out: list[Egress] = [KUBE_API, Outside((443,)), CloudIdentity("cert-manager")]
+    if solver == "dns01":
+        # The DNS-01 self-check asks the zone's authoritative name servers directly, not the cluster
+        # DNS (cert-manager docs, "DNS01": `--dns01-recursive-nameservers-only` is off by default).
+        controller_out += [Outside((53,), "UDP"), Outside((53,))]
+    else:
+        # The HTTP-01 self-check fetches http://<host>/.well-known/... through the load balancer,
+        # whose address may be internal (private range), or straight from the proxies when
+        # kube-proxy short-cuts the load balancer's IP.
+        controller_out += [Outside((80,), include_private=True),
+                           To(f"{gateway_namespace}/envoy", ("http",))]
+    return [
+        PodSet("controller", NAMESPACE, pods("controller", "cert-manager"), ports=(metrics,),
+               connects_to=tuple(controller_out)),
+        # Service cert-manager-webhook :443 -> `https` 10250; the API server calls it for every
+        # cert-manager resource (ValidatingWebhookConfiguration and MutatingWebhookConfiguration).
+        PodSet("webhook", NAMESPACE, pods("webhook", "webhook"),
+               ports=(Port("https", 10250, (CONTROL_PLANE,)), metrics), connects_to=(KUBE_API,)),
+        PodSet("cainjector", NAMESPACE, pods("cainjector", "cainjector"), ports=(metrics,), connects_to=(KUBE_API,)),
+        # post-install hook Job: creates a Certificate dry-run through the API (the API server, not
+        # the Job, then calls the webhook).
+        PodSet("startupapicheck", NAMESPACE, pods("startupapicheck", "startupapicheck"), connects_to=(KUBE_API,)),
+    ]
+
+
 class Certificates(pulumi.ComponentResource):
     """cert-manager, ClusterIssuers `letsencrypt-staging`/`letsencrypt-prod`/`internal-ca`, gateway certificates."""
 
     def __init__(self, name: str, cfg: CertificatesConfig, cluster: ClusterContract, gateway: Gateway, *,
-                 dns01_solver: Optional[dict[str, Any]], http01_hosts: Sequence[str],
+                 dns01_solver: Optional[dict[str, Any]], http01_hosts: Sequence[str], network: PlatformNetwork,
                  chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Certificates", name, None, opts)
@@ -39,11 +89,12 @@ class Certificates(pulumi.ComponentResource):
         p = cluster.provider
         self.public_issuer = cfg.public_issuer
         self.internal_issuer = INTERNAL_CA
-        solver_kind = cfg.solver or ("dns01" if dns01_solver else "http01")
+        solver_kind = acme_solver(cfg, dns01_solver)
         self.solver = solver_kind
         # Controller, webhook, cainjector and the ACME solver pods are all restricted-compliant.
         self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="certificates",
                                    depends_on=cluster.ready)
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
         identity = addon_identity(cluster, "cert-manager", NAMESPACE, "cert-manager")
         res = resources(cfg.resources)
         # Enabled PDBs default to minAvailable 1 in this chart.
@@ -66,7 +117,7 @@ class Certificates(pulumi.ComponentResource):
         # This chart's nodeSelector defaults to {kubernetes.io/os: linux}: pin the pool by node affinity.
         place_by_affinity(values, ["", "webhook", "cainjector", "startupapicheck"], placement(cluster))
         self.release = release(self, p, "cert-manager", namespace=self.namespace, values=values,
-                               depends_on=[gateway.release])
+                               depends_on=[gateway.release, *self.network_policies])
         crd = [self.release]
 
         self.issuers: dict[str, k8s.apiextensions.CustomResource] = {}

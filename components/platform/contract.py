@@ -31,6 +31,8 @@ class GatewayRef:
     http_listener: str = "http"
     #: GatewayClass of the shared Gateway.
     gateway_class: str = "envoy-gateway"
+    #: Labels of the shared Gateway's Envoy pods (a client's policies let them reach its routed ports).
+    proxy_pod_labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,7 +56,7 @@ class PlatformContract:
     backups: dict[str, Any] = field(default_factory=dict)
     #: cert-manager issuer names: `public` (ACME), `internal` (CA for in-cluster TLS).
     issuers: dict[str, str] = field(default_factory=dict)
-    #: Monitoring: `enabled`, `namespace`, `serviceMonitorLabels`.
+    #: Monitoring: `enabled`, `namespace`, `serviceMonitorLabels`, `prometheusPodLabels`.
     monitoring: dict[str, Any] = field(default_factory=dict)
     #: Argo CD: `namespace`.
     gitops: dict[str, Any] = field(default_factory=dict)

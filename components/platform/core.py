@@ -17,14 +17,34 @@ import pulumi
 from lfh.config import PlatformConfig
 
 from ..cluster.contract import ClusterContract
+from . import backups, certificates, gateway, gitops, monitoring, secrets, storage
 from .backups import NAMESPACE as VELERO_NAMESPACE, Backups
-from .certificates import Certificates
+from .certificates import Certificates, acme_solver
 from .contract import GatewayRef, PlatformContract, export
 from .gateway import Gateway, GatewayPlan
 from .gitops import NAMESPACE as ARGOCD_NAMESPACE, GitOps
 from .monitoring import Monitoring
+from .network import PlatformNetwork, PodSet, settings_from
 from .secrets import Secrets
 from .storage import Storage
+
+
+def platform_network(platform: PlatformConfig, cluster: ClusterContract, ref: GatewayRef) -> PlatformNetwork:
+    """Every enabled add-on's pod declarations (kept next to each add-on) and the cluster's network facts."""
+    dns01 = cluster.dns01_solver or platform.certificates.dns01_solver or None
+    solver = acme_solver(platform.certificates, dns01)
+    pod_sets: list[PodSet] = [
+        *secrets.network_pods(),
+        *gateway.network_pods(ref, http01=solver == "http01"),
+        *certificates.network_pods(solver=solver, gateway_namespace=ref.namespace),
+        *([] if platform.storage.use_cluster_storage_class else storage.network_pods()),
+        *gitops.network_pods(platform.gitops),
+        *backups.network_pods(),
+        *(monitoring.network_pods() if platform.monitoring.enabled else []),
+    ]
+    store = cluster.secret_store_provider or platform.secrets.provider
+    return PlatformNetwork(pod_sets, settings_from(cluster, platform.network, object_store_url=cluster.backup.endpoint,
+                                                   secret_store_url=secrets.store_url(store)))
 
 
 class CorePlatform(pulumi.ComponentResource):
@@ -40,24 +60,29 @@ class CorePlatform(pulumi.ComponentResource):
         domains = [platform.domain, *[d for d in platform.gateway.extra_domains if d != platform.domain]]
         ref = GatewayRef(wildcard_domains=[f"*.{d}" for d in domains])
         ref.listeners = {lst.hostname: lst.name for lst in GatewayPlan.of(ref, domains).listeners}
+        ref.proxy_pod_labels = gateway.proxy_pod_labels(ref)
+        # The platform namespaces' NetworkPolicies: each add-on creates its own namespace's.
+        self.network = platform_network(platform, cluster, ref)
+        net = {"network": self.network}
         argocd_host = platform.gitops.hostname or f"argocd.{platform.domain}"
         grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
         public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])
 
-        self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child, **pins)
-        self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **pins)
+        self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child,
+                               **net, **pins)
+        self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **net, **pins)
         self.certificates = Certificates(
             f"{name}-certificates", platform.certificates, cluster, self.gateway,
             dns01_solver=cluster.dns01_solver or platform.certificates.dns01_solver or None,
-            http01_hosts=public_hosts, opts=child, **pins)
-        self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **pins)
+            http01_hosts=public_hosts, opts=child, **net, **pins)
+        self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **net, **pins)
         self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
-                             gateway=self.gateway, certificates=self.certificates, opts=child, **pins)
-        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **pins)
+                             gateway=self.gateway, certificates=self.certificates, opts=child, **net, **pins)
+        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **net, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:
             self.monitoring = Monitoring(f"{name}-monitoring", platform.monitoring, cluster, hostname=grafana_host,
-                                         gateway=self.gateway, storage=self.storage, opts=child, **pins)
+                                         gateway=self.gateway, storage=self.storage, opts=child, **net, **pins)
 
         b = cluster.backup
         self.contract = PlatformContract(
@@ -67,7 +92,10 @@ class CorePlatform(pulumi.ComponentResource):
             kubernetes_version=platform.kubernetes_version,
             cluster_name=platform.name,
             region=cluster.region,
-            cloud=cluster.cloud,
+            # Where the API server and the nodes are, for the client stacks' NetworkPolicies and the plan.
+            cloud={**cluster.cloud, "apiServerCidrs": list(cluster.api_server_cidrs),
+                   "apiServerTunnelPods": [dict(t) for t in cluster.api_server_tunnel_pods],
+                   "nodeCidrs": list(cluster.node_cidrs)},
             gateway=ref,
             storage_classes=dict(self.storage.classes),
             secrets={"prefix": platform.name, "store": self.secrets.store_name,

@@ -23,12 +23,64 @@ from lfh.config.platform import GatewayConfig
 from ..cluster.contract import ClusterContract
 from ._helpers import custom_resource, namespace, place, placement, release, resources, restricted_container, restricted_pod
 from .contract import CLIENT_NAMESPACE_LABEL, GatewayRef
+from .network import ANYONE, CONTROL_PLANE, GATEWAY, KUBE_API, PROMETHEUS, PlatformNetwork, PodSet, Port, To
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 EG_API = "gateway.envoyproxy.io/v1alpha1"
 GATEWAY_CLASS = "envoy-gateway"
 ENVOY_PROXY = "shared-proxy"
 CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller"
+
+
+#: Envoy Gateway binds a listener on a privileged port (< 1024) to port + 10000 inside the proxy pod,
+#: so it needs no NET_BIND_SERVICE (envoyproxy/gateway, gatewayapi `servicePortToContainerPort`).
+WELL_KNOWN_PORT_SHIFT = 10000
+#: The proxies' Prometheus stats port (Envoy Gateway's proxy container port `metrics`).
+PROXY_METRICS_PORT = 19001
+#: Port of cert-manager's ACME HTTP-01 solver pods (cert-manager `acmesolver` listens on 8089).
+ACME_SOLVER_PORT = 8089
+
+
+def proxy_container_port(listener_port: int) -> int:
+    return listener_port + WELL_KNOWN_PORT_SHIFT if listener_port < 1024 else listener_port
+
+
+def proxy_pod_labels(ref: GatewayRef) -> dict[str, str]:
+    """Labels Envoy Gateway puts on the shared Gateway's proxy pods (envoyproxy/gateway
+    internal/infrastructure/kubernetes/proxy `EnvoyAppLabel` + the owning-gateway labels)."""
+    return {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/component": "proxy",
+            "app.kubernetes.io/managed-by": "envoy-gateway",
+            "gateway.envoyproxy.io/owning-gateway-name": ref.name,
+            "gateway.envoyproxy.io/owning-gateway-namespace": ref.namespace}
+
+
+def network_pods(ref: GatewayRef, *, http01: bool) -> list[PodSet]:
+    """The pods of envoy-gateway-system (labels and ports as the gateway-helm chart v1.9.0 renders them)."""
+    ns = ref.namespace
+    controller = PodSet(
+        "envoy-gateway", ns, {"control-plane": "envoy-gateway", "app.kubernetes.io/name": "gateway-helm",
+                              "app.kubernetes.io/instance": "envoy-gateway"},
+        ports=(Port("grpc", 18000), Port("metrics", 19001, (PROMETHEUS,)),
+               # The topology-injector MutatingWebhookConfiguration calls this port.
+               Port("webhook", 9443, (CONTROL_PLANE,))),
+        connects_to=(KUBE_API,),
+        closed={18001: "no rate-limit service is deployed (local rate limits only)",
+                18002: "no Wasm extension is configured"})
+    proxies = PodSet(
+        "envoy", ns, proxy_pod_labels(ref), role=GATEWAY,
+        # Listeners are public: any address (the load balancer keeps client IPs) and any pod.
+        ports=(Port("http", proxy_container_port(80), (ANYONE,)), Port("https", proxy_container_port(443), (ANYONE,)),
+               Port("metrics", PROXY_METRICS_PORT, (PROMETHEUS,))),
+        # xDS from the controller; every routed backend is added from the backends' declarations.
+        connects_to=(To("envoy-gateway", ("grpc",)),))
+    certgen = PodSet("certgen", ns, {"app": "certgen"}, connects_to=(KUBE_API,))  # pre-install hook Job
+    out = [controller, proxies, certgen]
+    if http01:
+        # cert-manager runs the HTTP-01 solver in the Certificate's namespace (here: the gateway
+        # certificates') and routes /.well-known/acme-challenge to it through the Gateway.
+        out.append(PodSet("acme-http01-solver", ns, {"acme.cert-manager.io/http01-solver": "true"},
+                          ports=(Port("http", ACME_SOLVER_PORT, (GATEWAY,)),)))
+    return out
 
 
 def tls_secret_name(domain: str) -> str:
@@ -66,7 +118,8 @@ class Gateway(pulumi.ComponentResource):
     """Envoy Gateway controller + GatewayClass + EnvoyProxy + the shared Gateway + its policies."""
 
     def __init__(self, name: str, cfg: GatewayConfig, cluster: ClusterContract, ref: GatewayRef,
-                 domains: Sequence[str], *, chart_versions: Mapping[str, str] | None = None,
+                 domains: Sequence[str], *, network: PlatformNetwork,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Gateway", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -79,6 +132,7 @@ class Gateway(pulumi.ComponentResource):
         # `restricted` fits.
         self.namespace = namespace(self, p, ns_name, level="restricted", component="gateway",
                                    depends_on=cluster.ready)
+        self.network_policies = network.create(self, p, ns_name, depends_on=[self.namespace])
 
         values: dict[str, Any] = {
             # Single owner of the Gateway API CRDs (see module docstring).
@@ -113,12 +167,11 @@ class Gateway(pulumi.ComponentResource):
         }
         system = placement(cluster)  # the controller and the proxies run on the system pool
         place(values, ["deployment.pod", "certgen.job"], system)
-        self.release = release(self, p, "envoy-gateway", namespace=self.namespace, values=values)
+        self.release = release(self, p, "envoy-gateway", namespace=self.namespace, values=values,
+                               depends_on=self.network_policies)
         crd_deps = [self.release]
 
-        selector = {"matchLabels": {"app.kubernetes.io/name": "envoy", "app.kubernetes.io/managed-by": "envoy-gateway",
-                                    "gateway.envoyproxy.io/owning-gateway-name": ref.name,
-                                    "gateway.envoyproxy.io/owning-gateway-namespace": ns_name}}
+        selector = {"matchLabels": proxy_pod_labels(ref)}
         service: dict[str, Any] = {
             "type": "LoadBalancer",
             # Local: the LB hands the proxy the real client IP (rate limit and blocklist are per client).

@@ -17,16 +17,60 @@ from ._helpers import custom_resource, namespace, node_affinity_terms, place, pl
 from .certificates import Certificates
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
+from .network import GATEWAY, KUBE_API, PROMETHEUS, SELF, Egress, Outside, PlatformNetwork, PodSet, Port, To
 
 NAMESPACE = "argocd"
 SERVER_TLS = "argocd-server-tls"
+
+
+RELEASE = "argo-cd"
+
+
+def network_pods(cfg: GitOpsConfig) -> list[PodSet]:
+    """The pods of argocd (labels and ports as the argo-cd chart 10.1.1 and its redis-ha subchart render
+    them with release name `argo-cd`). Every Argo CD component reaches Redis through HAProxy."""
+    ns = NAMESPACE
+
+    def argocd(name: str) -> dict[str, str]:
+        return {"app.kubernetes.io/name": f"argocd-{name}", "app.kubernetes.io/instance": RELEASE}
+
+    repo_server, redis = To("repo-server", ("repo-server",)), To("redis-haproxy", ("redis",))
+    server_out: list[Egress] = [KUBE_API, repo_server, redis]
+    if cfg.oidc_issuer:
+        server_out.append(Outside((443,)))  # SSO: the OIDC issuer's discovery, keys and token endpoints
+    return [
+        PodSet("server", ns, argocd("server"),
+               ports=(Port("server", 8080, (GATEWAY,)), Port("metrics", 8083, (PROMETHEUS,))),
+               connects_to=tuple(server_out)),
+        # Git over HTTPS and SSH, Helm and OCI registries over HTTPS; no Kubernetes API (its role is empty).
+        PodSet("repo-server", ns, argocd("repo-server"),
+               ports=(Port("repo-server", 8081), Port("metrics", 8084, (PROMETHEUS,))),
+               connects_to=(redis, Outside((443, 22)))),
+        PodSet("application-controller", ns, argocd("application-controller"),
+               ports=(Port("metrics", 8082, (PROMETHEUS,)),), connects_to=(KUBE_API, repo_server, redis)),
+        # SCM provider and pull-request generators call the Git hosts' APIs over HTTPS.
+        PodSet("applicationset-controller", ns, argocd("applicationset-controller"),
+               ports=(Port("metrics", 8080, (PROMETHEUS,)),), connects_to=(KUBE_API, repo_server, Outside((443,))),
+               closed={7000: "no route publishes the ApplicationSet Git webhook: generators poll"}),
+        # Notification services (Slack, webhooks, e-mail APIs) over HTTPS.
+        PodSet("notifications-controller", ns, argocd("notifications-controller"),
+               ports=(Port("metrics", 9001, (PROMETHEUS,)),), connects_to=(KUBE_API, repo_server, Outside((443,)))),
+        # redis-ha: Redis and Sentinel replicas talk among themselves; HAProxy checks both.
+        PodSet("redis-ha", ns, {"app": "redis-ha", "release": RELEASE},
+               ports=(Port("redis", 6379, (SELF,)), Port("sentinel", 26379, (SELF,)))),
+        PodSet("redis-haproxy", ns, {"app": "redis-ha-haproxy", "release": RELEASE},
+               ports=(Port("redis", 6379), Port("metrics-port", 9101, (PROMETHEUS,))),
+               connects_to=(To("redis-ha", ("redis", "sentinel")),)),
+        # pre-install hook Job writing the Redis password Secret.
+        PodSet("redis-secret-init", ns, argocd("redis-secret-init"), connects_to=(KUBE_API,)),
+    ]
 
 
 class GitOps(pulumi.ComponentResource):
     """Argo CD HA (controller/server/repo-server ≥ 2, redis-ha), read-only RBAC by default."""
 
     def __init__(self, name: str, cfg: GitOpsConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, certificates: Certificates, chart_versions: Mapping[str, str] | None = None,
+                 gateway: Gateway, certificates: Certificates, network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:GitOps", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -36,6 +80,7 @@ class GitOps(pulumi.ComponentResource):
         # The client-namespace label lets its HTTPRoute attach to the shared Gateway.
         self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="gitops",
                                    depends_on=cluster.ready, extra_labels={CLIENT_NAMESPACE_LABEL: "true"})
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
         # The server certificate exists before the server starts, so it never serves its self-signed one.
         self.server_cert = certificates.internal_certificate(
             self, p, "server-cert", name=SERVER_TLS, namespace=NAMESPACE,
@@ -51,7 +96,9 @@ class GitOps(pulumi.ComponentResource):
             cm["oidc.config"] = (f"name: SSO\nissuer: {cfg.oidc_issuer}\nclientID: {cfg.oidc_client_id}\n"
                                  "requestedScopes: [openid, profile, email, groups]\n")
         values: dict[str, Any] = {
-            "global": {"domain": hostname},
+            # The chart's own policies (on by default) admit every source to argocd-server and metrics
+            # from any namespace; NetworkPolicies add up, so they would widen the derived ones.
+            "global": {"domain": hostname, "networkPolicy": {"create": False}},
             "crds": {"install": True, "keep": True},
             "configs": {"cm": cm, "rbac": rbac},
             "controller": {"replicas": cfg.replicas, "pdb": pdb, "resources": resources(cfg.controller_resources)},
@@ -78,8 +125,8 @@ class GitOps(pulumi.ComponentResource):
         if system.get("tolerations"):  # redis-ha exposes tolerations only (no nodeSelector value)
             values["redis-ha"]["tolerations"] = system["tolerations"]
             values["redis-ha"]["haproxy"] = {"tolerations": system["tolerations"]}
-        self.release = release(self, p, "argo-cd", namespace=self.namespace, values=values,
-                               depends_on=[self.server_cert])
+        self.release = release(self, p, RELEASE, namespace=self.namespace, values=values,
+                               depends_on=[self.server_cert, *self.network_policies])
         route_deps = [gateway.release, gateway.gateway, self.release]
         self.backend_tls = custom_resource(
             self, p, "backend-tls", api_version=GATEWAY_API, kind="BackendTLSPolicy", name="argocd-server",

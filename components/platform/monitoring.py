@@ -22,6 +22,20 @@ from ..k8s import KubeObject, child_opts, labels, meta
 from ._helpers import custom_resource, namespace, place, placement, release, resources
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
+from .network import (
+    CONTROL_PLANE,
+    GATEWAY,
+    KUBE_API,
+    PROMETHEUS,
+    SELF,
+    Nodes,
+    Outside,
+    PlatformNetwork,
+    PodSet,
+    Pods,
+    Port,
+    To,
+)
 from .storage import Storage
 
 NAMESPACE = "monitoring"
@@ -57,6 +71,52 @@ RULES: list[tuple[str, str, str, str, str]] = [
 ]
 
 
+#: Labels prometheus-operator reserves on the pods of a Prometheus / Alertmanager named by the chart
+#: (the CRDs' `podMetadata` descriptions list them: `app.kubernetes.io/name`, `operator.prometheus.io/name`
+#: resp. `alertmanager`, … set to the object's name).
+PROMETHEUS_POD_LABELS = {"app.kubernetes.io/name": "prometheus", "operator.prometheus.io/name": f"{RELEASE}-prometheus"}
+ALERTMANAGER_POD_LABELS = {"app.kubernetes.io/name": "alertmanager", "alertmanager": f"{RELEASE}-alertmanager"}
+#: Ports Prometheus scrapes on the nodes: kubelet (cAdvisor, probes), node exporter (host network),
+#: kube-proxy metrics.
+NODE_SCRAPE_PORTS = (10250, 9100, 10249)
+
+
+def network_pods() -> list[PodSet]:
+    """The pods of monitoring (kube-prometheus-stack 88.5.3 with its grafana and kube-state-metrics
+    subcharts, and the Prometheus/Alertmanager pods the operator starts). The node exporter runs on
+    the host network, where NetworkPolicy does not apply; Prometheus reaches it on the nodes."""
+    ns = NAMESPACE
+    stack = {"app.kubernetes.io/instance": RELEASE}
+    web = Port("http-web", 9090, (PROMETHEUS,))
+    reloader = Port("reloader-web", 8080, (PROMETHEUS,))  # the config-reloader sidecar's metrics
+    return [
+        PodSet("prometheus", ns, dict(PROMETHEUS_POD_LABELS), role=PROMETHEUS, ports=(web, reloader),
+               # Service discovery and the API server's metrics; kubelet/node exporter/kube-proxy on the
+               # nodes; CoreDNS; alerts to Alertmanager. Every declared metrics port is added from its
+               # owner's declaration (and client stacks add their namespaces' metrics ports).
+               connects_to=(KUBE_API, Nodes(NODE_SCRAPE_PORTS), Pods("kube-system", (("k8s-app", "kube-dns"),), (9153,)),
+                            To("alertmanager", ("http-web",)))),
+        PodSet("alertmanager", ns, dict(ALERTMANAGER_POD_LABELS),
+               ports=(Port("http-web", 9093, (PROMETHEUS,)), Port("reloader-web", 8080, (PROMETHEUS,)),
+                      # Alertmanager cluster gossip between replicas (TCP and UDP 9094).
+                      Port("mesh-tcp", 9094, (SELF,)), Port("mesh-udp", 9094, (SELF,), protocol="UDP")),
+               connects_to=(Outside((443,)),)),  # receivers: Slack, PagerDuty, webhooks over HTTPS
+        PodSet("grafana", ns, {"app.kubernetes.io/name": "grafana", **stack},
+               ports=(Port("grafana", 3000, (GATEWAY, PROMETHEUS)),),
+               # Its sidecars watch dashboard/datasource ConfigMaps; it queries Prometheus and Alertmanager.
+               connects_to=(KUBE_API, To("prometheus", ("http-web",)), To("alertmanager", ("http-web",)))),
+        PodSet("kube-state-metrics", ns, {"app.kubernetes.io/name": "kube-state-metrics", **stack},
+               ports=(Port("http", 8080, (PROMETHEUS,)),), connects_to=(KUBE_API,)),
+        # Service kube-prometheus-stack-operator :443 -> `https` 10250: admission webhooks for
+        # PrometheusRules/AlertmanagerConfigs, and the operator's own metrics.
+        PodSet("operator", ns, {"app": f"{RELEASE}-operator", "release": RELEASE},
+               ports=(Port("https", 10250, (CONTROL_PLANE, PROMETHEUS)),), connects_to=(KUBE_API,)),
+        # Hook Jobs that create and patch the admission webhook's certificate.
+        *[PodSet(f"admission-{step}", ns, {"app": f"{RELEASE}-admission-{step}", "release": RELEASE},
+                 connects_to=(KUBE_API,)) for step in ("create", "patch")],
+    ]
+
+
 def alertmanager_config(cfg: MonitoringConfig) -> dict[str, Any]:
     """Alertmanager routing: every receiver reads its URL from a mounted Secret file."""
     receivers: list[dict[str, Any]] = [{"name": "null"}]
@@ -90,7 +150,7 @@ class Monitoring(pulumi.ComponentResource):
     """kube-prometheus-stack, platform ServiceMonitors, alert rules, Grafana route."""
 
     def __init__(self, name: str, cfg: MonitoringConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, storage: Storage, chart_versions: Mapping[str, str] | None = None,
+                 gateway: Gateway, storage: Storage, network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Monitoring", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -100,6 +160,7 @@ class Monitoring(pulumi.ComponentResource):
             self, p, NAMESPACE, level="privileged", component="monitoring", depends_on=cluster.ready,
             why="prometheus-node-exporter needs hostNetwork, hostPID and hostPath to report node health",
             extra_labels={CLIENT_NAMESPACE_LABEL: "true"})  # its Grafana route attaches to the shared Gateway
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
 
         import pulumi_random as random  # only platforms with monitoring pay for importing it
 
@@ -160,7 +221,8 @@ class Monitoring(pulumi.ComponentResource):
         place(values, ["prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
                        "prometheusOperator.admissionWebhooks.patch"], placement(cluster))
         self.release = release(self, p, "kube-prometheus-stack", name=RELEASE, namespace=self.namespace,
-                               values=values, depends_on=[self.grafana_secret, self.receivers_secret, *storage.ready],
+                               values=values, depends_on=[self.grafana_secret, self.receivers_secret, *storage.ready,
+                                                          *self.network_policies],
                                timeout=900)
         crd = [self.release]
 
@@ -197,7 +259,7 @@ class Monitoring(pulumi.ComponentResource):
 
     def contract(self) -> dict[str, Any]:
         return {"enabled": True, "namespace": NAMESPACE, "serviceMonitorLabels": dict(SELECTOR_LABELS),
-                "grafanaHostname": self.hostname}
+                "grafanaHostname": self.hostname, "prometheusPodLabels": dict(PROMETHEUS_POD_LABELS)}
 
 
 def _retention_size(storage: str) -> str:

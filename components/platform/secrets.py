@@ -14,6 +14,17 @@ from lfh.config.platform import SecretsConfig
 
 from ..cluster.contract import ClusterContract
 from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
+from .network import (
+    CONTROL_PLANE,
+    KUBE_API,
+    PROMETHEUS,
+    SECRET_STORE,
+    CloudIdentity,
+    Outside,
+    PlatformNetwork,
+    PodSet,
+    Port,
+)
 
 ESO_API = "external-secrets.io/v1"
 NAMESPACE = "external-secrets"
@@ -25,11 +36,39 @@ PATH_SEPARATOR = {"azurekv": "--", "gcpsm": "__"}
 PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
 
 
+def network_pods() -> list[PodSet]:
+    """The pods of external-secrets (labels and ports as the external-secrets chart 2.9.0 renders them)."""
+    def pods(name: str) -> dict[str, str]:
+        return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": "external-secrets"}
+
+    metrics = Port("metrics", 8080, (PROMETHEUS,))
+    return [
+        # The operator reads every store: the platform's secret manager (its endpoint's port), the
+        # cloud secret managers client SecretStores name (HTTPS), and its cloud identity's tokens.
+        PodSet("controller", NAMESPACE, pods("external-secrets"), ports=(metrics,),
+               connects_to=(KUBE_API, SECRET_STORE, Outside((443,)), CloudIdentity("external-secrets"))),
+        # Service external-secrets-webhook :443 -> `webhook` 10250 (Validating webhooks for stores
+        # and ExternalSecrets).
+        PodSet("webhook", NAMESPACE, pods("external-secrets-webhook"),
+               ports=(Port("webhook", 10250, (CONTROL_PLANE,)), metrics), connects_to=(KUBE_API,)),
+        PodSet("cert-controller", NAMESPACE, pods("external-secrets-cert-controller"), ports=(metrics,),
+               connects_to=(KUBE_API,)),
+    ]
+
+
+def store_url(provider_block: dict[str, Any]) -> str:
+    """The endpoint URL of a ClusterSecretStore provider block when it names one (Vault), else ''."""
+    for body in provider_block.values():
+        if isinstance(body, dict) and isinstance(body.get("server"), str):
+            return body["server"]
+    return ""
+
+
 class Secrets(pulumi.ComponentResource):
     """ESO (HA operator + webhook) and one ClusterSecretStore built from the cluster contract."""
 
     def __init__(self, name: str, cfg: SecretsConfig, cluster: ClusterContract, *, prefix: str,
-                 chart_versions: Mapping[str, str] | None = None,
+                 network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Secrets", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -40,6 +79,7 @@ class Secrets(pulumi.ComponentResource):
         # The operator, webhook and cert controller run non-root, read-only, all capabilities dropped.
         self.namespace = namespace(self, p, NAMESPACE, level="restricted", component="secrets",
                                    depends_on=cluster.ready)
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
         identity = addon_identity(cluster, "external-secrets", NAMESPACE, SERVICE_ACCOUNT)
         res = resources(cfg.resources)
         values: dict[str, Any] = {
@@ -61,7 +101,8 @@ class Secrets(pulumi.ComponentResource):
             "certController": {"resources": res},
         }
         place(values, ["", "webhook", "certController"], placement(cluster))
-        self.release = release(self, p, "external-secrets", namespace=self.namespace, values=values)
+        self.release = release(self, p, "external-secrets", namespace=self.namespace, values=values,
+                               depends_on=self.network_policies)
 
         provider_block = cluster.secret_store_provider or cfg.provider
         self.separator = next((PATH_SEPARATOR[k] for k in provider_block if k in PATH_SEPARATOR), "/")

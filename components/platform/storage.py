@@ -17,6 +17,21 @@ from lfh.config.platform import StorageConfig
 from ..cluster.contract import ClusterContract
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
 from ._helpers import custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place, placement, release, resources
+from .network import (
+    CONTROL_PLANE,
+    KUBE_API,
+    NODES,
+    OBJECT_STORE,
+    PROMETHEUS,
+    SELF,
+    CloudIdentity,
+    PlatformNetwork,
+    PodSet,
+    Port,
+    To,
+    has_label,
+    job_pods,
+)
 from .secrets import Secrets
 
 LONGHORN_API = "longhorn.io/v1beta2"
@@ -40,11 +55,78 @@ def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
     return pulumi.Output.concat("s3://", b.bucket, "@", b.region or "us-east-1", "/", prefix, "/")
 
 
+def network_pods() -> list[PodSet]:
+    """The pods of longhorn-system and who talks to whom, from Longhorn's own network reference (docs
+    v1.12 "Longhorn Networking"), its chart's policies (chart 1.12.1 templates/network-policies) and
+    longhorn-manager's source (ports in engineapi/types.go, CSI and recurring-job labels in csi/ and
+    types/). Only the chart's Deployments/DaemonSets/Jobs are rendered; longhorn-manager and its driver
+    deployer start the rest at run time with the labels below."""
+    ns = NAMESPACE
+
+    def component(name: str) -> dict[str, str]:
+        return {"longhorn.io/component": name}
+
+    im_data = Port("data", 10000, (SELF,), end=30000)  # engine <-> replica processes across nodes
+    manager = PodSet(
+        "manager", ns, {"app": "longhorn-manager"},
+        ports=(Port("manager", 9500, (SELF, PROMETHEUS)),
+               # longhorn-manager registers its own admission webhook (longhorn-admission-webhook
+               # :9502) and checks it answers before it starts.
+               Port("admission-wh", 9502, (CONTROL_PLANE, SELF)),
+               Port("recov-backend", 9503)),
+        connects_to=(KUBE_API, OBJECT_STORE, CloudIdentity("longhorn"),
+                     To("instance-manager", ("instance-manager",)),
+                     To("share-manager", ("share-manager",)),
+                     To("backing-image-manager", ("backing-image-manager",)),
+                     To("backing-image-data-source", ("data-source",))))
+    instance_manager = PodSet(
+        "instance-manager", ns, component("instance-manager"),
+        # process manager, proxy, disk, instance and SPDK services (8500..8504). iSCSI (3260) comes
+        # from the kubelet on the same node, which NetworkPolicy always lets in.
+        ports=(Port("instance-manager", 8500, end=8504), im_data),
+        connects_to=(OBJECT_STORE, CloudIdentity("longhorn"),  # replicas write backups to the target
+                     To("backing-image-data-source", ("sync",))))
+    backing_image_manager = PodSet(
+        "backing-image-manager", ns, component("backing-image-manager"),
+        ports=(Port("backing-image-manager", 8000), Port("sync", 30001, (SELF,), end=31000)),
+        connects_to=(To("instance-manager", ("data",)), To("backing-image-data-source", ("data-source",))))
+    data_source = PodSet(
+        "backing-image-data-source", ns, component("backing-image-data-source"),
+        ports=(Port("data-source", 8000), Port("sync", 8002)),
+        connects_to=(To("instance-manager", ("data",)),))
+    to_manager = To("manager", ("manager",))
+    return [
+        manager, instance_manager, backing_image_manager, data_source,
+        # NFS server of a ReadWriteMany volume: the kubelet of the node that mounts it connects.
+        PodSet("share-manager", ns, component("share-manager"),
+               ports=(Port("nfs", 2049, (NODES,)), Port("share-manager", 9600)),
+               connects_to=(KUBE_API, To("manager", ("recov-backend",)))),
+        PodSet("engine-image", ns, component("engine-image")),  # no traffic at all
+        # Its nginx proxies the API to longhorn-backend; its own port is reached by port-forward only.
+        PodSet("ui", ns, {"app": "longhorn-ui"}, connects_to=(to_manager,),
+               closed={8000: "the Longhorn UI has no login: reach it with `kubectl port-forward`, which "
+                             "enters the pod's network namespace and is not subject to NetworkPolicy"}),
+        PodSet("driver-deployer", ns, {"app": "longhorn-driver-deployer"}, connects_to=(KUBE_API, to_manager)),
+        # The CSI plugin builds Kubernetes and Longhorn clients from the in-cluster config besides
+        # calling the Longhorn API (csi/node_server.go `NewNodeServer`).
+        PodSet("csi-plugin", ns, {"app": "longhorn-csi-plugin"}, connects_to=(KUBE_API, to_manager)),
+        *[PodSet(sidecar, ns, {"app": sidecar}, connects_to=(KUBE_API,))
+          for sidecar in ("csi-attacher", "csi-provisioner", "csi-resizer", "csi-snapshotter")],
+        # RecurringJob CronJobs (types.GetCronJobLabels): `recurring-job.longhorn.io: <job>`.
+        PodSet("recurring-jobs", ns, {"longhorn.io/managed-by": "longhorn-manager"},
+               expressions=has_label("recurring-job.longhorn.io"), connects_to=(KUBE_API, to_manager)),
+        # Helm hook Jobs; the chart gives them only the release's common labels.
+        PodSet("hook-jobs", ns, {}, expressions=job_pods("longhorn-pre-upgrade", "longhorn-post-upgrade",
+                                                         "longhorn-uninstall"),
+               connects_to=(KUBE_API,)),
+    ]
+
+
 class Storage(pulumi.ComponentResource):
     """Longhorn (3 replicas), StorageClasses `longhorn` (default) and `longhorn-encrypted`, RecurringJobs."""
 
     def __init__(self, name: str, cfg: StorageConfig, cluster: ClusterContract, secrets: Secrets,
-                 *, chart_versions: Mapping[str, str] | None = None,
+                 *, network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Storage", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -62,6 +144,7 @@ class Storage(pulumi.ComponentResource):
         self.namespace = namespace(
             self, p, NAMESPACE, level="privileged", component="storage", depends_on=cluster.ready,
             why="longhorn-manager/instance-manager need privileged containers, hostPath and host PID to attach block devices")
+        self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
 
         identity = addon_identity(cluster, "longhorn", NAMESPACE, "longhorn-service-account")
         needs_credentials = identity is None or cluster.backup.flavour in ("s3-compatible", "gcs", "azure-blob")
@@ -108,6 +191,10 @@ class Storage(pulumi.ComponentResource):
             "csi": {"attacherReplicaCount": 2, "provisionerReplicaCount": 2, "resizerReplicaCount": 2,
                     "snapshotterReplicaCount": 2},
             "preUpgradeChecker": {"jobEnabled": True, "upgradeVersionCheck": True},
+            # The chart's own policies admit ingress only (webhooks from anywhere when no API CIDRs are
+            # given) and leave egress open; NetworkPolicies add up, so they would widen ours. The
+            # platform's derived policies (network_pods) cover the same flows in both directions.
+            "networkPolicies": {"enabled": False, "restrictInternalTraffic": False},
         }
         # Node-level parts (manager, CSI plugin, instance managers) run on every pool a volume can be
         # attached in; the UI and deployers on the system pool.
@@ -118,7 +205,7 @@ class Storage(pulumi.ComponentResource):
             values["defaultSettings"]["taintToleration"] = ";".join(
                 t["key"] + (f"={t['value']}" if t.get("value") else "") + f":{t.get('effect', '')}" for t in everywhere)
         place(values, ["longhornUI"], placement(cluster))
-        deps = [self.backup_secret] if self.backup_secret is not None else []
+        deps = ([self.backup_secret] if self.backup_secret is not None else []) + self.network_policies
         self.release = release(self, p, "longhorn", namespace=self.namespace, values=values,
                                depends_on=deps, timeout=900)
         crd = [self.release]

@@ -170,6 +170,18 @@ class MonitoringConfig(EnvAwareModel):
     resources: Resources = field(_res("100m", "256Mi", "512Mi"), "Requests/limit of Grafana, Alertmanager, operator, kube-state-metrics.")
 
 
+class PlatformNetworkConfig(StrictModel):
+    """NetworkPolicies of the platform namespaces: the few knobs that are not derived from the add-ons."""
+
+    egress_except_cidrs: list[Cidr] = field(
+        ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
+        "Ranges cut out of the platform controllers' egress to outside services (cloud APIs, ACME, Git, backups).",
+    )
+    private_endpoint_cidrs: list[Cidr] = field(
+        [], "Private addresses outside the cluster the platform must reach (a Vault, S3-compatible store, Git "
+            "server or OIDC issuer on a private network); added to that egress, on the same ports only.")
+
+
 class PlatformConfig(StrictModel):
     """Everything a platform stack file may say under `lfh:platform`."""
 
@@ -187,6 +199,7 @@ class PlatformConfig(StrictModel):
     certificates: CertificatesConfig = field({}, "cert-manager (core add-on).")
     backups: BackupsConfig = field({}, "Velero (core add-on).")
     monitoring: MonitoringConfig = field({}, "kube-prometheus-stack (optional add-on).")
+    network: PlatformNetworkConfig = field({}, "NetworkPolicies of the platform namespaces (derived; these are the inputs).")
 
     @model_validator(mode="after")
     def _ttls_within_bucket_lifecycle(self) -> "PlatformConfig":
