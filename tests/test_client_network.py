@@ -141,3 +141,27 @@ def test_cloud_metadata_egress_names_the_metadata_server_only():
     rules = derive_policies([w], SETTINGS)["allow-app"]["egress"]
     assert rules == [{"to": [{"ipBlock": {"cidr": "169.254.169.254/32"}}], "ports": [{"protocol": "TCP", "port": 80}]},
                      {"to": [{"ipBlock": {"cidr": "169.254.169.252/32"}}], "ports": [{"protocol": "TCP", "port": 988}]}]
+
+
+def test_the_platform_side_egress_mirrors_the_gateway_and_monitoring_ingress():
+    import dataclasses
+
+    from components.client.network import platform_side_policies
+
+    app = Workload("app", {"app": "a"}, ports=[7500], routed_ports=[7500], metrics_port=9100)
+    db = Workload("db", {"app": "db"}, ports=[27017], peer_ports=[27017], ingress_from=["self"])
+    s = NetworkSettings(gateway_namespace="gw", monitoring_namespace="mon", egress_except_cidrs=[], kube_api_ports=[443],
+                        gateway_pod_labels={"app": "envoy"}, prometheus_pod_labels={"app": "prometheus"})
+    out = platform_side_policies([app, db], s, "client-ns")
+    peer = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "client-ns"}},
+            "podSelector": {"matchLabels": {"app": "a"}}}
+    assert out == {
+        ("gw", "egress-to-client-ns"): {"podSelector": {"matchLabels": {"app": "envoy"}}, "policyTypes": ["Egress"],
+                                        "egress": [{"to": [peer], "ports": [{"protocol": "TCP", "port": 7500}]}]},
+        ("mon", "egress-to-client-ns"): {"podSelector": {"matchLabels": {"app": "prometheus"}}, "policyTypes": ["Egress"],
+                                         "egress": [{"to": [peer], "ports": [{"protocol": "TCP", "port": 9100}]}]}}
+    # the same ports the client's own ingress rules open to those namespaces
+    ingress = derive_policies([app, db], s)["allow-app"]["ingress"]
+    assert [r["ports"] for r in ingress] == [[{"protocol": "TCP", "port": 7500}], [{"protocol": "TCP", "port": 9100}]]
+    # no platform monitoring, or a platform that exports no pod labels: nothing to add there
+    assert platform_side_policies([app], dataclasses.replace(s, monitoring_namespace=None, gateway_pod_labels={}), "client-ns") == {}

@@ -156,8 +156,8 @@ class AksCluster(pulumi.ComponentResource):
             scheduling=scheduling(cfg.node_pools),
             # AKS's API server reaches pods (webhooks) through the konnectivity agents in kube-system, so
             # webhook calls arrive from those pods (AKS FAQ "How does the managed control plane communicate
-            # with my nodes?"; tigera/operator#5212: AKS labels them `app: konnectivity-agent`). The
-            # node subnet covers an agent on the host network. The API server's own address is unknown.
+            # with my nodes?"; tigera/operator#5212: the calls arrive with the agents' pod addresses, and AKS
+            # labels them `app: konnectivity-agent`). The API server's own address is unknown.
             api_server_tunnel_pods=[{"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}],
             node_cidrs=[cfg.node_subnet_cidr],
         )

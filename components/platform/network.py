@@ -29,7 +29,6 @@ import pulumi
 from ..k8s import KubeObject, child_opts, labels, meta
 from ..network_rules import (
     ANYWHERE,
-    CLOUD_METADATA_ENDPOINTS,
     KUBE_API_PORTS,
     PRIVATE_RANGES,
     allow_dns,
@@ -390,9 +389,6 @@ class PlatformNetwork:
         self.settings = settings
         self.policies = derive(self.pod_sets, settings)
 
-    def pod_set(self, namespace: str, name: str) -> PodSet:
-        return validate(self.pod_sets)[(namespace, name)]
-
     def create(self, parent: pulumi.Resource, provider: pulumi.ProviderResource, namespace: str, *,
                depends_on: Sequence[pulumi.Resource] = ()) -> list[KubeObject]:
         """The namespace's policies as children of ``parent`` (the add-on's component). Releases
@@ -411,8 +407,6 @@ class PlatformNetwork:
 def settings_from(cluster: Any, network_cfg: Any, *, object_store_url: str = "",
                   secret_store_url: str = "") -> NetworkSettings:
     """Settings from the cluster contract and the platform's `network` config section."""
-    tokens = {addon: [tuple(e) for e in (getattr(b, "token_endpoints", None) or [])]
-              for addon, b in (cluster.addon_identities or {}).items()}
     return NetworkSettings(
         api_server_cidrs=list(cluster.api_server_cidrs),
         api_server_tunnel_pods=[dict(t) for t in cluster.api_server_tunnel_pods],
@@ -421,14 +415,14 @@ def settings_from(cluster: Any, network_cfg: Any, *, object_store_url: str = "",
         private_endpoint_cidrs=list(network_cfg.private_endpoint_cidrs),
         object_store_port=url_port(object_store_url),
         secret_store_port=url_port(secret_store_url),
-        token_endpoints={k: [(str(c), int(p)) for c, p in v] for k, v in tokens.items() if v},
+        token_endpoints={addon: [(str(c), int(p)) for c, p in b.token_endpoints]
+                         for addon, b in (cluster.addon_identities or {}).items() if b.token_endpoints},
     )
 
 
 __all__ = [
     "ANYONE",
     "CLOSED_PORTS_ANNOTATION",
-    "CLOUD_METADATA_ENDPOINTS",
     "CONTROL_PLANE",
     "GATEWAY",
     "KUBE_API",
