@@ -497,7 +497,14 @@ def unique(what: str, key: Callable[[Any], Any] = lambda item: item, sub: str = 
             seen[k] = i
         return items
 
-    return AfterValidator(check)
+    return UniqueEntries(check, lfh_rule=f"no {what} twice")
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueEntries(AfterValidator):
+    """The validator `unique` returns; ``lfh_rule`` is its rule in words for the configuration reference."""
+
+    lfh_rule: str = ""
 
 
 # -- chart version overrides (`chartVersions`): exact versions of pinned charts, as Helm takes

@@ -129,6 +129,19 @@ def _endpoint_problem(value: str) -> Optional[str]:
     return _problem_unless(ok, "must be an https:// URL of the S3-compatible endpoint, such as https://s3.example.internal")
 
 
+# Network ranges by the clouds' rules. AWS VPC docs: "The allowed block size is between a /16 netmask and
+# /28 netmask". Azure virtual network docs: address spaces and subnets from /2 to /29; AKS docs: the service
+# range must be smaller than /12. GCP VPC docs: subnet primary and secondary IPv4 ranges from /4 to /29;
+# GKE: each node takes a /24 of the pod range, and a private control plane range (master-ipv4-cidr) is a /28.
+AwsVpcCidr = cidr_prefix(16, 28, "AWS allows VPC blocks from /16 to /28")
+AzureVnetCidr = cidr_prefix(2, 29, "Azure address spaces are /2 to /29")
+AzureSubnetCidr = cidr_prefix(2, 29, "Azure subnets are /2 to /29")
+AksServiceCidr = cidr_prefix(12, 30, "AKS service ranges are /12 or smaller")
+GcpSubnetCidr = cidr_prefix(4, 29, "GCP subnet ranges are /4 to /29")
+GkePodsCidr = cidr_prefix(4, 24, "GKE gives each node a /24 of the pod range")
+GcpSecondaryCidr = cidr_prefix(4, 29, "GCP secondary ranges are /4 to /29")
+GkeMasterCidr = cidr_prefix(28, 28, "GKE's private control plane range is a /28")
+
 AwsRegion = checked(str, _aws_region_problem, "AWS region such as `us-east-1`")
 IamRoleArn = checked(str, _iam_role_arn_problem, "IAM role ARN")
 Route53ZoneId = checked(str, _route53_zone_problem, "Route53 zone id `Z…`")
@@ -341,8 +354,7 @@ class AwsCluster(_Secure):
 
     provider: Literal["aws"] = field("aws", "Selects AWS EKS.")
     region: AwsRegion = field("us-east-1", "AWS region.")
-    # AWS VPC docs: "The allowed block size is between a /16 netmask and /28 netmask."
-    vpc_cidr: Annotated[Cidr, cidr_prefix(16, 28, "AWS allows VPC blocks from /16 to /28")] = field(
+    vpc_cidr: AwsVpcCidr = field(
         "10.40.0.0/16", "VPC CIDR; split into 3 private and 3 public subnets.",
         rule="leaves subnets of at least /28: ≤ /24 for up to 3 zones, ≤ /22 for more")
     availability_zones: int = field(3, "Availability zones to spread subnets and nodes over.", ge=2, le=6)
@@ -418,13 +430,11 @@ class AzureCluster(_Secure):
 
     provider: Literal["azure"] = field("azure", "Selects Azure AKS.")
     location: AzureLocation = field("eastus2", "Azure region.")
-    # Azure virtual network docs: the largest subnet is /2, the smallest /29.
-    vnet_cidr: Annotated[Cidr, cidr_prefix(2, 29, "Azure address spaces are /2 to /29")] = field("10.41.0.0/16", "VNet address space.")
-    node_subnet_cidr: Annotated[Cidr, cidr_prefix(2, 29, "Azure subnets are /2 to /29")] = field(
+    vnet_cidr: AzureVnetCidr = field("10.41.0.0/16", "VNet address space.")
+    node_subnet_cidr: AzureSubnetCidr = field(
         "10.41.0.0/20", "Subnet for nodes (Azure CNI overlay: pods get overlay IPs).", rule="inside vnetCidr")
     pod_cidr: Cidr = field("192.168.0.0/16", "Overlay pod CIDR.", rule="a /24 per node of every pool at maxCount; outside vnetCidr and serviceCidr")
-    # AKS docs: the service address range must be smaller than /12.
-    service_cidr: Annotated[Cidr, cidr_prefix(12, 30, "AKS service ranges are /12 or smaller")] = field(
+    service_cidr: AksServiceCidr = field(
         "172.16.0.0/16", "Kubernetes service CIDR.", rule="outside vnetCidr and podCidr")
     dns_service_ip: Ipv4Address = field("172.16.0.10", "Cluster DNS service IP (inside serviceCidr).", rule="inside serviceCidr, not its first address")
     sku_tier: Literal["Standard", "Premium"] = field("Standard", "AKS SKU tier (Standard: uptime SLA).")
@@ -533,14 +543,12 @@ class GcpCluster(_Secure):
     provider: Literal["gcp"] = field("gcp", "Selects Google GKE.")
     project: GcpProject = field(..., "GCP project id.")
     region: GcpRegion = field("us-central1", "GCP region.")
-    # VPC docs (subnet ranges): primary and secondary IPv4 ranges are /4 to /29.
-    subnet_cidr: Annotated[Cidr, cidr_prefix(4, 29, "GCP subnet ranges are /4 to /29")] = field("10.42.0.0/20", "Node subnet CIDR.")
-    pods_cidr: Annotated[Cidr, cidr_prefix(4, 24, "GKE gives each node a /24 of the pod range")] = field(
+    subnet_cidr: GcpSubnetCidr = field("10.42.0.0/20", "Node subnet CIDR.")
+    pods_cidr: GkePodsCidr = field(
         "10.128.0.0/14", "Secondary range for pods (VPC-native).", rule="a /24 per node: every pool at maxCount in 3 zones; no overlap with the other ranges")
-    services_cidr: Annotated[Cidr, cidr_prefix(4, 29, "GCP secondary ranges are /4 to /29")] = field(
+    services_cidr: GcpSecondaryCidr = field(
         "10.42.16.0/20", "Secondary range for services.", rule="no overlap with the other ranges")
-    # GKE private clusters: the control plane range (master-ipv4-cidr) is exactly a /28 of private space.
-    master_cidr: Annotated[Cidr, cidr_prefix(28, 28, "GKE's private control plane range is a /28")] = field(
+    master_cidr: GkeMasterCidr = field(
         "172.16.0.0/28", "/28 for the private control plane.", rule="RFC 1918; no overlap with the other ranges")
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = field("REGULAR", "GKE release channel (automatic patching).")
     node_pools: GcpNodePools = field(GcpNodePools(), "Node pools.")
