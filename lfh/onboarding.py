@@ -104,11 +104,17 @@ def check_name(name: str, env_in_name: str, env_full: str) -> None:
         raise OnboardingError(
             f"client name {name!r}: must be a DNS-1123 label — lower-case letters, digits and '-', "
             "starting and ending with a letter or digit")
-    for what, value in (("stack name", f"{name}-{env_in_name}"), ("namespace", f"{name}-{env_full}")):
-        if len(value) > 63:
-            raise OnboardingError(
-                f"client name {name!r}: the {what} {value!r} is {len(value)} characters; at most 63 are allowed "
-                f"(use a client name of at most {63 - max(len(env_full), len(env_in_name)) - 1} characters)")
+    from .config import names
+
+    # The loader's own rule (lfh/config/names.py): every name the program composes from it must be valid.
+    longest = names.longest_client_name(env_full)
+    for composed in [names.ComposedName("stack name", f"{name}-{env_in_name}", lambda v: None if len(v) <= 63 else
+                                        f"is {len(v)} characters long; at most 63 are allowed"),
+                     *names.client_names(name, env_full)]:
+        problem = composed.problem(composed.value)
+        if problem:
+            raise OnboardingError(f"client name {name!r}: the {composed.what} {composed.value!r} {problem} "
+                                  f"(use a client name of at most {longest} characters)")
 
 
 def platform_stack_name(platform: str) -> str:

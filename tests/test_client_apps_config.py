@@ -22,7 +22,7 @@ def test_environment_defaults():
 
 @pytest.mark.parametrize("apps, expected", [
     ({"hapihub": {"tag": "latest"}}, "lfh:client.apps.hapihub.tag"),
-    ({"mycureapp": {"tag": None}}, "lfh:client.apps.mycureapp:"),
+    ({"mycureapp": {"tag": None}}, "lfh:client.apps.mycureapp.tag: is required"),
     ({"syncd": {"enabled": True, "tag": "v1 .2"}}, "lfh:client.apps.syncd.tag"),
     ({"hapihub": {"replicas": 0}}, "lfh:client.apps.hapihub.replicas"),
     ({"syncd": {"requestTimeout": "forever"}}, "lfh:client.apps.syncd.requestTimeout"),
@@ -38,7 +38,7 @@ def test_bad_app_config_names_the_key(apps, expected):
 def test_missing_tag_says_what_is_allowed():
     with pytest.raises(ConfigError) as exc:
         _parse("x-staging", client("x", apps={"mycureapp": {"tag": None}}))
-    assert "`tag` is required" in exc.value.lines[0] and "never latest" in exc.value.lines[0]
+    assert exc.value.lines[0].startswith("lfh:client.apps.mycureapp.tag: is required") and "never latest" in exc.value.lines[0]
 
 
 def test_production_needs_two_replicas():

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from lfh import STACKS_DIR
-from lfh.config import load_stack_file
+from lfh.config import ConfigError, load_stack_file
 from lfh.plan import conformance
 from lfh.plan.conformance import (
     EXTRA_VALUE_KEYS,
@@ -478,7 +478,13 @@ def test_overridden_chart_version_is_a_warning(tmp_path):
 
 @needs_upstream
 def test_override_of_an_unknown_chart_is_an_error(tmp_path):
-    cfg = _platform_config_with(tmp_path, {"cert-manger": "v1.20.0"})
+    # The loader refuses it first (exit 2, naming the key) …
+    with pytest.raises(ConfigError) as exc:
+        _platform_config_with(tmp_path, {"cert-manger": "v1.20.0"})
+    assert exc.value.lines[0].startswith("lfh:platform.chartVersions.cert-manger: the key is not a pinned chart")
+    # … and the plan check still catches a config built past the loader.
+    cfg = _platform_config_with(tmp_path, {})
+    cfg.platform.chart_versions = {"cert-manger": "v1.20.0"}
     findings = check_helm_values(_plan(config=cfg))
     assert [f.severity for f in findings] == ["error"]
     assert "lfh:platform.chartVersions.cert-manger: no pinned chart" in findings[0].message

@@ -39,7 +39,8 @@ def test_wrong_type_exits_2_naming_the_key(tmp_path, capsys):
     code, err = _plan_exit(tmp_path, "platform-local", capsys)
     assert code == 2
     lines = [line for line in err.splitlines() if line.strip()]
-    assert lines == ["config error: lfh:platform.kubernetesVersion: Input should be a valid string (got 1.33)"]
+    assert lines == ["config error: lfh:platform.kubernetesVersion: must be text; put the value in quotes "
+                     "(for `pulumi config set --path`, add `--type string`) (got 1.33)"]
     assert "Traceback" not in err
 
 

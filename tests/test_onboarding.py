@@ -106,6 +106,7 @@ def test_refuses_to_overwrite(stacks, capsys):
     ("acme.corp", "prod", "DNS-1123 label"),
     ("acme-", "prod", "DNS-1123 label"),
     ("a" * 53, "development", "at most 63 are allowed"),
+    ("a" * 27, "development", "restore-drill CronJob name"),
     ("acme", "qa", "allowed: production (or prod), staging, development (or dev)"),
 ])
 def test_bad_names_are_refused_with_one_clear_line(stacks, capsys, name, env, message):
@@ -116,7 +117,8 @@ def test_bad_names_are_refused_with_one_clear_line(stacks, capsys, name, env, me
 
 
 def test_longest_allowed_name_is_accepted(stacks, capsys):
-    name = "a" * (63 - len("-development"))
+    # `restore-drill-<name>-development` names a CronJob: at most 52 characters.
+    name = "a" * (52 - len("restore-drill-") - len("-development"))
     assert _new(stacks, name, "--env", "dev", "--platform", "platform-local") == 0
 
 

@@ -435,7 +435,7 @@ def test_without_a_secret_store_nothing_reads_one(tmp_path):
 def test_backup_ttl_cannot_outlive_the_bucket_lifecycle(tmp_path):
     with pytest.raises(ConfigError) as err:
         _variant(tmp_path, {"backups": {"defaultTtl": "1000h"}}, stack="platform-aws").plan("platform-aws")
-    assert err.value.lines == ["lfh:platform: backups.defaultTtl: 1000h outlives the bucket lifecycle "
+    assert err.value.lines == ["lfh:platform.backups.defaultTtl: 1000h outlives the bucket lifecycle "
                                "(cluster.backup.dailyExpireDays: 30 days); keep it at most 720h"]
 
 

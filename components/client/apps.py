@@ -6,6 +6,7 @@ from typing import Any, Optional
 import pulumi
 
 from lfh.config.client import AppConfig
+from lfh.config.names import APP_HOST_PREFIXES
 
 from .contract import TO_INTERNET_HTTPS, TO_SMTP, AppWiring, ClientContext, RouteSpec, Workload
 from .webservice import Autoscaling, Probe, Route, WebService, WebServiceArgs
@@ -16,7 +17,9 @@ SYNCD_PORT = 8080
 
 
 def hostname(ctx: ClientContext, app: AppConfig, prefix: str) -> str:
-    return app.hostname or f"{prefix}.{ctx.config.domain}"
+    from lfh.config import names
+
+    return names.app_hostname(app.hostname, prefix, ctx.config.domain)
 
 
 def _autoscaling(app: AppConfig) -> Optional[Autoscaling]:
@@ -65,7 +68,7 @@ class Apps(pulumi.ComponentResource):
         self.services: dict[str, WebService] = {}
         # Secrets HapiHub and Syncd share (the JWT secret: Syncd verifies HapiHub's tokens).
         jwt = shared_wiring
-        api_host = hostname(ctx, cfg.hapihub, "api")
+        api_host = hostname(ctx, cfg.hapihub, APP_HOST_PREFIXES["hapihub"])
 
         if cfg.hapihub.enabled:
             h = cfg.hapihub
@@ -103,7 +106,7 @@ class Apps(pulumi.ComponentResource):
                     liveness=_probe(Probe("/", 10, 10, 3, 3), m.liveness_path),
                     readiness=_probe(Probe("/", 5, 5, 3, 3), m.readiness_path),
                     env={"VUE_APP_API_URL": f"https://{api_host}", "VUE_APP_ENVIRONMENT": env_name, **m.env},
-                    route=Route(hostname(ctx, m, "app"), request_timeout=m.request_timeout),
+                    route=Route(hostname(ctx, m, APP_HOST_PREFIXES["mycureapp"]), request_timeout=m.request_timeout),
                     # nginx runs as uid 101 and writes only its cache, pid and temp files.
                     run_as_user=101, run_as_group=101, fs_group=101,
                     scratch_dirs=["/tmp", "/var/cache/nginx", "/var/run"],
@@ -128,7 +131,7 @@ class Apps(pulumi.ComponentResource):
                     wiring=[*mongo, *([jwt] if jwt else [])],
                     secret_store=secret_store,
                     # WebSockets: no request timeout; the gateway's stream idle timeout closes dead ones.
-                    route=Route(hostname(ctx, s, "sync"), request_timeout=s.request_timeout,
+                    route=Route(hostname(ctx, s, APP_HOST_PREFIXES["syncd"]), request_timeout=s.request_timeout,
                                 backend_timeout=s.request_timeout if s.request_timeout == "0s" else None,
                                 websocket=True),
                     **_common(s),

@@ -17,6 +17,8 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
+from lfh.config import names
+
 from ..k8s import KubeObject, child_opts, labels, meta
 from .contract import TO_KUBE_API, ClientContext, Workload
 from .network import isolated_policy, settings_for
@@ -161,7 +163,7 @@ class Backups(pulumi.ComponentResource):
         ]
         if cfg.enabled:
             for kind, cron, ttl, location, extra in plans:
-                sched = f"{ns}-{kind}"
+                sched = names.velero_schedule(ns, kind)
                 self.schedules[kind] = sched
                 k8s.apiextensions.CustomResource(
                     f"{name}-{kind}",
@@ -190,8 +192,9 @@ class Backups(pulumi.ComponentResource):
     def _drill(self, name: str, ctx: ClientContext, velero_ns: str) -> None:
         ns = ctx.namespace
         cfg = ctx.config.backups
-        drill = f"restore-drill-{ns}"
-        drill_ns = f"{ns}-drill"[:63]
+        # The loader refuses a client name that makes either of these invalid (lfh/config/names.py).
+        drill = names.drill_name(ns)
+        drill_ns = names.drill_namespace(ns)
         lbl = labels(drill, client=ctx.config.name, environment=ctx.environment, component="restore-drill")
         deps = [ctx.namespace_resource]
         o = lambda depends_on=None, **kw: child_opts(self, ctx.provider, depends_on=depends_on or deps, **kw)  # noqa: E731

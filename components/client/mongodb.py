@@ -12,6 +12,8 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from lfh.config.base import image_reference
+
 
 from ..cloud import adapter_for
 from ..cloud.base import BackupTarget
@@ -209,7 +211,7 @@ class MongoDB(pulumi.ComponentResource):
             }
         spec: dict[str, Any] = {
             "crVersion": OPERATOR_IMAGE_TAG,
-            "image": f"percona/percona-server-mongodb:{cfg.image_tag}",
+            "image": image_reference("percona/percona-server-mongodb", cfg.image_tag),
             "imagePullPolicy": "IfNotPresent",
             # Pinned image: the operator must not upgrade MongoDB on its own.
             "upgradeOptions": {"apply": "disabled", "setFCV": False},

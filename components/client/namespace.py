@@ -14,7 +14,9 @@ POD_SECURITY_LEVEL = "restricted"
 
 
 def namespace_name(client: ClientConfig) -> str:
-    return f"{client.name}-{client.environment.value}"
+    from lfh.config import names
+
+    return names.namespace(client.name, client.environment.value)
 
 
 class NamespaceBaseline(pulumi.ComponentResource):

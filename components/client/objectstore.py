@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from lfh.config import names
+from lfh.config.base import chart_image
+
 
 from ..cloud.base import BucketInfo
 from ..cluster.contract import ServiceAccountBinding
@@ -120,7 +123,7 @@ class ObjectStorage(pulumi.ComponentResource):
         self.bucket_name = cfg.bucket
         storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
         distributed = m.replicas > 1
-        hostname = cfg.hostname or f"storage.{ctx.config.domain}"
+        hostname = names.app_hostname(cfg.hostname, names.STORAGE_HOST_PREFIX, ctx.config.domain)
 
         root_secret = f"{MINIO_RELEASE}-root"
         es_root = secrets.external_secret(
@@ -144,8 +147,8 @@ class ObjectStorage(pulumi.ComponentResource):
         policy_name = f"{cfg.bucket}-readwrite"
         values: dict[str, Any] = {
             "fullnameOverride": MINIO_RELEASE,
-            "image": {"repository": "quay.io/minio/minio", "tag": m.image_tag, "pullPolicy": "IfNotPresent"},
-            "mcImage": {"repository": "quay.io/minio/mc", "tag": m.mc_image_tag, "pullPolicy": "IfNotPresent"},
+            "image": {**chart_image("quay.io/minio/minio", m.image_tag), "pullPolicy": "IfNotPresent"},
+            "mcImage": {**chart_image("quay.io/minio/mc", m.mc_image_tag), "pullPolicy": "IfNotPresent"},
             "mode": "distributed" if distributed else "standalone",
             "replicas": m.replicas,
             "drivesPerNode": 1,

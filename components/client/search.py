@@ -12,11 +12,14 @@ from typing import Optional
 
 import pulumi
 
+from lfh.config import names
+from lfh.config.base import image_reference
+
 from ..k8s import KubeObject, child_opts, labels, meta
 from .contract import FROM_SELF, AppWiring, ClientContext, Workload
 from .secrets import TYPESENSE_API_KEY, ClientSecrets
 
-NAME = "typesense"
+NAME = names.SEARCH_NAME
 PEERS_SERVICE = "typesense-peers"
 API_PORT = 8108
 PEERING_PORT = 8107
@@ -48,7 +51,7 @@ class Search(pulumi.ComponentResource):
         ns = ctx.namespace
         common = dict(client=ctx.config.name, environment=ctx.environment, component="search")
         lbl = labels(NAME, **common)
-        selector = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": f"{ns}-{NAME}"}
+        selector = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/instance": names.search_instance(ns)}
         pod_labels = {**lbl, **selector}
         storage_class = ctx.platform.storage_classes.get("encrypted") or ctx.platform.storage_classes.get("default", "")
         opts_ns = child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource])
@@ -117,7 +120,7 @@ class Search(pulumi.ComponentResource):
                         "terminationGracePeriodSeconds": 60,
                         "containers": [{
                             "name": NAME,
-                            "image": f"{IMAGE}:{cfg.image_tag}",
+                            "image": image_reference(IMAGE, cfg.image_tag),
                             "imagePullPolicy": "IfNotPresent",
                             "args": [
                                 "--data-dir=/data",

@@ -87,9 +87,11 @@ class WebServiceArgs:
 
 def image_ref(image: str, tag: str) -> str:
     """`repo:tag` or `repo@sha256:…` — never a floating reference."""
+    from lfh.config.base import image_reference
+
     if not tag or tag == "latest":
         raise ValueError(f"image {image!r}: a pinned tag or digest is required, got {tag!r}")
-    return f"{image}@{tag}" if tag.startswith("sha256:") else f"{image}:{tag}"
+    return image_reference(image, tag)
 
 
 def config_checksum(data: Any) -> str:

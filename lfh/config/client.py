@@ -3,19 +3,82 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
-from pydantic import AfterValidator, ConfigDict, field_validator, model_validator
+from pydantic import field_validator, model_validator
 
+from . import names
 from .base import (
+    ChartVersions,
     Cidr,
+    CronExpression,
     DnsLabel,
     DnsName,
+    Duration,
     EnvAwareModel,
-    Environment,
+    EnvironmentTier,
+    EnvVars,
+    GoDuration,
+    ImageReference,
+    ImageRepository,
     ImageTag,
+    Port,
+    PositiveDuration,
     Quantity,
     StrictModel,
+    Text,
+    checked,
+    dns_label_problem,
+    dns_name_problem,
     field,
+    ipv4_network,
+    refuse,
+    unique,
 )
+
+
+def _http_path_problem(value: str) -> Optional[str]:
+    if not value.startswith("/") or any(c.isspace() for c in value):
+        return "must be an HTTP path starting with '/' and without spaces, such as /health"
+    return None
+
+
+def _mongodb_name_problem(value: str) -> Optional[str]:
+    # MongoDB database names: < 64 bytes, none of / \ . " $ * < > : | ? or spaces (MongoDB naming
+    # restrictions); they also name the app users and secret keys, so we keep them to letters, digits, _ and -.
+    if not value:
+        return "must not be empty"
+    if len(value) > 63:
+        return f"is {len(value)} characters long; MongoDB allows at most 63"
+    if not all(c.isascii() and (c.isalnum() or c in "_-") for c in value):
+        return "may only contain letters, digits, '_' and '-'"
+    if value in ("admin", "local", "config"):
+        return f"must not be {value!r} (a MongoDB system database)"
+    return None
+
+
+def _bucket_suffix_problem(value: str) -> Optional[str]:
+    if not 3 <= len(value) <= 42:
+        return "must be 3–42 characters"
+    return dns_label_problem(value)
+
+
+def _platform_stack_problem(value: str) -> Optional[str]:
+    org, sep1, rest = value.partition("/")
+    project, sep2, stack = rest.partition("/")
+    ok_org = bool(org) and all(c.isascii() and (c.isalnum() or c in "_.-") for c in org)
+    if not (sep1 and sep2 and ok_org and project == "lfh" and stack.startswith("platform-")
+            and not dns_label_problem(stack.removeprefix("platform-"))):
+        return "must name a platform stack as <org>/lfh/platform-<name>, such as organization/lfh/platform-aws"
+    return None
+
+
+HttpPath = checked(str, _http_path_problem, "HTTP path starting with `/`")
+DatabaseName = checked(str, _mongodb_name_problem, "1–63 letters, digits, '_' or '-'; not admin/local/config")
+BucketSuffix = checked(str, _bucket_suffix_problem, "3–42 lower-case letters, digits or '-'")
+PlatformStackRef = checked(str, _platform_stack_problem, "`<org>/lfh/platform-<name>`")
+#: `except` entries of an ipBlock must lie strictly inside its `cidr` (Kubernetes NetworkPolicy
+#: validation); ours is 0.0.0.0/0, so anything but a /0.
+ExceptCidr = checked(Cidr, lambda v: "must be smaller than 0.0.0.0/0 (an exception must lie strictly inside the allowed range)"
+                     if ipv4_network(v).prefixlen == 0 else None, "strictly inside 0.0.0.0/0")
 
 
 # ============================================================================================
@@ -23,19 +86,6 @@ from .base import (
 # data half of issue 5; the apps/network/routes/backups blocks live in their own section.
 # ============================================================================================
 
-
-
-def _pinned_tag(value: str) -> str:
-    import re
-
-    if value == "latest" or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|sha256:[a-f0-9]{64}", value):
-        raise ValueError("must be a pinned image tag or sha256 digest, never `latest`")
-    return value
-
-
-# base.ImageTag uses a look-ahead, which pydantic-core's regex engine rejects; same rule, in Python.
-PinnedTag = Annotated[str, AfterValidator(_pinned_tag)]
-"""A pinned image tag (never `latest`) or a `sha256:` digest."""
 
 
 class MongoDBConfig(EnvAwareModel):
@@ -53,11 +103,11 @@ class MongoDBConfig(EnvAwareModel):
     storage_size: Quantity = field("100Gi", "Volume size per member (on the platform's encrypted StorageClass).")
     cpu_request: Quantity = field("1", "CPU request per member (limit is twice this).")
     memory: Quantity = field("4Gi", "Memory request and limit per member (equal: the WiredTiger cache is sized from it).")
-    image_tag: PinnedTag = field("7.0.28-15", "percona/percona-server-mongodb image tag (MongoDB 7.x, pinned; tested with operator 1.22).")
-    databases: list[str] = field(["hapihub"], "Databases; each gets its own app user with readWrite on it only (apps never use root).", min_length=1)
+    image_tag: ImageTag = field("7.0.28-15", "percona/percona-server-mongodb image tag (MongoDB 7.x, pinned; tested with operator 1.22).")
+    databases: Annotated[list[DatabaseName], unique("database")] = field(["hapihub"], "Databases; each gets its own app user with readWrite on it only (apps never use root).", min_length=1, max_length=20)
     pitr_oplog_span_minutes: float = field(5, "Point-in-time recovery: oplog chunks are uploaded at least this often (minutes, ≤ 5).", gt=0, le=5)
-    backup_schedule: str = field("0 2 * * *", "Cron schedule of the daily full (logical) backup to the platform bucket.")
-    backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1)
+    backup_schedule: CronExpression = field("0 2 * * *", "Cron schedule of the daily full (logical) backup to the platform bucket.")
+    backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1, le=365)
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
         "preferTLS", "Members always use TLS among themselves; `requireTLS` also forces it for app connections (apps then need the CA).")
 
@@ -83,9 +133,9 @@ class MinioConfig(EnvAwareModel):
     volume_size: Quantity = field("250Gi", "Volume per MinIO pod (one drive per pod).")
     memory: Quantity = field("4Gi", "Memory request per pod.")
     parity: int = field(2, "Erasure-coding parity (EC:N) in distributed mode.", ge=1, le=8)
-    image_tag: PinnedTag = field("RELEASE.2024-12-18T13-15-44Z", "quay.io/minio/minio image tag (the chart 5.4.0 default, pinned).")
-    mc_image_tag: PinnedTag = field("RELEASE.2024-11-21T17-21-54Z", "quay.io/minio/mc image tag for the chart's setup jobs.")
-    rate_limit_per_second: int = field(50, "Requests per second on the public `storage.` route (local rate limit, per gateway proxy).", ge=1)
+    image_tag: ImageTag = field("RELEASE.2024-12-18T13-15-44Z", "quay.io/minio/minio image tag (the chart 5.4.0 default, pinned).")
+    mc_image_tag: ImageTag = field("RELEASE.2024-11-21T17-21-54Z", "quay.io/minio/mc image tag for the chart's setup jobs.")
+    rate_limit_per_second: int = field(50, "Requests per second on the public `storage.` route (local rate limit, per gateway proxy).", ge=1, le=100000)
 
     @field_validator("replicas")
     @classmethod
@@ -98,7 +148,7 @@ class MinioConfig(EnvAwareModel):
 class CloudBucketConfig(StrictModel):
     """`lfh:client.objectStorage.cloud`: a per-client bucket on S3 / Blob / GCS."""
 
-    noncurrent_version_days: int = field(30, "Days a replaced/deleted object version is kept (versioning is always on).", ge=1)
+    noncurrent_version_days: int = field(30, "Days a replaced/deleted object version is kept (versioning is always on).", ge=1, le=3650)
 
 
 class ObjectStorageConfig(StrictModel):
@@ -107,11 +157,10 @@ class ObjectStorageConfig(StrictModel):
     mode: Optional[Literal["cloud", "minio"]] = field(
         None, "`cloud` (per-client bucket; default on cloud platforms) or `minio` (default on existing clusters). "
               "MinIO's community edition is now source-only and its repository unmaintained: prefer `cloud` where a cloud exists.")
-    bucket: str = field("hapihub-files", "Bucket name (MinIO) or bucket name suffix (cloud: `<platform>-<client>-<env>-<bucket>`).",
-                        pattern=r"^[a-z0-9][a-z0-9-]{1,40}[a-z0-9]$")
+    bucket: BucketSuffix = field("hapihub-files", "Bucket name (MinIO) or bucket name suffix (cloud: `<platform>-<client>-<env>-<bucket>`).")
     minio: MinioConfig = field({}, "Settings of `minio` mode.")
     cloud: CloudBucketConfig = field({}, "Settings of `cloud` mode.")
-    hostname: Optional[str] = field(None, "Public hostname for presigned downloads in `minio` mode (default `storage.<domain>`).")
+    hostname: Optional[DnsName] = field(None, "Public hostname for presigned downloads in `minio` mode (default `storage.<domain>`).")
 
 
 class SearchConfig(EnvAwareModel):
@@ -129,7 +178,7 @@ class SearchConfig(EnvAwareModel):
     volume_size: Quantity = field("20Gi", "Data volume per node.")
     memory: Quantity = field("2Gi", "Memory request and limit per node (Typesense keeps its index in memory).")
     cpu_request: Quantity = field("500m", "CPU request per node.")
-    image_tag: PinnedTag = field("30.1", "typesense/typesense image tag (pinned; no `v` prefix).")
+    image_tag: ImageTag = field("30.1", "typesense/typesense image tag (pinned; no `v` prefix).")
 
     @field_validator("replicas")
     @classmethod
@@ -142,7 +191,7 @@ class SearchConfig(EnvAwareModel):
 class SecretsConfig(StrictModel):
     """`lfh:client.secrets`: generated secrets and how External Secrets syncs them."""
 
-    refresh_interval: str = field("1h", "How often External Secrets re-reads the secret manager.", pattern=r"^[0-9]+[smh]$")
+    refresh_interval: PositiveDuration = field("1h", "How often External Secrets re-reads the secret manager.")
     password_length: int = field(32, "Length of generated passwords and keys.", ge=24, le=128)
 # ======================================== end of the data-services block
 
@@ -168,7 +217,7 @@ class ContainerResources(StrictModel):
 class ProbeConfig(StrictModel):
     """An HTTP GET probe."""
 
-    path: str = field(..., "HTTP path probed on the app port.", pattern=r"^/[^\s]*$")
+    path: HttpPath = field(..., "HTTP path probed on the app port.")
     initial_delay_seconds: int = field(0, "Seconds before the first probe.", ge=0, le=600)
     period_seconds: int = field(10, "Seconds between probes.", ge=1, le=300)
     timeout_seconds: int = field(3, "Seconds a probe may take.", ge=1, le=60)
@@ -182,7 +231,7 @@ class HpaConfig(EnvAwareModel):
 
     enabled: bool = field(False, "Scale the app on CPU/memory; production default on.")
     min_replicas: Optional[int] = field(None, "Lower bound; defaults to the app's `replicas`.", ge=1, le=100)
-    max_replicas: int = field(10, "Upper bound.", ge=1, le=100)
+    max_replicas: int = field(10, "Upper bound.", ge=1, le=100, rule="≥ minReplicas and ≥ the app's replicas")
     cpu_utilization: int = field(70, "Target average CPU utilisation in % of requests.", ge=10, le=100)
     memory_utilization: Optional[int] = field(80, "Target average memory utilisation in % of requests; null disables.", ge=10, le=100)
     scale_down_stabilization_seconds: int = field(300, "Window before scaling down (avoids flapping).", ge=0, le=3600)
@@ -191,33 +240,31 @@ class HpaConfig(EnvAwareModel):
 class AppConfig(EnvAwareModel):
     """One web app (a WebService): image, size, probes, route, environment."""
 
-    # `ImageTag` uses a look-ahead (never `latest`), which only Python's regex engine supports.
-    model_config = ConfigDict(**EnvAwareModel.model_config, regex_engine="python-re")
-
     ENV_DEFAULTS = {"replicas": {"production": 2, "staging": 1, "development": 1}}
 
     enabled: bool = field(True, "Deploy this app.")
-    image: str = field(..., "Image repository (no tag).", pattern=r"^[a-z0-9]([a-z0-9._/-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9._-]+)*$")
+    image: ImageRepository = field(..., "Image repository (no tag).")
     tag: Optional[ImageTag] = field(None, "Pinned image tag or `sha256:` digest (never `latest`); required when enabled.")
     replicas: int = field(1, "Replicas (the HPA's minimum when autoscaling); production needs ≥ 2.", ge=1, le=100)
     resources: ContainerResources = field(..., "Container requests and limits.")
     hpa: HpaConfig = field({}, "Autoscaling.")
     hostname: Optional[DnsName] = field(None, "Public hostname; default `<prefix>.<client domain>`.")
-    env: dict[str, str] = field({}, "Extra plain environment variables (merged over the app's defaults; no secrets here).")
+    env: EnvVars = field({}, "Extra plain environment variables (merged over the app's defaults; no secrets here).")
     read_only_root_filesystem: bool = field(True, "Mount the root filesystem read-only (scratch dirs are emptyDirs).")
-    request_timeout: str = field("60s", "Gateway request timeout for the route (`0s` disables).", pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
-    liveness_path: Optional[str] = field(None, "Override the liveness probe path.", pattern=r"^/[^\s]*$")
-    readiness_path: Optional[str] = field(None, "Override the readiness probe path (newer HapiHub answers on `/health`).", pattern=r"^/[^\s]*$")
+    request_timeout: Duration = field("60s", "Gateway request timeout for the route (`0s` disables).")
+    liveness_path: Optional[HttpPath] = field(None, "Override the liveness probe path.")
+    readiness_path: Optional[HttpPath] = field(None, "Override the readiness probe path (newer HapiHub answers on `/health`).")
     port: Optional[int] = field(None, "Override the container port.", ge=1024, le=65535)
     internet_https: bool = field(False, "Allow HTTPS (443) to addresses outside the cluster and private ranges.")
-    metrics_path: Optional[str] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring.", pattern=r"^/[^\s]*$")
+    metrics_path: Optional[HttpPath] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring.")
 
     @model_validator(mode="after")
     def _pinned_when_enabled(self) -> "AppConfig":
         if self.enabled and self.tag is None:
-            raise ValueError("`tag` is required when the app is enabled: a pinned version or sha256 digest, never latest")
+            raise refuse("tag", "is required when the app is enabled: a pinned version or sha256 digest, never latest")
         if self.hpa.enabled and self.hpa.max_replicas < max(self.replicas, self.hpa.min_replicas or 0):
-            raise ValueError("`hpa.maxReplicas` must be ≥ `replicas` and `hpa.minReplicas`")
+            raise refuse("hpa.maxReplicas", f"must be at least `replicas` ({self.replicas}) and `hpa.minReplicas` "
+                                            f"({self.hpa.min_replicas or self.replicas}); got {self.hpa.max_replicas}")
         return self
 
 
@@ -228,15 +275,15 @@ def _res(rc: str, rm: str, lc: str, lm: str) -> dict:
 class HapiHubConfig(AppConfig):
     """HapiHub, the healthcare API (`api.<domain>`, port 7500)."""
 
-    image: str = field("ghcr.io/mycurelabs/hapihub", "Image repository (no tag).")
+    image: ImageRepository = field("ghcr.io/mycurelabs/hapihub", "Image repository (no tag).")
     tag: Optional[ImageTag] = field("5.215.2", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("500m", "1Gi", "2", "4Gi"), "Container requests and limits.")
     # Secure by default: read-only root with an emptyDir /tmp and HOME=/tmp. APPS.md: the original image
     # wrote outside /tmp; a client whose version still does sets this to false (the policy pack warns).
     read_only_root_filesystem: bool = field(True, "Mount the root filesystem read-only (writes go to the /tmp emptyDir, HOME=/tmp); set false only for HapiHub versions that write elsewhere — a policy warning then shows it.")
     run_migrations: bool = field(False, "Run database migrations once per release as a Job (never in every replica at start-up).")
-    migration_command: list[str] = field(["npm", "run", "migrate"], "Command of the migration Job.")
-    log_level: str = field("info", "LOG_LEVEL.", pattern=r"^(error|warn|info|debug|trace)$")
+    migration_command: list[Text] = field(["npm", "run", "migrate"], "Command of the migration Job.", min_length=1)
+    log_level: Literal["error", "warn", "info", "debug", "trace"] = field("info", "LOG_LEVEL.")
     # HapiHub calls cloud APIs and third parties (payments, SMS) over HTTPS.
     internet_https: bool = field(True, "Allow HTTPS (443) to addresses outside the cluster and private ranges (cloud APIs, payment/SMS providers).")
 
@@ -244,7 +291,7 @@ class HapiHubConfig(AppConfig):
 class MyCureAppConfig(AppConfig):
     """MyCureApp, the web frontend (`app.<domain>`, nginx on 8080)."""
 
-    image: str = field("ghcr.io/mycurelabs/mycureapp", "Image repository (no tag).")
+    image: ImageRepository = field("ghcr.io/mycurelabs/mycureapp", "Image repository (no tag).")
     # A release seen in the template's history (APPS.md: 10.x); pin the one you deploy.
     tag: Optional[ImageTag] = field("10.18.0", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("200m", "512Mi", "1", "1Gi"), "Container requests and limits.")
@@ -253,10 +300,10 @@ class MyCureAppConfig(AppConfig):
 class SyncdConfig(AppConfig):
     """Syncd, real-time sync over WebSockets (`sync.<domain>`); optional."""
 
-    image: str = field("ghcr.io/mycurelabs/syncd", "Image repository (no tag).")
+    image: ImageRepository = field("ghcr.io/mycurelabs/syncd", "Image repository (no tag).")
     tag: Optional[ImageTag] = field("1.2.0", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("500m", "1Gi", "2", "2Gi"), "Container requests and limits.")
-    request_timeout: str = field("0s", "Gateway request timeout; `0s` keeps WebSockets open (idle limit is the gateway's stream idle timeout).", pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")
+    request_timeout: Duration = field("0s", "Gateway request timeout; `0s` keeps WebSockets open (idle limit is the gateway's stream idle timeout).")
 
 
 class AppsConfig(StrictModel):
@@ -285,10 +332,10 @@ class QuotaConfig(EnvAwareModel):
     limits_cpu: Quantity = field("96", "Sum of CPU limits.")
     limits_memory: Quantity = field("192Gi", "Sum of memory limits.")
     requests_storage: Quantity = field("2Ti", "Sum of PVC storage requests.")
-    pods: int = field(100, "Maximum pods.", ge=1)
-    persistent_volume_claims: int = field(40, "Maximum PVCs.", ge=0)
-    services_load_balancers: int = field(0, "LoadBalancer Services (0: traffic enters through the shared Gateway only).", ge=0)
-    services_node_ports: int = field(0, "NodePort Services (0: no node ports).", ge=0)
+    pods: int = field(100, "Maximum pods.", ge=1, le=10000)
+    persistent_volume_claims: int = field(40, "Maximum PVCs.", ge=0, le=1000)
+    services_load_balancers: int = field(0, "LoadBalancer Services (0: traffic enters through the shared Gateway only).", ge=0, le=100)
+    services_node_ports: int = field(0, "NodePort Services (0: no node ports).", ge=0, le=100)
 
 
 class LimitRangeConfig(StrictModel):
@@ -305,30 +352,28 @@ class LimitRangeConfig(StrictModel):
 class NetworkConfig(StrictModel):
     """Derived NetworkPolicies: the few knobs that are not derived."""
 
-    egress_except_cidrs: list[Cidr] = field(
+    egress_except_cidrs: Annotated[list[ExceptCidr], unique("network")] = field(
         ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"],
         "Ranges excluded from `internet-https`/SMTP egress (the cluster's and private networks).",
     )
-    smtp_port: Optional[int] = field(None, "SMTP relay port HapiHub may reach outside the cluster (e.g. 587); unset: no SMTP egress.", ge=1, le=65535)
-    kube_api_ports: list[int] = field([443, 6443], "Ports of the Kubernetes API (for operators and jobs that talk to it).")
-    kube_api_cidrs: list[Cidr] = field([], "Addresses of the Kubernetes API server; empty: the platform's, else any address on the API ports.")
+    smtp_port: Optional[Port] = field(None, "SMTP relay port HapiHub may reach outside the cluster (e.g. 587); unset: no SMTP egress.")
+    kube_api_ports: Annotated[list[Port], unique("port")] = field([443, 6443], "Ports of the Kubernetes API (for operators and jobs that talk to it).", min_length=1)
+    kube_api_cidrs: Annotated[list[Cidr], unique("network")] = field([], "Addresses of the Kubernetes API server; empty: the platform's, else any address on the API ports.")
 
 
 class BackupsConfig(StrictModel):
     """Velero schedules for the client namespace and the weekly restore drill."""
 
-    model_config = ConfigDict(**StrictModel.model_config, regex_engine="python-re")
-
     enabled: bool = field(True, "Create the Velero schedules.")
-    hourly_schedule: str = field("15 * * * *", "Cron of the hourly backup (volume snapshots).")
-    hourly_ttl: str = field("72h0m0s", "How long hourly backups are kept.")
-    daily_schedule: str = field("30 2 * * *", "Cron of the daily backup (data moved to the backup bucket).")
-    daily_ttl: str = field("720h0m0s", "How long daily backups are kept.")
-    weekly_schedule: str = field("0 3 * * 0", "Cron of the weekly backup (archive location).")
-    weekly_ttl: str = field("2160h0m0s", "How long weekly backups are kept.")
+    hourly_schedule: CronExpression = field("15 * * * *", "Cron of the hourly backup (volume snapshots).")
+    hourly_ttl: GoDuration = field("72h0m0s", "How long hourly backups are kept.")
+    daily_schedule: CronExpression = field("30 2 * * *", "Cron of the daily backup (data moved to the backup bucket).")
+    daily_ttl: GoDuration = field("720h0m0s", "How long daily backups are kept.")
+    weekly_schedule: CronExpression = field("0 3 * * 0", "Cron of the weekly backup (archive location).")
+    weekly_ttl: GoDuration = field("2160h0m0s", "How long weekly backups are kept.")
     restore_drill: bool = field(True, "Weekly restore drill: restore the newest daily backup into a throwaway namespace and check it.")
-    drill_schedule: str = field("0 5 * * 1", "Cron of the restore drill (after the weekly backup).")
-    drill_image: str = field("registry.k8s.io/kubectl:v1.33.4", "Pinned image with kubectl, bash and jq for the drill.", pattern=r"^[^\s:@]+(:(?!latest$)[A-Za-z0-9_.-]+|@sha256:[a-f0-9]{64})$")
+    drill_schedule: CronExpression = field("0 5 * * 1", "Cron of the restore drill (after the weekly backup).")
+    drill_image: ImageReference = field("registry.k8s.io/kubectl:v1.33.4", "Pinned image with kubectl, bash and jq for the drill.")
     drill_timeout_seconds: int = field(3600, "Give up on the drill after this long (then it records a failure).", ge=300, le=21600)
 
 
@@ -336,7 +381,7 @@ class GitOpsConfig(StrictModel):
     """The client's Argo CD AppProject (for its own extra workloads)."""
 
     enabled: bool = field(True, "Create the AppProject.")
-    source_repos: list[str] = field([], "Git/Helm repositories the project may deploy from (empty: none yet).")
+    source_repos: Annotated[list[Text], unique("repository")] = field([], "Git/Helm repositories the project may deploy from (empty: none yet).")
 
 
 # ======================================================================= client-apps: end
@@ -345,11 +390,13 @@ class GitOpsConfig(StrictModel):
 class ClientConfig(StrictModel):
     """Everything a client stack file may say under `lfh:client`."""
 
-    name: DnsLabel = field(..., "Client name (DNS label); the stack must be called `<name>-<environment>`.")
-    environment: Environment = field(..., "Environment tier: production, staging or development.")
-    platform_stack: str = field(..., "Platform stack to deploy onto, as `<org>/lfh/<stack>`.", pattern=r"^[A-Za-z0-9_.-]+/lfh/platform-[a-z0-9-]+$")
-    domain: DnsName = field(..., "The client's DNS domain; apps get `api.`, `app.`, `sync.` … under it.")
-    chart_versions: dict[str, str] = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
+    name: DnsLabel = field(..., "Client name (DNS label); the stack must be called `<name>-<environment>`.",
+                           rule="every name composed from it is valid: namespace `<name>-<environment>`, `restore-drill-<namespace>` (a CronJob: ≤ 52) …")
+    environment: EnvironmentTier = field(..., "Environment tier: production, staging or development.")
+    platform_stack: PlatformStackRef = field(..., "Platform stack to deploy onto, as `<org>/lfh/<stack>`.")
+    domain: DnsName = field(..., "The client's DNS domain; apps get `api.`, `app.`, `sync.` … under it.",
+                            rule="`api.`, `app.`, `sync.`, `storage.` + domain ≤ 253 characters")
+    chart_versions: ChartVersions = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
 
     # -- data services (client-data block) --
     mongodb: MongoDBConfig = field({}, "MongoDB replica set (Percona Operator).")
@@ -374,5 +421,24 @@ class ClientConfig(StrictModel):
                 app = getattr(self.apps, key)
                 low = app.hpa.min_replicas if app.hpa.enabled and app.hpa.min_replicas else app.replicas
                 if app.enabled and low < 2:
-                    raise ValueError(f"apps.{key}.replicas: production needs at least 2 replicas (got {low})")
+                    raise refuse(f"apps.{key}.replicas", f"production needs at least 2 replicas (got {low})")
+        return self
+
+    @model_validator(mode="after")
+    def _composed_names_are_valid(self) -> "ClientConfig":
+        """Names built from `name` and `environment` (lfh/config/names.py) must pass Kubernetes' rules."""
+        for composed in names.client_names(self.name, self.environment.value):
+            problem = composed.problem(composed.value)
+            if problem:
+                raise refuse("name", f"makes the {composed.what} {composed.value!r}, which {problem}; use a client "
+                                     f"name of at most {names.longest_client_name(self.environment.value)} characters")
+        hosts = [(f"apps.{key}.hostname" if getattr(self.apps, key).hostname else "domain",
+                  names.app_hostname(getattr(self.apps, key).hostname, prefix, self.domain))
+                 for key, prefix in names.APP_HOST_PREFIXES.items() if getattr(self.apps, key).enabled]
+        hosts.append(("objectStorage.hostname" if self.object_storage.hostname else "domain",
+                      names.app_hostname(self.object_storage.hostname, names.STORAGE_HOST_PREFIX, self.domain)))
+        for key, host in hosts:
+            problem = dns_name_problem(host)
+            if problem:
+                raise refuse(key, f"makes the hostname {host!r}, which {problem}")
         return self

@@ -10,7 +10,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic._internal._docs_extraction import extract_docstrings_from_cls  # the pinned pydantic's own
 from pydantic_core import PydanticUndefined
 
-from .base import models_in
+from .base import Rule, models_in
 from .loader import LFH_KEYS
 
 HEADER = """# Configuration reference
@@ -22,7 +22,10 @@ A stack file `stacks/Pulumi.<stack>.yaml` sets exactly one of `lfh:platform` (a 
 named `platform-<name>`) or `lfh:client` (a client stack, named `<client>-<environment>`), plus
 provider config such as `aws:region`. Unknown keys are errors. Keys marked **secret** must be set
 with `pulumi config set --secret --path '<key>' <value>`; plain text is refused.
-Where a default depends on the environment, it is given per environment.
+Where a default depends on the environment, it is given per environment. The constraints column says
+what a value must be; the plan refuses anything else before any resource exists (exit 2, one line per
+problem naming the key). Values are strictly typed: quote text that looks like a number (`tag: "10"`),
+and never quote numbers or `true`/`false`.
 """
 
 
@@ -47,6 +50,50 @@ def _type_name(annotation: Any) -> str:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return "object"
     return getattr(annotation, "__name__", str(annotation))
+
+
+def _bounds(metadata: list[Any]) -> list[str]:
+    """`1–5`, `≥ 0`, `≤ 10`, `at least 1 entry` from annotated-types constraints."""
+    found = {type(m).__name__: m for m in metadata}
+    low = next((f"≥ {getattr(found[n], a)}" for n, a in (("Ge", "ge"), ("Gt", "gt")) if n in found), "")
+    high = next((f"≤ {getattr(found[n], a)}" for n, a in (("Le", "le"), ("Lt", "lt")) if n in found), "")
+    out = []
+    if "Ge" in found and "Le" in found:
+        out.append(f"{found['Ge'].ge}–{found['Le'].le}")
+    elif low or high:
+        out.append(" ".join(x for x in (low, high) if x))
+    if "MinLen" in found:
+        out.append(f"at least {found['MinLen'].min_length} entr{'y' if found['MinLen'].min_length == 1 else 'ies'}")
+    if "MaxLen" in found:
+        out.append(f"at most {found['MaxLen'].max_length} entries")
+    return out
+
+
+def _rules_in(annotation: Any, metadata: list[Any] = ()) -> list[str]:
+    """Every constraint an annotation carries, in words (`Rule` texts, bounds, unique lists), through
+    Optional/list/dict."""
+    out = [m.text for m in metadata if isinstance(m, Rule)]
+    out += [m.lfh_rule for m in metadata if getattr(m, "lfh_rule", None)]
+    out += _bounds(list(metadata))
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return out + _rules_in(args[0], list(args[1:]))
+    if origin is typing.Union:
+        for arg in args:
+            out += [r for r in _rules_in(arg) if r not in out]
+    elif origin in (list, tuple) and args:
+        out += [f"each: {r}" for r in _rules_in(args[0])]
+    elif origin is dict and len(args) == 2:
+        out += [f"keys: {r}" for r in _rules_in(args[0])] + [f"values: {r}" for r in _rules_in(args[1])]
+    return out
+
+
+def _constraints(info: Any) -> str:
+    rules = _rules_in(info.annotation, list(info.metadata))
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    if extra.get("rule"):
+        rules.append(str(extra["rule"]))
+    return "; ".join(dict.fromkeys(rules)).replace("|", "\\|") or "—"
 
 
 def _default(info: Any) -> str:
@@ -90,7 +137,7 @@ def _rows(model: type[BaseModel], path: str, rows: list[str], sections: list[tup
         kind = _type_name(info.annotation)
         if info.annotation is SecretStr or "secret string" in kind:
             desc = "**secret** " + desc
-        rows.append(f"| `{full}` | {kind.replace('|', chr(92) + '|')} | {default} | {desc} |")
+        rows.append(f"| `{full}` | {kind.replace('|', chr(92) + '|')} | {default} | {_constraints(info)} | {desc} |")
         annotation = info.annotation
         origin = typing.get_origin(annotation)
         inner = annotation
@@ -130,7 +177,7 @@ def render() -> str:
         sections: list[tuple[str, type[BaseModel]]] = []
         _rows(model, path, rows, sections)
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-        out.append(f"\n## `{title}`\n\n{doc}\n\n| key | type | default | description |\n| --- | --- | --- | --- |")
+        out.append(f"\n## `{title}`\n\n{doc}\n\n| key | type | default | constraints | description |\n| --- | --- | --- | --- | --- |")
         out.extend(rows)
         pending = sections + pending
     return "\n".join(out) + "\n"

@@ -96,15 +96,38 @@ class _SecureTag:
         self.ciphertext = ciphertext
 
 
+#: Most YAML nodes a stack file may expand to once its aliases are followed (a real stack has a few
+#: hundred): a few lines of nested aliases ("billion laughs") cannot make the plan use gigabytes.
+MAX_YAML_NODES = 100_000
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def read_stack_file(path: Path) -> dict[str, Any]:
-    """The `config:` mapping of a stack file, `secure:` entries kept as markers."""
+    """The `config:` mapping of a stack file, `secure:` entries kept as markers.
+
+    Read as the Pulumi CLI reads it (go-yaml v3): a key given twice in one mapping is an error, not a
+    silent "last one wins"; and aliases may not expand the file beyond ``MAX_YAML_NODES`` nodes.
+    """
     try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
+        text = Path(path).read_text()
     except FileNotFoundError:
         raise ConfigError([f"{path}: no such stack file"]) from None
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                problems: list[str] = []
+                _check_yaml_tree(node, "", {}, set(), problems, path)
+                if problems:
+                    raise ConfigError(problems)
+            doc = loader.construct_document(node) if node is not None else {}
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "invalid YAML"
         raise ConfigError([f"{path}: not valid YAML ({first})"]) from None
+    doc = doc or {}
     if not isinstance(doc, dict):
         raise ConfigError([f"{path}: a stack file is a mapping with a `config:` key"])
     unknown = sorted(set(doc) - {"config", "secretsprovider", "encryptedkey", "encryptionsalt", "environment"})
@@ -114,6 +137,43 @@ def read_stack_file(path: Path) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError([f"{path}: `config:` must be a mapping of keys such as `lfh:client`"])
     return _mark_secure(config)
+
+
+def _check_yaml_tree(node: yaml.Node, path: str, sizes: dict[int, int], open_nodes: set[int],
+                     problems: list[str], file: Path) -> int:
+    """Duplicate keys (named by their full key) and the size ``node`` expands to; raises ConfigError
+    when aliases make it larger than ``MAX_YAML_NODES`` or refer to themselves."""
+    ident = id(node)
+    if ident in sizes:
+        return sizes[ident]
+    if ident in open_nodes:
+        raise ConfigError([f"{file}: {path or 'the file'}: an alias refers to the mapping or list that contains it; "
+                           "stack files must not be recursive"])
+    open_nodes.add(ident)
+    size = 1
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                size += _check_yaml_tree(value_node, path, sizes, open_nodes, problems, file)
+                continue
+            name = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+            full = name if path in ("", "config") else f"{path}.{name}"
+            if isinstance(key_node, yaml.ScalarNode):
+                if name in seen:
+                    problems.append(f"{full}: the key is given twice in {file} (lines {seen[name]} and "
+                                    f"{key_node.start_mark.line + 1}); keep one (Pulumi refuses duplicate keys)")
+                seen.setdefault(name, key_node.start_mark.line + 1)
+            size += 1 + _check_yaml_tree(value_node, full, sizes, open_nodes, problems, file)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            size += _check_yaml_tree(item, f"{path}[{i}]", sizes, open_nodes, problems, file)
+    open_nodes.discard(ident)
+    sizes[ident] = size
+    if size > MAX_YAML_NODES:
+        raise ConfigError([f"{file}: {path or 'the file'}: aliases expand it to more than {MAX_YAML_NODES:,} values; "
+                           "a stack file this large is refused (write the values out, or drop the nested aliases)"])
+    return size
 
 
 def _mark_secure(node: Any) -> Any:
@@ -181,6 +241,12 @@ def parse_stack_config(
 
     (section, raw), = lfh_sections.items()
     key = f"lfh:{section}"
+    kind = _stack_kind(stack)
+    if kind is not None and kind != section:
+        other = "lfh:platform" if kind == "platform" else "lfh:client"
+        named = "`platform-<name>`" if kind == "platform" else "`<client>-<environment>`"
+        raise ConfigError([f"{key}: {stack} is a {kind} stack (named {named}), so its file sets {other}; "
+                           f"{key} belongs in a {section} stack's file"])
     if not isinstance(raw, dict):
         raise ConfigError([f"{key}: must be a mapping, got {type(raw).__name__}"])
     env = raw.get("environment", "production")
@@ -207,31 +273,123 @@ def parse_stack_config(
     return StackConfig(stack=stack, providers=providers, **{section: model})
 
 
+def _stack_kind(stack: str) -> Optional[str]:
+    """`platform` or `client` by the stack's name (None when it is neither)."""
+    if PLATFORM_STACK_RE.match(stack):
+        return "platform"
+    if CLIENT_STACK_RE.match(stack):
+        return "client"
+    return None
+
+
+def _one_of(expected: str) -> str:
+    """pydantic's `'a', 'b' or 'c'` as `a, b, c`."""
+    return expected.replace("'", "").replace(" or ", ", ")
+
+
+def _shown(value: Any) -> str:
+    """A value as the stack file spells it."""
+    if isinstance(value, str) and value.startswith(SECRET_PLACEHOLDER_PREFIX):
+        return "[secret]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    return repr(value)
+
+
+def _plain_message(err: dict) -> str:
+    """What a pydantic error means, in the words of a stack file (no validator jargon, no patterns)."""
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    quoted = " (without quotes)" if isinstance(value, str) else ""
+    plural = lambda n, word: f"{n} {word}" + ("" if n == 1 else "s")  # noqa: E731
+    messages = {
+        "lfh_rule": lambda: ctx.get("problem", ""),
+        "lfh_at_key": lambda: ctx.get("message", ""),
+        "missing": lambda: "required key is missing",
+        "string_type": lambda: ("must be text; put the value in quotes (for `pulumi config set --path`, add "
+                                "`--type string`)" if isinstance(value, (int, float)) else "must be text"),
+        "int_type": lambda: ("must be a whole number, not true/false" if isinstance(value, bool)
+                             else f"must be a whole number{quoted}"),
+        "int_from_float": lambda: "must be a whole number",
+        "bool_type": lambda: f"must be true or false{quoted}",
+        "float_type": lambda: ("must be a number, not true/false" if isinstance(value, bool) else f"must be a number{quoted}"),
+        "greater_than_equal": lambda: f"must be at least {ctx.get('ge')}",
+        "greater_than": lambda: f"must be more than {ctx.get('gt')}",
+        "less_than_equal": lambda: f"must be at most {ctx.get('le')}",
+        "less_than": lambda: f"must be less than {ctx.get('lt')}",
+        "literal_error": lambda: f"must be one of {_one_of(str(ctx.get('expected', '')))}",
+        "enum": lambda: f"must be one of {_one_of(str(ctx.get('expected', '')))}",
+        "union_tag_invalid": lambda: f"must be one of {_one_of(str(ctx.get('expected_tags', '')))}",
+        "union_tag_not_found": lambda: f"required key is missing (one of {', '.join(_cluster_providers())})",
+        "too_short": lambda: f"must have at least {plural(ctx.get('min_length'), 'entry' if ctx.get('min_length') == 1 else 'entrie')}",
+        "too_long": lambda: f"must have at most {plural(ctx.get('max_length'), 'entry' if ctx.get('max_length') == 1 else 'entrie')}",
+        "list_type": lambda: "must be a list (`- item` lines or `[a, b]`)",
+        "dict_type": lambda: "must be a mapping (`key: value` lines)",
+        "model_type": lambda: "must be a mapping (`key: value` lines)",
+        "model_attributes_type": lambda: "must be a mapping (`key: value` lines)",
+        "is_instance_of": lambda: "has the wrong type",
+        "string_pattern_mismatch": lambda: "is not in the expected format (see docs/configuration.md)",
+    }
+    if kind in messages:
+        return messages[kind]()
+    return err["msg"].removeprefix("Value error, ")
+
+
+def _cluster_providers() -> list[str]:
+    import typing
+
+    from .cluster import ClusterConfig
+
+    union = typing.get_args(ClusterConfig)[0]
+    return [str(_literal_tag(m)) for m in typing.get_args(union)]
+
+
 def format_validation_error(key: str, exc: ValidationError) -> list[str]:
     lines = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
         # Drop discriminator tags pydantic inserts into union locations (`cluster.aws.region`).
         path = key
+        as_key = False
         for part in loc:
             if part.isdigit():
                 path += f"[{part}]"
+            elif part == "[key]":
+                as_key = True  # a map's key failed (a label name, an env var name)
             elif part in {"aws", "azure", "gcp", "existing"} and path.endswith(".cluster"):
                 continue
             else:
                 path += f".{part}"
-        msg = err["msg"].removeprefix("Value error, ")
+        ctx = err.get("ctx") or {}
+        if err["type"] == "lfh_at_key":
+            sub = str(ctx.get("key", ""))
+            path += sub if sub.startswith("[") else f".{sub}"
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path += f".{str(ctx.get('discriminator', 'provider')).strip(chr(39))}"
+        msg = _plain_message(err)
         if err["type"] == "extra_forbidden":
-            msg = "unknown key" + _allowed_suffix(exc, err)
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif "input" in err and err["type"] not in {"missing"} and not isinstance(err["input"], (dict, list)):
-            shown = err["input"]
-            if isinstance(shown, str) and shown.startswith(SECRET_PLACEHOLDER_PREFIX):
-                shown = "[secret]"
-            msg = f"{msg} (got {shown!r})"
+            msg = "unknown key" + _other_kind_hint(key, loc) + _allowed_suffix(exc, err)
+        elif as_key:
+            msg = f"the key {msg}"
+        if err["type"] not in ("missing", "extra_forbidden", "lfh_at_key", "union_tag_not_found") \
+                and "input" in err and not isinstance(err["input"], (dict, list)):
+            msg = f"{msg} (got {_shown(err['input'])})"
         lines.append(f"{path}: {msg}")
     return lines
+
+
+def _other_kind_hint(key: str, loc: list[str]) -> str:
+    """`; it is a client stack key …` when an unknown top-level key belongs to the other kind of stack."""
+    if len(loc) != 1:
+        return ""
+    section = key.removeprefix("lfh:")
+    other = "client" if section == "platform" else "platform"
+    fields = {f.alias or n for n, f in LFH_KEYS[other].model_fields.items()}
+    if loc[0] not in fields:
+        return ""
+    return (f" here: {loc[0]} is a {other} stack key (lfh:{other}.{loc[0]}), and this is a {section} stack "
+            f"(its file sets {key})")
 
 
 def _allowed_suffix(exc: ValidationError, err: dict) -> str:

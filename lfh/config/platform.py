@@ -3,31 +3,89 @@ backups, monitoring)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
+from urllib.parse import urlsplit
 
-from pydantic import StringConstraints, model_validator
-from pydantic_core import PydanticCustomError
+from pydantic import model_validator
 
 from .base import (
+    ChartVersions,
     Cidr,
+    CronExpression,
     DnsLabel,
     DnsName,
+    Duration,
     EnvAwareModel,
     Environment,
+    EnvironmentTier,
+    GoDuration,
+    PositiveDuration,
     Quantity,
     Secret,
     StrictModel,
+    Text,
+    checked,
+    dns_name_problem,
     field,
+    go_duration_hours,
+    refuse,
+    unique,
 )
 from .cluster import ClusterConfig
 
 # ----------------------------------------------------------------- core add-ons (issue 4)
 
-#: A Gateway API / Envoy Gateway duration such as `60s`, `1h`, `500ms`.
-Duration = Annotated[str, StringConstraints(pattern=r"^([0-9]{1,5}(h|m|s|ms)){1,4}$")]
-#: A Velero/Go duration such as `720h0m0s` or `720h`.
-GoDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(h|m|s))+$")]
-#: A five-field cron expression (`0 3 * * *`).
-Cron = Annotated[str, StringConstraints(pattern=r"^(\S+\s+){4}\S+$")]
+
+def _email_problem(value: str) -> Optional[str]:
+    local, at, domain = value.rpartition("@")
+    if not at or not local or any(c.isspace() for c in value) or dns_name_problem(domain, wildcard=False):
+        return "must be an e-mail address such as ops@example.com"
+    return None
+
+
+def _https_url_problem(value: str) -> Optional[str]:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        return "must be an https:// URL such as https://login.example.com/realms/ops"
+    return None
+
+
+def _retention_problem(value: str) -> Optional[str]:
+    # Prometheus --storage.tsdb.retention.time takes a duration; we allow whole hours, days or weeks.
+    number, unit = value[:-1], value[-1:]
+    if unit not in ("d", "h", "w") or not number.isdigit() or not number.isascii():
+        return "must be a whole number of hours, days or weeks such as 36h, 15d or 4w"
+    if int(number) == 0:
+        return "must be longer than zero"
+    return None
+
+
+def _kubernetes_version_problem(value: str) -> Optional[str]:
+    major, dot, minor = value.partition(".")
+    if major != "1" or not dot or not minor.isdigit() or not minor.isascii() or len(minor) != 2:
+        return "must be a Kubernetes minor version such as 1.33 (in quotes, so YAML keeps it text)"
+    return None
+
+
+def _tag_problem(key: str) -> Optional[str]:
+    # The rules of all three clouds at once: AWS tag keys are ≤ 128 characters and never `aws:`; Azure
+    # tag names exclude < > % & \ ? /; GCP labels (tags are cleaned into them) start with a letter.
+    if not key or len(key) > 128:
+        return "must be 1–128 characters"
+    if key.lower().startswith("aws:") or key.startswith("lfh:"):
+        return "must not start with `aws:` or `lfh:` (reserved)"
+    if any(c in "<>%&\\?/" for c in key):
+        return "must not contain < > % & \\ ? or /"
+    if not key[0].isalpha():
+        return "must start with a letter"
+    return None
+
+
+Email = checked(str, _email_problem, "e-mail address")
+HttpsUrl = checked(str, _https_url_problem, "https:// URL")
+Retention = checked(str, _retention_problem, "whole hours, days or weeks > 0 (`36h`, `15d`, `4w`)")
+KubernetesVersion = checked(str, _kubernetes_version_problem, "minor version `1.NN`")
+TagKey = checked(str, _tag_problem, "tag key: 1–128 characters, starting with a letter, no `aws:`/`lfh:` prefix, none of < > % & \\ ? /")
+TagValue = checked(str, lambda v: None if len(v) <= 256 else "must be at most 256 characters", "tag value ≤ 256 characters")
 
 
 class Resources(StrictModel):
@@ -55,17 +113,17 @@ class GatewayConfig(EnvAwareModel):
     proxy_replicas: int = field(2, "Envoy proxy replicas behind the load balancer (spread over nodes, PDB keeps one up).", ge=1, le=20)
     request_body_limit: Quantity = field("50Mi", "Largest request body the proxy buffers before answering 413 (uploads go up to 50 MB).")
     request_timeout: Duration = field("60s", "Time a backend may take to answer a fully received request.")
-    stream_idle_timeout: Duration = field("3600s", "Idle time after which a stream (e.g. a WebSocket) is closed.")
+    stream_idle_timeout: PositiveDuration = field("3600s", "Idle time after which a stream (e.g. a WebSocket) is closed.")
     max_request_headers_kb: int = field(96, "Largest total request header size in KiB (431 above it).", ge=60, le=8192)
-    rate_limit_per_client: int = field(300, "Requests per client IP per `rateLimitUnit` each proxy accepts (local rate limit; 429 above).", ge=1)
+    rate_limit_per_client: int = field(300, "Requests per client IP per `rateLimitUnit` each proxy accepts (local rate limit; 429 above).", ge=1, le=1000000)
     rate_limit_unit: Literal["Second", "Minute", "Hour"] = field("Minute", "Unit of `rateLimitPerClient`.")
     trusted_hops: int = field(0, "Proxies in front of the gateway that append X-Forwarded-For (0: the LB passes the client IP through).", ge=0, le=5)
-    hsts_max_age: int = field(31536000, "Strict-Transport-Security max-age in seconds (1 year).", ge=0)
+    hsts_max_age: int = field(31536000, "Strict-Transport-Security max-age in seconds (1 year).", ge=0, le=63072000)
     hsts_include_subdomains: bool = field(True, "Add `includeSubDomains` to HSTS.")
     referrer_policy: Literal["no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"] = field(
         "strict-origin-when-cross-origin", "Referrer-Policy response header.")
-    blocked_cidrs: list[Cidr] = field([], "Client CIDRs the SecurityPolicy refuses (403).")
-    extra_domains: list[DnsName] = field([], "Further domains whose `*.` wildcard the HTTPS listeners serve (besides the platform domain).")
+    blocked_cidrs: Annotated[list[Cidr], unique("network")] = field([], "Client CIDRs the SecurityPolicy refuses (403).")
+    extra_domains: Annotated[list[DnsName], unique("domain")] = field([], "Further domains whose `*.` wildcard the HTTPS listeners serve (besides the platform domain).")
     controller_resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of the Envoy Gateway controller.")
     proxy_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of each Envoy proxy (buffers up to `requestBodyLimit` per stream).")
 
@@ -79,11 +137,11 @@ class StorageConfig(EnvAwareModel):
 
     use_cluster_storage_class: bool = field(False, "Skip Longhorn and hand out the cluster's own StorageClass (small/existing clusters only).")
     replica_count: int = field(3, "Longhorn replicas per volume (3: survives a zone loss).", ge=1, le=5)
-    snapshot_cron: Cron = field("0 * * * *", "Schedule of the Longhorn snapshot job (tier 1: hourly).")
+    snapshot_cron: CronExpression = field("0 * * * *", "Schedule of the Longhorn snapshot job (tier 1: hourly).")
     snapshot_retain: int = field(72, "Snapshots kept per volume (72 hourly = 3 days).", ge=1, le=250)
-    daily_backup_cron: Cron = field("30 2 * * *", "Schedule of the daily Longhorn backup to the platform bucket (tier 2).")
+    daily_backup_cron: CronExpression = field("30 2 * * *", "Schedule of the daily Longhorn backup to the platform bucket (tier 2).")
     daily_backup_retain: int = field(30, "Daily backups kept per volume.", ge=1, le=250)
-    weekly_backup_cron: Cron = field("0 4 * * 0", "Schedule of the weekly Longhorn backup (tier 3).")
+    weekly_backup_cron: CronExpression = field("0 4 * * 0", "Schedule of the weekly Longhorn backup (tier 3).")
     weekly_backup_retain: int = field(12, "Weekly backups kept per volume.", ge=1, le=250)
     backup_concurrency: int = field(2, "Volumes a recurring job backs up at once.", ge=1, le=10)
     manager_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of longhorn-manager (one per node).")
@@ -96,9 +154,9 @@ class GitOpsConfig(StrictModel):
     hostname: Optional[DnsName] = field(None, "Argo CD host name; `argocd.<domain>` when unset.")
     default_role: Literal["readonly", ""] = field("readonly", "Role every authenticated user gets (`readonly`; empty = none).")
     admin_enabled: bool = field(False, "Keep the built-in admin user (off: log in through SSO).")
-    oidc_issuer: Optional[str] = field(None, "OIDC issuer URL for SSO (Argo CD `oidc.config`).")
-    oidc_client_id: Optional[str] = field(None, "OIDC client id for SSO.")
-    admin_group: Optional[str] = field(None, "SSO group mapped to `role:admin`.")
+    oidc_issuer: Optional[HttpsUrl] = field(None, "OIDC issuer URL for SSO (Argo CD `oidc.config`).")
+    oidc_client_id: Optional[Text] = field(None, "OIDC client id for SSO.")
+    admin_group: Optional[Text] = field(None, "SSO group mapped to `role:admin`.")
     resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of each Argo CD server, repo-server, ApplicationSet and notifications container.")
     controller_resources: Resources = field(_res("250m", "512Mi", "2Gi"), "Requests/limit of the application controller.")
 
@@ -110,16 +168,16 @@ class SecretsConfig(StrictModel):
     webhook_replicas: int = field(2, "Admission webhook replicas (a down webhook blocks every ExternalSecret change).", ge=1, le=5)
     store_name: DnsLabel = field("platform-secrets", "Name of the platform ClusterSecretStore.")
     provider: dict = field({}, "ESO `spec.provider` block for existing clusters (clouds derive it from the cluster); e.g. `{vault: {...}}`.")
-    refresh_interval: Duration = field("1h", "How often ExternalSecrets re-read the secret manager.")
+    refresh_interval: PositiveDuration = field("1h", "How often ExternalSecrets re-read the secret manager.")
     resources: Resources = field(_res("50m", "128Mi", "256Mi"), "Requests/limit of each ESO container.")
 
 
 class CertificatesConfig(StrictModel):
     """cert-manager and the platform's ClusterIssuers."""
 
-    acme_email: str = field("platform@example.com", "Contact e-mail for Let's Encrypt (expiry notices).", pattern=r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+    acme_email: Email = field("platform@example.com", "Contact e-mail for Let's Encrypt (expiry notices).")
     solver: Optional[Literal["http01", "dns01"]] = field(None, "ACME challenge: `dns01` (cloud DNS; needed for wildcard certificates) or `http01` (through the shared gateway); default: `dns01` where the cluster brings a DNS-01 solver, else `http01`.")
-    dns_zones: list[DnsName] = field([], "DNS zones the DNS-01 solver may answer for (empty: every zone it can).")
+    dns_zones: Annotated[list[DnsName], unique("zone")] = field([], "DNS zones the DNS-01 solver may answer for (empty: every zone it can).")
     dns01_solver: dict = field({}, "cert-manager DNS-01 solver block for clusters whose contract brings none (existing clusters).")
     public_issuer: Literal["letsencrypt-prod", "letsencrypt-staging"] = field("letsencrypt-prod", "Issuer for the gateway's public certificates.")
     replicas: int = field(2, "cert-manager controller and webhook replicas.", ge=1, le=5)
@@ -133,10 +191,10 @@ class BackupsConfig(EnvAwareModel):
         "defaultTtl": {"production": "720h", "staging": "336h", "development": "168h"},
     }
 
-    schedule: Cron = field("0 1 * * *", "Cron of the platform Schedule (cluster-scoped resources).")
+    schedule: CronExpression = field("0 1 * * *", "Cron of the platform Schedule (cluster-scoped resources).")
     default_ttl: GoDuration = field("720h", "How long backups in the `default` location live (30 d).")
     archive_ttl: GoDuration = field("2160h", "How long weekly backups in the `archive` location live (90 d, HIPAA).")
-    archive_schedule: Cron = field("0 3 * * 0", "Cron of the weekly platform archive backup.")
+    archive_schedule: CronExpression = field("0 3 * * 0", "Cron of the weekly platform archive backup.")
     snapshot_move_data: bool = field(True, "Move CSI snapshot data to the bucket (data movement) so backups survive the cluster.")
     resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of the Velero server.")
     node_agent_resources: Resources = field(_res("100m", "256Mi", "2Gi"), "Requests/limit of each node agent (data mover).")
@@ -148,7 +206,7 @@ class AlertReceiver(StrictModel):
     name: DnsLabel = field(..., "Receiver name.")
     kind: Literal["slack", "pagerduty", "webhook"] = field(..., "Receiver kind.")
     url: Secret = field(..., "Webhook URL / routing key (secret).")
-    channel: Optional[str] = field(None, "Slack channel (slack only).")
+    channel: Optional[Text] = field(None, "Slack channel (slack only).")
     severity: Literal["critical", "warning", "all"] = field("all", "Alerts of this severity go here.")
 
 
@@ -161,11 +219,11 @@ class MonitoringConfig(EnvAwareModel):
     }
 
     enabled: bool = field(True, "Install the monitoring stack (default: production only).")
-    retention: Annotated[str, StringConstraints(pattern=r"^[0-9]+(d|h|w)$")] = field("15d", "Prometheus retention.")
+    retention: Retention = field("15d", "Prometheus retention.")
     storage: Quantity = field("50Gi", "Prometheus volume size.")
     prometheus_replicas: int = field(2, "Prometheus replicas.", ge=1, le=3)
     grafana_hostname: Optional[DnsName] = field(None, "Grafana host name; `grafana.<domain>` when unset.")
-    receivers: list[AlertReceiver] = field([], "Alertmanager receivers (Slack, PagerDuty, webhooks).")
+    receivers: Annotated[list[AlertReceiver], unique("receiver name", lambda r: r.name, ".name")] = field([], "Alertmanager receivers (Slack, PagerDuty, webhooks).")
     prometheus_resources: Resources = field(_res("500m", "2Gi", "4Gi"), "Requests/limit of Prometheus.")
     resources: Resources = field(_res("100m", "256Mi", "512Mi"), "Requests/limit of Grafana, Alertmanager, operator, kube-state-metrics.")
 
@@ -186,12 +244,12 @@ class PlatformConfig(StrictModel):
     """Everything a platform stack file may say under `lfh:platform`."""
 
     name: DnsLabel = field(..., "Platform name; the stack must be called `platform-<name>`.")
-    environment: Environment = field(Environment.production, "Environment tier of the platform; selects defaults.")
+    environment: EnvironmentTier = field(Environment.production, "Environment tier of the platform; selects defaults.")
     domain: DnsName = field(..., "Base DNS domain of the platform (routes such as `argocd.<domain>`).")
-    kubernetes_version: str = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: KubernetesVersion = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.")
     cluster: ClusterConfig = field(..., "The cluster this platform owns or connects to.")
-    tags: dict[str, str] = field({}, "Extra tags/labels put on every cloud resource.")
-    chart_versions: dict[str, str] = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
+    tags: dict[TagKey, TagValue] = field({}, "Extra tags/labels put on every cloud resource (at most 40: clouds allow 50 per resource and the platform adds its own).", max_length=40)
+    chart_versions: ChartVersions = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
     gateway: GatewayConfig = field({}, "Shared Envoy Gateway (core add-on).")
     storage: StorageConfig = field({}, "Longhorn storage (core add-on).")
     gitops: GitOpsConfig = field({}, "Argo CD (core add-on).")
@@ -208,11 +266,10 @@ class PlatformConfig(StrictModel):
         for key, ttl, days_key in (("defaultTtl", self.backups.default_ttl, "daily_expire_days"),
                                    ("archiveTtl", self.backups.archive_ttl, "archive_expire_days")):
             days = getattr(backup, days_key, None)
-            if days is not None and _hours(ttl) > days * 24:
+            if days is not None and go_duration_hours(ttl) > days * 24:
                 alias = "dailyExpireDays" if days_key == "daily_expire_days" else "archiveExpireDays"
-                raise PydanticCustomError(
-                    "backup_ttl", "backups.{key}: {ttl} outlives the bucket lifecycle (cluster.backup.{alias}: {days} days); "
-                    "keep it at most {hours}h", {"key": key, "ttl": ttl, "alias": alias, "days": days, "hours": days * 24})
+                raise refuse(f"backups.{key}", f"{ttl} outlives the bucket lifecycle (cluster.backup.{alias}: {days} days); "
+                             f"keep it at most {days * 24}h")
         return self
 
     @model_validator(mode="after")
@@ -221,14 +278,7 @@ class PlatformConfig(StrictModel):
         if getattr(self.cluster, "provider", "") != "existing":
             return self
         if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
-            raise PydanticCustomError("existing_cluster", "certificates.dns01Solver: required when certificates.solver is `dns01` on an existing "
-                             "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
+            raise refuse("certificates.dns01Solver", "is required when certificates.solver is `dns01` on an existing "
+                         "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")
         return self
 
-
-def _hours(duration: str) -> float:
-    """Hours in a Go duration such as `720h`, `720h0m0s`, `90m`."""
-    import re
-
-    units = {"h": 1.0, "m": 1 / 60, "s": 1 / 3600}
-    return sum(float(n) * units[u] for n, u in re.findall(r"([0-9]+)(h|m|s)", duration))

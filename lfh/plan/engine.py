@@ -185,13 +185,17 @@ class Engine:
             ref = cfg.client.platform_stack
             platform_stack = ref.rsplit("/", 1)[-1]
             if not stack_file(platform_stack, self.stacks_dir).exists():
-                from ..config.loader import ConfigError
-
                 raise ConfigError([
                     f"lfh:client.platformStack: {ref!r} names stack {platform_stack!r}, which has no file "
                     f"{stack_file(platform_stack, self.stacks_dir)}"
                 ])
-            platform = self.plan(platform_stack)
+            try:
+                platform = self.plan(platform_stack)
+            except ConfigError as exc:
+                # The operator edits the platform's file, not this one: say which file it is.
+                where = stack_file(platform_stack, self.stacks_dir)
+                raise ConfigError([f"{where} (platform stack {platform_stack!r}, which lfh:client.platformStack of "
+                                   f"{stack} names): {line}" for line in exc.lines]) from None
             references[ref] = {"outputs": platform.outputs, "secretOutputNames": platform.secret_outputs}
         secret_keys = sorted({p.split(".", 1)[0] for p in secret_paths})
         plan = run_program(self.program, stack, dumps_placeholder_config(config), secret_keys, references)
