@@ -13,6 +13,10 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
+    "lfh.plan.pod_security:analyze",
+    "lfh.plan.containers:analyze",
+    "lfh.plan.references:analyze",
+    "lfh.plan.webhooks:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
