@@ -47,3 +47,9 @@ def manifest(plan, kind: str, name: str):
     found = [r for r in plan.resources if r.inputs.get("kind") == kind and (r.inputs.get("metadata") or {}).get("name") == name]
     assert len(found) == 1, (kind, name, len(found))
     return found[0].inputs
+
+
+def errors_after(check, plan) -> list[str]:
+    """Run one analyzer module's ``analyze`` over ``plan``; the messages of its error findings."""
+    check.analyze(plan)
+    return [f.message for f in plan.findings if f.severity == "error"]

@@ -165,3 +165,29 @@ def test_a_namespace_without_an_enforce_label_is_privileged_and_the_plan_says_so
     assert not plan.errors
     [note] = [f for f in plan.findings if "namespace argocd" in f.message]
     assert note.severity == "warning" and "privileged" in note.message and "admission default" in note.message
+
+
+def test_a_typesense_cluster_is_checked_as_tyko_builds_its_pods(engine):
+    """TyKO's default pod securityContext sets no seccomp profile and its containers drop nothing:
+    a TypesenseCluster left to those defaults is rejected in a restricted namespace."""
+    from lfh.plan.model import Resource
+    from lfh.plan import containers
+
+    plan = mutable_copy(engine, "demo-prod")
+    ns = "demo-production"
+    cr = {"apiVersion": "ts.opentelekomcloud.com/v1alpha1", "kind": "TypesenseCluster",
+          "metadata": {"name": "search", "namespace": ns},
+          "spec": {"image": "typesense/typesense:30.1", "replicas": 3,
+                   "storage": {"size": "10Gi", "storageClassName": "longhorn"}}}
+    plan.resources.append(Resource(urn="urn:pulumi:demo-prod::lfh::kubernetes:ts.opentelekomcloud.com/v1alpha1:TypesenseCluster::search",
+                                   type="kubernetes:ts.opentelekomcloud.com/v1alpha1:TypesenseCluster", name="search",
+                                   parent="", provider="p", dependencies=[], inputs=cr))
+    [t] = [t for t in pod_templates(plan) if t.owner.kind == "TypesenseCluster"]
+    assert [c["name"] for _, c in t.containers()] == ["typesense", "metrics-exporter", "healthcheck"]
+    pod_security.analyze(plan)
+    rules = {m for f in plan.errors for m in ("seccompProfile_restricted", "capabilities_restricted", "allowPrivilegeEscalation")
+             if m in f.message and "TypesenseCluster/search" in f.message}
+    assert rules == {"seccompProfile_restricted", "capabilities_restricted", "allowPrivilegeEscalation"}
+    plan.findings.clear()
+    containers.analyze(plan)  # the operator's own default requests count
+    assert not plan.errors

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from graph import manifest, mutable_copy, rendered_object
+from graph import errors_after, manifest, mutable_copy, rendered_object
 from lfh.plan import list_stacks, references
 from lfh.plan.references import Cluster
 from lfh.upstream import upstream_dir
 
 pytestmark = pytest.mark.skipif(upstream_dir() is None, reason="needs ../shared/upstream (the pinned charts)")
 
-
-def errors_after(plan) -> list[str]:
-    references.analyze(plan)
-    return [f.message for f in plan.findings if f.severity == "error"]
 
 
 @pytest.mark.parametrize("stack", list_stacks())
@@ -36,7 +32,7 @@ def test_the_argocd_route_reaches_the_service_the_chart_creates(plan_of):
 def test_a_wrong_backend_service_name_is_an_error(engine):
     plan = mutable_copy(engine, "platform-aws")
     manifest(plan, "HTTPRoute", "argocd")["spec"]["rules"][0]["backendRefs"][0]["name"] = "argocd-server"
-    [message] = errors_after(plan)
+    [message] = errors_after(references, plan)
     assert "HTTPRoute/argocd" in message and "argocd/argocd-server does not exist" in message
     assert "argo-cd-argocd-server" in message  # the fix names the Service that exists
 
@@ -45,7 +41,7 @@ def test_a_wrong_backend_port_and_a_missing_tls_target_are_errors(engine):
     plan = mutable_copy(engine, "platform-aws")
     manifest(plan, "HTTPRoute", "argocd")["spec"]["rules"][0]["backendRefs"][0]["port"] = 8443
     manifest(plan, "BackendTLSPolicy", "argocd-server")["spec"]["targetRefs"][0]["name"] = "argocd-server"
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert any("backendRef port 8443" in m for m in messages)
     assert any("BackendTLSPolicy/argocd-server" in m and "targetRef Service" in m for m in messages)
 
@@ -54,7 +50,7 @@ def test_a_wrong_servicemonitor_port_is_an_error(engine):
     plan = mutable_copy(engine, "platform-aws")
     sm = manifest(plan, "ServiceMonitor", "cert-manager")
     sm["spec"]["endpoints"][0]["port"] = "tcp-prometheus-servicemonitor"
-    [message] = errors_after(plan)
+    [message] = errors_after(references, plan)
     assert "ServiceMonitor/cert-manager" in message and "'tcp-prometheus-servicemonitor'" in message
     assert "http-metrics" in message
 
@@ -63,7 +59,7 @@ def test_a_servicemonitor_selecting_nothing_or_selected_by_no_prometheus_is_an_e
     plan = mutable_copy(engine, "platform-aws")
     manifest(plan, "ServiceMonitor", "velero")["spec"]["selector"]["matchLabels"] = {"app": "nope"}
     manifest(plan, "ServiceMonitor", "longhorn")["metadata"]["labels"].pop("release")
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert any("ServiceMonitor/velero" in m and "matches no Service" in m for m in messages)
     assert any("ServiceMonitor/longhorn" in m and "no Prometheus selects" in m for m in messages)
 
@@ -74,7 +70,7 @@ def test_budgets_and_autoscalers_must_find_their_workloads(engine):
     pdb["spec"]["selector"] = {"matchLabels": {"app.kubernetes.io/name": "gone"}}
     hpa = next(r.inputs for r in plan.resources if r.inputs.get("kind") == "HorizontalPodAutoscaler")
     hpa["spec"]["scaleTargetRef"]["name"] = "gone"
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert any("PodDisruptionBudget/" in m and "matches no pod" in m for m in messages)
     assert any("HorizontalPodAutoscaler/" in m and "scaleTargetRef Deployment/gone" in m for m in messages)
 
@@ -85,11 +81,11 @@ def test_a_pod_reading_a_secret_nothing_creates_is_an_error_unless_optional(engi
     container = sts_env["containers"][0]
     ref = next(e["valueFrom"]["secretKeyRef"] for e in container["env"] if "secretKeyRef" in (e.get("valueFrom") or {}))
     ref["name"] = "no-such-secret"
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert len(messages) == 1 and "Secret demo-staging/no-such-secret, which nothing creates" in messages[0]
     ref["optional"] = True
     plan.findings.clear()
-    assert errors_after(plan) == []
+    assert errors_after(references, plan) == []
 
 
 def test_a_key_the_externalsecret_does_not_produce_is_an_error(engine):
@@ -98,7 +94,7 @@ def test_a_key_the_externalsecret_does_not_produce_is_an_error(engine):
     ref = next(e["valueFrom"]["secretKeyRef"] for c in spec["containers"] for e in c.get("env") or []
                if "secretKeyRef" in (e.get("valueFrom") or {}))
     ref["key"] = "no-such-key"
-    [message] = errors_after(plan)
+    [message] = errors_after(references, plan)
     assert "reads key 'no-such-key'" in message
 
 
@@ -108,7 +104,7 @@ def test_a_missing_service_account_and_a_chart_secret_are_errors(engine):
     dep.obj["spec"]["template"]["spec"]["serviceAccountName"] = "nobody"
     argocd = rendered_object(plan, "Deployment", "argo-cd-argocd-server")
     argocd.obj["spec"]["template"]["spec"]["volumes"].append({"name": "x", "secret": {"secretName": "not-made"}})
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert any("Deployment/cert-manager" in m and "ServiceAccount cert-manager/nobody" in m for m in messages)
     assert any("argo-cd-argocd-server" in m and "Secret argocd/not-made" in m for m in messages)
 
@@ -118,7 +114,7 @@ def test_secrets_made_at_run_time_count_only_where_a_source_makes_them(engine):
     plan = mutable_copy(engine, "platform-aws")
     job = rendered_object(plan, "Job", "argo-cd-argocd-redis-secret-init")
     job.obj["spec"]["template"]["spec"]["containers"][0]["command"] = ["argocd", "version"]
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert messages and all("Secret argocd/argocd-redis" in m for m in messages)
 
 
@@ -126,7 +122,7 @@ def test_irsa_annotation_must_land_on_the_service_account_the_pods_use(engine):
     plan = mutable_copy(engine, "platform-aws")
     sa = rendered_object(plan, "ServiceAccount", "velero")
     sa.obj["metadata"]["annotations"].pop("eks.amazonaws.com/role-arn")
-    [message] = errors_after(plan)
+    [message] = errors_after(references, plan)
     assert "ServiceAccount/velero" in message and "eks.amazonaws.com/role-arn" in message
 
 
@@ -136,7 +132,7 @@ def test_an_identity_bound_to_an_account_no_pod_uses_is_an_error(engine):
     dep.obj["spec"]["template"]["spec"]["serviceAccountName"] = "default"
     ds = rendered_object(plan, "DaemonSet", "node-agent")
     ds.obj["spec"]["template"]["spec"]["serviceAccountName"] = "default"
-    messages = errors_after(plan)
+    messages = errors_after(references, plan)
     assert any("no pod runs as velero" in m for m in messages)
 
 
@@ -145,7 +141,7 @@ def test_azure_workload_identity_pods_need_the_use_label(engine):
     ds = rendered_object(plan, "DaemonSet", "node-agent")
     assert ds.obj["spec"]["template"]["metadata"]["labels"]["azure.workload.identity/use"] == "true"
     ds.obj["spec"]["template"]["metadata"]["labels"].pop("azure.workload.identity/use")
-    [message] = errors_after(plan)
+    [message] = errors_after(references, plan)
     assert "DaemonSet/node-agent" in message and 'azure.workload.identity/use: "true"' in message
 
 

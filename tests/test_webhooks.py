@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph import mutable_copy, rendered_object
+from graph import errors_after, mutable_copy, rendered_object
 from lfh.plan import list_stacks, webhooks
 from lfh.plan.references import Cluster
 from lfh.plan.render import cluster_objects
@@ -14,10 +14,6 @@ pytestmark = pytest.mark.skipif(upstream_dir() is None, reason="needs ../shared/
 
 FIREWALL = "gcp:compute/firewall:Firewall"
 
-
-def errors_after(plan) -> list[str]:
-    webhooks.analyze(plan)
-    return [f.message for f in plan.findings if f.severity == "error"]
 
 
 def needed_ports(plan) -> set[int]:
@@ -51,7 +47,7 @@ def test_the_gke_firewall_opens_exactly_the_webhook_ports_beyond_443_and_10250(p
 def test_a_webhook_on_9443_on_private_gke_without_a_firewall_rule_is_an_error(engine):
     plan = mutable_copy(engine, "platform-gcp")
     plan.resources = [r for r in plan.resources if r.type != FIREWALL]
-    messages = errors_after(plan)
+    messages = errors_after(webhooks, plan)
     assert len(messages) == 3  # envoy-gateway's injector (9443), Longhorn's validator and mutator (9502)
     [eg] = [m for m in messages if "9443" in m]
     assert "MutatingWebhookConfiguration/envoy-gateway-topology-injector" in eg and "172.16.0.0/28" in eg
@@ -63,17 +59,17 @@ def test_a_firewall_rule_from_elsewhere_or_for_other_ports_does_not_count(engine
     plan = mutable_copy(engine, "platform-gcp")
     [fw] = plan.of_type(FIREWALL)
     fw.inputs["sourceRanges"] = ["10.0.0.0/8"]
-    assert len(errors_after(plan)) == 3
+    assert len(errors_after(webhooks, plan)) == 3
     plan = mutable_copy(engine, "platform-gcp")
     [fw] = plan.of_type(FIREWALL)
     fw.inputs["allows"] = [{"protocol": "tcp", "ports": ["9400-9450"]}]
-    assert [m for m in errors_after(plan) if "9443" in m] == []  # a range covers it; 9502 still closed
+    assert [m for m in errors_after(webhooks, plan) if "9443" in m] == []  # a range covers it; 9502 still closed
     assert len(plan.errors) == 2
 
 
 def test_webhooks_need_no_firewall_rule_off_private_gke(engine):
     plan = mutable_copy(engine, "platform-aws")
-    assert 9443 in needed_ports(plan) and errors_after(plan) == []
+    assert 9443 in needed_ports(plan) and errors_after(webhooks, plan) == []
 
 
 def test_a_webhook_service_that_reaches_no_container_is_an_error(engine):
@@ -84,7 +80,7 @@ def test_a_webhook_service_that_reaches_no_container_is_an_error(engine):
             port["targetPort"] = "no-such-port"
     dep = rendered_object(plan, "Deployment", "cert-manager-webhook")
     dep.obj["spec"]["template"]["metadata"]["labels"] = {"app": "renamed"}
-    messages = errors_after(plan)
+    messages = errors_after(webhooks, plan)
     assert any("topology.webhook.gateway.envoyproxy.io" in m and "targetPort 'no-such-port'" in m for m in messages)
     assert any("webhook.cert-manager.io" in m and "selects no pod" in m for m in messages)
 

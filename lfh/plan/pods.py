@@ -301,12 +301,58 @@ def _envoy_proxy(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemp
                                           "Envoy Gateway creates one ServiceAccount per Gateway (proxy/resource_provider.go ServiceAccount)"})]
 
 
+#: TyKO (typesense-operator 0.4.1, api/v1alpha1) defaults: the pod securityContext when the CR sets
+#: none (GetPodSecurityContext), and the requests of each container when the CR sets none
+#: (GetResources, GetMetricsExporterResources, GetHealthCheckSidecarResources) and sidecar images.
+TYKO_POD_SECURITY = {"runAsUser": 10000, "fsGroup": 2000, "runAsGroup": 3000, "runAsNonRoot": True}
+TYKO_DEFAULTS = {
+    "typesense": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "1000m", "memory": "512Mi"}},
+    "metrics-exporter": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+    "healthcheck": {"requests": {"cpu": "100m", "memory": "32Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}},
+}
+TYKO_IMAGES = {"metrics-exporter": "quay.io/akyriako/typesense-prometheus-exporter:0.1.9",
+               "healthcheck": "quay.io/akyriako/typesense-healthcheck:0.2.0"}
+
+
+def _typesense(o: ClusterObject) -> list[PodTemplate]:
+    """The StatefulSet pod TyKO 0.4.1 builds for a TypesenseCluster (internal/controller/
+    typesensecluster_statefulset.go buildStatefulSet): `typesense`, `metrics-exporter` and `healthcheck`
+    containers with the CR's (or the operator's default) images, resources and security contexts, the
+    admin API key Secret (`adminApiKey`, else `<name>-admin-key`, which it creates) and its nodes ConfigMap."""
+    spec = o.obj.get("spec") or {}
+    sc = spec.get("securityContext") or {}
+    parts = {"typesense": (spec.get("image") or "", spec.get("resources"), sc.get("typesense")),
+             "metrics-exporter": ((spec.get("metrics") or {}).get("image") or TYKO_IMAGES["metrics-exporter"],
+                                  (spec.get("metrics") or {}).get("resources"), sc.get("metrics")),
+             "healthcheck": ((spec.get("healthcheck") or {}).get("image") or TYKO_IMAGES["healthcheck"],
+                             (spec.get("healthcheck") or {}).get("resources"), sc.get("healthcheck"))}
+    key = (spec.get("adminApiKey") or {}).get("name") or f"{o.name}-admin-key"
+    containers = [{"name": name, "image": image, "resources": resources or TYKO_DEFAULTS[name],
+                   "securityContext": security or {},
+                   "env": [{"name": "TYPESENSE_API_KEY", "valueFrom": {"secretKeyRef": {"name": key, "key": "typesense-api-key"}}}]}
+                  for name, (image, resources, security) in parts.items()]
+    pod_spec: dict[str, Any] = {
+        "containers": containers, "securityContext": sc.get("pod") or dict(TYKO_POD_SECURITY),
+        "volumes": [{"name": "nodeslist", "configMap": {"name": f"{o.name}-nodeslist"}}],
+    }
+    for k in ("nodeSelector", "tolerations", "affinity"):
+        if k in spec:
+            pod_spec[k] = spec[k]
+    creates = {f"ConfigMap/{o.name}-nodeslist": "TyKO creates the nodes list (typesensecluster_constants.go ClusterNodesConfigMap)"}
+    if not spec.get("adminApiKey"):
+        creates[f"Secret/{key}"] = "TyKO creates the admin API key (typesensecluster_secret.go)"
+    return [PodTemplate(o, {"labels": {"app": f"{o.name}-sts"}, "annotations": dict(spec.get("podAnnotations") or {})},
+                        pod_spec, built_by=f"TyKO's StatefulSet {o.name}-sts", operator_creates=creates)]
+
+
 def _operator_pods(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemplate]:
     api = str(o.obj.get("apiVersion", ""))
     if o.kind == "EnvoyProxy" and api.startswith("gateway.envoyproxy.io/"):
         return _envoy_proxy(o, objects)
     if o.kind == "PerconaServerMongoDB" and api.startswith("psmdb.percona.com/"):
         return _psmdb(o, objects)
+    if o.kind == "TypesenseCluster" and api.startswith("ts.opentelekomcloud.com/"):
+        return _typesense(o)
     if o.kind == "Prometheus" and api.startswith("monitoring.coreos.com/"):
         return [_prometheus_like(o, objects, "prometheus")]
     if o.kind == "Alertmanager" and api.startswith("monitoring.coreos.com/"):
@@ -315,7 +361,7 @@ def _operator_pods(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTe
 
 
 #: Custom resource kinds whose pods we build here (the others run no pods of ours).
-OPERATOR_KINDS = ("PerconaServerMongoDB", "Prometheus", "Alertmanager", "EnvoyProxy")
+OPERATOR_KINDS = ("PerconaServerMongoDB", "TypesenseCluster", "Prometheus", "Alertmanager", "EnvoyProxy")
 
 
 def pod_templates(plan: Plan, *, with_platform: bool = False) -> list[PodTemplate]:
