@@ -191,3 +191,11 @@ def test_a_typesense_cluster_is_checked_as_tyko_builds_its_pods(engine):
     plan.findings.clear()
     containers.analyze(plan)  # the operator's own default requests count
     assert not plan.errors
+
+
+def test_an_envoyproxy_no_gateway_class_uses_builds_no_pods(engine):
+    plan = mutable_copy(engine, "platform-aws")
+    assert any(t.owner.kind == "EnvoyProxy" for t in pod_templates(plan))
+    plan = mutable_copy(engine, "platform-aws")
+    manifest(plan, "GatewayClass", "envoy-gateway")["spec"]["parametersRef"]["name"] = "another-proxy"
+    assert not any(t.owner.kind == "EnvoyProxy" for t in pod_templates(plan))

@@ -261,12 +261,27 @@ ENVOY_DEFAULT_SECURITY = {"allowPrivilegeEscalation": False, "capabilities": {"d
                           "seccompProfile": {"type": "RuntimeDefault"}}
 
 
+def _names_envoy_proxy(o: ClusterObject, proxy: ClusterObject) -> bool:
+    """Whether a GatewayClass (`parametersRef`) or Gateway (`infrastructure.parametersRef`) uses ``proxy``."""
+    spec = o.obj.get("spec") or {}
+    if o.kind == "GatewayClass":
+        ref, namespace = spec.get("parametersRef") or {}, None
+    elif o.kind == "Gateway":
+        ref, namespace = (spec.get("infrastructure") or {}).get("parametersRef") or {}, o.namespace
+    else:
+        return False
+    return (ref.get("kind") == "EnvoyProxy" and ref.get("name") == proxy.name
+            and (ref.get("namespace") or namespace) == proxy.namespace)
+
+
 def _envoy_proxy(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemplate]:
     """The proxy Deployment pod Envoy Gateway v1.9 builds for a Gateway of a class whose parameters are
     this EnvoyProxy (internal/infrastructure/kubernetes/proxy/resource.go expectedProxyContainers,
     expectedVolumes): `envoy` with the EnvoyProxy's container image/resources/securityContext, the
     `shutdown-manager` sidecar with the same securityContext (or the default) and fixed requests, the
     pod's securityContext, and the `envoy` xDS certificate Secret (made by the chart's certgen job)."""
+    if not any(_names_envoy_proxy(other, o) for other in objects):
+        return []  # no GatewayClass or Gateway uses it: Envoy Gateway builds no pods from it
     k8s = ((o.obj.get("spec") or {}).get("provider") or {}).get("kubernetes") or {}
     deployment = k8s.get("envoyDeployment") or {}
     container = deployment.get("container") or {}
