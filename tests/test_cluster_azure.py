@@ -97,7 +97,6 @@ def test_backup_lifecycle_cool_then_cold(plan):
     ("external-secrets", "external-secrets", "external-secrets"),
     ("velero", "velero", "velero"),
     ("cert-manager", "cert-manager", "cert-manager"),
-    ("longhorn", "longhorn-system", "longhorn-service-account"),
 ])
 def test_federated_credentials_scoped_to_service_accounts(plan, addon, ns, sa):
     fic = one(plan, "azure-native:managedidentity:FederatedIdentityCredential", f"-fic-{addon}")
@@ -106,6 +105,13 @@ def test_federated_credentials_scoped_to_service_accounts(plan, addon, ns, sa):
     assert fic.inputs["issuer"] == out(aks(plan), "oidcIssuerProfile")["issuerURL"]
     ident = one(plan, "azure-native:managedidentity:UserAssignedIdentity", f"-id-{addon}")
     assert fic.inputs["resourceName"] == ident.inputs["resourceName"]
+
+
+def test_longhorn_gets_no_identity_its_blob_store_only_takes_the_account_key(plan):
+    """Longhorn's azblob backup store authenticates with AZBLOB_ACCOUNT_KEY only: a federated identity
+    would be an unused grant (and its pods would run as a workload-identity account without the label)."""
+    assert not [r for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential") if "longhorn" in r.name]
+    assert not [r for r in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if "longhorn" in r.name]
 
 
 def _roles_of(plan, addon):

@@ -113,8 +113,10 @@ def test_no_dns01_solver_without_zones(contract):
 ])
 def test_addon_identities_use_fixed_service_accounts(contract, stack, annotation):
     identities = contract(stack)["addonIdentities"]
-    assert set(identities) == set(SA)
-    for addon, (ns, sa) in SA.items():
+    # Longhorn's Azure Blob store takes only the account key: no identity for it on Azure.
+    expected = {a: v for a, v in SA.items() if not (stack == "platform-azure" and a == "longhorn")}
+    assert set(identities) == set(expected)
+    for addon, (ns, sa) in expected.items():
         binding = identities[addon]
         assert (binding["namespace"], binding["serviceAccount"]) == (ns, sa)
         assert binding["annotations"][annotation]

@@ -403,6 +403,20 @@ def test_unknown_helm_value_key_is_an_error_naming_path_and_parent():
     assert all(f.severity == "error" for f in findings)
 
 
+@needs_upstream
+def test_subchart_value_keys_are_checked_against_the_subcharts_own_values():
+    """`grafana.resources` is the grafana subchart's key (Helm coalesces its values.yaml under
+    `grafana`); a misspelt one is still unknown."""
+    chart = ("kube-prometheus-stack", "https://prometheus-community.github.io/helm-charts", "88.5.3")
+    ok = {"grafana": {"resources": {"requests": {"cpu": "100m"}}, "sidecar": {"resources": {}}},
+          "kube-state-metrics": {"resources": {}}, "prometheus-node-exporter": {"resources": {}}}
+    assert _only(check_helm_values(_plan(_release(*chart, ok))), "helm-values") == []
+    bad = {"grafana": {"resourcez": {}}, "kube-state-metrics": {"nosuch": 1}}
+    messages = [f.message for f in _only(check_helm_values(_plan(_release(*chart, bad))), "helm-values")]
+    assert any("'grafana.resourcez'" in m and "did you mean 'grafana.resources'" in m for m in messages)
+    assert any("'kube-state-metrics.nosuch'" in m for m in messages)
+
+
 def test_unknown_value_keys_walk():
     upstream = {"a": {"b": 1, "open": {}, "null": None, "list": [{"x": 1}],
                       "nodeSelector": {"kubernetes.io/os": "linux"}}, "s": "text"}

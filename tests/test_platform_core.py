@@ -307,7 +307,7 @@ def test_argocd_ha_readonly_and_tls_to_backend(full):
     assert values["redis-ha"]["enabled"] is True and values["redis"]["enabled"] is False
     assert values["configs"]["rbac"]["policy.default"] == "role:readonly"
     assert "params" not in values["configs"]  # never server.insecure
-    assert one(full, "BackendTLSPolicy", "argocd-server")["spec"]["validation"]["hostname"] == "argocd-server.argocd.svc"
+    assert one(full, "BackendTLSPolicy", "argocd-server")["spec"]["validation"]["hostname"] == "argo-cd-argocd-server.argocd.svc"
 
 
 # ------------------------------------------------------------------ monitoring
@@ -382,8 +382,9 @@ def test_sizing_section_sums_requests_and_names_chart_defaults(full, local):
     assert data["byAddon"]["gateway"]["cpu"] == pytest.approx(0.7)
     # certificates: controller, webhook, cainjector, 2 replicas each, 50m
     assert data["byAddon"]["certificates"]["cpu"] == pytest.approx(0.3)
-    # monitoring: 2 Prometheus x 500m + 2 Alertmanager x 100m + operator 100m
-    assert data["byAddon"]["monitoring"]["cpu"] == pytest.approx(1.3)
+    # monitoring: 2 Prometheus x 500m + 2 Alertmanager x 100m + operator 100m, and the subcharts' values
+    # (grafana 100m + sidecar 50m, kube-state-metrics 10m, node exporter 100m, config reloader 10m)
+    assert data["byAddon"]["monitoring"]["cpu"] == pytest.approx(1.57)
     assert data["cpu"] == pytest.approx(sum(a["cpu"] for a in data["byAddon"].values()))
     assert data["perNode"]["cpu"] == pytest.approx(0.35)  # longhorn-manager 250m + velero node agent 100m
     assert data["seedBase"] == {"cpu": 3.0, "memoryGiB": 7.0}

@@ -27,6 +27,10 @@ PORT = 27017
 OPERATOR_RELEASE = "psmdb-operator"
 OPERATOR_IMAGE_TAG = "1.22.0"
 BACKUP_IMAGE = "percona/percona-backup-mongodb:2.12.0"
+#: The backup-agent sidecar (pbm-agent) on every member: Percona's example in the operator's cr.yaml /
+#: psmdb-db values.yaml (`backup.resources`: requests 300m / 1G, limit 1.2G) — it streams logical
+#: backups and oplog slices (PITR) to the bucket.
+BACKUP_AGENT_RESOURCES = {"requests": {"cpu": "300m", "memory": "1Gi"}, "limits": {"memory": "1200Mi"}}
 #: Percona images run as this uid/gid.
 MONGO_UID = 1001
 #: Percona system-user secret keys, by the key of the generated password.
@@ -199,6 +203,7 @@ class MongoDB(pulumi.ComponentResource):
             backup = {
                 "enabled": True,
                 "image": BACKUP_IMAGE,
+                "resources": BACKUP_AGENT_RESOURCES,
                 "containerSecurityContext": _RESTRICTED_CONTAINER,
                 "storages": {"platform": {"main": True, **target.storage}},
                 # Oplog slices reach the bucket at least every `pitrOplogSpanMinutes` (RPO ≤ 5 min).

@@ -450,7 +450,10 @@ class AksCluster(pulumi.ComponentResource):
             "external-secrets": [("Key Vault Secrets User", self.vault.id)],
             # Its container, and disk snapshots in the platform resource group.
             "velero": [("Storage Blob Data Contributor", container_scope), ("Disk Snapshot Contributor", self.rg.id)],
-            "longhorn": [("Storage Blob Data Contributor", container_scope)],
+            # No identity for Longhorn: its Azure Blob backup store authenticates with the storage
+            # account key only (longhorn/backupstore azblob/azblob_service.go builds a connection
+            # string from AZBLOB_ACCOUNT_NAME/AZBLOB_ACCOUNT_KEY), so a federated identity would be an
+            # unused grant on the backup container. The platform passes it the key from Key Vault.
         }
         if cfg.dns_zones:
             grants["cert-manager"] = [

@@ -52,6 +52,15 @@ SERVICES = ["compute.googleapis.com", "container.googleapis.com", "cloudkms.goog
             "iamcredentials.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
             "logging.googleapis.com", "dns.googleapis.com"]
 ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
+#: Pod ports the platform's admission webhooks serve on, beyond the 443 and 10250 that GKE's own
+#: firewall rule lets a private cluster's control plane reach ("Adding firewall rules for specific use
+#: cases", https://cloud.google.com/kubernetes-engine/docs/how-to/private-clusters#add_firewall_rules).
+#: The program cannot render charts, so this is data; `python -m lfh plan` (webhook-reachability)
+#: proves it complete against the rendered webhooks, and a test that it holds nothing more.
+WEBHOOK_PORTS = {
+    9443: "envoy-gateway topology injector (MutatingWebhookConfiguration envoy-gateway-topology-injector)",
+    9502: "Longhorn admission webhook (longhorn-manager registers longhorn-webhook-validator/-mutator)",
+}
 
 
 class GkeCluster(pulumi.ComponentResource):
@@ -312,6 +321,15 @@ class GkeCluster(pulumi.ComponentResource):
             opts=self._data_opts(depends_on=[*node_roles, self.key_grants["gke"], self.key_grants["compute"]],
                                  ignore_changes=["nodeConfig", "initialNodeCount"]),
         )
+        # The control plane calls webhooks on their pods' ports: open exactly those to the nodes (by
+        # their dedicated service account), from the control plane's range only.
+        self.webhook_firewall = gcp.compute.Firewall(
+            f"{n}-master-webhooks", name=f"{self.platform.name}-master-webhooks", project=self.project,
+            network=self.network.id, direction="INGRESS", priority=1000,
+            description="GKE control plane to admission webhooks: " + "; ".join(f"{p} {w}" for p, w in sorted(WEBHOOK_PORTS.items())),
+            source_ranges=[cfg.master_cidr], target_service_accounts=[self.node_sa.email],
+            allows=[{"protocol": "tcp", "ports": [str(p) for p in sorted(WEBHOOK_PORTS)]}],
+            log_config={"metadata": "INCLUDE_ALL_METADATA"}, opts=self._opts())
         self.pools: list[gcp.container.NodePool] = []
         for pool_name in ("system", "apps", "db"):
             pool: GcpNodePool = getattr(cfg.node_pools, pool_name)

@@ -148,7 +148,11 @@ class Backups(pulumi.ComponentResource):
                 "defaultVolumesToFsBackup": False,
             },
             "deployNodeAgent": True,
-            "nodeAgent": {"resources": resources(cfg.node_agent_resources)},
+            # The node agent moves snapshot data (defaultSnapshotMoveData) and file-system backups into
+            # the bucket itself, as the server's ServiceAccount: it needs the identity's pod labels too
+            # (Azure workload identity injects a token only into pods labelled for it).
+            "nodeAgent": {"resources": resources(cfg.node_agent_resources),
+                          "podLabels": dict(identity.pod_labels) if identity else {}},
             "credentials": {"useSecret": identity is None,
                             "existingSecret": CREDENTIALS_SECRET if identity is None else None},
             "serviceAccount": {"server": {"create": True, "name": "velero",

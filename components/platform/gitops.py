@@ -20,10 +20,27 @@ from .gateway import GATEWAY_API, Gateway
 from .network import GATEWAY, KUBE_API, PROMETHEUS, SELF, Egress, Outside, PlatformNetwork, PodSet, Port, To
 
 NAMESPACE = "argocd"
-SERVER_TLS = "argocd-server-tls"
-
-
 RELEASE = "argo-cd"
+#: The Service the chart names for argocd-server: `argo-cd.fullname` is `<release>-<nameOverride>`
+#: (values.yaml `nameOverride: argocd`; the release name "argo-cd" does not contain "argocd"), plus
+#: `-server` (templates/_common.tpl, _helpers.tpl `argo-cd.server.fullname`). We route to the chart's
+#: name rather than setting `fullnameOverride: argocd`: that would rename every Argo CD object
+#: (Deployments, Services, RBAC, redis-ha) on installed platforms, which Helm does by delete + create.
+SERVER_SERVICE = f"{RELEASE}-argocd-server"
+#: Argo CD's server reads its TLS certificate from this Secret (a fixed name in Argo CD).
+SERVER_TLS = "argocd-server-tls"
+#: Requests of the redis-ha subchart's containers (its values leave them all empty). Argo CD uses Redis
+#: as a cache only (no persistence: the chart sets `redis-ha.persistentVolume.enabled: false`):
+#: - redis, sentinel: the redis-ha chart's commented example (100m / 200Mi) scaled down to a cache's
+#:   share of the seed's ~3 CPU / 7 GiB platform base — three replicas of each run;
+#: - haproxy: proxies to the master only; split-brain-fix and the init containers run a shell loop/script.
+REDIS_HA_RESOURCES = {
+    "redis": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "sentinel": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "64Mi"}},
+    "splitBrainDetection": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+    "init": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
+    "haproxy": {"requests": {"cpu": "25m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+}
 
 
 def network_pods(cfg: GitOpsConfig) -> list[PodSet]:
@@ -84,7 +101,7 @@ class GitOps(pulumi.ComponentResource):
         # The server certificate exists before the server starts, so it never serves its self-signed one.
         self.server_cert = certificates.internal_certificate(
             self, p, "server-cert", name=SERVER_TLS, namespace=NAMESPACE,
-            dns_names=["argocd-server", f"argocd-server.{NAMESPACE}.svc", f"argocd-server.{NAMESPACE}.svc.cluster.local"],
+            dns_names=[SERVER_SERVICE, f"{SERVER_SERVICE}.{NAMESPACE}.svc", f"{SERVER_SERVICE}.{NAMESPACE}.svc.cluster.local"],
             depends_on=[self.namespace])
         res = resources(cfg.resources)
         pdb = {"enabled": True, "minAvailable": 1}
@@ -110,7 +127,8 @@ class GitOps(pulumi.ComponentResource):
             "notifications": {"resources": res},
             # HA Redis (sentinel + haproxy) instead of the single redis pod.
             "redis": {"enabled": False},
-            "redis-ha": {"enabled": True},
+            "redis-ha": {"enabled": True, **{k: {"resources": v} for k, v in REDIS_HA_RESOURCES.items() if k != "haproxy"},
+                         "haproxy": {"resources": REDIS_HA_RESOURCES["haproxy"], "init": {"resources": REDIS_HA_RESOURCES["init"]}}},
             "redisSecretInit": {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}}},
         }
         system = placement(cluster)
@@ -124,21 +142,21 @@ class GitOps(pulumi.ComponentResource):
         place(values, ["redisSecretInit"], system)
         if system.get("tolerations"):  # redis-ha exposes tolerations only (no nodeSelector value)
             values["redis-ha"]["tolerations"] = system["tolerations"]
-            values["redis-ha"]["haproxy"] = {"tolerations": system["tolerations"]}
-        self.release = release(self, p, RELEASE, namespace=self.namespace, values=values,
+            values["redis-ha"]["haproxy"]["tolerations"] = system["tolerations"]
+        self.release = release(self, p, "argo-cd", name=RELEASE, namespace=self.namespace, values=values,
                                depends_on=[self.server_cert, *self.network_policies])
         route_deps = [gateway.release, gateway.gateway, self.release]
         self.backend_tls = custom_resource(
             self, p, "backend-tls", api_version=GATEWAY_API, kind="BackendTLSPolicy", name="argocd-server",
             namespace=NAMESPACE, component="gitops", depends_on=route_deps + [self.server_cert], spec={
-                "targetRefs": [{"group": "", "kind": "Service", "name": "argocd-server"}],
+                "targetRefs": [{"group": "", "kind": "Service", "name": SERVER_SERVICE}],
                 "validation": {"caCertificateRefs": [{"group": "", "kind": "Secret", "name": SERVER_TLS}],
-                               "hostname": f"argocd-server.{NAMESPACE}.svc"}})
+                               "hostname": f"{SERVER_SERVICE}.{NAMESPACE}.svc"}})
         self.route = custom_resource(
             self, p, "route", api_version=GATEWAY_API, kind="HTTPRoute", name="argocd", namespace=NAMESPACE,
             component="gitops", depends_on=route_deps, spec={
                 "parentRefs": [{"name": gateway.ref.name, "namespace": gateway.ref.namespace,
                                 "sectionName": gateway.ref.https_listener}],
                 "hostnames": [hostname],
-                "rules": [{"backendRefs": [{"name": "argocd-server", "port": 443}]}]})
+                "rules": [{"backendRefs": [{"name": SERVER_SERVICE, "port": 443}]}]})
         self.register_outputs({"namespace": NAMESPACE, "hostname": hostname})

@@ -182,6 +182,25 @@ class Monitoring(pulumi.ComponentResource):
             opts=child_opts(self, p, depends_on=[self.namespace], additional_secret_outputs=["stringData", "data"]),
         )
         small = resources(cfg.resources)
+        # Requests of the subcharts' containers (their values leave them empty), from each chart's own
+        # commented example in its values.yaml, except where noted; all small next to the seed's
+        # ~3 CPU / 7 GiB platform base.
+        sized = {
+            # grafana/values.yaml `resources` example (100m/128Mi); the limit doubled: this chart loads
+            # ~30 dashboards into the one Grafana.
+            "grafana": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+            # grafana/values.yaml `sidecar.resources` example (50m/50Mi, limit 100Mi): the dashboard and
+            # datasource watchers (k8s-sidecar).
+            "sidecar": {"requests": {"cpu": "50m", "memory": "50Mi"}, "limits": {"memory": "100Mi"}},
+            # kube-state-metrics/values.yaml example (10m/32Mi); limit 128Mi rather than its 64Mi: memory
+            # grows with the number of objects it lists (all client namespaces).
+            "kube-state-metrics": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+            # prometheus-node-exporter/values.yaml example (100m/30Mi, limit 50Mi), on every node.
+            "prometheus-node-exporter": {"requests": {"cpu": "100m", "memory": "30Mi"}, "limits": {"memory": "50Mi"}},
+            # prometheus-operator's own config-reloader default when no flag is given (cmd/operator/main.go:
+            # 10m / 50Mi); the chart passes `--config-reloader-*-request=0` (no request) unless set here.
+            "config-reloader": {"requests": {"cpu": "10m", "memory": "50Mi"}, "limits": {"memory": "50Mi"}},
+        }
         volume = {"volumeClaimTemplate": {"spec": {
             "storageClassName": storage.classes["default"], "accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": cfg.storage}}}}}
@@ -215,8 +234,13 @@ class Monitoring(pulumi.ComponentResource):
                 "enabled": True,
                 "admin": {"existingSecret": GRAFANA_SECRET, "userKey": "admin-user", "passwordKey": "admin-password"},
                 "defaultDashboardsTimezone": "utc",
+                "resources": sized["grafana"],
+                "sidecar": {"resources": sized["sidecar"]},
             },
-            "prometheusOperator": {"resources": small, "admissionWebhooks": {"patch": {"resources": small}}},
+            "kube-state-metrics": {"resources": sized["kube-state-metrics"]},
+            "prometheus-node-exporter": {"resources": sized["prometheus-node-exporter"]},
+            "prometheusOperator": {"resources": small, "admissionWebhooks": {"patch": {"resources": small}},
+                                   "prometheusConfigReloader": {"resources": sized["config-reloader"]}},
         }
         place(values, ["prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
                        "prometheusOperator.admissionWebhooks.patch"], placement(cluster))
@@ -231,8 +255,9 @@ class Monitoring(pulumi.ComponentResource):
         for sm, ns, selector, port in (
             ("longhorn", "longhorn-system", {"app": "longhorn-manager"}, "manager"),
             ("velero", "velero", {"app.kubernetes.io/name": "velero"}, "http-monitoring"),
+            # cert-manager v1.21.1 names the controller's metrics port `http-metrics` (templates/service.yaml).
             ("cert-manager", "cert-manager", {"app.kubernetes.io/name": "cert-manager", "app.kubernetes.io/component": "controller"},
-             "tcp-prometheus-servicemonitor"),
+             "http-metrics"),
         ):
             if sm == "longhorn" and storage.release is None:
                 continue

@@ -42,6 +42,9 @@ CRYPTO_SECRET = "longhorn-crypto"
 BACKUP_SECRET = "longhorn-backup-credentials"
 #: RecurringJob group every volume without its own job labels belongs to.
 DEFAULT_GROUP = "default"
+#: Requests for Longhorn containers the chart cannot size (see the LimitRange below): 10m is what an idle
+#: controller/sidecar needs; 64Mi covers longhorn-ui's nginx and the CSI sidecars' Go runtimes.
+DEFAULT_REQUESTS = {"cpu": "10m", "memory": "64Mi"}
 
 
 def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
@@ -163,6 +166,18 @@ class Storage(pulumi.ComponentResource):
                 self, p, "backup-credentials", name=BACKUP_SECRET, namespace=NAMESPACE, target=BACKUP_SECRET,
                 data=data, template=template, depends_on=[self.namespace])
 
+        # The chart sizes only longhorn-manager (`longhornManager.resources`); longhorn-ui, the driver
+        # deployer, the manager's share-manager pre-pull sidecar, its hook jobs and every pod
+        # longhorn-manager starts itself (CSI sidecars, engine image, share managers) have no resources
+        # value. The LimitRanger admission plugin gives each container without requests these
+        # (https://kubernetes.io/docs/concepts/policy/limit-range/): small, as those are mostly idle
+        # controllers; instance managers keep their own CPU request (guaranteedInstanceManagerCPU).
+        self.limit_range = KubeObject(
+            f"{name}-default-requests", "v1", "LimitRange",
+            metadata=meta("longhorn-default-requests", NAMESPACE, labels=labels("longhorn-default-requests", component="storage")),
+            spec={"limits": [{"type": "Container", "defaultRequest": dict(DEFAULT_REQUESTS)}]},
+            opts=child_opts(self, p, depends_on=[self.namespace]))
+
         res = resources(cfg.manager_resources)
         values: dict[str, Any] = {
             # We create the StorageClasses ourselves (below), so they are visible and checked in the plan.
@@ -205,7 +220,8 @@ class Storage(pulumi.ComponentResource):
             values["defaultSettings"]["taintToleration"] = ";".join(
                 t["key"] + (f"={t['value']}" if t.get("value") else "") + f":{t.get('effect', '')}" for t in everywhere)
         place(values, ["longhornUI"], placement(cluster))
-        deps = ([self.backup_secret] if self.backup_secret is not None else []) + self.network_policies
+        # The LimitRange exists before any Longhorn pod is admitted.
+        deps = [self.limit_range] + ([self.backup_secret] if self.backup_secret is not None else []) + self.network_policies
         self.release = release(self, p, "longhorn", namespace=self.namespace, values=values,
                                depends_on=deps, timeout=900)
         crd = [self.release]

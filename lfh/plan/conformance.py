@@ -318,6 +318,37 @@ def _deref(root: Any, node: Any, depth: int = 0) -> Any:
     return node
 
 
+def with_subchart_values(pinned: Any, upstream: Any) -> Any:
+    """The chart's values with each dependency's own `values.yaml` under its name (or alias), as Helm
+    coalesces them (https://helm.sh/docs/chart_template_guide/subcharts_and_globals/): keys of a
+    subchart (`grafana.resources`, `redis-ha.sentinel`) are the subchart's, not the parent's. Read from
+    the unpacked chart (chart cache or ../shared/upstream/charts); unchanged when it is not there."""
+    from ..chart_cache import locate
+
+    source = locate(pinned)
+    return upstream if source is None or not isinstance(upstream, dict) else _with_dependencies(source.path, upstream)
+
+
+def _with_dependencies(folder: Path, values: dict[str, Any]) -> dict[str, Any]:
+    from .upstream_index import load_yaml_fast
+
+    try:
+        meta = load_yaml_fast((folder / "Chart.yaml").read_text()) or {}
+    except OSError:
+        return values
+    out = dict(values)
+    for dep in meta.get("dependencies") or []:
+        sub_folder = folder / "charts" / str(dep.get("name"))
+        try:
+            sub = load_yaml_fast((sub_folder / "values.yaml").read_text()) or {}
+        except OSError:
+            continue
+        key = str(dep.get("alias") or dep.get("name"))
+        mine = out.get(key) if isinstance(out.get(key), dict) else {}
+        out[key] = helm_merge(_with_dependencies(sub_folder, sub) if isinstance(sub, dict) else {}, mine)
+    return out
+
+
 def helm_merge(defaults: Any, overrides: Any) -> Any:
     """The values a chart's templates (and its values.schema.json) see: ours coalesced over the chart's.
 
@@ -420,6 +451,7 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
                                     f"{label}: upstream {', '.join(missing)} (listed in charts.yaml) missing: values NOT checked"))
             continue
         upstream = load_values(root, entry["values"]) if entry.get("values") else {}
+        upstream = with_subchart_values(pinned, upstream)
         if entry.get("values"):
             allowed = EXTRA_VALUE_KEYS.get(pinned.key, {})
             schema = load_json(str(root / entry["values_schema"])) if entry.get("values_schema") else None
