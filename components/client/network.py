@@ -39,6 +39,9 @@ ANYWHERE = "0.0.0.0/0"
 #: requests on 169.254.169.254:80 (Dataplane V2) / 169.254.169.252:988 (legacy network policy).
 TO_CLOUD_METADATA = "cloud-metadata"
 CLOUD_METADATA_ENDPOINTS = [("169.254.169.254/32", 80), ("169.254.169.252/32", 988)]
+#: Egress targets `external:<name>` reach a service outside the cluster at the addresses and ports the
+#: stack configures for it (`NetworkSettings.external`), e.g. a managed MongoDB — and nothing else there.
+TO_EXTERNAL_PREFIX = "external:"
 
 
 @dataclass
@@ -51,6 +54,8 @@ class NetworkSettings:
     kube_api_ports: list[int]
     kube_api_cidrs: list[str] = field(default_factory=lambda: [ANYWHERE])
     smtp_port: int | None = None
+    #: `external:<name>` targets: name -> (CIDRs, ports).
+    external: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
 
 
 def _ports(ports: Iterable[int], protocol: str = "TCP") -> list[dict[str, Any]]:
@@ -72,7 +77,7 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         if w.name in by_name:
             raise ValueError(f"two workloads are both called {w.name!r}")
         by_name[w.name] = w
-    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA}
+    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA, *(TO_EXTERNAL_PREFIX + n for n in s.external)}
     for w in workloads:
         unknown = [t for t in w.egress_to if t not in specials and t not in by_name]
         if unknown:
@@ -134,6 +139,9 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
             egress.append({"to": [outside], "ports": _ports([s.smtp_port])})
         elif target == TO_CLOUD_METADATA:
             egress += [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports([port])} for cidr, port in CLOUD_METADATA_ENDPOINTS]
+        elif target.startswith(TO_EXTERNAL_PREFIX) and target[len(TO_EXTERNAL_PREFIX):] in s.external:
+            cidrs, ports = s.external[target[len(TO_EXTERNAL_PREFIX):]]
+            egress.append({"to": [{"ipBlock": {"cidr": c}} for c in cidrs], "ports": _ports(ports)})
     if not ingress and not egress:
         return None
     spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(w.pod_labels)}, "policyTypes": []}
@@ -187,4 +195,11 @@ def settings_for(ctx: ClientContext) -> NetworkSettings:
         # The API server's addresses when the platform knows them; otherwise any address on the API ports.
         kube_api_cidrs=list(cloud.get("apiServerCidrs") or net.kube_api_cidrs or [ANYWHERE]),
         smtp_port=net.smtp_port,
+        external=external_endpoints(ctx),
     )
+
+
+def external_endpoints(ctx: ClientContext) -> dict[str, tuple[list[str], list[int]]]:
+    """Services outside the cluster the stack's config names: a managed MongoDB (`mongodb.external`)."""
+    ext = ctx.config.mongodb.external
+    return {"mongodb": (list(ext.addresses), [ext.port])} if ext else {}

@@ -45,6 +45,9 @@ class Route:
     request_timeout: str = "60s"
     backend_timeout: Optional[str] = None
     websocket: bool = False
+    #: More hostnames served the same way; each becomes its own HTTPRoute (and listener/certificate
+    #: where the platform's wildcards don't cover it) through the same Routes machinery.
+    extra_hostnames: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +86,9 @@ class WebServiceArgs:
     #: Run this command once per image as a Job before the Deployment rolls (schema migrations must
     #: not run in every replica at start-up and race — LESSONS.md). It gets the app's env and egress.
     migration_command: Optional[list[str]] = None
+    #: Scheduled jobs and background workers in the app's image (`CronJobConfig` / `WorkerConfig` by name).
+    jobs: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, Any] = field(default_factory=dict)
 
 
 def image_ref(image: str, tag: str) -> str:
@@ -105,6 +111,23 @@ def _probe(p: Probe, port: int) -> dict[str, Any]:
         "timeoutSeconds": p.timeout_seconds,
         "failureThreshold": p.failure_threshold,
     }
+
+
+def instance_label(name: str, namespace: str) -> str:
+    """`<name>-<namespace>`, shortened with a hash to the 63 characters a label value may have."""
+    value = f"{name}-{namespace}"
+    if len(value) <= 63:
+        return value
+    return f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
+def route_name(app: str, hostname: str, primary: bool) -> str:
+    """The HTTPRoute (and listener suffix) for one hostname: `<app>` for the primary one, else
+    `<app>-<hostname with dashes>` — stable when the list is reordered; hashed to fit 63 characters."""
+    if primary:
+        return app
+    value = f"{app}-{hostname.replace('.', '-')}"
+    return value if len(value) <= 63 else f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
 
 
 def _remote_ref(ref: str) -> dict[str, str]:
@@ -144,7 +167,7 @@ class WebService(pulumi.ComponentResource):
         a = args
         ns = ctx.namespace
         app = a.app
-        selector = {APP_LABEL: app, INSTANCE_LABEL: f"{app}-{ns}"}
+        selector = {APP_LABEL: app, INSTANCE_LABEL: instance_label(app, ns)}
         obj_labels = {**ctx.labels, **selector, "app.kubernetes.io/component": a.component}
         pod_labels = {**obj_labels, **a.pod_labels}
         # ExternalSecrets need the SecretStore and the secrets written to the secret manager first.
@@ -329,13 +352,31 @@ class WebService(pulumi.ComponentResource):
                 opts=kopts(),
             )
 
-        self.route = None
-        if a.route:
-            self.route = RouteSpec(
-                name=app, hostname=a.route.hostname, service=app, port=a.service_port,
-                request_timeout=a.route.request_timeout, backend_timeout=a.route.backend_timeout,
-                websocket=a.route.websocket,
+        # ------------------------------------------------------------ scheduled jobs and workers
+        if a.jobs or a.workers:
+            from .jobs import PodRecipe, app_jobs
+
+            recipe = PodRecipe(
+                app=app, image=ref, service_account=app, plain_env=dict(plain_env), secret_name=secret_name,
+                secret_keys=secret_keys, volumes=volumes, mounts=mounts, pod_security=pod_security,
+                read_only_root=a.read_only_root_filesystem, requests=dict(a.requests), limits=dict(a.limits),
+                port=a.port, liveness=_probe(a.liveness, a.port), readiness=_probe(a.readiness, a.port),
+                labels=obj_labels, pod_labels=dict(a.pod_labels), egress=egress,
+                needs_api_token=a.needs_api_token, secret_data=dict(secret_data),
             )
+            after = [self.service_account, *([self.external_secret] if hasattr(self, "external_secret") else [])]
+            self.extra_workloads += app_jobs(self, name, ctx, recipe, a.jobs, a.workers,
+                                             lambda **kw: kopts(depends_on=[*deps, *after], **kw))
+
+        self.routes: list[RouteSpec] = []
+        if a.route:
+            for host in [a.route.hostname, *a.route.extra_hostnames]:
+                self.routes.append(RouteSpec(
+                    name=route_name(app, host, host == a.route.hostname), hostname=host, service=app,
+                    port=a.service_port, request_timeout=a.route.request_timeout,
+                    backend_timeout=a.route.backend_timeout, websocket=a.route.websocket,
+                ))
+        self.route = self.routes[0] if self.routes else None
         self.workload = Workload(
             name=app,
             pod_labels=selector,
@@ -355,7 +396,7 @@ class WebService(pulumi.ComponentResource):
         ns = ctx.namespace
         job_app = f"{a.app}-migrate"
         suffix = a.tag.replace("sha256:", "")[:12].replace(".", "-").replace("_", "-").lower()
-        selector = {APP_LABEL: job_app, INSTANCE_LABEL: f"{job_app}-{ns}"}
+        selector = {APP_LABEL: job_app, INSTANCE_LABEL: instance_label(job_app, ns)}
         lbl = {**obj_labels, **selector, "app.kubernetes.io/component": "migration"}
         sa = KubeObject(f"{name}-migrate-sa", "v1", "ServiceAccount", metadata=meta(job_app, ns, labels=lbl),
                                         automountServiceAccountToken=False, opts=kopts())

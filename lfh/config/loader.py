@@ -220,6 +220,9 @@ def format_validation_error(key: str, exc: ValidationError) -> list[str]:
                 continue
             else:
                 path += f".{part}"
+        error = (err.get("ctx") or {}).get("error")
+        for part in getattr(error, "loc", ()):  # a FieldError names a key below the failing one
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key" + _allowed_suffix(exc, err)
