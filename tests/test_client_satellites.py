@@ -162,3 +162,25 @@ def test_production_satellites_are_ha():
     with pytest.raises(ConfigError) as exc:
         parse_stack_config("x-production", {"lfh:client": client("x", "production", apps={"satellites": {"s": sat}})})
     assert exc.value.lines == ["lfh:client.apps.satellites.s.replicas: production needs at least 2 replicas (got 1)"]
+
+
+def test_a_satellite_that_reaches_the_cloud_bucket_gets_its_own_identity(tmp_path):
+    import json
+
+    sat = {"image": "ghcr.io/mycurelabs/reports", "tag": "1.0.0", "reaches": ["objectStorage"]}
+    stack = client("b", "production", platformStack="organization/lfh/platform-aws",
+                   apps={"syncd": {"enabled": False}, "satellites": {"reports": sat}}, objectStorage={"mode": "cloud"})
+    plan = plan_with(tmp_path, {"b-prod": stack}, platform="platform-aws")("b-prod")
+    def trusted(role) -> str:
+        condition = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
+        return next(v for k, v in condition.items() if k.endswith(":sub"))
+
+    roles = {trusted(r) for r in plan.resources if r.type == "aws:iam/role:Role" and r.name.endswith("-files-role")}
+    assert roles == {"system:serviceaccount:b-production:hapihub", "system:serviceaccount:b-production:reports"}
+    sa = _named(plan, "ServiceAccount", "reports")
+    assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
+    env = _env(plan, "reports")
+    assert env["S3_BUCKET"] == _env(plan, "hapihub")["S3_BUCKET"] and "MONGO_URI" not in env
+    # MyCureApp doesn't reach the bucket: no identity.
+    assert not (_named(plan, "ServiceAccount", "mycureapp")["metadata"].get("annotations") or {})
+    assert not plan.errors, [f.message for f in plan.errors]
