@@ -356,9 +356,7 @@ def from_pulumi() -> StackConfig:
         value = lfh.get_object(name)
         if value is not None:
             config[f"lfh:{name}"] = value
-    for ns in PROVIDER_NAMESPACES:
-        # Provider config is read by the providers themselves; nothing to validate here.
-        pass
+    # Provider config (PROVIDER_NAMESPACES) is read by the providers themselves; nothing to validate here.
     try:
         return parse_stack_config(pulumi.get_stack(), config)
     except ConfigError as exc:
