@@ -10,7 +10,7 @@ from lfh import STACKS_DIR
 from lfh.config import ConfigError, parse_stack_config
 from lfh.plan import Engine, analyze
 
-from client_apps_helpers import by_kind, client
+from client_apps_helpers import by_kind, client, named
 
 EXTERNAL = {"hosts": ["db-0.demo.example.net", "db-1.demo.example.net", "db-2.demo.example.net"],
             "addresses": ["10.60.12.0/24"], "replicaSet": "atlas-demo", "options": {"retryWrites": "false"}}
@@ -26,10 +26,6 @@ def external(tmp_path_factory):
     return analyze(Engine(stacks_dir=tmp).plan("demo-prod"))
 
 
-def _named(plan, kind: str, name: str) -> dict:
-    (obj,) = [m for m in by_kind(plan, kind) if m["metadata"]["name"] == name]
-    return obj
-
 
 def test_no_database_runs_in_the_cluster(external):
     assert not by_kind(external, "PerconaServerMongoDB")
@@ -40,7 +36,7 @@ def test_no_database_runs_in_the_cluster(external):
 
 def test_apps_connect_over_verified_tls_with_the_managed_user(external):
     for app in ("hapihub", "syncd"):
-        es = _named(external, "ExternalSecret", f"{app}-env")
+        es = named(external, "ExternalSecret", f"{app}-env")
         uri = es["spec"]["target"]["template"]["data"]["MONGO_URI"]
         assert uri == ("mongodb://{{ .mongoUsername | urlquery }}:{{ .mongoPassword | urlquery }}@db-0.demo.example.net:27017,"
                        "db-1.demo.example.net:27017,db-2.demo.example.net:27017/hapihub"
@@ -73,9 +69,11 @@ def test_backups_and_the_drill_say_what_they_cover(external, plan_of):
     coverage = external.outputs["backupCoverage"]
     assert any("external database (db-0.demo.example.net" in c for c in coverage["notCovered"])
     assert not any("MongoDB" in c for c in coverage["covers"])
+    # The plan shows it to whoever reviews the stack.
+    assert any(line.startswith("NOT covered: MongoDB data: the external database") for line in external.sections["backupCoverage"]["text"])
     (schedule, *_) = by_kind(external, "Schedule")
     assert "external database" in schedule["metadata"]["annotations"]["lfh.io/backup-does-not-cover"]
-    drill = _named(external, "CronJob", "restore-drill-demo-production")
+    drill = named(external, "CronJob", "restore-drill-demo-production")
     env = {e["name"]: e["value"] for e in drill["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["MONGODB_IN_CLUSTER"] == "false" and "external database" in env["NOT_COVERED"]
     # The in-cluster replica set is covered, point-in-time recovery included.

@@ -6,16 +6,12 @@ import pytest
 from lfh.config import ConfigError, parse_stack_config
 from lfh.config.base import cron_schedule
 
-from client_apps_helpers import by_kind, client, plan_with
+from client_apps_helpers import by_kind, client, named, plan_with
 
 WORKER = {"env": {"RUN_WORKERS": "true"}, "resources": {"requests": {"cpu": "250m", "memory": "512Mi"},
                                                        "limits": {"cpu": "1", "memory": "1Gi"}}}
 JOB = {"schedule": "0 2 * * *", "command": ["npm", "run", "prune-sessions"], "concurrencyPolicy": "Forbid"}
 
-
-def _named(plan, kind: str, name: str) -> dict:
-    (obj,) = [m for m in by_kind(plan, kind) if m["metadata"]["name"] == name]
-    return obj
 
 
 def _restricted(pod: dict) -> None:
@@ -33,8 +29,8 @@ def _restricted(pod: dict) -> None:
 
 def test_cronjob_runs_the_apps_image_under_the_restricted_baseline(plan_of):
     plan = plan_of("acme-prod")
-    cron = _named(plan, "CronJob", "hapihub-prune-sessions")
-    app = _named(plan, "Deployment", "hapihub")["spec"]["template"]["spec"]
+    cron = named(plan, "CronJob", "hapihub-prune-sessions")
+    app = named(plan, "Deployment", "hapihub")["spec"]["template"]["spec"]
     spec = cron["spec"]
     assert spec["schedule"] == "30 3 * * *" and spec["timeZone"] == "Etc/UTC"
     assert spec["concurrencyPolicy"] == "Forbid"          # the default: never two runs at once
@@ -54,7 +50,7 @@ def test_cronjob_runs_the_apps_image_under_the_restricted_baseline(plan_of):
     assert c["command"] == ["npm", "run", "prune-sessions"]
     assert c["resources"] == {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"cpu": "500m", "memory": "512Mi"}}
     # The same reach as the app, no ingress, under its own policy.
-    policy = _named(plan, "NetworkPolicy", "allow-hapihub-prune-sessions")
+    policy = named(plan, "NetworkPolicy", "allow-hapihub-prune-sessions")
     assert policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "hapihub-prune-sessions"
     assert policy["spec"]["policyTypes"] == ["Egress"]
     assert not [f for f in plan.findings if "prune-sessions" in f.message]
@@ -86,8 +82,8 @@ def test_a_cronjob_that_breaks_the_baseline_is_caught(plan_of):
 def test_worker_shares_the_app_and_has_its_own_size(tmp_path):
     apps = {"hapihub": {"workers": {"jobs": WORKER}, "jobs": {"prune": JOB}}}
     plan = plan_with(tmp_path, {"w-staging": client("w", apps=apps)})("w-staging")
-    worker = _named(plan, "Deployment", "hapihub-jobs")
-    app = _named(plan, "Deployment", "hapihub")
+    worker = named(plan, "Deployment", "hapihub-jobs")
+    app = named(plan, "Deployment", "hapihub")
     pod, app_pod = worker["spec"]["template"]["spec"], app["spec"]["template"]["spec"]
     _restricted(pod)
     (c,), (a,) = pod["containers"], app_pod["containers"]
@@ -99,7 +95,7 @@ def test_worker_shares_the_app_and_has_its_own_size(tmp_path):
     assert worker["metadata"]["labels"]["app.kubernetes.io/component"] == "worker"
     # Not selected by the app's Service, PDB or HPA: its own labels.
     assert worker["spec"]["selector"]["matchLabels"] != app["spec"]["selector"]["matchLabels"]
-    service = _named(plan, "Service", "hapihub")
+    service = named(plan, "Service", "hapihub")
     pod_labels = worker["spec"]["template"]["metadata"]["labels"]
     assert any(pod_labels.get(k) != v for k, v in service["spec"]["selector"].items())
     assert worker["spec"]["template"]["metadata"]["annotations"]["lfh.io/config-checksum"]

@@ -5,20 +5,15 @@ import pytest
 
 from lfh.config import ConfigError, parse_stack_config
 
-from client_apps_helpers import by_kind, client, plan_with
+from client_apps_helpers import by_kind, client, named, plan_with
 
 NS_LABEL = "kubernetes.io/metadata.name"
 
 
-def _named(plan, kind: str, name: str) -> dict:
-    found = [m for m in by_kind(plan, kind) if m["metadata"]["name"] == name]
-    assert len(found) == 1, (kind, name, [m["metadata"]["name"] for m in by_kind(plan, kind)])
-    return found[0]
-
 
 def _env(plan, deployment: str) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom"))
-            for e in _named(plan, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]["env"]}
+            for e in named(plan, "Deployment", deployment)["spec"]["template"]["spec"]["containers"][0]["env"]}
 
 
 def _peers(rules: list[dict]) -> list[dict]:
@@ -35,23 +30,23 @@ def _pod_peer(policy: dict, name: str) -> bool:
 
 def test_satellite_gets_deployment_route_pdb_policy_and_sizing(plan_of):
     plan = plan_of("acme-prod")
-    dep = _named(plan, "Deployment", "myaccount")
+    dep = named(plan, "Deployment", "myaccount")
     pod = dep["spec"]["template"]["spec"]
     assert pod["containers"][0]["image"] == "ghcr.io/mycurelabs/myaccount:1.0.1"
     assert pod["securityContext"]["runAsUser"] == 101 and pod["serviceAccountName"] == "myaccount"
     assert dep["spec"]["replicas"] == 2            # production default, like the apps
-    pdb = _named(plan, "PodDisruptionBudget", "myaccount")
+    pdb = named(plan, "PodDisruptionBudget", "myaccount")
     assert pdb["spec"]["selector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
-    route = _named(plan, "HTTPRoute", "myaccount")
+    route = named(plan, "HTTPRoute", "myaccount")
     assert route["spec"]["hostnames"] == ["account.acme-health.com"]
     assert route["spec"]["rules"][0]["backendRefs"][0] == {"group": "", "kind": "Service", "name": "myaccount",
                                                            "port": 8080, "weight": 1}
     # Its own NetworkPolicy: the gateway may reach its port; it reaches nothing (it declared nothing).
-    policy = _named(plan, "NetworkPolicy", "allow-myaccount")
+    policy = named(plan, "NetworkPolicy", "allow-myaccount")
     assert policy["spec"]["podSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
     assert [r["from"] for r in policy["spec"]["ingress"]] == [[{"namespaceSelector": {"matchLabels": {NS_LABEL: "envoy-gateway-system"}}}]]
     assert "egress" not in policy["spec"]
-    assert not _pod_peer(_named(plan, "NetworkPolicy", "allow-mongodb"), "myaccount")
+    assert not _pod_peer(named(plan, "NetworkPolicy", "allow-mongodb"), "myaccount")
     # Sizing and cost count it.
     rows = {w["name"]: w for w in plan.sections["clientSizing"]["data"]["workloads"]}
     assert rows["myaccount"]["replicas"] == 2 and rows["myaccount"]["cpu"] == pytest.approx(0.1)
@@ -87,7 +82,7 @@ def test_extra_hostname_under_a_platform_wildcard_uses_the_platform_listener(tmp
     apps = {"mycureapp": {"extraHostnames": ["portal-w.local.example.com"]}, "syncd": {"enabled": False},
             "hapihub": {"extraCorsOrigins": ["https://www.w.example.org"]}}
     plan = plan_with(tmp_path, {"w-staging": client("w", apps=apps)})("w-staging")
-    route = _named(plan, "HTTPRoute", "mycureapp-portal-w-local-example-com")
+    route = named(plan, "HTTPRoute", "mycureapp-portal-w-local-example-com")
     assert route["spec"]["parentRefs"][0]["sectionName"] == "https"
     own = {lst["hostname"] for g in by_kind(plan, "Gateway") for lst in g["spec"]["listeners"]}
     assert "portal-w.local.example.com" not in own
@@ -177,10 +172,10 @@ def test_a_satellite_that_reaches_the_cloud_bucket_gets_its_own_identity(tmp_pat
 
     roles = {trusted(r) for r in plan.resources if r.type == "aws:iam/role:Role" and r.name.endswith("-files-role")}
     assert roles == {"system:serviceaccount:b-production:hapihub", "system:serviceaccount:b-production:reports"}
-    sa = _named(plan, "ServiceAccount", "reports")
+    sa = named(plan, "ServiceAccount", "reports")
     assert "eks.amazonaws.com/role-arn" in sa["metadata"]["annotations"]
     env = _env(plan, "reports")
     assert env["S3_BUCKET"] == _env(plan, "hapihub")["S3_BUCKET"] and "MONGO_URI" not in env
     # MyCureApp doesn't reach the bucket: no identity.
-    assert not (_named(plan, "ServiceAccount", "mycureapp")["metadata"].get("annotations") or {})
+    assert not (named(plan, "ServiceAccount", "mycureapp")["metadata"].get("annotations") or {})
     assert not plan.errors, [f.message for f in plan.errors]

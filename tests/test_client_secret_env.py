@@ -10,14 +10,10 @@ from lfh.config import ConfigError, parse_stack_config
 from lfh.config.base import SECRET_ENV_NAME
 from lfh.plan import secret_refs
 
-from client_apps_helpers import by_kind, client, plan_with
+from client_apps_helpers import client, named, plan_with
 
 SMTP = {"hapihub": {"secretEnv": {"SMTP_PASSWORD": "smtp/password"}}}
 
-
-def _named(plan, kind: str, name: str) -> dict:
-    (obj,) = [m for m in by_kind(plan, kind) if m["metadata"]["name"] == name]
-    return obj
 
 
 def _env(deployment: dict) -> dict:
@@ -25,18 +21,18 @@ def _env(deployment: dict) -> dict:
 
 
 def _checksum(plan, name: str = "hapihub") -> str:
-    return _named(plan, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["lfh.io/config-checksum"]
+    return named(plan, "Deployment", name)["spec"]["template"]["metadata"]["annotations"]["lfh.io/config-checksum"]
 
 
 def test_secret_env_reaches_the_pod_through_an_external_secret(plan_of):
     plan = plan_of("acme-prod")
-    es = _named(plan, "ExternalSecret", "hapihub-env")
+    es = named(plan, "ExternalSecret", "hapihub-env")
     # The key comes from the client's own path, the property the config names...
     data = {d["secretKey"]: d["remoteRef"] for d in es["spec"]["data"]}
     assert data["SMTP_PASSWORD"] == {"key": "aws/acme/production/smtp", "property": "password"}
     assert es["spec"]["target"]["template"]["data"]["SMTP_PASSWORD"] == "{{ .SMTP_PASSWORD }}"
     # ...the pod reads it from the Secret the ExternalSecret builds, never as a literal...
-    ref = _env(_named(plan, "Deployment", "hapihub"))["SMTP_PASSWORD"]
+    ref = _env(named(plan, "Deployment", "hapihub"))["SMTP_PASSWORD"]
     assert ref == {"name": "SMTP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "hapihub-env", "key": "SMTP_PASSWORD"}}}
     # ...and the stack creates the holder under that path (platform KMS key), never a value.
     holders = [r for r in plan.resources if r.type == "aws:secretsmanager/secret:Secret"
@@ -59,7 +55,7 @@ def test_secret_env_changes_the_checksum_and_so_rolls_the_pods(tmp_path):
     # MyCureApp has no secret env: its pods don't roll.
     assert _checksum(without, "mycureapp") == _checksum(with_secret, "mycureapp")
     # On an existing cluster the holder is a Secret in the source namespace, read by property.
-    es = _named(with_secret, "ExternalSecret", "hapihub-env")
+    es = named(with_secret, "ExternalSecret", "hapihub-env")
     assert {"secretKey": "SMTP_PASSWORD", "remoteRef": {"key": "smtp", "property": "password"}} in es["spec"]["data"]
     assert not with_secret.errors
 

@@ -160,8 +160,9 @@ class Apps(pulumi.ComponentResource):
         args.secret_store = self.secrets.store_name
         if cfg.secret_env:
             args.wiring = [*args.wiring, self.secrets.app_wiring(app, dict(cfg.secret_env))]
+        # Cloud object storage: the apps that use the bucket run under its identity (objectstore.bucket_users).
         binding = (getattr(self.services_by_name.get("objectStorage"), "bindings", None) or {}).get(app)
-        if binding is not None and app in _bucket_users(self.ctx):
+        if binding is not None:
             args.sa_annotations = dict(binding.annotations or {})
             args.pod_labels = dict(binding.pod_labels or {})
             if (self.ctx.platform.cloud or {}).get("kind") == "gcp":
@@ -198,9 +199,3 @@ class Apps(pulumi.ComponentResource):
             **common,
         ), sat, opts)
 
-
-def _bucket_users(ctx: ClientContext) -> list[str]:
-    """Apps whose ServiceAccount gets the bucket's identity: HapiHub and satellites that reach object storage."""
-    from .objectstore import bucket_users
-
-    return bucket_users(ctx.config)

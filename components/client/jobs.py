@@ -15,7 +15,15 @@ import pulumi
 
 from ..k8s import KubeObject, meta
 from .contract import ClientContext, Workload
-from .webservice import APP_LABEL, INSTANCE_LABEL, config_checksum, container_security_context, instance_label
+from .webservice import (
+    APP_LABEL,
+    INSTANCE_LABEL,
+    config_checksum,
+    container_security_context,
+    disruption_budget,
+    instance_label,
+    rolling_deployment_spec,
+)
 
 #: `app.kubernetes.io/component` of workers: the restore drill scales them to 0 in its copy like the apps.
 WORKER_COMPONENT = "worker"
@@ -94,8 +102,8 @@ def _cronjob(resource: str, ctx: ClientContext, r: PodRecipe, full: str, cfg: An
              opts: Callable[..., pulumi.ResourceOptions]) -> Workload:
     selector = _selector(ctx, full)
     lbl = {**r.labels, **selector, "app.kubernetes.io/component": JOB_COMPONENT}
-    container = {"name": full, "image": r.image, "command": list(cfg.command), "args": list(cfg.args),
-                 "env": r.env(dict(cfg.env)), "resources": r.resources(cfg.resources)}
+    container = {"name": full, "image": r.image, "command": list(cfg.command), "env": r.env(dict(cfg.env)),
+                 "resources": r.resources(cfg.resources), **({"args": list(cfg.args)} if cfg.args else {})}
     KubeObject(
         resource, "batch/v1", "CronJob",
         metadata=meta(full, ctx.namespace, labels=lbl),
@@ -155,26 +163,12 @@ def _worker(resource: str, ctx: ClientContext, r: PodRecipe, full: str, cfg: Any
     KubeObject(
         resource, "apps/v1", "Deployment",
         metadata=meta(full, ctx.namespace, labels=lbl),
-        spec={
-            "replicas": cfg.replicas,
-            "revisionHistoryLimit": 5,
-            "selector": {"matchLabels": selector},
-            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-            "template": {
-                "metadata": {"labels": {**lbl, **r.pod_labels}, "annotations": {"lfh.io/config-checksum": checksum}},
-                # Jobs in flight get the full grace period to finish or hand back their work.
-                "spec": r.pod_spec(container, terminationGracePeriodSeconds=60),
-            },
-        },
+        # Jobs in flight get a longer grace period to finish or hand back their work.
+        spec=rolling_deployment_spec(cfg.replicas, selector, {**lbl, **r.pod_labels}, checksum,
+                                     r.pod_spec(container, terminationGracePeriodSeconds=60)),
         opts=opts(),
     )
-    if cfg.replicas >= 2:
-        KubeObject(
-            f"{resource}-pdb", "policy/v1", "PodDisruptionBudget",
-            metadata=meta(full, ctx.namespace, labels=lbl),
-            spec={"minAvailable": 1, "selector": {"matchLabels": selector}},
-            opts=opts(),
-        )
+    disruption_budget(f"{resource}-pdb", meta(full, ctx.namespace, labels=lbl), selector, cfg.replicas, opts())
     return Workload(name=full, pod_labels=selector, egress_to=list(r.egress))
 
 

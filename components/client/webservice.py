@@ -113,6 +113,31 @@ def _probe(p: Probe, port: int) -> dict[str, Any]:
     }
 
 
+def rolling_deployment_spec(replicas: int, selector: dict[str, str], pod_labels: dict[str, str],
+                            checksum: pulumi.Input[str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment spec that rolls one extra pod at a time and never has fewer ready pods than wanted
+    (zero-downtime rollouts), and rolls again when ``checksum`` (its config) changes."""
+    return {
+        "replicas": replicas,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": {"lfh.io/config-checksum": checksum}},
+            "spec": pod_spec,
+        },
+    }
+
+
+def disruption_budget(resource: str, metadata: dict[str, Any], selector: dict[str, str], replicas: int,
+                      opts: pulumi.ResourceOptions) -> Optional[KubeObject]:
+    """`minAvailable: 1` for 2+ replicas; none for one (it would block every node drain forever)."""
+    if replicas < 2:
+        return None
+    return KubeObject(resource, "policy/v1", "PodDisruptionBudget", metadata=metadata,
+                      spec={"minAvailable": 1, "selector": {"matchLabels": selector}}, opts=opts)
+
+
 def instance_label(name: str, namespace: str) -> str:
     """`<name>-<namespace>`, shortened with a hash to the 63 characters a label value may have."""
     value = f"{name}-{namespace}"
@@ -260,31 +285,21 @@ class WebService(pulumi.ComponentResource):
         self.deployment = KubeObject(
             f"{name}-deployment", "apps/v1", "Deployment",
             metadata=meta(app, ns, labels=obj_labels),
-            spec={
-                # Under an HPA the replica count is the HPA's; this is the starting point.
-                "replicas": replicas,
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": selector},
-                # One extra pod at a time, never fewer ready pods than wanted: zero-downtime rollouts.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"lfh.io/config-checksum": checksum}},
-                    "spec": {
-                        "serviceAccountName": app,
-                        "automountServiceAccountToken": a.needs_api_token,
-                        "securityContext": pod_security,
-                        "enableServiceLinks": False,   # no env var per Service in the namespace
-                        "terminationGracePeriodSeconds": 30,
-                        # Spread replicas over nodes and zones so one failure takes out at most one.
-                        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-                            affinity_term("kubernetes.io/hostname", 100),
-                            affinity_term("topology.kubernetes.io/zone", 50),
-                        ]}},
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
+            # Under an HPA the replica count is the HPA's; this is the starting point.
+            spec=rolling_deployment_spec(replicas, selector, pod_labels, checksum, {
+                "serviceAccountName": app,
+                "automountServiceAccountToken": a.needs_api_token,
+                "securityContext": pod_security,
+                "enableServiceLinks": False,   # no env var per Service in the namespace
+                "terminationGracePeriodSeconds": 30,
+                # Spread replicas over nodes and zones so one failure takes out at most one.
+                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    affinity_term("kubernetes.io/hostname", 100),
+                    affinity_term("topology.kubernetes.io/zone", 50),
+                ]}},
+                "containers": [container],
+                "volumes": volumes,
+            }),
             # A new image rolls out only after its migrations completed (Pulumi awaits the Job).
             opts=kopts(depends_on=[*deps, *rollout_after]) if rollout_after else kopts(),
         )
@@ -302,14 +317,7 @@ class WebService(pulumi.ComponentResource):
         )
 
         # ------------------------------------------------------------ availability
-        if replicas >= 2:
-            # With one replica a minAvailable-1 budget would block every node drain forever.
-            KubeObject(
-                f"{name}-pdb", "policy/v1", "PodDisruptionBudget",
-                metadata=meta(app, ns, labels=obj_labels),
-                spec={"minAvailable": 1, "selector": {"matchLabels": selector}},
-                opts=kopts(),
-            )
+        disruption_budget(f"{name}-pdb", meta(app, ns, labels=obj_labels), selector, replicas, kopts())
         if a.autoscaling:
             hpa = a.autoscaling
             metrics = [{"type": "Resource", "resource": {"name": "cpu", "target": {

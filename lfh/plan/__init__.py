@@ -17,6 +17,7 @@ ANALYZERS = [
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
     "lfh.plan.secret_refs:analyze",
+    "lfh.plan.backup_coverage:analyze",
     "lfh.policy_runner:analyze",
     "lfh.cost:analyze",
 ]

@@ -13,25 +13,18 @@ from typing import Any, Optional
 from .model import Finding, Plan
 
 CHECK = "secret-refs"
-#: Where each workload kind keeps its pod spec.
-POD_SPEC_PATHS = {
-    "Pod": ("spec",),
-    "Deployment": ("spec", "template", "spec"),
-    "StatefulSet": ("spec", "template", "spec"),
-    "DaemonSet": ("spec", "template", "spec"),
-    "ReplicaSet": ("spec", "template", "spec"),
-    "Job": ("spec", "template", "spec"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
-}
 #: A Secret whose keys are not known from the plan (filled from `dataFrom`, or by an operator at runtime).
 ANY_KEY = None
 
 
 def pod_spec_of(obj: dict[str, Any]) -> Optional[dict[str, Any]]:
-    path = POD_SPEC_PATHS.get(str(obj.get("kind")))
+    """The pod spec of a workload manifest (where each kind keeps it: the policy pack's table)."""
+    from ..policy_runner import pack
+
+    path = pack().common.POD_SPEC_PATHS.get(str(obj.get("kind")))
     node: Any = obj
     for part in path or ():
-        node = (node or {}).get(part) if isinstance(node, dict) else None
+        node = node.get(part) if isinstance(node, dict) else None
     return node if path and isinstance(node, dict) else None
 
 
