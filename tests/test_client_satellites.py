@@ -179,3 +179,17 @@ def test_a_satellite_that_reaches_the_cloud_bucket_gets_its_own_identity(tmp_pat
     # MyCureApp doesn't reach the bucket: no identity.
     assert not (named(plan, "ServiceAccount", "mycureapp")["metadata"].get("annotations") or {})
     assert not plan.errors, [f.message for f in plan.errors]
+
+
+def test_the_quota_check_counts_satellites_and_workers(tmp_path):
+    big = {"requests": {"cpu": "6", "memory": "8Gi"}, "limits": {"cpu": "6", "memory": "8Gi"}}
+    stacks = {
+        "q-staging": client("q", apps={"satellites": {"big": {"image": "ghcr.io/a/b", "tag": "1.0.0", "resources": big}}}),
+        "r-staging": client("r", apps={"hapihub": {"workers": {"w": {"resources": big}}}}),
+        "ok-staging": client("ok"),
+    }
+    plan_of = plan_with(tmp_path, stacks)
+    for stack in ("q-staging", "r-staging"):
+        # staging quota: 12 CPU requested; 6 CPU more (+ a surge pod of 6 during a rollout) no longer fit.
+        assert [f for f in plan_of(stack).errors if f.check == "client-sizing" and "requests.cpu" in f.message], stack
+    assert not plan_of("ok-staging").errors

@@ -210,7 +210,14 @@ TimeZone = Annotated[str, AfterValidator(time_zone)]
 
 # ---------------------------------------------------------------- environment variables and secrets
 
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=128)]
+def env_var_name(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", value):
+        raise ValueError(f"{value!r} is not an environment variable name: letters, digits and `_`, "
+                         "not starting with a digit, at most 128 characters")
+    return value
+
+
+EnvVarName = Annotated[str, AfterValidator(env_var_name)]
 """An environment variable name: letters, digits and `_`, not starting with a digit."""
 
 #: Names of environment variables that hold secrets: the rule of the policy `k8s-no-plaintext-secret-env`

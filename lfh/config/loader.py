@@ -216,6 +216,8 @@ def format_validation_error(key: str, exc: ValidationError) -> list[str]:
         for part in loc:
             if part.isdigit():
                 path += f"[{part}]"
+            elif part == "[key]":
+                continue  # the map key itself is wrong: the message says so
             elif part in {"aws", "azure", "gcp", "existing"} and path.endswith(".cluster"):
                 continue
             else:
