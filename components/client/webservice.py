@@ -1,7 +1,9 @@
-"""`lfh:client:WebService`: the one reusable web workload HapiHub, MyCureApp and Syncd are configurations of.
+"""`lfh:client:WebService`: the one reusable web workload HapiHub, MyCureApp, Syncd and the satellite apps
+are configurations of.
 
-Deployment + Service + ServiceAccount + PDB + optional HPA + ExternalSecret + ServiceMonitor, and the
-`RouteSpec`/`Workload` the environment turns into an HTTPRoute and NetworkPolicies.
+Deployment + Service + ServiceAccount + PDB + optional HPA + ExternalSecret + ServiceMonitor, the app's
+CronJobs and workers (jobs.py), and the `RouteSpec`s (one per hostname)/`Workload`s the environment turns
+into HTTPRoutes and NetworkPolicies.
 """
 from __future__ import annotations
 
@@ -138,21 +140,20 @@ def disruption_budget(resource: str, metadata: dict[str, Any], selector: dict[st
                       spec={"minAvailable": 1, "selector": {"matchLabels": selector}}, opts=opts)
 
 
+def fit63(value: str) -> str:
+    """``value`` when it fits the 63 characters of a label value or DNS label, else a prefix and a hash."""
+    return value if len(value) <= 63 else f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
 def instance_label(name: str, namespace: str) -> str:
-    """`<name>-<namespace>`, shortened with a hash to the 63 characters a label value may have."""
-    value = f"{name}-{namespace}"
-    if len(value) <= 63:
-        return value
-    return f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    """`<name>-<namespace>` as an `app.kubernetes.io/instance` value."""
+    return fit63(f"{name}-{namespace}")
 
 
 def route_name(app: str, hostname: str, primary: bool) -> str:
     """The HTTPRoute (and listener suffix) for one hostname: `<app>` for the primary one, else
-    `<app>-<hostname with dashes>` — stable when the list is reordered; hashed to fit 63 characters."""
-    if primary:
-        return app
-    value = f"{app}-{hostname.replace('.', '-')}"
-    return value if len(value) <= 63 else f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+    `<app>-<hostname with dashes>` — stable when the list is reordered."""
+    return app if primary else fit63(f"{app}-{hostname.replace('.', '-')}")
 
 
 def _remote_ref(ref: str) -> dict[str, str]:
