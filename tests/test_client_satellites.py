@@ -193,3 +193,10 @@ def test_the_quota_check_counts_satellites_and_workers(tmp_path):
         # staging quota: 12 CPU requested; 6 CPU more (+ a surge pod of 6 during a rollout) no longer fit.
         assert [f for f in plan_of(stack).errors if f.check == "client-sizing" and "requests.cpu" in f.message], stack
     assert not plan_of("ok-staging").errors
+
+
+def test_an_extra_hostname_cannot_take_minios_public_host():
+    with pytest.raises(ConfigError) as exc:
+        parse_stack_config("x-staging", {"lfh:client": client("x", objectStorage={"mode": "minio"},
+                                                              apps={"mycureapp": {"extraHostnames": ["storage.x.example.org"]}})})
+    assert exc.value.lines == ["lfh:client.apps.mycureapp.extraHostnames[0]: storage.x.example.org is already routed to objectStorage.hostname"]

@@ -595,6 +595,9 @@ class ClientConfig(StrictModel):
             if sat.database is not None and "mongodb" not in sat.reaches:
                 raise FieldError(("apps", "satellites", name, "database"), "needs `mongodb` in `reaches`")
         routed: dict[str, str] = {}
+        if self.object_storage.mode != "cloud":
+            # MinIO (chosen, or the default on an existing cluster) publishes presigned URLs on its own host.
+            routed[self.object_storage.hostname or f"storage.{self.domain}"] = "objectStorage.hostname"
         for name in apps:
             where = ("apps", "satellites", name) if name in self.apps.satellites else ("apps", name)
             for i, host in enumerate(self.hostnames(name)):
