@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test plan docs bench clean
+.PHONY: install test lint plan docs bench clean
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -12,9 +12,14 @@ install:
 	# Bytecode for our own modules too (pip compiles the dependencies): a plan starts faster.
 	$(PY) -m compileall -q lfh components policy
 
-# The README's test command: the whole suite, which includes planning every stack in stacks/.
+# The README's test command: lint (ruff, configured in pyproject.toml), then the whole suite, which
+# includes planning every stack in stacks/.
 test:
+	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+lint:
+	$(PY) -m ruff check .
 
 plan:
 	$(PY) -m lfh plan --all --quiet

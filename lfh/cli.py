@@ -105,7 +105,8 @@ def _cmd_new_client(args: argparse.Namespace) -> int:
     options = {"object_storage": args.object_storage, "search": args.search, "syncd": args.syncd}
     try:
         req = NewClient(args.name, args.env, args.platform, domain=args.domain, org=args.org, options=options,
-                        settings=parse_settings(args.set, args.image_tag))
+                        settings=parse_settings(args.set, args.image_tag, secret_env=args.secret_env,
+                                                hostnames=args.extra_hostname, satellites=args.satellite))
         result = new_client(req, Path(args.stacks_dir), dry_run=args.dry_run)
     except OnboardingError as exc:
         raise UsageError(f"new-client: {exc}") from None
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--syncd", action=argparse.BooleanOptionalAction, default=None, help="Syncd real-time sync on/off")
     n.add_argument("--image-tag", action="append", metavar="APP=TAG", help="pinned image tag of an app, e.g. mycureapp=10.0.0 (repeatable)")
     n.add_argument("--set", action="append", metavar="KEY=VALUE", help="any lfh:client key by its path, e.g. apps.hapihub.replicas=3 (repeatable)")
+    n.add_argument("--secret-env", action="append", metavar="APP.VAR=SECRET[/PROPERTY]",
+                   help="env var of an app from the secret manager, e.g. hapihub.SMTP_PASSWORD=smtp/password (repeatable)")
+    n.add_argument("--extra-hostname", action="append", metavar="APP=HOST",
+                   help="another public hostname of an app, e.g. mycureapp=portal.acme-health.com (repeatable)")
+    n.add_argument("--satellite", action="append", metavar="NAME=IMAGE:TAG",
+                   help="an extra web service, e.g. myaccount=ghcr.io/mycurelabs/myaccount:1.0.1 (repeatable; more keys with --set)")
     n.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
     n.set_defaults(func=_cmd_new_client)
 

@@ -572,7 +572,7 @@ def _pools_from_config(cluster: Any) -> list[NodePool]:
         found = [dict(v, name=k) if isinstance(v, dict) else v for k, v in found.items()]
     pools = []
     for p in found if isinstance(found, list) else []:
-        get = (lambda k, d=None: p.get(k, d)) if isinstance(p, dict) else (lambda k, d=None: getattr(p, k, d))
+        get = (lambda k, d=None, p=p: p.get(k, d)) if isinstance(p, dict) else (lambda k, d=None, p=p: getattr(p, k, d))
         cpu = quantity(get("cpu", 0))
         mem = quantity(get("memory", 0)) / GIB if isinstance(get("memory", 0), str) else float(get("memory_gib", get("memory", 0)) or 0)
         count = _int(get("count", get("max_count", 1)), 1)
@@ -821,8 +821,8 @@ def _money(x: Optional[float]) -> str:
 
 
 def _fmt_table(rows: list[list[str]], header: list[str]) -> list[str]:
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=True)]
+    line = lambda r: "  ".join(str(c).rjust(w) if i else str(c).ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))  # noqa: E731
     return [line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
 
 

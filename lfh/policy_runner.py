@@ -186,20 +186,24 @@ def _run(resources: Sequence[Resource], *, stack: str, config: Optional[Mapping[
             for r in view.resources:
                 if applies is not None and not applies(r.type):
                     continue
-                def report(message: str, urn: Optional[str] = None, _urn: str = r.urn) -> None:
-                    # Resource policies report against the resource itself (the engine ignores `urn`).
-                    violations.append(Violation(policy.name, enforcement, severity, _urn, message))
-
+                # Resource policies report against the resource itself (the engine ignores `urn`).
+                report = _reporter(violations, policy.name, enforcement, severity, resource_urn=r.urn)
                 args = ResourceValidationArgs(r.type, view.props[r.urn], r.urn, r.name, view.options[r.urn],
                                               view.providers[r.urn], policy_cfg, {})
                 _call(policy, args, report, r.urn)
         elif isinstance(policy, StackValidationPolicy):
-            def report(message: str, urn: Optional[str] = None) -> None:
-                violations.append(Violation(policy.name, enforcement, severity, urn or "", message))
-
             args = StackValidationArgs(list(view.policy_resources.values()), policy_cfg, {})
-            _call(policy, args, report, "")
+            _call(policy, args, _reporter(violations, policy.name, enforcement, severity), "")
     return violations
+
+
+def _reporter(violations: list[Violation], policy: str, enforcement: str, severity: str,
+              resource_urn: Optional[str] = None) -> Any:
+    """The `report(message, urn=None)` callback a policy gets: records a Violation."""
+    def report(message: str, urn: Optional[str] = None) -> None:
+        violations.append(Violation(policy, enforcement, severity,
+                                    resource_urn if resource_urn is not None else (urn or ""), message))
+    return report
 
 
 def _call(policy: Any, args: Any, report: Any, urn: str) -> None:

@@ -19,6 +19,13 @@ def by_kind(plan, kind: str) -> list[dict[str, Any]]:
     return [m for _, m in plan.manifests() if m.get("kind") == kind]
 
 
+def named(plan, kind: str, name: str) -> dict[str, Any]:
+    """The one manifest of ``kind`` called ``name``."""
+    found = [m for m in by_kind(plan, kind) if m["metadata"]["name"] == name]
+    assert len(found) == 1, (kind, name, [m["metadata"]["name"] for m in by_kind(plan, kind)])
+    return found[0]
+
+
 def pod_specs(plan) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
     """(kind/name, pod template metadata, pod spec) of every pod-making object."""
     out = []

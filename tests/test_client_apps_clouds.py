@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 
 from client_apps_helpers import by_kind, client, plan_with
 

@@ -40,7 +40,7 @@ BACKUPS = {"items": [
 ]}
 
 
-def _run(tmp_path: Path, backups: dict, wait_rc: int = 0) -> subprocess.CompletedProcess:
+def _run(tmp_path: Path, backups: dict, wait_rc: int = 0, **extra: str) -> subprocess.CompletedProcess:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "kubectl").write_text(FAKE_KUBECTL)
@@ -54,6 +54,8 @@ def _run(tmp_path: Path, backups: dict, wait_rc: int = 0) -> subprocess.Complete
         "RESULT_CM": "restore-drill-demo-production", "SCHEDULE": "demo-production-daily",
         "TIMEOUT_SECONDS": "3600", "EXCLUDED_RESOURCES": json.dumps(DRILL_EXCLUDED),
         "MODIFIERS_CM": "restore-drill-demo-production-modifiers", "HOME": str(tmp_path),
+        "MONGODB_IN_CLUSTER": "true", "COVERS": "MongoDB volumes", "NOT_COVERED": "secret values",
+        **extra,
     }
     return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
 
@@ -75,6 +77,23 @@ def test_drill_restores_newest_completed_daily_and_records_success(tmp_path):
     assert (tmp_path / "deleted").exists()
 
 
+def test_drill_states_what_it_covers_and_skips_an_external_database(tmp_path):
+    (tmp_path / "in").mkdir()
+    covered = _run(tmp_path / "in", BACKUPS)
+    assert covered.returncode == 0, covered.stderr
+    assert "get perconaservermongodbs" in (tmp_path / "in" / "calls.log").read_text()
+    (tmp_path / "ext").mkdir()
+    proc = _run(tmp_path / "ext", BACKUPS, MONGODB_IN_CLUSTER="false",
+                NOT_COVERED="MongoDB data: the external database (db.example.com) is backed up by its provider")
+    assert proc.returncode == 0, proc.stderr
+    # Nothing of an external database is in the backup, so the drill doesn't wait for one...
+    assert "perconaservermongodbs" not in (tmp_path / "ext" / "calls.log").read_text()
+    # ...and says so where its result is read.
+    patch = json.loads((tmp_path / "ext" / "patch.json").read_text())["data"]
+    assert patch["lastResult"] == "passed" and "external database" in patch["notCovered"]
+    assert "not covered: MongoDB data" in patch["lastDetail"] and patch["covers"] == "MongoDB volumes"
+
+
 def test_drill_without_backup_fails_and_still_cleans_up(tmp_path):
     proc = _run(tmp_path, {"items": []})
     assert proc.returncode != 0
@@ -93,6 +112,10 @@ def test_drill_with_unready_pods_fails(tmp_path):
 def test_modifiers_are_valid_velero_rules():
     doc = yaml.safe_load(DRILL_MODIFIERS)
     assert doc["version"] == "v1"
+    # Apps and workers start at 0 replicas in the copy (a worker would otherwise act on restored data).
+    scaled = {r["conditions"]["labelSelector"]["matchLabels"]["app.kubernetes.io/component"]
+              for r in doc["resourceModifierRules"] if r["conditions"]["groupResource"] == "deployments.apps"}
+    assert scaled == {"app", "worker"}
     for rule in doc["resourceModifierRules"]:
         for patch in rule["patches"]:
             json.loads(patch["value"])          # Velero inserts the value as raw JSON

@@ -23,7 +23,7 @@ def test_routes_on_the_shared_gateway(plan_of):
     # demo.example.com is not a platform gateway domain: each host gets its own exact-hostname listener
     (patch,) = by_kind(plan, "Gateway")
     listeners = {lst["name"]: lst for lst in patch["spec"]["listeners"]}
-    for name, r in routes.items():
+    for r in routes.values():
         (parent,) = r["spec"]["parentRefs"]
         assert parent["kind"] == "Gateway" and parent["name"] == "shared-gateway"
         assert parent["namespace"] == "envoy-gateway-system"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from test_client_data_harness import crd_schema, kind, plan_scenario, schema_errors
+from test_client_data_harness import crd_schema, plan_scenario, schema_errors
 
 SCENARIOS = [
     ("aws", "production", {"search": {"enabled": True}}),

@@ -167,4 +167,4 @@ def test_control_plane_audit_logs_kept(plan):
     assert ws.inputs["retentionInDays"] >= 90 and ws.protect
     diag = one(plan, "azure-native:monitor:DiagnosticSetting")
     assert diag.inputs["resourceUri"] == out(aks(plan), "id") and diag.inputs["workspaceId"] == out(ws, "id")
-    assert {"kube-audit-admin", "guard", "kube-apiserver"} <= {l["category"] for l in diag.inputs["logs"] if l["enabled"]}
+    assert {"kube-audit-admin", "guard", "kube-apiserver"} <= {log["category"] for log in diag.inputs["logs"] if log["enabled"]}

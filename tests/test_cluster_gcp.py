@@ -157,7 +157,7 @@ def test_velero_project_role_is_compute_only(plan):
     (velero_bucket,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-velero-bucket")]
     assert velero_bucket.inputs["bucket"] == out(bucket, "name") and "condition" not in velero_bucket.inputs
     (longhorn,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-longhorn-bucket")]
-    assert longhorn.inputs["condition"]["expression"].endswith(f'/objects/longhorn/")')
+    assert longhorn.inputs["condition"]["expression"].endswith('/objects/longhorn/")')
 
 
 def test_labelled_resources_carry_platform_labels(plan):

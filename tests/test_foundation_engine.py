@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lfh import PROJECT_ROOT
 from lfh.cli import main
-from lfh.plan import Engine, PlanError, analyze, list_stacks
+from lfh.plan import PlanError, list_stacks
 from lfh.plan.engine import run_program
 
 

@@ -186,3 +186,57 @@ def test_set_refuses_unknown_keys_and_bad_pairs(stacks, capsys):
     assert "lfh:client.noSuchKey" in capsys.readouterr().err
     assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-local", "--set", "novalue") == 2
     assert "expected <key>=<value>" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ what real clients add (issue 16)
+
+FEATURES = [
+    # (flags, what the validated config must then hold)
+    (["--secret-env", "hapihub.SMTP_PASSWORD=smtp/password"],
+     lambda c: c.apps.hapihub.secret_env == {"SMTP_PASSWORD": "smtp/password"}),
+    (["--extra-hostname", "mycureapp=portal.acme-health.com", "--extra-hostname", "mycureapp=book.acme-health.com"],
+     lambda c: c.apps.mycureapp.extra_hostnames == ["portal.acme-health.com", "book.acme-health.com"]),
+    (["--satellite", "myaccount=ghcr.io/mycurelabs/myaccount:1.0.1", "--set", "apps.satellites.myaccount.runAsUser=101",
+      "--secret-env", "myaccount.API_TOKEN=myaccount/token"],
+     lambda c: (c.apps.satellites["myaccount"].tag, c.apps.satellites["myaccount"].run_as_user,
+                c.apps.satellites["myaccount"].secret_env) == ("1.0.1", 101, {"API_TOKEN": "myaccount/token"})),
+    (["--set", 'apps.hapihub.jobs.prune-sessions={schedule: "30 3 * * *", command: [npm, run, prune-sessions]}',
+      "--set", "apps.hapihub.workers.jobs.env.RUN_WORKERS=true"],
+     lambda c: c.apps.hapihub.jobs["prune-sessions"].schedule == "30 3 * * *"
+     and c.apps.hapihub.workers["jobs"].env == {"RUN_WORKERS": "true"}),
+    (["--set", "mongodb.external={hosts: [db-0.acme.example.net], addresses: [10.60.12.0/24]}"],
+     lambda c: c.mongodb.external.hosts == ["db-0.acme.example.net"]),
+    (["--set", "chartVersions.psmdb-operator=1.22.0"],
+     lambda c: c.chart_versions == {"psmdb-operator": "1.22.0"}),
+]
+
+
+@pytest.mark.parametrize("flags, holds", FEATURES)
+def test_new_client_scaffolds_each_feature(stacks, capsys, flags, holds):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-aws", "--domain", "acme-health.com", *flags) == 0, \
+        capsys.readouterr().err
+    assert holds(load_stack_file(stacks / "Pulumi.acme-prod.yaml")[0].client)
+
+
+def test_scaffolded_features_plan_cleanly(stacks, capsys):
+    flags = [f for fl, _ in FEATURES[:-1] for f in fl]
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-aws", "--domain", "acme-health.com", *flags) == 0, \
+        capsys.readouterr().err
+    plan = analyze(Engine(stacks_dir=stacks).plan("acme-prod"))
+    assert [f.as_dict() for f in plan.errors] == []
+    kinds = {(o.get("kind"), o["metadata"]["name"]) for _, o in plan.manifests()}
+    assert {("CronJob", "hapihub-prune-sessions"), ("Deployment", "hapihub-jobs"), ("Deployment", "myaccount"),
+            ("HTTPRoute", "mycureapp-portal-acme-health-com")} <= kinds
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--secret-env", "SMTP_PASSWORD=smtp", "expected <app>.<VAR>=<secret>"),
+    ("--extra-hostname", "portal.acme-health.com", "expected <app>=<hostname>"),
+    ("--satellite", "myaccount=ghcr.io/mycurelabs/myaccount", "expected <name>=<image>:<tag>"),
+    ("--secret-env", "hapihub.SMTP_PASSWORD=../staging/smtp", "apps.hapihub.secretEnv.SMTP_PASSWORD"),
+])
+def test_feature_flags_refuse_bad_values_in_one_line(stacks, capsys, flag, value, message):
+    assert _new(stacks, "acme", "--env", "prod", "--platform", "platform-aws", flag, value) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (stacks / "Pulumi.acme-prod.yaml").exists()

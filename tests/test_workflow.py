@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import Path
 from typing import Any, Iterable
 
 import pytest
@@ -184,3 +183,15 @@ def test_gitlab_example_parses_and_uses_only_existing_commands():
 ])
 def test_command_splitting(snippet, expected):
     assert list(commands(snippet)) == expected
+
+
+def test_make_test_lints_first_and_the_code_is_clean():
+    """`make test` (CI's command) runs ruff before pytest; the project has no lint findings."""
+    import subprocess
+    import sys
+
+    recipe = re.search(r"^test:\n((?:\t.*\n)+)", (PROJECT_ROOT / "Makefile").read_text(), re.M).group(1)
+    assert [line.strip() for line in recipe.splitlines()] == ["$(PY) -m ruff check .", "$(PY) -m pytest"]
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=PROJECT_ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr

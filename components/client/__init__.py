@@ -10,11 +10,11 @@ from lfh.config import ClientConfig
 
 from ..platform.contract import PlatformContract
 from .apps import Apps
-from .backups import Backups
-from .contract import AppWiring, ClientContext, RouteSpec, Workload
+from .backups import Backups, backup_coverage
+from .contract import ClientContext, RouteSpec, Workload
 from .gitops import GitOpsProject
 from .namespace import NamespaceBaseline, namespace_name
-from .network import TO_CLOUD_METADATA, NetworkPolicies, settings_for
+from .network import NetworkPolicies, settings_for
 from .routes import Routes
 
 
@@ -42,30 +42,13 @@ class ClientEnvironment(pulumi.ComponentResource):
         # ---------------------------------------------------------------- data services
         workloads: list[Workload] = []
         routes: list[RouteSpec] = []
-        wiring: list[AppWiring] = []
-        sa_annotations: dict[str, Any] = {}
-        pod_labels: dict[str, str] = {}
         secrets, services = _data_services(name, ctx, child)
-        for svc in services:
+        for svc in services.values():
             workloads += list(svc.workloads)
             routes += list(getattr(svc, "routes", None) or [])
-            wiring.append(svc.wiring)
-            # Cloud object storage: HapiHub's ServiceAccount assumes the bucket's identity.
-            binding = getattr(svc, "app_service_account_binding", None)
-            if binding is not None:
-                sa_annotations.update(_get(binding, "annotations") or {})
-                pod_labels.update(_get(binding, "pod_labels") or {})
 
         # ---------------------------------------------------------------- apps and routes
-        hapihub_egress: list[str] = []
-        if sa_annotations and (platform.cloud or {}).get("kind") == "gcp":
-            # GKE Workload Identity hands out tokens through the node's metadata server.
-            hapihub_egress.append(TO_CLOUD_METADATA)
-        # JWT_SECRET is shared wiring: Syncd verifies HapiHub's tokens.
-        self.apps = Apps(f"{name}-apps", ctx, secret_store=secrets.store_name, wiring=wiring,
-                         shared_wiring=secrets.wiring,
-                         hapihub_sa_annotations=sa_annotations, hapihub_pod_labels=pod_labels,
-                         hapihub_egress=hapihub_egress, opts=child)
+        self.apps = Apps(f"{name}-apps", ctx, secrets=secrets, services=services, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
 
@@ -73,27 +56,27 @@ class ClientEnvironment(pulumi.ComponentResource):
         self.workloads = workloads
         self.network = NetworkPolicies(f"{name}-network", ctx, workloads, settings_for(ctx), opts=child)
 
-        self.backups = Backups(f"{name}-backups", ctx, opts=child)
+        self.backups = Backups(f"{name}-backups", ctx, opts=child, coverage=backup_coverage(ctx, services))
         if client.gitops.enabled:
             self.gitops = GitOpsProject(f"{name}-gitops", ctx, opts=child)
         self.register_outputs({"namespace": self.namespace_name})
 
 
-def _get(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
-
-
 def _data_services(name: str, ctx: ClientContext, opts: pulumi.ResourceOptions):
-    """The data half: the namespace SecretStore + generated secrets, MongoDB, object storage, search."""
+    """The data half: the namespace SecretStore + generated secrets, and the data services by the name
+    apps use for them (`mongodb`: in-cluster or external, `objectStorage`, `search` when on)."""
     from .mongodb import MongoDB
+    from .mongodb_external import ExternalMongoDB
     from .objectstore import ObjectStorage
     from .search import Search
     from .secrets import ClientSecrets
 
     secrets = ClientSecrets(f"{name}-secrets", ctx, opts)
-    services = [MongoDB(f"{name}-mongodb", ctx, secrets, opts), ObjectStorage(f"{name}-objectstorage", ctx, secrets, opts)]
+    mongodb = ExternalMongoDB if ctx.config.mongodb.external else MongoDB
+    services: dict[str, Any] = {"mongodb": mongodb(f"{name}-mongodb", ctx, secrets, opts),
+                                "objectStorage": ObjectStorage(f"{name}-objectstorage", ctx, secrets, opts)}
     if ctx.config.search.enabled:
-        services.append(Search(f"{name}-search", ctx, secrets, opts))
+        services["search"] = Search(f"{name}-search", ctx, secrets, opts)
     return secrets, services
 
 
@@ -120,4 +103,5 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)
     pulumi.export("hostnames", sorted({r.hostname for r in env.apps.routes}))
+    pulumi.export("backupCoverage", env.backups.coverage)
     return env

@@ -13,6 +13,7 @@ longer published for free.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -66,6 +67,15 @@ resourceModifierRules:
   - operation: replace
     path: /spec/replicas
     value: "0"
+- conditions:
+    groupResource: deployments.apps
+    labelSelector:
+      matchLabels:
+        app.kubernetes.io/component: worker
+  patches:
+  - operation: replace
+    path: /spec/replicas
+    value: "0"
 """
 
 DRILL_SCRIPT = r"""#!/bin/bash
@@ -81,7 +91,9 @@ record() {
   kubectl -n "$VELERO_NS" patch configmap "$RESULT_CM" --type merge -p "$(jq -cn \
     --arg r "$result" --arg d "$detail" --arg b "${backup:-}" --arg n "$restore" \
     --arg t "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --arg s "$duration" \
-    '{data: {lastResult: $r, lastDetail: $d, lastBackup: $b, lastRestore: $n, lastRun: $t, lastDurationSeconds: $s}}')" || true
+    --arg c "$COVERS" --arg u "$NOT_COVERED" \
+    '{data: {lastResult: $r, lastDetail: $d, lastBackup: $b, lastRestore: $n, lastRun: $t, lastDurationSeconds: $s,
+             covers: $c, notCovered: $u}}')" || true
   jq -cn --arg r "$result" --arg d "$detail" --arg ns "$SOURCE_NS" --arg s "$duration" \
     '{event: "restore-drill", namespace: $ns, result: $r, durationSeconds: ($s|tonumber), detail: $d}'
   kubectl delete namespace "$DRILL_NS" --ignore-not-found --wait=false >/dev/null || true
@@ -123,7 +135,8 @@ kubectl -n "$DRILL_NS" wait --for=condition=Ready pods --all --timeout="${left}s
   || fail "pods of the restored copy did not become ready"
 
 # MongoDB answers: the operator reports `ready` only after it has connected to every member.
-while :; do
+# (An external database is not in the backup: nothing of it to check here — see NOT_COVERED.)
+while [ "$MONGODB_IN_CLUSTER" = "true" ]; do
   states=$(kubectl -n "$DRILL_NS" get perconaservermongodbs.psmdb.percona.com -o json 2>/dev/null \
     | jq -r '[.items[].status.state // "unknown"] | join(",")')
   if [ -z "$states" ]; then break; fi
@@ -133,15 +146,54 @@ while :; do
 done
 
 result="passed"
-detail="restored $backup into $DRILL_NS; pods ready; databases ready"
+detail="restored $backup into $DRILL_NS; pods ready; databases ready; not covered: $NOT_COVERED"
 """
 
 
-class Backups(pulumi.ComponentResource):
-    """Hourly/daily/weekly Velero Schedules for the namespace, plus the weekly restore drill."""
+def backup_coverage(ctx: ClientContext, services: dict[str, Any]) -> dict[str, list[str]]:
+    """What this stack's backups (and so the restore drill) cover and what they don't, from what runs here.
 
-    def __init__(self, name: str, ctx: ClientContext, opts: pulumi.ResourceOptions | None = None):
+    ``services`` are the data services by name (components/client/__init__.py)."""
+    cfg = ctx.config
+    covers: list[str] = []
+    not_covered: list[str] = []
+    if cfg.backups.enabled:
+        covers.append("Kubernetes objects of the namespace (Velero: hourly snapshots, daily and weekly copies in the backup bucket)")
+    else:
+        not_covered.append("the namespace: `backups.enabled` is false (no Velero schedules, no drill)")
+    if cfg.mongodb.external is not None:
+        not_covered.append(f"MongoDB data: the external database ({', '.join(cfg.mongodb.external.hosts)}) is backed up, "
+                           "recovered to a point in time and restored by its provider; the drill does not restore it")
+    else:
+        if cfg.backups.enabled:
+            covers.append("MongoDB volumes (Velero snapshots; the drill restores them and checks the replica set)")
+        if getattr(services.get("mongodb"), "backups_to_bucket", False):
+            covers.append("MongoDB logical backups with point-in-time recovery (Percona Backup for MongoDB, platform bucket)")
+        else:
+            not_covered.append("MongoDB point-in-time recovery: the platform names no backup bucket")
+    if getattr(services.get("objectStorage"), "mode", None) == "cloud":
+        not_covered.append("HapiHub files in the cloud bucket: not in Velero; replaced or deleted objects are kept "
+                           f"{cfg.object_storage.cloud.noncurrent_version_days} days as versions")
+    elif cfg.backups.enabled:
+        covers.append("MinIO volumes (HapiHub files)")
+    if cfg.search.enabled and cfg.backups.enabled:
+        covers.append("Typesense volumes (the index can also be rebuilt from MongoDB)")
+    not_covered.append("secret values: they stay in the secret manager (its own versioning); the drill leaves them out")
+    return {"covers": covers, "notCovered": not_covered}
+
+
+class Backups(pulumi.ComponentResource):
+    """Hourly/daily/weekly Velero Schedules for the namespace, plus the weekly restore drill.
+
+    ``coverage`` (`backup_coverage`) is stated on each Schedule (annotations), in the drill's result
+    ConfigMap and log line, and in the stack outputs (`backupCoverage`)."""
+
+    def __init__(self, name: str, ctx: ClientContext, opts: pulumi.ResourceOptions | None = None,
+                 coverage: dict[str, list[str]] | None = None):
         super().__init__("lfh:client:Backups", name, None, opts)
+        self.coverage = coverage or {"covers": [], "notCovered": []}
+        stated = {"lfh.io/backup-covers": "; ".join(self.coverage["covers"]),
+                  "lfh.io/backup-does-not-cover": "; ".join(self.coverage["notCovered"])}
         cfg = ctx.config.backups
         b = ctx.platform.backups or {}
         velero_ns = b.get("namespace") or "velero"
@@ -169,7 +221,7 @@ class Backups(pulumi.ComponentResource):
                     f"{name}-{kind}",
                     api_version="velero.io/v1",
                     kind="Schedule",
-                    metadata=meta(sched, velero_ns, labels={**ctx.labels, "lfh.io/backup": kind}),
+                    metadata=meta(sched, velero_ns, labels={**ctx.labels, "lfh.io/backup": kind}, annotations=stated),
                     spec={
                         "schedule": cron,
                         "useOwnerReferencesInBackup": False,   # backups outlive a deleted schedule
@@ -232,7 +284,9 @@ class Backups(pulumi.ComponentResource):
 
         # Where the drill records its last result (the drill patches `data`; Pulumi leaves it alone).
         KubeObject(f"{name}-drill-result", "v1", "ConfigMap", metadata=meta(drill, velero_ns, labels=lbl),
-                              data={"lastResult": "never-run"}, opts=o(ignore_changes=["data"]))
+                              data={"lastResult": "never-run", "covers": "; ".join(self.coverage["covers"]),
+                                    "notCovered": "; ".join(self.coverage["notCovered"])},
+                              opts=o(ignore_changes=["data"]))
         KubeObject(f"{name}-drill-modifiers", "v1", "ConfigMap", metadata=meta(f"{drill}-modifiers", velero_ns, labels=lbl),
                               data={"modifiers.yaml": DRILL_MODIFIERS}, opts=o())
         script = KubeObject(f"{name}-drill-script", "v1", "ConfigMap", metadata=meta(f"{drill}-script", velero_ns, labels=lbl),
@@ -242,6 +296,8 @@ class Backups(pulumi.ComponentResource):
             "SCHEDULE": self.schedules.get("daily", f"{ns}-daily"), "TIMEOUT_SECONDS": str(cfg.drill_timeout_seconds),
             "EXCLUDED_RESOURCES": json.dumps(DRILL_EXCLUDED), "HOME": "/tmp",
             "MODIFIERS_CM": f"{drill}-modifiers",
+            "MONGODB_IN_CLUSTER": "false" if ctx.config.mongodb.external else "true",
+            "COVERS": "; ".join(self.coverage["covers"]), "NOT_COVERED": "; ".join(self.coverage["notCovered"]),
         }
         pod_labels = {**lbl, "app.kubernetes.io/instance": drill}
         # The drill pod talks to the Kubernetes API and DNS, nothing else, and accepts no connections.

@@ -90,7 +90,7 @@ class MongoDB(pulumi.ComponentResource):
         # --- operator: watches this namespace only (namespace-scoped RBAC, no cluster-wide rights).
         self.operator = HelmRelease(f"{name}-operator", {
             "name": OPERATOR_RELEASE,
-            **pinned_chart("psmdb-operator"),
+            **pinned_chart("psmdb-operator", ctx.config.chart_versions),  # `chartVersions` overrides warn in the plan
             "namespace": ns,
             "createNamespace": False,
             "atomic": True,
@@ -145,6 +145,8 @@ class MongoDB(pulumi.ComponentResource):
                     target.credentials_remote_key,
                     "MongoDB backup storage credentials (JSON: " + ", ".join(target.credentials_keys) + ")"),
                 component="mongodb"))
+        #: Whether logical backups with point-in-time recovery reach the platform bucket (backups.py says so).
+        self.backups_to_bucket = target is not None
         if target is None:
             pulumi.log.warn(
                 f"{ns}: the platform contract names no backup bucket (backups.bucket); MongoDB backups and "

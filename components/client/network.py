@@ -39,6 +39,9 @@ from .contract import (
 FROM_NAMESPACE_PREFIX = "namespace:"
 #: Egress target for pods that use GKE Workload Identity (the node's metadata server).
 TO_CLOUD_METADATA = "cloud-metadata"
+#: Egress targets `external:<name>` reach a service outside the cluster at the addresses and ports the
+#: stack configures for it (`NetworkSettings.external`), e.g. a managed MongoDB — and nothing else there.
+TO_EXTERNAL_PREFIX = "external:"
 
 
 @dataclass
@@ -54,6 +57,8 @@ class NetworkSettings:
     #: Labels of the platform's Envoy and Prometheus pods ({}: an older platform that exports none).
     gateway_pod_labels: dict[str, str] = field(default_factory=dict)
     prometheus_pod_labels: dict[str, str] = field(default_factory=dict)
+    #: `external:<name>` targets: name -> (CIDRs, ports).
+    external: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
 
 
 def routed_ports(w: Workload) -> list[int]:
@@ -81,7 +86,7 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         if w.name in by_name:
             raise ValueError(f"two workloads are both called {w.name!r}")
         by_name[w.name] = w
-    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA}
+    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA, *(TO_EXTERNAL_PREFIX + n for n in s.external)}
     for w in workloads:
         unknown = [t for t in w.egress_to if t not in specials and t not in by_name]
         if unknown:
@@ -129,6 +134,9 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
             egress.append({"to": [outside], "ports": _ports([s.smtp_port])})
         elif target == TO_CLOUD_METADATA:
             egress += [{"to": [{"ipBlock": {"cidr": cidr}}], "ports": _ports([port])} for cidr, port in CLOUD_METADATA_ENDPOINTS]
+        elif target.startswith(TO_EXTERNAL_PREFIX) and target[len(TO_EXTERNAL_PREFIX):] in s.external:
+            cidrs, ports = s.external[target[len(TO_EXTERNAL_PREFIX):]]
+            egress.append({"to": [{"ipBlock": {"cidr": c}} for c in cidrs], "ports": _ports(ports)})
     if not ingress and not egress:
         return None
     spec: dict[str, Any] = {"podSelector": {"matchLabels": dict(w.pod_labels)}, "policyTypes": []}
@@ -207,4 +215,11 @@ def settings_for(ctx: ClientContext) -> NetworkSettings:
         smtp_port=net.smtp_port,
         gateway_pod_labels=dict(ctx.platform.gateway.proxy_pod_labels or {}),
         prometheus_pod_labels=dict(mon.get("prometheusPodLabels") or {}),
+        external=external_endpoints(ctx),
     )
+
+
+def external_endpoints(ctx: ClientContext) -> dict[str, tuple[list[str], list[int]]]:
+    """Services outside the cluster the stack's config names: a managed MongoDB (`mongodb.external`)."""
+    ext = ctx.config.mongodb.external
+    return {"mongodb": (list(ext.addresses), [ext.port])} if ext else {}

@@ -58,6 +58,12 @@ def resolve_mode(config: "ClientConfig", platform: "PlatformContract") -> str:
     return mode
 
 
+def bucket_users(config: "ClientConfig") -> list[str]:
+    """ServiceAccounts that reach the bucket: HapiHub's, and each enabled satellite's that declares `objectStorage`."""
+    sats = [n for n, s in config.apps.satellites.items() if s.enabled and "objectStorage" in s.reaches]
+    return [HAPIHUB_SERVICE_ACCOUNT, *sats]
+
+
 def object_storage_mode(ctx: ClientContext) -> str:
     return resolve_mode(ctx.config, ctx.platform)
 
@@ -66,8 +72,9 @@ class ObjectStorage(pulumi.ComponentResource):
     """Object storage for HapiHub files.
 
     Attributes: mode ("cloud"|"minio"), bucket_name, workloads, wiring, routes,
-    app_service_account_binding (cloud mode: annotations/labels for HapiHub's ServiceAccount; None
-    in minio mode), bucket (BucketInfo, cloud mode), release (minio mode), rate_limit (minio mode).
+    bindings (cloud mode: ServiceAccount name -> the identity that reaches the bucket, for HapiHub and
+    each satellite that reaches object storage; empty in minio mode), app_service_account_binding
+    (HapiHub's), bucket (BucketInfo, cloud mode), release (minio mode), rate_limit (minio mode).
     """
 
     def __init__(self, name: str, ctx: ClientContext, secrets: ClientSecrets,
@@ -79,6 +86,7 @@ class ObjectStorage(pulumi.ComponentResource):
         self.workloads: list[Workload] = []
         self.routes: list[RouteSpec] = []
         self.app_service_account_binding: Optional[ServiceAccountBinding] = None
+        self.bindings: dict[str, ServiceAccountBinding] = {}
         self.bucket: Optional[BucketInfo] = None
         self.release: Optional[HelmRelease] = None
         self.rate_limit: Optional[pulumi.Resource] = None
@@ -99,9 +107,11 @@ class ObjectStorage(pulumi.ComponentResource):
         adapter = adapter_for(ctx, self)
         self.bucket = adapter.bucket(cfg.bucket, noncurrent_version_days=cfg.cloud.noncurrent_version_days)
         self.bucket_name = self.bucket.name
-        # Only HapiHub's ServiceAccount may assume this identity, and it reaches this bucket only.
-        self.app_service_account_binding = adapter.workload_identity(
-            "hapihub-files", HAPIHUB_SERVICE_ACCOUNT, bucket=self.bucket)
+        # Only the ServiceAccounts of the apps that use the bucket (HapiHub, satellites that declare
+        # `objectStorage`) may assume its identities, and each reaches this bucket only.
+        self.bindings = {app: adapter.workload_identity(f"{app}-files", app, bucket=self.bucket)
+                         for app in bucket_users(ctx.config)}
+        self.app_service_account_binding = self.bindings[HAPIHUB_SERVICE_ACCOUNT]
         env: dict[str, pulumi.Input[str]] = {
             "S3_BUCKET": self.bucket.name,
             "S3_REGION": self.bucket.region,
@@ -201,7 +211,7 @@ class ObjectStorage(pulumi.ComponentResource):
         }
         self.release = HelmRelease(f"{name}-minio", {
             "name": MINIO_RELEASE,
-            **pinned_chart("minio"),
+            **pinned_chart("minio", ctx.config.chart_versions),  # `chartVersions` overrides warn in the plan
             "namespace": ns,
             "createNamespace": False,
             "values": values,

@@ -94,17 +94,21 @@ class ClientSecrets(pulumi.ComponentResource):
         self.generated: dict[str, pulumi.Output[str]] = {}
         self.written: dict[str, pulumi.Resource] = {}
         length = cfg.secrets.password_length
-        keys = [JWT_SECRET, *MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in cfg.mongodb.databases)]
+        keys = [JWT_SECRET]
+        if cfg.mongodb.external is None:
+            # The in-cluster replica set's users; an external database's credentials are the provider's.
+            keys += [*MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in cfg.mongodb.databases)]
         if minio_mode(ctx):
             keys += [MINIO_ROOT_PASSWORD, MINIO_APP_SECRET_KEY]
         if cfg.search.enabled:
             keys.append(TYPESENSE_API_KEY)
         for key in keys:
             self._generate(key, length)
-        # The data-at-rest key: 32 random bytes, base64 (what mongod's keyfile expects).
-        key_bytes = SdkResource("random:index/randomBytes:RandomBytes", f"{name}-{MONGODB_ENCRYPTION_KEY}", {"length": 32},
-                                pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]))
-        self._store(MONGODB_ENCRYPTION_KEY, pulumi.Output.secret(key_bytes.base64))
+        if cfg.mongodb.external is None:
+            # The data-at-rest key: 32 random bytes, base64 (what mongod's keyfile expects).
+            key_bytes = SdkResource("random:index/randomBytes:RandomBytes", f"{name}-{MONGODB_ENCRYPTION_KEY}", {"length": 32},
+                                    pulumi.ResourceOptions(parent=self, additional_secret_outputs=["base64", "hex"]))
+            self._store(MONGODB_ENCRYPTION_KEY, pulumi.Output.secret(key_bytes.base64))
 
         # --- the namespace SecretStore
         self.store = k8s.apiextensions.CustomResource(
@@ -152,6 +156,17 @@ class ClientSecrets(pulumi.ComponentResource):
     def remote_key(self, key: str) -> str:
         """The remote key (for `AppWiring.secret_data`) of a secret in this environment's path."""
         return self.adapter.remote_key(key)
+
+    def app_wiring(self, app: str, secret_env: dict[str, str]) -> AppWiring:
+        """An app's `secretEnv` (`VAR: name[/property]`, relative to this environment's path): each named
+        secret gets its holder (unless the stack generates it), each variable an ExternalSecret key."""
+        data: dict[str, str] = {}
+        for var, ref in sorted(secret_env.items()):
+            key, _, prop = ref.partition("/")
+            what = f"{var} of {app}" + (f" (JSON property {prop!r})" if prop else "")
+            remote = self.declare(key, f"Set by an operator for {self.ctx.namespace}: {what}")
+            data[var] = f"{remote}#{prop}" if prop else self.remote_key(key)
+        return AppWiring(secret_env={var: "{{ ." + var + " }}" for var in data}, secret_data=data)
 
     def path(self, key: str) -> str:
         return f"{self.prefix}/{key}"

@@ -1,7 +1,9 @@
-"""`lfh:client:WebService`: the one reusable web workload HapiHub, MyCureApp and Syncd are configurations of.
+"""`lfh:client:WebService`: the one reusable web workload HapiHub, MyCureApp, Syncd and the satellite apps
+are configurations of.
 
-Deployment + Service + ServiceAccount + PDB + optional HPA + ExternalSecret + ServiceMonitor, and the
-`RouteSpec`/`Workload` the environment turns into an HTTPRoute and NetworkPolicies.
+Deployment + Service + ServiceAccount + PDB + optional HPA + ExternalSecret + ServiceMonitor, the app's
+CronJobs and workers (jobs.py), and the `RouteSpec`s (one per hostname)/`Workload`s the environment turns
+into HTTPRoutes and NetworkPolicies.
 """
 from __future__ import annotations
 
@@ -45,6 +47,9 @@ class Route:
     request_timeout: str = "60s"
     backend_timeout: Optional[str] = None
     websocket: bool = False
+    #: More hostnames served the same way; each becomes its own HTTPRoute (and listener/certificate
+    #: where the platform's wildcards don't cover it) through the same Routes machinery.
+    extra_hostnames: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +88,9 @@ class WebServiceArgs:
     #: Run this command once per image as a Job before the Deployment rolls (schema migrations must
     #: not run in every replica at start-up and race — LESSONS.md). It gets the app's env and egress.
     migration_command: Optional[list[str]] = None
+    #: Scheduled jobs and background workers in the app's image (`CronJobConfig` / `WorkerConfig` by name).
+    jobs: dict[str, Any] = field(default_factory=dict)
+    workers: dict[str, Any] = field(default_factory=dict)
 
 
 def image_ref(image: str, tag: str) -> str:
@@ -107,6 +115,47 @@ def _probe(p: Probe, port: int) -> dict[str, Any]:
         "timeoutSeconds": p.timeout_seconds,
         "failureThreshold": p.failure_threshold,
     }
+
+
+def rolling_deployment_spec(replicas: int, selector: dict[str, str], pod_labels: dict[str, str],
+                            checksum: pulumi.Input[str], pod_spec: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment spec that rolls one extra pod at a time and never has fewer ready pods than wanted
+    (zero-downtime rollouts), and rolls again when ``checksum`` (its config) changes."""
+    return {
+        "replicas": replicas,
+        "revisionHistoryLimit": 5,
+        "selector": {"matchLabels": selector},
+        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+        "template": {
+            "metadata": {"labels": pod_labels, "annotations": {"lfh.io/config-checksum": checksum}},
+            "spec": pod_spec,
+        },
+    }
+
+
+def disruption_budget(resource: str, metadata: dict[str, Any], selector: dict[str, str], replicas: int,
+                      opts: pulumi.ResourceOptions) -> Optional[KubeObject]:
+    """`minAvailable: 1` for 2+ replicas; none for one (it would block every node drain forever)."""
+    if replicas < 2:
+        return None
+    return KubeObject(resource, "policy/v1", "PodDisruptionBudget", metadata=metadata,
+                      spec={"minAvailable": 1, "selector": {"matchLabels": selector}}, opts=opts)
+
+
+def fit63(value: str) -> str:
+    """``value`` when it fits the 63 characters of a label value or DNS label, else a prefix and a hash."""
+    return value if len(value) <= 63 else f"{value[:54].rstrip('-')}-{hashlib.sha256(value.encode()).hexdigest()[:8]}"
+
+
+def instance_label(name: str, namespace: str) -> str:
+    """`<name>-<namespace>` as an `app.kubernetes.io/instance` value."""
+    return fit63(f"{name}-{namespace}")
+
+
+def route_name(app: str, hostname: str, primary: bool) -> str:
+    """The HTTPRoute (and listener suffix) for one hostname: `<app>` for the primary one, else
+    `<app>-<hostname with dashes>` — stable when the list is reordered."""
+    return app if primary else fit63(f"{app}-{hostname.replace('.', '-')}")
 
 
 def _remote_ref(ref: str) -> dict[str, str]:
@@ -146,7 +195,7 @@ class WebService(pulumi.ComponentResource):
         a = args
         ns = ctx.namespace
         app = a.app
-        selector = {APP_LABEL: app, INSTANCE_LABEL: f"{app}-{ns}"}
+        selector = {APP_LABEL: app, INSTANCE_LABEL: instance_label(app, ns)}
         obj_labels = {**ctx.labels, **selector, "app.kubernetes.io/component": a.component}
         pod_labels = {**obj_labels, **a.pod_labels}
         # ExternalSecrets need the SecretStore and the secrets written to the secret manager first.
@@ -239,31 +288,21 @@ class WebService(pulumi.ComponentResource):
         self.deployment = KubeObject(
             f"{name}-deployment", "apps/v1", "Deployment",
             metadata=meta(app, ns, labels=obj_labels),
-            spec={
-                # Under an HPA the replica count is the HPA's; this is the starting point.
-                "replicas": replicas,
-                "revisionHistoryLimit": 5,
-                "selector": {"matchLabels": selector},
-                # One extra pod at a time, never fewer ready pods than wanted: zero-downtime rollouts.
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                "template": {
-                    "metadata": {"labels": pod_labels, "annotations": {"lfh.io/config-checksum": checksum}},
-                    "spec": {
-                        "serviceAccountName": app,
-                        "automountServiceAccountToken": a.needs_api_token,
-                        "securityContext": pod_security,
-                        "enableServiceLinks": False,   # no env var per Service in the namespace
-                        "terminationGracePeriodSeconds": 30,
-                        # Spread replicas over nodes and zones so one failure takes out at most one.
-                        "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-                            affinity_term("kubernetes.io/hostname", 100),
-                            affinity_term("topology.kubernetes.io/zone", 50),
-                        ]}},
-                        "containers": [container],
-                        "volumes": volumes,
-                    },
-                },
-            },
+            # Under an HPA the replica count is the HPA's; this is the starting point.
+            spec=rolling_deployment_spec(replicas, selector, pod_labels, checksum, {
+                "serviceAccountName": app,
+                "automountServiceAccountToken": a.needs_api_token,
+                "securityContext": pod_security,
+                "enableServiceLinks": False,   # no env var per Service in the namespace
+                "terminationGracePeriodSeconds": 30,
+                # Spread replicas over nodes and zones so one failure takes out at most one.
+                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    affinity_term("kubernetes.io/hostname", 100),
+                    affinity_term("topology.kubernetes.io/zone", 50),
+                ]}},
+                "containers": [container],
+                "volumes": volumes,
+            }),
             # A new image rolls out only after its migrations completed (Pulumi awaits the Job).
             opts=kopts(depends_on=[*deps, *rollout_after]) if rollout_after else kopts(),
         )
@@ -281,14 +320,7 @@ class WebService(pulumi.ComponentResource):
         )
 
         # ------------------------------------------------------------ availability
-        if replicas >= 2:
-            # With one replica a minAvailable-1 budget would block every node drain forever.
-            KubeObject(
-                f"{name}-pdb", "policy/v1", "PodDisruptionBudget",
-                metadata=meta(app, ns, labels=obj_labels),
-                spec={"minAvailable": 1, "selector": {"matchLabels": selector}},
-                opts=kopts(),
-            )
+        disruption_budget(f"{name}-pdb", meta(app, ns, labels=obj_labels), selector, replicas, kopts())
         if a.autoscaling:
             hpa = a.autoscaling
             metrics = [{"type": "Resource", "resource": {"name": "cpu", "target": {
@@ -331,13 +363,31 @@ class WebService(pulumi.ComponentResource):
                 opts=kopts(),
             )
 
-        self.route = None
-        if a.route:
-            self.route = RouteSpec(
-                name=app, hostname=a.route.hostname, service=app, port=a.service_port,
-                request_timeout=a.route.request_timeout, backend_timeout=a.route.backend_timeout,
-                websocket=a.route.websocket,
+        # ------------------------------------------------------------ scheduled jobs and workers
+        if a.jobs or a.workers:
+            from .jobs import PodRecipe, app_jobs
+
+            recipe = PodRecipe(
+                app=app, image=ref, service_account=app, plain_env=dict(plain_env), secret_name=secret_name,
+                secret_keys=secret_keys, volumes=volumes, mounts=mounts, pod_security=pod_security,
+                read_only_root=a.read_only_root_filesystem, requests=dict(a.requests), limits=dict(a.limits),
+                port=a.port, liveness=_probe(a.liveness, a.port), readiness=_probe(a.readiness, a.port),
+                labels=obj_labels, pod_labels=dict(a.pod_labels), egress=egress,
+                needs_api_token=a.needs_api_token, secret_data=dict(secret_data),
             )
+            after = [self.service_account, *([self.external_secret] if hasattr(self, "external_secret") else [])]
+            self.extra_workloads += app_jobs(self, name, ctx, recipe, a.jobs, a.workers,
+                                             lambda **kw: kopts(depends_on=[*deps, *after], **kw))
+
+        self.routes: list[RouteSpec] = []
+        if a.route:
+            for host in [a.route.hostname, *a.route.extra_hostnames]:
+                self.routes.append(RouteSpec(
+                    name=route_name(app, host, host == a.route.hostname), hostname=host, service=app,
+                    port=a.service_port, request_timeout=a.route.request_timeout,
+                    backend_timeout=a.route.backend_timeout, websocket=a.route.websocket,
+                ))
+        self.route = self.routes[0] if self.routes else None
         self.workload = Workload(
             name=app,
             pod_labels=selector,
@@ -357,7 +407,7 @@ class WebService(pulumi.ComponentResource):
         ns = ctx.namespace
         job_app = f"{a.app}-migrate"
         suffix = a.tag.replace("sha256:", "")[:12].replace(".", "-").replace("_", "-").lower()
-        selector = {APP_LABEL: job_app, INSTANCE_LABEL: f"{job_app}-{ns}"}
+        selector = {APP_LABEL: job_app, INSTANCE_LABEL: instance_label(job_app, ns)}
         lbl = {**obj_labels, **selector, "app.kubernetes.io/component": "migration"}
         sa = KubeObject(f"{name}-migrate-sa", "v1", "ServiceAccount", metadata=meta(job_app, ns, labels=lbl),
                                         automountServiceAccountToken=False, opts=kopts())

@@ -327,6 +327,8 @@ def cron_problem(value: str) -> Optional[str]:
         return "must not be empty: give a cron schedule such as `0 3 * * *` (03:00 every day)"
     if text.startswith("@"):
         return None if text in _CRON_DESCRIPTORS else f"must be a five-field cron schedule or one of {', '.join(_CRON_DESCRIPTORS)}"
+    if text.upper().startswith(("TZ=", "CRON_TZ=")):
+        return "names a time zone inside the schedule, which Kubernetes refuses; set the time zone key instead"
     fields = text.split()
     if len(fields) != 5:
         return (f"has {len(fields)} fields; a cron schedule has five — minute hour day-of-month month day-of-week "
@@ -335,6 +337,10 @@ def cron_problem(value: str) -> Optional[str]:
         words = "".join(c if c.isalpha() else " " for c in part.upper()).split()
         if any(w not in _CRON_NAMES for w in words):
             return f"field {i + 1} ({part!r}) uses letters other than month or weekday names; only digits, * , - / and ? are understood"
+        # croniter also reads Quartz/Jenkins extensions (`#`, `L`, `W`, `H`); robfig/cron does not.
+        odd = sorted(set(c for c in part if not (c.isalnum() or c in "*,-/?")))
+        if odd:
+            return f"field {i + 1} ({part!r}) uses {' '.join(odd)}, which Kubernetes's cron parser does not read; only digits, * , - / and ? are understood"
     dow = fields[4]
     if any(n.isdigit() and int(n) > 6 for n in "".join(c if c.isdigit() else " " for c in dow).split()):
         return "day of week must be 0–6 (0 is Sunday; 7 is not understood by Kubernetes or Velero)"
@@ -578,3 +584,87 @@ def models_in(annotation: Any) -> list[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
     return [m for arg in get_args(annotation) for m in models_in(arg)]
+
+
+class FieldError(ValueError):
+    """A model validator's error about a key below the model: the loader appends ``loc`` (camelCase
+    parts, list indexes as ints) to the model's own path, so the message names the full key."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str):
+        super().__init__(message)
+        self.loc = tuple(loc)
+
+
+
+
+def time_zone(value: str) -> str:
+    """An IANA time zone name (what a CronJob's `timeZone` accepts)."""
+    import zoneinfo
+
+    if value not in zoneinfo.available_timezones():
+        raise ValueError("must be an IANA time zone name such as `Etc/UTC` or `America/New_York`")
+    return value
+
+
+TimeZone = Annotated[str, AfterValidator(time_zone)]
+"""An IANA time zone name such as `Etc/UTC`."""
+
+
+# ---------------------------------------------------------------- environment variables and secrets
+
+
+#: Names of environment variables that hold secrets: the rule of the policy `k8s-no-plaintext-secret-env`
+#: (policy/lfh_policies/kubernetes.py; a test keeps the two identical). Such a variable never takes a
+#: plain value in a stack file: it comes from the secret manager (`secretEnv`).
+SECRET_ENV_NAME = re.compile(r"(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|CREDENTIAL|MONGO_URI|DATABASE_URL)", re.I)
+
+
+def plain_env(values: dict[str, str]) -> dict[str, str]:
+    """Plain environment variables: refuse any whose name marks it secret (see SECRET_ENV_NAME)."""
+    for name in values:
+        if SECRET_ENV_NAME.search(name):
+            raise FieldError((name,), (
+                "names a secret (PASSWORD, SECRET, TOKEN, API_KEY, PRIVATE_KEY, ACCESS_KEY, CREDENTIAL, MONGO_URI "
+                "or DATABASE_URL in the name), so it cannot take a plain value; map it under `secretEnv` to a "
+                "secret in the secret manager instead"))
+    return values
+
+
+PlainEnv = Annotated[EnvVars, AfterValidator(plain_env)]
+"""Plain environment variables; names that mark a secret are refused (they belong in `secretEnv`)."""
+
+#: Environment names that can't start a secret reference: a reference is relative to this
+#: environment's own path, so `staging/...` would be an attempt to read another environment's.
+_OTHER_PATH_WORDS = {"production", "prod", "staging", "development", "dev", "platform", "clients", "shared"}
+
+
+def secret_ref(value: str) -> str:
+    """`name` or `name/property`, relative to this environment's own secret path."""
+    parts = value.split("/")
+    if value.startswith("/") or any(p in ("", ".", "..") for p in parts) or len(parts) > 2 \
+            or parts[0] in _OTHER_PATH_WORDS:
+        raise ValueError(
+            "must be `<name>` or `<name>/<property>` inside this environment's own secret path "
+            "`<platform>/<client>/<environment>/`; it cannot reach another client's or environment's secrets")
+    name = parts[0]
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", name) or len(name) > 63:
+        raise ValueError(f"secret name {name!r} must be lower-case letters and digits in words joined by single "
+                         "`-` (at most 63 characters; `--` and `__` stand for `/` in Key Vault and Secret Manager names)")
+    if len(parts) == 2 and not re.fullmatch(r"[A-Za-z0-9_.-]{1,253}", parts[1]):
+        raise ValueError(f"property {parts[1]!r} must be letters, digits, `_`, `.` or `-` (a JSON property or Secret key)")
+    return value
+
+
+SecretRef = Annotated[str, AfterValidator(secret_ref)]
+"""`<name>` or `<name>/<property>` of a secret under `<platform>/<client>/<environment>/`."""
+
+
+def secret_name(value: str) -> str:
+    """`<name>` of a secret under this environment's own path (no property)."""
+    if "/" in value:
+        raise ValueError("must be a secret name without `/` (the secret's properties are fixed: see the key's description)")
+    return secret_ref(value)
+
+
+SecretName = Annotated[str, AfterValidator(secret_name)]
+"""`<name>` of a secret under `<platform>/<client>/<environment>/`."""

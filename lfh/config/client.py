@@ -15,16 +15,21 @@ from .base import (
     Duration,
     EnvAwareModel,
     EnvironmentTier,
-    EnvVars,
+    EnvVarName,
+    FieldError,
     GoDuration,
     ImageReference,
     ImageRepository,
     ImageTag,
+    PlainEnv,
     Port,
     PositiveDuration,
     Quantity,
+    SecretName,
+    SecretRef,
     StrictModel,
     Text,
+    TimeZone,
     checked,
     dns_label_problem,
     dns_name_problem,
@@ -88,6 +93,59 @@ ExceptCidr = checked(Cidr, lambda v: "must be smaller than 0.0.0.0/0 (an excepti
 
 
 
+def _connection_word_problem(value: str) -> Optional[str]:
+    if not 1 <= len(value) <= 64 or set(value) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-"):
+        return "must be 1–64 letters, digits, `_`, `.` or `-`"
+    return None
+
+
+ConnectionWord = checked(str, _connection_word_problem, "1–64 letters, digits, `_`, `.` or `-`")
+"""A replica-set or database name as it appears in a MongoDB connection string."""
+
+#: URI options that would weaken or switch off TLS to an external database (TLS is required and verified).
+_TLS_WEAKENING_OPTIONS = {"tls", "ssl", "tlsinsecure", "tlsallowinvalidcertificates", "tlsallowinvalidhostnames",
+                          "tlsdisableocspendpointcheck", "tlsdisablecertificaterevocationcheck"}
+
+
+class ExternalMongoDBConfig(StrictModel):
+    """`lfh:client.mongodb.external`: a managed MongoDB (Atlas, Cosmos DB, …) instead of the in-cluster replica set."""
+
+    hosts: list[DnsName] = field(..., "Hostnames of the database's members, as the provider lists them (`mongodb+srv` is not used: "
+                                      "its members come from DNS and could not be pinned in the egress rule).", min_length=1)
+    port: int = field(27017, "TCP port of every member.", ge=1, le=65535)
+    addresses: list[Cidr] = field(..., "Addresses the hosts resolve to (private endpoint or peered range, at most /16 wide): pods "
+                                       "may reach these on `port` and nothing else of the database (NetworkPolicies cannot match names).",
+                                  min_length=1)
+    credentials_secret: SecretName = field("mongodb-external", "Secret under this environment's path with the properties "
+                                          "`username` and `password` of the database user the apps use (the stack creates its holder).")
+    replica_set: Optional[ConnectionWord] = field(None, "Replica-set name, if the provider's connection string has one.")
+    auth_source: ConnectionWord = field("admin", "Database that holds the user (`authSource`).")
+    options: dict[str, str] = field({}, "More connection-string options (e.g. `retryWrites: \"false\"`); TLS is always on and "
+                                        "verified, so options that turn it off or skip verification are refused.")
+
+    @field_validator("addresses")
+    @classmethod
+    def _narrow(cls, value: list[str]) -> list[str]:
+        for i, cidr in enumerate(value):
+            if int(cidr.rsplit("/", 1)[1]) < 16:
+                raise FieldError((i,), f"{cidr} is wider than /16; name the database's own addresses "
+                                       "(its private endpoint or subnet), not a whole network")
+        return value
+
+    @field_validator("options")
+    @classmethod
+    def _tls_stays_on(cls, value: dict[str, str]) -> dict[str, str]:
+        import re
+
+        for key in value:
+            if key.lower() in _TLS_WEAKENING_OPTIONS or key in ("authSource", "replicaSet"):
+                raise FieldError((key,), "is set by the stack (TLS is always required and verified; `authSource` and "
+                                         "`replicaSet` have their own keys)")
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9]{0,63}", key) or not re.fullmatch(r"[A-Za-z0-9_.,:-]{1,128}", value[key]):
+                raise FieldError((key,), "must be a connection-string option name with a plain value (letters, digits, `_.,:-`)")
+        return value
+
+
 class MongoDBConfig(EnvAwareModel):
     """`lfh:client.mongodb`: the client's MongoDB replica set (Percona Operator for MongoDB)."""
 
@@ -110,6 +168,9 @@ class MongoDBConfig(EnvAwareModel):
     backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1, le=365)
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
         "preferTLS", "Members always use TLS among themselves; `requireTLS` also forces it for app connections (apps then need the CA).")
+    external: Optional[ExternalMongoDBConfig] = field(
+        None, "Use a managed database instead of the in-cluster replica set (then the settings above do not apply; "
+              "`databases[0]` is the apps' database and backups are the provider's).")
 
     @field_validator("members")
     @classmethod
@@ -237,6 +298,44 @@ class HpaConfig(EnvAwareModel):
     scale_down_stabilization_seconds: int = field(300, "Window before scaling down (avoids flapping).", ge=0, le=3600)
 
 
+class CronJobConfig(StrictModel):
+    """A scheduled job of an app (a CronJob): the app's image, ServiceAccount, environment and secrets, its own command."""
+
+    schedule: CronExpression = field(..., "When it runs, in `timeZone`: five cron fields `minute hour day-of-month month day-of-week` "
+                                        "(e.g. `0 3 * * *`) or `@daily`-style.")
+    time_zone: TimeZone = field("Etc/UTC", "IANA time zone of the schedule.")
+    command: list[str] = field(..., "Command run in the app's image, e.g. `[npm, run, prune-sessions]`.", min_length=1)
+    args: list[str] = field([], "Arguments to the command.")
+    env: PlainEnv = field({}, "Plain environment variables merged over the app's (no secrets: see the app's `secretEnv`).")
+    resources: Optional[ContainerResources] = field(None, "Requests and limits of the job's container; default: the app's.")
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = field(
+        "Forbid", "What happens when a run is due while the last one still runs: `Forbid` skips it (never two at once).")
+    suspend: bool = field(False, "Pause the schedule (runs in progress finish).")
+    starting_deadline_seconds: int = field(3600, "A run missed by more than this (controller down, `Forbid`) is skipped.", ge=10, le=86400)
+    active_deadline_seconds: int = field(3600, "Stop a run that takes longer than this.", ge=30, le=86400)
+    backoff_limit: int = field(1, "Retries of a failed run.", ge=0, le=10)
+    ttl_seconds_after_finished: int = field(86400, "Delete a finished run's Job (and its logs) after this long.", ge=0, le=604800)
+    successful_jobs_history_limit: int = field(3, "Finished runs kept.", ge=0, le=10)
+    failed_jobs_history_limit: int = field(3, "Failed runs kept.", ge=0, le=10)
+
+
+class WorkerConfig(EnvAwareModel):
+    """A background worker of an app (a Deployment without Service or route): the app's image, identity and secrets."""
+
+    ENV_DEFAULTS = {"replicas": {"production": 2, "staging": 1, "development": 1}}
+
+    replicas: int = field(1, "Worker pods (production needs at least 2; a PodDisruptionBudget is added from 2).", ge=1, le=50)
+    command: Optional[list[str]] = field(None, "Command; default: the image's entrypoint (tell the worker apart with `env`, "
+                                               "e.g. `RUN_WORKERS: \"true\"`).", min_length=1)
+    args: list[str] = field([], "Arguments to the command.")
+    env: PlainEnv = field({}, "Plain environment variables merged over the app's (no secrets: see the app's `secretEnv`).")
+    resources: Optional[ContainerResources] = field(None, "Requests and limits per worker pod; default: the app's.")
+    liveness_path: Optional[HttpPath] = field(None, "HTTP liveness path on the app's port; default: the app's.")
+    readiness_path: Optional[HttpPath] = field(None, "HTTP readiness path on the app's port; default: the app's.")
+    probe_command: Optional[list[str]] = field(None, "Exec probe (liveness and readiness) for a worker that serves no HTTP; "
+                                                     "replaces the HTTP probes.", min_length=1)
+
+
 class AppConfig(EnvAwareModel):
     """One web app (a WebService): image, size, probes, route, environment."""
 
@@ -249,7 +348,9 @@ class AppConfig(EnvAwareModel):
     resources: ContainerResources = field(..., "Container requests and limits.")
     hpa: HpaConfig = field({}, "Autoscaling.")
     hostname: Optional[DnsName] = field(None, "Public hostname; default `<prefix>.<client domain>`.")
-    env: EnvVars = field({}, "Extra plain environment variables (merged over the app's defaults; no secrets here).")
+    env: PlainEnv = field({}, "Extra plain environment variables (merged over the app's defaults). Names that mark a secret "
+                              "(containing PASSWORD, PASSWD, SECRET, TOKEN, API_KEY, PRIVATE_KEY, ACCESS_KEY, CREDENTIAL, or "
+                              "MONGO_URI, DATABASE_URL) are refused here: they go in `secretEnv`.")
     read_only_root_filesystem: bool = field(True, "Mount the root filesystem read-only (scratch dirs are emptyDirs).")
     request_timeout: Duration = field("60s", "Gateway request timeout for the route (`0s` disables).")
     liveness_path: Optional[HttpPath] = field(None, "Override the liveness probe path.")
@@ -257,6 +358,22 @@ class AppConfig(EnvAwareModel):
     port: Optional[int] = field(None, "Override the container port.", ge=1024, le=65535)
     internet_https: bool = field(False, "Allow HTTPS (443) to addresses outside the cluster and private ranges.")
     metrics_path: Optional[HttpPath] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring.")
+    extra_hostnames: list[DnsName] = field([], "More public hostnames routed to this app, each with a certificate (a browser "
+                                               "frontend's hostnames all become HapiHub CORS origins).")
+    secret_env: dict[EnvVarName, SecretRef] = field(
+        {}, "Environment variables from the secret manager: `VAR: <name>` or `VAR: <name>/<property>`, relative to this "
+            "environment's own path `<platform>/<client>/<environment>/` (the stack creates each secret's holder; you set its "
+            "value). Synced by an ExternalSecret; a change of this map rolls the pods.")
+    jobs: dict[DnsLabel, CronJobConfig] = field({}, "Scheduled jobs (CronJobs `<app>-<name>`, name ≤ 52 characters) in this app's image.")
+    workers: dict[DnsLabel, WorkerConfig] = field({}, "Background workers (Deployments `<app>-<name>`) in this app's image.")
+
+    @model_validator(mode="after")
+    def _secret_env_is_not_also_plain(self) -> "AppConfig":
+        for var in sorted(set(self.secret_env) & set(self.env)):
+            raise FieldError(("secretEnv", var), "is also set in `env`; keep it in one place (secrets in `secretEnv`)")
+        for var in sorted(set(self.secret_env) & STACK_SECRET_ENV):
+            raise FieldError(("secretEnv", var), "is set by the stack from its own generated secrets; choose another name")
+        return self
 
     @model_validator(mode="after")
     def _pinned_when_enabled(self) -> "AppConfig":
@@ -266,6 +383,38 @@ class AppConfig(EnvAwareModel):
             raise refuse("hpa.maxReplicas", f"must be at least `replicas` ({self.replicas}) and `hpa.minReplicas` "
                                             f"({self.hpa.min_replicas or self.replicas}); got {self.hpa.max_replicas}")
         return self
+
+
+def _https_origin_problem(value: str) -> Optional[str]:
+    host, _, port = value.removeprefix("https://").partition(":")
+    if not value.startswith("https://") or "/" in host:
+        return "must be a browser origin `https://<host>` or `https://<host>:<port>` (no path)"
+    problem = dns_name_problem(host, wildcard=False)
+    if problem:
+        return f"has a host that {problem}"
+    if port and not (port.isdigit() and 1 <= int(port) <= 65535):
+        return "has a port that must be a number from 1 to 65535"
+    return None
+
+
+HttpsOrigin = checked(str, _https_origin_problem, "browser origin `https://<host>[:<port>]`")
+"""A browser origin `https://<host>[:<port>]`."""
+
+
+def _absolute_path_problem(value: str) -> Optional[str]:
+    parts = value.split("/")
+    if not value.startswith("/") or len(parts) < 2 or any(
+            not p or p in (".", "..") or set(p) - set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+            for p in parts[1:]):
+        return "must be an absolute path such as `/var/cache/nginx` (letters, digits, `.`, `_`, `-` between single `/`)"
+    return None
+
+
+AbsolutePath = checked(str, _absolute_path_problem, "absolute path such as `/var/cache/nginx`")
+"""An absolute path inside the container, e.g. `/var/cache/nginx`."""
+
+#: Secret env the stack wires from its own generated or data-service secrets (MONGO_URI, JWT_SECRET, …).
+STACK_SECRET_ENV = {"MONGO_URI", "JWT_SECRET", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY", "TYPESENSE_API_KEY"}
 
 
 def _res(rc: str, rm: str, lc: str, lm: str) -> dict:
@@ -286,6 +435,9 @@ class HapiHubConfig(AppConfig):
     log_level: Literal["error", "warn", "info", "debug", "trace"] = field("info", "LOG_LEVEL.")
     # HapiHub calls cloud APIs and third parties (payments, SMS) over HTTPS.
     internet_https: bool = field(True, "Allow HTTPS (443) to addresses outside the cluster and private ranges (cloud APIs, payment/SMS providers).")
+    extra_cors_origins: list[HttpsOrigin] = field(
+        [], "Browser origins allowed besides the client's own frontends (MyCureApp's and the satellites' hostnames, which are "
+            "added to CORS_ORIGINS automatically), e.g. `https://www.acme-health.com`.")
 
 
 class MyCureAppConfig(AppConfig):
@@ -306,12 +458,79 @@ class SyncdConfig(AppConfig):
     request_timeout: Duration = field("0s", "Gateway request timeout; `0s` keeps WebSockets open (idle limit is the gateway's stream idle timeout).")
 
 
+#: What a satellite may name in `reaches` besides other apps.
+DATA_SERVICES = ("mongodb", "objectStorage", "search")
+#: Names a satellite (or an app's job/worker) cannot take: the object and workload names the stack uses.
+RESERVED_APP_NAMES = {"hapihub", "mycureapp", "syncd", "mongodb", "mongodb-operator", "psmdb-operator", "minio",
+                      "minio-setup", "storage", "typesense", "lfh-secret-store", "default", "allow-dns", "default-deny"}
+
+
+class SatelliteConfig(AppConfig):
+    """An extra web service of the client (a WebService like the three apps): own image, port, probes and route."""
+
+    ENV_DEFAULTS = {"replicas": {"production": 2, "staging": 1, "development": 1}}
+
+    image: ImageRepository = field(..., "Image repository (no tag), e.g. `ghcr.io/mycurelabs/myaccount`.")
+    tag: Optional[ImageTag] = field(None, "Pinned image tag or `sha256:` digest (never `latest`); required.")
+    port: int = field(8080, "Container port (the Service serves the same port).", ge=1024, le=65535)
+    resources: ContainerResources = field(_res("100m", "128Mi", "500m", "512Mi"), "Container requests and limits.")
+    liveness: ProbeConfig = field({"path": "/", "initialDelaySeconds": 10}, "Liveness probe (HTTP GET on `port`).")
+    readiness: ProbeConfig = field({"path": "/", "initialDelaySeconds": 5, "periodSeconds": 5}, "Readiness probe (HTTP GET on `port`).")
+    liveness_path: Optional[HttpPath] = field(None, "Shorthand for `liveness.path`.")
+    readiness_path: Optional[HttpPath] = field(None, "Shorthand for `readiness.path`.")
+    hostname: Optional[DnsName] = field(None, "Public hostname; default `<name>.<client domain>`.")
+    expose: bool = field(True, "Route `hostname` (and `extraHostnames`) through the shared Gateway; false: reachable only by apps that name it in `reaches`.")
+    reaches: list[str] = field([], "What it may connect to: data services (`mongodb`, `objectStorage`, `search`) and apps "
+                                   "(`hapihub`, `syncd`, another satellite). Each gets its env/secrets and a NetworkPolicy rule; "
+                                   "nothing else is reachable.")
+    database: Optional[str] = field(None, "With `mongodb` in `reaches`: the database (one of `mongodb.databases`; default the first).")
+    run_as_user: int = field(1000, "uid the container runs as (never 0).", ge=1, le=2147483647)
+    run_as_group: int = field(1000, "gid the container runs as.", ge=1, le=2147483647)
+    scratch_dirs: list[AbsolutePath] = field(["/tmp"], "Writable emptyDir mounts (the root filesystem is read-only).")
+
+    @model_validator(mode="after")
+    def _probe_shorthands(self) -> "SatelliteConfig":
+        if self.liveness_path:
+            self.liveness.path = self.liveness_path
+        if self.readiness_path:
+            self.readiness.path = self.readiness_path
+        return self
+
+
 class AppsConfig(StrictModel):
     """The client's apps."""
 
     hapihub: HapiHubConfig = field({}, "HapiHub API.")
     mycureapp: MyCureAppConfig = field({}, "MyCureApp frontend.")
     syncd: SyncdConfig = field({"enabled": False}, "Syncd WebSocket sync (optional; off by default).")
+    satellites: dict[DnsLabel, SatelliteConfig] = field({}, "Extra web services (`<name>: {image, tag, port, …}`), each "
+                                                           "deployed like the apps with its own route, NetworkPolicy, PDB and sizing.")
+
+    def enabled(self) -> dict[str, AppConfig]:
+        """Every enabled app by name: the three apps, then the satellites."""
+        apps: dict[str, AppConfig] = {k: getattr(self, k) for k in ("hapihub", "mycureapp", "syncd")}
+        apps.update(self.satellites)
+        return {k: a for k, a in apps.items() if a.enabled}
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "AppsConfig":
+        for name in self.satellites:
+            if name in RESERVED_APP_NAMES or name.startswith(("mongodb-", "minio-", "restore-drill")):
+                raise FieldError(("satellites", name), "is a name the stack uses for its own objects; choose another")
+        owners: dict[str, str] = {}
+        for app, cfg in self.enabled().items():
+            where = ("satellites", app) if app in self.satellites else (app,)
+            for kind, entries, limit in (("jobs", cfg.jobs, 52), ("workers", cfg.workers, 63)):
+                for name in entries:
+                    full = f"{app}-{name}"
+                    if len(full) > limit:
+                        # A CronJob's name gets an 11-character suffix per run; Kubernetes caps it at 52.
+                        raise FieldError((*where, kind, name), f"makes the name {full!r} ({len(full)} characters); at most {limit} are allowed")
+                    if full in owners or full in self.enabled() or full in RESERVED_APP_NAMES:
+                        raise FieldError((*where, kind, name), f"makes the name {full!r}, which is already used"
+                                                                + (f" by {owners[full]}" if full in owners else ""))
+                    owners[full] = ".".join(map(str, (*where, kind, name)))
+        return self
 
 
 class QuotaConfig(EnvAwareModel):
@@ -387,6 +606,10 @@ class GitOpsConfig(StrictModel):
 # ======================================================================= client-apps: end
 
 
+#: Charts a client stack installs (`chartVersions` keys): the MongoDB operator and MinIO.
+CLIENT_CHARTS = ("psmdb-operator", "minio")
+
+
 class ClientConfig(StrictModel):
     """Everything a client stack file may say under `lfh:client`."""
 
@@ -396,7 +619,8 @@ class ClientConfig(StrictModel):
     platform_stack: PlatformStackRef = field(..., "Platform stack to deploy onto, as `<org>/lfh/<stack>`.")
     domain: DnsName = field(..., "The client's DNS domain; apps get `api.`, `app.`, `sync.` … under it.",
                             rule="`api.`, `app.`, `sync.`, `storage.` + domain ≤ 253 characters")
-    chart_versions: ChartVersions = field({}, "Override a pinned chart version (e.g. while testing an upgrade); reported as a warning.")
+    chart_versions: ChartVersions = field({}, "Override the pinned version of a chart this stack installs (`psmdb-operator`, "
+                                               "`minio`), e.g. while testing an upgrade; reported as a warning.")
 
     # -- data services (client-data block) --
     mongodb: MongoDBConfig = field({}, "MongoDB replica set (Percona Operator).")
@@ -405,7 +629,7 @@ class ClientConfig(StrictModel):
     secrets: SecretsConfig = field({}, "Generated secrets and how External Secrets syncs them.")
     # -- end of data services --
     # ------------------------------------------------------------------- client-apps fields
-    apps: AppsConfig = field({}, "HapiHub, MyCureApp and Syncd.")
+    apps: AppsConfig = field({}, "HapiHub, MyCureApp, Syncd and extra (satellite) web services.")
     quota: QuotaConfig = field({}, "Namespace ResourceQuota.")
     limit_range: LimitRangeConfig = field({}, "Namespace LimitRange.")
     network: NetworkConfig = field({}, "NetworkPolicy knobs that are not derived from the components.")
@@ -413,15 +637,69 @@ class ClientConfig(StrictModel):
     gitops: GitOpsConfig = field({}, "Argo CD AppProject.")
     # ------------------------------------------------------------------- client-apps fields end
 
+    @field_validator("chart_versions")
+    @classmethod
+    def _client_charts_only(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if key not in CLIENT_CHARTS:
+                raise FieldError((key,), f"is not a chart a client stack installs; allowed: {', '.join(CLIENT_CHARTS)} "
+                                         "(platform charts are overridden in the platform stack's `chartVersions`)")
+        return value
+
+    @model_validator(mode="after")
+    def _satellites_reach_what_exists(self) -> "ClientConfig":
+        apps = self.apps.enabled()
+        enabled = {"mongodb": True, "objectStorage": True, "search": self.search.enabled}
+        for name, sat in self.apps.satellites.items():
+            if not sat.enabled:
+                continue
+            for i, target in enumerate(sat.reaches):
+                if target in enabled and not enabled[target]:
+                    raise FieldError(("apps", "satellites", name, "reaches", i), f"{target!r} is not enabled in this stack")
+                if target not in enabled and (target not in apps or target == name):
+                    allowed = [t for t, on in enabled.items() if on] + [a for a in apps if a != name]
+                    raise FieldError(("apps", "satellites", name, "reaches", i),
+                                     f"{target!r} is not a data service or enabled app here; allowed: {', '.join(allowed)}")
+            if len(set(sat.reaches)) != len(sat.reaches):
+                raise FieldError(("apps", "satellites", name, "reaches"), "names a target twice")
+            if sat.database is not None and sat.database not in self.mongodb.databases:
+                raise FieldError(("apps", "satellites", name, "database"),
+                                 f"{sat.database!r} is not in mongodb.databases ({', '.join(self.mongodb.databases)})")
+            if sat.database is not None and "mongodb" not in sat.reaches:
+                raise FieldError(("apps", "satellites", name, "database"), "needs `mongodb` in `reaches`")
+        routed: dict[str, str] = {}
+        if self.object_storage.mode != "cloud":
+            # MinIO (chosen, or the default on an existing cluster) publishes presigned URLs on its own host.
+            routed[names.app_hostname(self.object_storage.hostname, names.STORAGE_HOST_PREFIX, self.domain)] = "objectStorage.hostname"
+        for name in apps:
+            where = ("apps", "satellites", name) if name in self.apps.satellites else ("apps", name)
+            for i, host in enumerate(self.hostnames(name)):
+                if host in routed:
+                    loc = (*where, "extraHostnames", i - 1) if i else (*where, "hostname")
+                    raise FieldError(loc, f"{host} is already routed to {routed[host]}")
+                routed[host] = ".".join(where)
+        return self
+
+    def hostnames(self, app: str) -> list[str]:
+        """The public hostnames of an app, primary first (`api.`/`app.`/`sync.`/`<satellite>.` + domain by default)."""
+        cfg = self.apps.enabled().get(app)
+        if cfg is None or not getattr(cfg, "expose", True):
+            return []
+        return [names.app_hostname(cfg.hostname, names.APP_HOST_PREFIXES.get(app, app), self.domain), *cfg.extra_hostnames]
+
     @model_validator(mode="after")
     def _production_is_ha(self) -> "ClientConfig":
         # Production apps run ≥ 2 replicas so a node drain or rollout never takes them down.
         if self.environment.is_production:
-            for key in ("hapihub", "mycureapp", "syncd"):
-                app = getattr(self.apps, key)
+            for key, app in self.apps.enabled().items():
                 low = app.hpa.min_replicas if app.hpa.enabled and app.hpa.min_replicas else app.replicas
+                where = ("satellites", key) if key in self.apps.satellites else (key,)
                 if app.enabled and low < 2:
-                    raise refuse(f"apps.{key}.replicas", f"production needs at least 2 replicas (got {low})")
+                    raise FieldError(("apps", *where, "replicas"), f"production needs at least 2 replicas (got {low})")
+                for worker, w in app.workers.items():
+                    if w.replicas < 2:
+                        raise FieldError(("apps", *where, "workers", worker, "replicas"),
+                                         f"production needs at least 2 replicas (got {w.replicas})")
         return self
 
     @model_validator(mode="after")
@@ -432,9 +710,11 @@ class ClientConfig(StrictModel):
             if problem:
                 raise refuse("name", f"makes the {composed.what} {composed.value!r}, which {problem}; use a client "
                                      f"name of at most {names.longest_client_name(self.environment.value)} characters")
-        hosts = [(f"apps.{key}.hostname" if getattr(self.apps, key).hostname else "domain",
-                  names.app_hostname(getattr(self.apps, key).hostname, prefix, self.domain))
-                 for key, prefix in names.APP_HOST_PREFIXES.items() if getattr(self.apps, key).enabled]
+        hosts = []
+        for key, app in self.apps.enabled().items():
+            where = f"apps.satellites.{key}" if key in self.apps.satellites else f"apps.{key}"
+            for i, host in enumerate(self.hostnames(key)):
+                hosts.append((f"{where}.extraHostnames[{i - 1}]" if i else (f"{where}.hostname" if app.hostname else "domain"), host))
         hosts.append(("objectStorage.hostname" if self.object_storage.hostname else "domain",
                       names.app_hostname(self.object_storage.hostname, names.STORAGE_HOST_PREFIX, self.domain)))
         for key, host in hosts:

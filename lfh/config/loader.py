@@ -365,6 +365,8 @@ def format_validation_error(key: str, exc: ValidationError) -> list[str]:
         if err["type"] == "lfh_at_key":
             sub = str(ctx.get("key", ""))
             path += sub if sub.startswith("[") else f".{sub}"
+        for part in getattr(ctx.get("error"), "loc", ()):  # a FieldError names a key below the failing one
+            path += f"[{part}]" if isinstance(part, int) else f".{part}"
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path += f".{str(ctx.get('discriminator', 'provider')).strip(chr(39))}"
         msg = _plain_message(err)
@@ -511,9 +513,7 @@ def from_pulumi() -> StackConfig:
         value = lfh.get_object(name)
         if value is not None:
             config[f"lfh:{name}"] = value
-    for ns in PROVIDER_NAMESPACES:
-        # Provider config is read by the providers themselves; nothing to validate here.
-        pass
+    # Provider config (PROVIDER_NAMESPACES) is read by the providers themselves; nothing to validate here.
     try:
         return parse_stack_config(pulumi.get_stack(), config)
     except ConfigError as exc:

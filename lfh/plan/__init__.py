@@ -21,6 +21,8 @@ ANALYZERS = [
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
+    "lfh.plan.secret_refs:analyze",
+    "lfh.plan.backup_coverage:analyze",
     "lfh.policy_runner:analyze",
     "lfh.cost:analyze",
 ]

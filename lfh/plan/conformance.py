@@ -401,7 +401,7 @@ def check_helm_values(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     findings: list[Finding] = []
     overrides = chart_overrides(plan)
     section = f"lfh:{plan.role}.chartVersions"
-    for key, version in overrides.items():
+    for key in overrides:
         if key not in CHARTS:
             findings.append(Finding("helm-values", "error", stack_urn(plan),
                                     f"{section}.{key}: no pinned chart {key!r} (known: {', '.join(sorted(CHARTS))})"))

@@ -315,7 +315,7 @@ class CrdIndex:
             docs = []
             starts = [0] + [m.end() for m in _DOC_SPLIT.finditer(text)]
             ends = [m.start() for m in _DOC_SPLIT.finditer(text)] + [len(text)]
-            for start, end in zip(starts, ends):
+            for start, end in zip(starts, ends, strict=True):
                 hints = sorted(set(_KIND_HINT.findall(text, start, end)) - {"CustomResourceDefinition"})
                 if hints:
                     docs.append([start, end, hints])

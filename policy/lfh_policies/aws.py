@@ -14,8 +14,6 @@ from .common import (
     CRITICAL,
     HIGH,
     MEDIUM,
-    config_value,
-    falsy,
     get,
     is_map,
     is_world,

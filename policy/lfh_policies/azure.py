@@ -1,19 +1,14 @@
 """Azure policies (azure-native 3.x): Key Vault keys and vaults, AKS, storage accounts, log retention."""
 from __future__ import annotations
 
-from typing import Any
-
 from .common import (
     retention_config,
     retention_days,
     CRITICAL,
     HIGH,
-    MEDIUM,
-    config_value,
     falsy,
     get,
     is_world,
-    number,
     resource_policy,
     seq,
     stack_policy,

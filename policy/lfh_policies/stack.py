@@ -37,7 +37,7 @@ from .common import (
     stack_policy,
     truthy,
 )
-from .links import ancestors, children_of, of_types, transitive_dependencies
+from .links import ancestors, of_types, transitive_dependencies
 from .selectors import is_empty_selector, selects
 
 D = "stack"
