@@ -114,6 +114,8 @@ class Search(pulumi.ComponentResource):
                                             "fsGroupChangePolicy": "OnRootMismatch",
                                             "seccompProfile": {"type": "RuntimeDefault"}},
                         "affinity": affinity,
+                        # A data service: on the db pool (its taint tolerated, its label selected).
+                        **ctx.placement("db"),
                         "terminationGracePeriodSeconds": 60,
                         "containers": [{
                             "name": NAME,

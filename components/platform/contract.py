@@ -58,6 +58,9 @@ class PlatformContract:
     monitoring: dict[str, Any] = field(default_factory=dict)
     #: Argo CD: `namespace`.
     gitops: dict[str, Any] = field(default_factory=dict)
+    #: Where to schedule by node pool, from the cluster contract: `{"system"|"apps"|"db": {"nodeSelector":
+    #: {…}, "tolerations": […]}}` (empty on existing clusters: schedule anywhere). Data services use `db`.
+    scheduling: dict[str, Any] = field(default_factory=dict)
 
     def to_outputs(self) -> dict[str, Any]:
         """camelCase keys for `pulumi.export`."""
@@ -73,6 +76,17 @@ class PlatformContract:
         gw = data.pop("gateway", None) or {}
         gateway = GatewayRef(**{_snake(k): v for k, v in gw.items() if _snake(k) in GatewayRef.__dataclass_fields__})
         return cls(gateway=gateway, **data)
+
+
+def pool_placement(scheduling: dict[str, Any] | None, pool: str) -> dict[str, Any]:
+    """`nodeSelector`/`tolerations` for a node pool from scheduling data ({} when there is none)."""
+    entry = (scheduling or {}).get(pool) or {}
+    out: dict[str, Any] = {}
+    if entry.get("nodeSelector"):
+        out["nodeSelector"] = dict(entry["nodeSelector"])
+    if entry.get("tolerations"):
+        out["tolerations"] = [dict(t) for t in entry["tolerations"]]
+    return out
 
 
 def export(contract: PlatformContract, kubeconfig: pulumi.Output[str]) -> None:

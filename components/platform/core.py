@@ -83,6 +83,7 @@ class CorePlatform(pulumi.ComponentResource):
                      "staging": "letsencrypt-staging"},
             monitoring=(self.monitoring.contract() if self.monitoring else {"enabled": False}),
             gitops={"namespace": ARGOCD_NAMESPACE, "hostname": argocd_host},
+            scheduling={pool: dict(entry) for pool, entry in (cluster.scheduling or {}).items()},
         )
         self.register_outputs({})
 

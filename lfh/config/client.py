@@ -59,7 +59,8 @@ class MongoDBConfig(EnvAwareModel):
     backup_schedule: str = field("0 2 * * *", "Cron schedule of the daily full (logical) backup to the platform bucket.")
     backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1)
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
-        "preferTLS", "Members always use TLS among themselves; `requireTLS` also forces it for app connections (apps then need the CA).")
+        "requireTLS", "`requireTLS`: every connection (members and apps) uses TLS; the apps mount the cluster's CA and name it in "
+                      "their connection string. `preferTLS` (weaker, explicit) also admits plain TCP from other clients.")
 
     @field_validator("members")
     @classmethod
