@@ -120,4 +120,6 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)
     pulumi.export("hostnames", sorted({r.hostname for r in env.apps.routes}))
+    # What the client creates in its own DNS for hostnames outside the platform's domains.
+    pulumi.export("dnsRecords", env.routes.dns_records)
     return env

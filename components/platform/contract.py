@@ -12,6 +12,11 @@ from lfh.config.base import camel
 
 #: Label a namespace must carry for the shared Gateway to accept its routes.
 CLIENT_NAMESPACE_LABEL = "lfh.io/client-namespace"
+#: Certificate label (value DNS01_CNAME) that selects the platform ACME issuers' CNAME-delegated
+#: DNS-01 solver; the delegated record of `_acme-challenge.<host>` is `<host>.<DELEGATION_LABEL>.<zone>`.
+ACME_CHALLENGE_LABEL = "lfh.io/acme-challenge"
+DNS01_CNAME = "dns01-cname"
+DELEGATION_LABEL = "lfh-acme"
 
 
 @dataclass

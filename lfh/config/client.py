@@ -315,6 +315,15 @@ class NetworkConfig(StrictModel):
     kube_api_cidrs: list[Cidr] = field([], "Addresses of the Kubernetes API server; empty: the platform's, else any address on the API ports.")
 
 
+class ClientCertificatesConfig(StrictModel):
+    """TLS certificates for the client's hostnames outside the platform's domains (cert-manager, ACME)."""
+
+    challenge: Literal["http01", "dns01-cname"] = field(
+        "http01", "`http01`: the hostnames' DNS points at the shared Gateway, which answers the challenge (no wildcards). "
+                  "`dns01-cname`: each `_acme-challenge.<host>` is a CNAME into the platform's zone (issues before traffic "
+                  "moves; needs a platform with DNS-01). The stack output `dnsRecords` lists the records to create.")
+
+
 class BackupsConfig(StrictModel):
     """Velero schedules for the client namespace and the weekly restore drill."""
 
@@ -363,6 +372,7 @@ class ClientConfig(StrictModel):
     quota: QuotaConfig = field({}, "Namespace ResourceQuota.")
     limit_range: LimitRangeConfig = field({}, "Namespace LimitRange.")
     network: NetworkConfig = field({}, "NetworkPolicy knobs that are not derived from the components.")
+    certificates: ClientCertificatesConfig = field({}, "How certificates for the client's own domain are issued.")
     backups: BackupsConfig = field({}, "Velero schedules and the restore drill.")
     gitops: GitOpsConfig = field({}, "Argo CD AppProject.")
     # ------------------------------------------------------------------- client-apps fields end

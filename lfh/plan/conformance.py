@@ -48,6 +48,12 @@ EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Standard-channel Gateway API kinds that gateway-api/crds.yaml leaves out (its SOURCE.md: "At v1.6.1
+#: the standard channel also has ListenerSet …"). They are checked against the CRD the envoy-gateway
+#: chart installs: at v1.6.1 config/crd/standard/ and config/crd/experimental/
+#: gateway.networking.k8s.io_listenersets.yaml differ only in the `channel` annotation (same schema).
+STANDARD_NOT_IN_BUNDLE = frozenset({("gateway.networking.k8s.io", "ListenerSet")})
+
 #: At most this many schema findings per object / release (the first ones are the useful ones).
 MAX_FINDINGS_PER_OBJECT = 10
 
@@ -164,7 +170,7 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
             group, ver = split_api_version(api)
             crd = index.find(group, kind)
-            if crd is None and group not in GATEWAY_API_GROUPS:
+            if crd is None and (group not in GATEWAY_API_GROUPS or (group, kind) in STANDARD_NOT_IN_BUNDLE):
                 # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
                 crd = chart_crds.get((group, kind))
             if crd is None:
