@@ -13,9 +13,12 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
+    "lfh.plan.gateways:analyze",
+    "lfh.plan.certificates:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
+    "lfh.plan.scheduling:analyze",
     "lfh.policy_runner:analyze",
     "lfh.cost:analyze",
 ]
