@@ -116,6 +116,9 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
 
     resolve_mode(client, contract)  # e.g. `objectStorage.mode: cloud` on an existing cluster
     # --- end client-data ---
+    from .routes import check_challenge
+
+    check_challenge(client, contract)  # e.g. `certificates.challenge: dns01-cname` on an HTTP-01-only platform
     env = ClientEnvironment(f"{client.name}-{client.environment.value}", client, contract,
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)

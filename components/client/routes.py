@@ -19,7 +19,7 @@ routes from (so no tenant can answer a challenge for another tenant's hostname).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -27,6 +27,11 @@ import pulumi_kubernetes as k8s
 from ..k8s import child_opts, meta
 from ..platform.contract import ACME_CHALLENGE_LABEL, DELEGATION_LABEL, DNS01_CNAME
 from .contract import ClientContext, RouteSpec
+
+if TYPE_CHECKING:
+    from lfh.config import ClientConfig
+
+    from ..platform.contract import PlatformContract
 
 GATEWAY_API = "gateway.networking.k8s.io/v1"
 GATEWAY_GROUP = "gateway.networking.k8s.io"
@@ -139,6 +144,15 @@ def dns_records(ctx: ClientContext, own: list[RouteSpec]) -> list[dict[str, str]
     return records
 
 
+def check_challenge(config: "ClientConfig", platform: "PlatformContract") -> None:
+    """`certificates.challenge: dns01-cname` needs a platform that offers delegated DNS-01 (this check needs
+    the contract, so `deploy_client` runs it before any resource exists)."""
+    if config.certificates.challenge == DNS01_CNAME and not (platform.issuers or {}).get("dns01DelegationZone"):
+        raise pulumi.RunError(
+            f"lfh:client.certificates.challenge: `{DNS01_CNAME}` needs a platform whose issuers offer DNS-01 "
+            f"(platform {platform.platform!r} answers ACME challenges with HTTP-01 only); allowed here: `http01`")
+
+
 class Routes(pulumi.ComponentResource):
     """One HTTPRoute per RouteSpec; own ListenerSet + Certificate for hosts the platform doesn't cover."""
 
@@ -160,11 +174,8 @@ class Routes(pulumi.ComponentResource):
         after_listeners: list[pulumi.Resource] = []
 
         if own:
+            check_challenge(ctx.config, ctx.platform)
             challenge = ctx.config.certificates.challenge
-            if challenge == DNS01_CNAME and not (ctx.platform.issuers or {}).get("dns01DelegationZone"):
-                raise pulumi.RunError(
-                    f"lfh:client.certificates.challenge: `{DNS01_CNAME}` needs a platform whose issuers offer DNS-01 "
-                    f"(platform {ctx.platform.platform!r} answers ACME challenges with HTTP-01 only); allowed here: `http01`")
             tls_labels = {**ctx.labels, "app.kubernetes.io/name": self.tls_secret, "app.kubernetes.io/component": "tls"}
             cert_labels = {**tls_labels, **({ACME_CHALLENGE_LABEL: DNS01_CNAME} if challenge == DNS01_CNAME else {})}
             cert = k8s.apiextensions.CustomResource(

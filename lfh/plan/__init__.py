@@ -15,6 +15,7 @@ ANALYZERS = [
     "lfh.plan.conformance:analyze",
     "lfh.plan.gateways:analyze",
     "lfh.plan.certificates:analyze",
+    "lfh.plan.mongodb_tls:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",

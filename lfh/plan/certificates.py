@@ -110,8 +110,8 @@ def known_zones(plan: Plan) -> list[str]:
     """DNS zones the platform manages: its certificate and cluster DNS zones and its gateway domains."""
     base = plan.platform if plan.platform is not None else plan
     cfg = getattr(getattr(base, "config", None), "platform", None)
-    if cfg is None:
-        return [str(plan.outputs.get("domain") or "")] if plan.outputs.get("domain") else []
+    if cfg is None:  # a platform plan without its config: its exported domain
+        return [str(base.outputs["domain"])] if base.outputs.get("domain") else []
     zones = [str(z) for z in getattr(cfg.certificates, "dns_zones", []) or []]
     zones += [str(getattr(z, "name", z)) for z in getattr(cfg.cluster, "dns_zones", []) or []]
     zones += [cfg.domain, *getattr(cfg.gateway, "extra_domains", [])]

@@ -188,16 +188,17 @@ def analyze(plan: Plan) -> None:
 
     # Same port and hostname on two listeners of one Gateway (its own or attached): one is Conflicted.
     for gw in gateways.values():
-        claimed: dict[tuple[Any, Any], str] = {}
+        claimed: dict[tuple[Any, Any], tuple[str, Listeners]] = {}
         for h in [gw] + [s for s in sets.values() if s.parent == (gw.namespace, gw.name)]:
             for lst in h.listeners:
                 key = (lst.get("port"), lst.get("hostname"))
                 where = f"{h.label} listener {lst.get('name')}"
-                if key in claimed and h.ours:
-                    findings.append(Finding(ATTACH, "error", h.urn, (
-                        f"{where} has port {key[0]} and hostname {key[1]!r} like {claimed[key]}: the later one is "
-                        "Conflicted and never serves; give each hostname one listener")))
-                claimed.setdefault(key, where)
+                if key in claimed and (h.ours or claimed[key][1].ours):
+                    mine = h if h.ours else claimed[key][1]
+                    findings.append(Finding(ATTACH, "error", mine.urn, (
+                        f"{where} has port {key[0]} and hostname {key[1]!r} like {claimed[key][0]}: one of them is "
+                        "Conflicted and never serves (the older one wins); give each hostname one listener")))
+                claimed.setdefault(key, (where, h))
 
     for route in routes:
         findings += _route_findings(route, gateways, sets, ns_labels)

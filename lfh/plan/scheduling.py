@@ -585,14 +585,20 @@ def _place_one(group: PodGroup, nodes: list[Node], *, commit: bool = True) -> tu
             eligible.append(n)
     fitting, short = [], {}
     for n in eligible:
+        # Every filter is evaluated, so the report names each reason a node failed for.
+        blocked = False
         cpu = group.cpu + group.node_cpu_fraction * n.cpu
         if cpu > n.free_cpu + 1e-9 or group.memory > n.free_memory + 1:
             short.setdefault(n.pool, []).append(n)
-        elif _anti_affinity_blocks(group, n, nodes):
-            rejected.setdefault(n.pool, set()).add("required pod anti-affinity: its topology domain already runs a matching pod")
-        elif group.spread and _spread_blocks(group, n, nodes, eligible):
+            blocked = True
+        if group.anti_affinity or any(p.group.anti_affinity for m in nodes for p in m.pods):
+            if _anti_affinity_blocks(group, n, nodes):
+                rejected.setdefault(n.pool, set()).add("required pod anti-affinity: its topology domain already runs a matching pod")
+                blocked = True
+        if group.spread and _spread_blocks(group, n, nodes, eligible):
             rejected.setdefault(n.pool, set()).add("topology spread (DoNotSchedule) maxSkew would be exceeded")
-        else:
+            blocked = True
+        if not blocked:
             fitting.append(n)
     if fitting:
         best = min(fitting, key=lambda n: (n.used_cpu / n.cpu + n.used_memory / n.memory, n.name))
@@ -628,17 +634,20 @@ def place(plan: Plan) -> Placement:
         return result
     base = _platform_groups_cached(platform) if plan.platform is not None else []
     steady = [g for g in base + own if not g.transient]
-    # 1. per-node pods
-    for g in [g for g in steady if g.per_node]:
+    # 1. per-node pods (DaemonSets, then Longhorn's instance managers: longhorn-manager starts one on its
+    #    node with the tolerations of its `taintToleration` setting, i.e. wherever the manager runs)
+    for g in sorted([g for g in steady if g.per_node], key=lambda g: bool(g.node_cpu_fraction)):
         for n in nodes:
-            if node_rejects(g, n) is None:
-                cpu = g.cpu + g.node_cpu_fraction * n.cpu
-                if g.node_cpu_fraction and not any("longhorn-manager" in p.group.owner for p in n.pods):
-                    continue  # instance managers run where longhorn-manager runs
-                if cpu > n.free_cpu + 1e-9 or g.memory > n.free_memory + 1:
-                    result.unplaced.append(Unplaced(g, 1, f"node {n.name} (pool {n.pool}) is too full for it"))
+            if g.node_cpu_fraction:
+                if not any("longhorn-manager" in p.group.owner for p in n.pods):
                     continue
-                n.take(Pod(g, cpu, g.memory))
+            elif node_rejects(g, n) is not None:
+                continue
+            cpu = g.cpu + g.node_cpu_fraction * n.cpu
+            if cpu > n.free_cpu + 1e-9 or g.memory > n.free_memory + 1:
+                result.unplaced.append(Unplaced(g, 1, f"node {n.name} (pool {n.pool}) is too full for it"))
+                continue
+            n.take(Pod(g, cpu, g.memory))
     # 2. platform, then the stack, then 3. the drill's copy
     drill = drill_copy(plan) if plan.platform is not None else []
     for batch in (sorted([g for g in steady if not g.per_node and g.platform], key=_sort_key),
@@ -674,14 +683,14 @@ def place(plan: Plan) -> Placement:
 
 
 def _fix(u: Unplaced) -> str:
-    if "not tolerated" in u.reason or "does not match" in u.reason:
-        if "too full" not in u.reason:
-            return ("give the pods the tolerations/nodeSelector of the pool meant for them (the platform contract's "
-                    "`scheduling`), or add a pool they may use")
+    # The reason names, per pool, why its nodes were refused: the first kind that applies decides the fix.
     if "anti-affinity" in u.reason:
         return "the pool needs at least as many nodes as the replica count (raise its minimum size) or fewer replicas"
-    return ("raise the pool's minimum size (lfh:platform.cluster.nodePools.<pool>), choose a larger instance type or "
-            "enable its autoscaler, or lower the requests")
+    if "too full" in u.reason:
+        return ("raise the pool's minimum size (lfh:platform.cluster.nodePools.<pool>), choose a larger instance type or "
+                "enable its autoscaler, or lower the requests")
+    return ("give the pods the tolerations/nodeSelector of the pool meant for them (the platform contract's "
+            "`scheduling`), or add a pool they may use")
 
 
 def analyze(plan: Plan) -> None:
