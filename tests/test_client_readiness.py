@@ -378,11 +378,11 @@ def test_a_replset_larger_than_its_nodes_is_unschedulable(plan_of):
 
 def test_pools_at_minimum_unless_an_autoscaler_serves_them(plan_of):
     nodes, views, _ = scheduling.build_nodes(plan_of("platform-aws"))
-    assert {v.name: (v.nodes, v.autoscaled) for v in views} == {"system": (4, False), "apps": (2, False), "db": (3, False)}
+    assert {v.name: (v.nodes, v.autoscaled) for v in views} == {"system": (2, False), "apps": (2, False), "db": (3, False)}
     platform = _replan(plan_of("platform-aws"), lambda rs: [r.inputs.setdefault("tags", {}).update(
         {"k8s.io/cluster-autoscaler/enabled": "true"}) for r in rs if r.type == "aws:eks/nodeGroup:NodeGroup"])
     # The discovery tags alone scale nothing: an autoscaler must run.
-    assert {v.name: v.nodes for v in scheduling.build_nodes(platform)[1]} == {"system": 4, "apps": 2, "db": 3}
+    assert {v.name: v.nodes for v in scheduling.build_nodes(platform)[1]} == {"system": 2, "apps": 2, "db": 3}
 
 
 def test_modifiers_apply_like_velero():

@@ -107,14 +107,13 @@ def pick_solver(name: str, labels: dict[str, str], solvers: list[dict[str, Any]]
 
 
 def known_zones(plan: Plan) -> list[str]:
-    """DNS zones the platform manages: its certificate and cluster DNS zones and its gateway domains."""
+    """DNS zones the platform manages, from its contract outputs (its domain, gateway wildcard domains and
+    delegation zone; read from outputs so a cached platform plan need not build its config model)."""
     base = plan.platform if plan.platform is not None else plan
-    cfg = getattr(getattr(base, "config", None), "platform", None)
-    if cfg is None:  # a platform plan without its config: its exported domain
-        return [str(base.outputs["domain"])] if base.outputs.get("domain") else []
-    zones = [str(z) for z in getattr(cfg.certificates, "dns_zones", []) or []]
-    zones += [str(getattr(z, "name", z)) for z in getattr(cfg.cluster, "dns_zones", []) or []]
-    zones += [cfg.domain, *getattr(cfg.gateway, "extra_domains", [])]
+    out = base.outputs or {}
+    zones = [str(out.get("domain") or "")]
+    zones += [str(w)[2:] for w in ((out.get("gateway") or {}).get("wildcardDomains") or []) if str(w).startswith("*.")]
+    zones.append(str((out.get("issuers") or {}).get("dns01DelegationZone") or ""))
     return sorted({z for z in zones if z})
 
 
