@@ -16,6 +16,13 @@ ListenerSets from its own namespace only (`allowedListeners: Same`), a ListenerS
 its own namespace without a ReferenceGrant, and cert-manager creates the ACME HTTP-01 solver route in
 the Certificate's namespace, which must be the one namespace the Gateway's plain-HTTP listener admits
 routes from (so no tenant can answer a challenge for another tenant's hostname).
+
+Status to watch: Envoy Gateway v1.9.0 sets the ListenerSet's `Accepted`/`Programmed` conditions and each
+listener's (`Conflicted` when another listener on the port has the hostname; internal/gatewayapi/
+listenerset.go), and counts attached ListenerSets in the Gateway's `status.attachedListenerSets`. Gateway-
+wide ClientTrafficPolicy/BackendTrafficPolicy/SecurityPolicy apply to ListenerSet listeners too
+(internal/gatewayapi/clienttrafficpolicy.go iterates the Gateway's merged listeners), so the platform's
+security headers, limits and blocklist cover client hostnames.
 """
 from __future__ import annotations
 

@@ -231,11 +231,15 @@ def crd_schema(plan: Plan, api_version: str, kind: str) -> Optional[dict[str, An
 
 
 def _rendered_crds(plan: Plan) -> dict[tuple[str, str], Any]:
-    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install."""
+    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install (memoised)."""
     from .render import rendered
     from .upstream_index import Crd, CrdVersion, _crd_record
 
+    cached = plan.__dict__.get("_rendered_crds")
+    if cached is not None:
+        return cached
     out: dict[tuple[str, str], Any] = {}
+    plan.__dict__["_rendered_crds"] = out
     for p in [plan] + ([plan.platform] if plan.platform is not None else []):
         for rel in rendered(p):
             for ro in rel.crds:
