@@ -20,9 +20,10 @@ routes from (so no tenant can answer a challenge for another tenant's hostname).
 Status to watch: Envoy Gateway v1.9.0 sets the ListenerSet's `Accepted`/`Programmed` conditions and each
 listener's (`Conflicted` when another listener on the port has the hostname; internal/gatewayapi/
 listenerset.go), and counts attached ListenerSets in the Gateway's `status.attachedListenerSets`. Gateway-
-wide ClientTrafficPolicy/BackendTrafficPolicy/SecurityPolicy apply to ListenerSet listeners too
-(internal/gatewayapi/clienttrafficpolicy.go iterates the Gateway's merged listeners), so the platform's
-security headers, limits and blocklist cover client hostnames.
+wide policies apply to ListenerSet listeners too unless a ListenerSet-targeted policy overrides them
+(v1.9.0 internal/gatewayapi/clienttrafficpolicy.go iterates the Gateway's merged listeners; testdata
+backendtrafficpolicy-listenerset / securitypolicy-listenerset), so the platform's security headers,
+limits and blocklist cover client hostnames; client stacks attach no policy to their ListenerSet.
 """
 from __future__ import annotations
 
