@@ -555,10 +555,11 @@ class Placement:
 
     def pool_use(self) -> list[dict[str, Any]]:
         rows = []
+        mine = {id(g) for g in self.own}
         for view in self.pools:
             nodes = [n for n in self.nodes if n.pool == view.name]
-            own = sum(p.cpu for n in nodes for p in n.pods if not p.group.platform)
-            own_mem = sum(p.memory for n in nodes for p in n.pods if not p.group.platform)
+            own = sum(p.cpu for n in nodes for p in n.pods if id(p.group) in mine)
+            own_mem = sum(p.memory for n in nodes for p in n.pods if id(p.group) in mine)
             rows.append({
                 "pool": view.name, "instanceType": view.instance_type, "nodes": view.nodes, "minNodes": view.min_nodes,
                 "maxNodes": view.max_nodes, "autoscaled": view.autoscaled, "taints": view.taints,
