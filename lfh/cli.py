@@ -136,15 +136,16 @@ def _cmd_cost(args: argparse.Namespace) -> int:
         print(f"error: {args.stack}: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
     section = cost.report(plan, plan.platform, bucket_gib=args.bucket_gib)
-    capacity = section.pop("_capacity")
+    placement = section.pop("_placement")
     if args.json:
         print(json.dumps(section["data"], indent=2, default=str))
     else:
         print(f"{args.stack}: {section['title']}")
         for line in section["text"]:
             print(f"  {line}")
-        for problem in capacity.problems:
-            print(f"  WARNING capacity: {problem}")
+        for u in placement.unplaced + placement.transient_unplaced:
+            if not (u.group.platform and plan.platform is not None):
+                print(f"  ERROR scheduling: {u.group.owner}: {u.missing} pod(s) cannot be scheduled — {u.reason}")
     return EXIT_OK
 
 

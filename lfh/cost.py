@@ -7,10 +7,11 @@ PVCs, HPAs), custom resources with pod specs (Percona `PerconaServerMongoDB`, Ty
 `TypesenseCluster`, MinIO `Tenant`) and the resources we set in Helm release values — never component
 internals, so it works on whatever a plan contains.
 
-Capacity: the node pools come from the platform plan (EKS node groups, AKS agent pools, GKE node
-pools: instance shape × max nodes), each node's allocatable after the system reserve, minus
-DaemonSets per node and the platform's own add-ons; a client (or platform) whose requests do not
-fit gets a **warning** finding (`check="capacity"`).
+Node pools come from the platform plan (EKS node groups, AKS agent pools, GKE node pools: instance
+shape, min/max nodes, whether an autoscaler may grow them), each node's allocatable after the system
+reserve. Capacity is the placement of ``lfh.plan.scheduling`` (every pod, platform and stack, put on
+those nodes as kube-scheduler would): the cost report shows it, the plan's `scheduling` check turns
+what does not fit into error findings.
 
 Cost: node pools, control plane, load balancers, NAT, block storage, buckets and KMS keys priced from
 the dated table in ``lfh/prices.py``; a client stack pays its requests' share of the platform nodes.
@@ -23,7 +24,7 @@ from typing import Any, Iterable, Optional
 
 from . import prices
 from .config.base import camel
-from .plan.model import Finding, Plan
+from .plan.model import Plan
 
 GIB = 1024 ** 3
 _SUFFIX = {
@@ -473,6 +474,10 @@ class NodePool:
     taints: list[dict[str, str]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     disk_gib: float = 0.0
+    #: The cloud's node autoscaler may grow this pool to `max_nodes` (AKS `enableAutoScaling`, a GKE
+    #: `autoscaling` block, EKS node groups tagged for Cluster Autoscaler auto-discovery; whether an
+    #: autoscaler actually runs is the platform plan's to say: `lfh.plan.scheduling`).
+    autoscaled: bool = False
 
     @property
     def known(self) -> bool:
@@ -532,11 +537,14 @@ def node_pools(plan: Plan) -> list[NodePool]:
             types = i.get("instanceTypes") or ["?"]
             sc = i.get("scalingConfig") or {}
             cpu, mem = _shape("aws", types[0])
+            tags = i.get("tags") or {}
             pools.append(NodePool(str(i.get("nodeGroupName") or r.name), "aws", types[0], cpu, mem,
                                   _int(sc.get("minSize"), 0), _int(sc.get("desiredSize"), _int(sc.get("minSize"), 0)),
                                   _int(sc.get("maxSize"), _int(sc.get("desiredSize"), 0)),
                                   [_taint(t) for t in i.get("taints") or []], dict(i.get("labels") or {}),
-                                  float(i.get("diskSize") or 0)))
+                                  float(i.get("diskSize") or 0),
+                                  # Cluster Autoscaler's auto-discovery tag (its AWS README).
+                                  autoscaled=str(tags.get("k8s.io/cluster-autoscaler/enabled", "")).lower() == "true"))
         elif r.type.startswith("azure-native:containerservice") and (r.type.endswith(":ManagedCluster") or r.type.endswith(":AgentPool")):
             profiles = i.get("agentPoolProfiles") or [] if r.type.endswith(":ManagedCluster") else [i]
             for p in profiles:
@@ -547,7 +555,7 @@ def node_pools(plan: Plan) -> list[NodePool]:
                                       _int(p.get("minCount"), count), count,
                                       _int(p.get("maxCount"), count) if p.get("enableAutoScaling", True) else count,
                                       [_taint(t) for t in p.get("nodeTaints") or []], dict(p.get("nodeLabels") or {}),
-                                      float(p.get("osDiskSizeGB") or 0)))
+                                      float(p.get("osDiskSizeGB") or 0), autoscaled=bool(p.get("enableAutoScaling"))))
         elif r.type == "gcp:container/nodePool:NodePool":
             nc = i.get("nodeConfig") or {}
             mt = str(nc.get("machineType") or "e2-medium")
@@ -559,7 +567,7 @@ def node_pools(plan: Plan) -> list[NodePool]:
             mx = _int(auto.get("totalMaxNodeCount"), _int(auto.get("maxNodeCount"), count // zones) * zones) if auto else count
             pools.append(NodePool(str(i.get("name") or r.name), "gcp", mt, cpu, mem, mn, max(count, mn), mx,
                                   [_taint(t) for t in nc.get("taints") or []], dict(nc.get("labels") or {}),
-                                  float(nc.get("diskSizeGb") or 0)))
+                                  float(nc.get("diskSizeGb") or 0), autoscaled=bool(auto)))
     if not pools and plan.config is not None and plan.config.platform is not None:
         pools = _pools_from_config(plan.config.platform.cluster)
     return pools
@@ -582,109 +590,13 @@ def _pools_from_config(cluster: Any) -> list[NodePool]:
     return pools
 
 
-def _tolerates(w: Workload, taint: dict[str, str]) -> bool:
-    if taint["effect"] not in ("NoSchedule", "NoExecute"):
-        return True
-    for t in w.tolerations:
-        if t.get("effect") and t.get("effect") != taint["effect"]:
-            continue
-        if t.get("operator") == "Exists" and (not t.get("key") or t.get("key") == taint["key"]):
-            return True
-        if t.get("key") == taint["key"] and str(t.get("value", "")) == taint["value"]:
-            return True
-    return False
-
-
 def eligible(w: Workload, pool: NodePool) -> bool:
     """Could this workload's pods run on this pool (taints tolerated, nodeSelector matched)?"""
+    from .plan.scheduling import tolerates
+
     if any(pool.labels.get(k) != str(v) for k, v in w.node_selector.items()):
         return False
-    return all(_tolerates(w, t) for t in pool.taints)
-
-
-@dataclass
-class Capacity:
-    checked: bool
-    reason: str = ""
-    pools: list[dict[str, Any]] = field(default_factory=list)
-    capacity_cpu: float = 0.0
-    capacity_memory_gib: float = 0.0
-    platform_cpu: float = 0.0
-    platform_memory_gib: float = 0.0
-    daemonset_cpu: float = 0.0
-    daemonset_memory_gib: float = 0.0
-    needed_cpu: float = 0.0
-    needed_memory_gib: float = 0.0
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def free_cpu(self) -> float:
-        return self.capacity_cpu - self.platform_cpu - self.daemonset_cpu
-
-    @property
-    def free_memory_gib(self) -> float:
-        return self.capacity_memory_gib - self.platform_memory_gib - self.daemonset_memory_gib
-
-
-def capacity(own: list[Workload], pools: list[NodePool], platform: Optional[list[Workload]] = None) -> Capacity:
-    """Do ``own`` workloads fit the pools, next to the platform's add-ons and every DaemonSet?
-
-    Counts each pool at its maximum node count (the autoscaler's ceiling) and ``own`` at its HPA
-    maximum. Platform add-ons that can run only on the pools ``own`` uses take their share of them.
-    """
-    platform = platform or []
-    if not pools:
-        return Capacity(False, "the platform records no node pools (existing cluster without node sizes in config)")
-    unknown = [p for p in pools if not p.known]
-    if unknown:
-        return Capacity(False, "unknown node shape(s): " + ", ".join(f"{p.name}={p.instance_type}" for p in unknown)
-                        + " (add them to lfh/prices.py SHAPES)")
-    pods = [w for w in own if w.replicas and not w.per_node]
-    used = [p for p in pools if any(eligible(w, p) for w in pods)] if pods else []
-    cap = Capacity(True, pools=[{
-        "name": p.name, "instanceType": p.instance_type, "cpu": p.cpu, "memoryGiB": p.memory_gib,
-        "allocatableCpu": round(p.allocatable[0], 3), "allocatableMemoryGiB": round(p.allocatable[1], 3),
-        "minNodes": p.min_nodes, "desiredNodes": p.desired_nodes, "maxNodes": p.max_nodes,
-        "taints": [f"{t['key']}={t['value']}:{t['effect']}" for t in p.taints], "usedBy": "this stack" if p in used else "",
-    } for p in pools])
-    for p in used:
-        cpu, mem = p.allocatable
-        cap.capacity_cpu += cpu * p.max_nodes
-        cap.capacity_memory_gib += mem * p.max_nodes
-        for ds in (w for w in own + platform if w.per_node and eligible(w, p)):
-            cap.daemonset_cpu += ds.pod.cpu_requests * p.max_nodes
-            cap.daemonset_memory_gib += ds.pod.memory_requests / GIB * p.max_nodes
-    others = [p for p in pools if p not in used]
-    for w in platform:
-        if w.per_node or not w.replicas or w in own:
-            continue
-        if any(eligible(w, p) for p in used) and not any(eligible(w, p) for p in others):
-            cap.platform_cpu += w.total.cpu_requests
-            cap.platform_memory_gib += w.total.memory_requests / GIB
-    for w in pods:
-        cap.needed_cpu += w.total_at_max.cpu_requests
-        cap.needed_memory_gib += w.total_at_max.memory_requests / GIB
-        fits = [p for p in pools if eligible(w, p)]
-        if not fits:
-            cap.problems.append(f"{w.namespace}/{w.kind}/{w.name}: no node pool accepts its pods (taints/nodeSelector)")
-            continue
-        if not any(w.pod.cpu_requests <= p.allocatable[0] - _ds_per_node(own + platform, p)[0]
-                   and w.pod.memory_requests / GIB <= p.allocatable[1] - _ds_per_node(own + platform, p)[1] for p in fits):
-            cap.problems.append(
-                f"{w.namespace}/{w.kind}/{w.name}: one pod requests {w.pod.cpu_requests:g} CPU / "
-                f"{w.pod.memory_requests / GIB:.2f} GiB, more than any eligible node can allocate")
-    if pods and (cap.needed_cpu > cap.free_cpu + 1e-9 or cap.needed_memory_gib > cap.free_memory_gib + 1e-9):
-        cap.problems.append(
-            f"requests at maximum replicas ({cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB) exceed what "
-            f"the node pools {', '.join(p.name for p in used)} can allocate at their maximum size after the system "
-            f"reserve, DaemonSets and platform add-ons ({cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB)")
-    return cap
-
-
-def _ds_per_node(ws: list[Workload], pool: NodePool) -> tuple[float, float]:
-    cpu = sum(w.pod.cpu_requests for w in ws if w.per_node and eligible(w, pool))
-    mem = sum(w.pod.memory_requests for w in ws if w.per_node and eligible(w, pool)) / GIB
-    return cpu, mem
+    return all(tolerates(w.tolerations, t) for t in pool.taints)
 
 
 # ---------------------------------------------------------------- cost
@@ -828,11 +740,13 @@ def _fmt_table(rows: list[list[str]], header: list[str]) -> list[str]:
 
 def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = prices.ASSUMED_BUCKET_GIB) -> dict[str, Any]:
     """The cost section of a plan: `{"title", "text", "data"}` (data goes into report.json)."""
+    from .plan.scheduling import place, section as placement_section
+
     sized = sizing(plan)
     base = platform or plan
     pools = node_pools(base)
-    platform_ws = sizing(platform).workloads if platform is not None else []
-    cap = capacity(sized.workloads, pools, platform_ws)
+    # Capacity is the scheduling check's placement (one implementation: lfh.plan.scheduling).
+    placement = place(plan)
     cost = estimate(plan, platform, sized, pools, bucket_gib)
 
     text: list[str] = []
@@ -850,15 +764,13 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     if s.containers_without_requests:
         text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
     text.append("")
-    if cap.checked and not cap.needed_cpu and not cap.needed_memory_gib:
-        text.append("capacity: no workload with requests to place")
-    elif cap.checked:
-        text.append(f"capacity: need {cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB at max replicas; "
-                    f"free {cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB on "
-                    f"{', '.join(p['name'] for p in cap.pools if p['usedBy']) or 'no pool'} at max nodes"
-                    + (" — DOES NOT FIT" if cap.problems else " — fits"))
+    placed = placement_section(placement)
+    if placement.checked:
+        text.append("capacity (every pod placed on the platform's nodes, as the scheduling check does): "
+                    + ("fits" if placement.fits else "DOES NOT FIT"))
+        text += [f"  {line}" for line in placed["text"]]
     else:
-        text.append(f"capacity: not checked — {cap.reason}")
+        text.append(f"capacity: not checked — {placement.reason}")
     text.append("")
     crow = [[i["item"], f"{i['quantity']:g} {i['unit']}", _money(i["unitPrice"]),
              "—" if i["monthly"] is None else f"{i['monthly']:,.2f}"] for i in cost["items"]]
@@ -878,28 +790,15 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
             "memoryRequestsGiB": round(w.pod.memory_requests / GIB, 4), "memoryLimitsGiB": round(w.pod.memory_limits / GIB, 4),
             "storageGiB": round(w.storage / GIB, 3), "storageClass": w.storage_class,
         } for w in sized.workloads],
-        "capacity": {
-            "checked": cap.checked, "reason": cap.reason, "pools": cap.pools,
-            "capacityCpu": round(cap.capacity_cpu, 3), "capacityMemoryGiB": round(cap.capacity_memory_gib, 3),
-            "platformCpu": round(cap.platform_cpu, 3), "platformMemoryGiB": round(cap.platform_memory_gib, 3),
-            "daemonSetCpu": round(cap.daemonset_cpu, 3), "daemonSetMemoryGiB": round(cap.daemonset_memory_gib, 3),
-            "neededCpu": round(cap.needed_cpu, 3), "neededMemoryGiB": round(cap.needed_memory_gib, 3),
-            "fits": cap.checked and not cap.problems, "problems": cap.problems,
-        },
+        "capacity": placed["data"],
         "monthly": cost,
     }
     return {"title": "sizing and monthly cost (requests × replicas; prices dated)", "text": text, "data": data,
-            "_capacity": cap}
+            "_placement": placement}
 
 
 def analyze(plan: Plan) -> None:
-    """Plan analyzer: the `cost` section, and a capacity warning when the stack does not fit."""
+    """Plan analyzer: the `cost` section (what does not fit is the `scheduling` check's error)."""
     section = report(plan, getattr(plan, "platform", None))
-    cap: Capacity = section.pop("_capacity")
+    section.pop("_placement")
     plan.sections["cost"] = section
-    for problem in cap.problems:
-        plan.findings.append(Finding("capacity", "warning", _stack_urn(plan), problem))
-
-
-def _stack_urn(plan: Plan) -> str:
-    return f"urn:pulumi:{plan.stack}::lfh::pulumi:pulumi:Stack::lfh-{plan.stack}"

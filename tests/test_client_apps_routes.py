@@ -20,15 +20,20 @@ def test_routes_on_the_shared_gateway(plan_of):
     assert {"hapihub": ["api.demo.example.com"], "mycureapp": ["app.demo.example.com"],
             "syncd": ["sync.demo.example.com"]}.items() <= hosts.items()
     assert set(hosts) <= {"hapihub", "mycureapp", "syncd", "storage"}   # + MinIO's presigned downloads
-    # demo.example.com is not a platform gateway domain: each host gets its own exact-hostname listener
-    (patch,) = by_kind(plan, "Gateway")
-    listeners = {lst["name"]: lst for lst in patch["spec"]["listeners"]}
+    # demo.example.com is not a platform gateway domain: each host gets its own exact-hostname listener,
+    # in the client's own ListenerSet on the shared Gateway (never the Gateway's own 64-listener list)
+    assert by_kind(plan, "Gateway") == []
+    (ls,) = by_kind(plan, "ListenerSet")
+    assert ls["metadata"] == {**ls["metadata"], "name": "demo-production", "namespace": "envoy-gateway-system"}
+    assert ls["spec"]["parentRef"] == {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "shared-gateway"}
+    listeners = {lst["name"]: lst for lst in ls["spec"]["listeners"]}
     for r in routes.values():
         (parent,) = r["spec"]["parentRefs"]
-        assert parent["kind"] == "Gateway" and parent["name"] == "shared-gateway"
+        assert parent["kind"] == "ListenerSet" and parent["name"] == "demo-production"
         assert parent["namespace"] == "envoy-gateway-system"
         lst = listeners[parent["sectionName"]]
         assert lst["hostname"] == r["spec"]["hostnames"][0] and lst["protocol"] == "HTTPS" and lst["port"] == 443
+        assert lst["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": "demo-production"}
     (cert,) = by_kind(plan, "Certificate")
     assert cert["metadata"]["namespace"] == "envoy-gateway-system"
     assert sorted(cert["spec"]["dnsNames"]) == sorted(lst["hostname"] for lst in listeners.values())
@@ -86,5 +91,6 @@ def test_wildcard_covered_hosts_use_the_platform_listener(tmp_path):
     apps = [r for r in by_kind(w, "HTTPRoute") if r["metadata"]["name"] in covered]
     assert len(apps) == 3 and {r["spec"]["parentRefs"][0]["sectionName"] for r in apps} == {"https"}
     certified = {h for c in by_kind(w, "Certificate") for h in c["spec"]["dnsNames"]}
-    own = {lst["hostname"] for g in by_kind(w, "Gateway") for lst in g["spec"]["listeners"]}
+    own = {lst["hostname"] for g in by_kind(w, "ListenerSet") for lst in g["spec"]["listeners"]}
     assert not (certified | own) & {h["hostname"] for h in covered.values()}
+    assert {r["spec"]["parentRefs"][0]["kind"] for r in apps} == {"Gateway"}

@@ -48,6 +48,11 @@ def platform_outputs(kind: str) -> dict[str, Any]:
         "issuers": {"public": "letsencrypt", "internal": "lfh-internal-ca"},
         "monitoring": {"enabled": False},
         "gitops": {"namespace": "argocd"},
+        # What the cloud cluster contracts export (components/cluster/_common.py `scheduling`); none on existing.
+        "scheduling": {} if kind == "existing" else {
+            pool: {"nodeSelector": {"lfh.io/pool": pool},
+                   "tolerations": [{"key": "lfh.io/pool", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]
+                   if pool == "db" else []} for pool in ("system", "apps", "db")},
     }
 
 

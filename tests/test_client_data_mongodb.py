@@ -38,10 +38,24 @@ def test_data_on_the_encrypted_storage_class_and_encrypted_at_rest():
     assert spec["secrets"]["encryptionKey"] == "mongodb-encryption-key"
 
 
-def test_tls_between_members_from_the_internal_issuer():
-    tls = cluster(plan_scenario("aws", "production")).inputs["spec"]["tls"]
-    assert tls["mode"] in ("preferTLS", "requireTLS")
-    assert tls["issuerConf"] == {"name": "lfh-internal-ca", "kind": "ClusterIssuer", "group": "cert-manager.io"}
+def test_tls_required_from_the_operators_own_ca():
+    spec = cluster(plan_scenario("aws", "production")).inputs["spec"]
+    assert spec["tls"]["mode"] == "requireTLS"
+    # The operator's cert-manager integration issues from a CA of this cluster alone (no shared issuer).
+    assert "issuerConf" not in spec["tls"]
+    assert spec["secrets"]["ssl"] == "mongodb-ssl"
+    weaker = cluster(plan_scenario("aws", "production", mongodb={"tlsMode": "preferTLS"})).inputs["spec"]
+    assert weaker["tls"]["mode"] == "preferTLS"
+
+
+@pytest.mark.parametrize("cloud", ["aws", "azure", "gcp"])
+def test_replset_runs_on_the_db_pool(cloud):
+    (rs,) = cluster(plan_scenario(cloud, "production")).inputs["spec"]["replsets"]
+    assert rs["nodeSelector"] == {"lfh.io/pool": "db"}
+    assert rs["tolerations"] == [{"key": "lfh.io/pool", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]
+    # An existing cluster has no pools: schedule anywhere.
+    (rs,) = cluster(plan_scenario("existing", "production")).inputs["spec"]["replsets"]
+    assert "nodeSelector" not in rs and "tolerations" not in rs
 
 
 @pytest.mark.parametrize("cloud,storage_type", [("aws", "s3"), ("azure", "azure"), ("gcp", "gcs"), ("existing", "s3")])

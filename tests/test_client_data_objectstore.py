@@ -142,6 +142,10 @@ def test_minio_pinned_nonroot_console_off_bucket_and_app_user():
 def test_minio_also_possible_on_clouds():
     plan = plan_scenario("aws", "production", objectStorage={"mode": "minio"})
     assert minio(plan).inputs["values"]["replicas"] == 6
+    # Its servers are a data service: on the db pool, like MongoDB and Typesense.
+    values = minio(plan).inputs["values"]
+    assert values["nodeSelector"] == {"lfh.io/pool": "db"}
+    assert values["tolerations"][0]["key"] == "lfh.io/pool" and values["tolerations"][0]["value"] == "db"
     assert not of_type(plan, "aws:s3/bucket:Bucket")
     assert plan.outputs["appBinding"] is None
 

@@ -77,3 +77,9 @@ def test_workload_and_wiring():
     (wiring,) = [x for x in plan.outputs["wiring"] if "TYPESENSE_URL" in x["env"]]
     assert wiring["env"]["TYPESENSE_URL"] == "http://typesense.acme-production.svc.cluster.local:8108"
     assert wiring["egressTo"] == ["typesense"]
+
+
+def test_typesense_runs_on_the_db_pool():
+    spec = sts(plan_scenario("gcp", "production", search={"enabled": True})).inputs["spec"]["template"]["spec"]
+    assert spec["nodeSelector"] == {"lfh.io/pool": "db"}
+    assert [t["value"] for t in spec["tolerations"]] == ["db"]

@@ -108,7 +108,7 @@ def test_two_clients_share_nothing(tmp_path):
     a, b = plan_of("alpha-production"), plan_of("beta-production")
     assert a.outputs["namespace"] == "alpha-production" and b.outputs["namespace"] == "beta-production"
 
-    def objects(plan):   # objects each stack owns (patches of the shared Gateway own only their listeners)
+    def objects(plan):   # objects each stack owns
         return [(r, m) for r, m in plan.manifests() if not r.type.endswith("Patch")]
 
     def namespaced(plan):
@@ -119,11 +119,12 @@ def test_two_clients_share_nothing(tmp_path):
 
     assert not namespaced(a) & namespaced(b)
     assert not cluster_scoped(a) & cluster_scoped(b)
-    listeners = [{(lst["name"], lst["hostname"]) for m in by_kind(p, "Gateway") for lst in m["spec"]["listeners"]}
+    # Each client's listeners are its own ListenerSet (distinct objects, distinct hostnames).
+    listeners = [{(m["metadata"]["name"], lst["hostname"]) for m in by_kind(p, "ListenerSet") for lst in m["spec"]["listeners"]}
                  for p in (a, b)]
     assert listeners[0] and listeners[1] and not listeners[0] & listeners[1]
     for p, ns in ((a, "alpha-production"), (b, "beta-production")):
-        for m in by_kind(p, "Gateway"):
+        for m in by_kind(p, "ListenerSet"):
             for lst in m["spec"]["listeners"]:
                 assert lst["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {"kubernetes.io/metadata.name": ns}
     # No NetworkPolicy peer of one client points into the other's namespace or at its pods.

@@ -61,8 +61,8 @@ def test_second_hostname_is_routed_certified_and_a_cors_origin(plan_of):
     assert portal["spec"]["rules"][0]["backendRefs"][0]["name"] == "mycureapp"
     assert routes["mycureapp"]["spec"]["hostnames"] == ["app.acme-health.com"]
     # Each own-domain hostname has its own listener, all served by the client's certificate.
-    (gateway,) = by_kind(plan, "Gateway")
-    listeners = {lst["hostname"]: lst for lst in gateway["spec"]["listeners"]}
+    (listener_set,) = by_kind(plan, "ListenerSet")
+    listeners = {lst["hostname"]: lst for lst in listener_set["spec"]["listeners"]}
     (cert,) = by_kind(plan, "Certificate")
     for host in ("portal.acme-health.com", "account.acme-health.com", "app.acme-health.com"):
         assert host in cert["spec"]["dnsNames"]

@@ -114,15 +114,15 @@ def test_helm_values_we_set_are_counted_with_their_replicas():
     assert math.isclose(s.stack.storage_gib, 2 * 50 + 10)
 
 
-def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True) -> list[Resource]:
-    def ng(name, itype, mx, taints=(), labels=None):
+def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True, min_apps: int = 1) -> list[Resource]:
+    def ng(name, itype, mx, taints=(), labels=None, mn=1):
         return Resource(urn=f"urn:{name}", type="aws:eks/nodeGroup:NodeGroup", name=name, parent="", provider="",
                         dependencies=[], inputs={"nodeGroupName": name, "instanceTypes": [itype],
-                                                 "scalingConfig": {"minSize": 1, "desiredSize": 2, "maxSize": mx},
+                                                 "scalingConfig": {"minSize": mn, "desiredSize": max(2, mn), "maxSize": mx},
                                                  "taints": list(taints), "labels": labels or {}, "diskSize": 50})
     return [
         ng("system", "m6i.large", 3, [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}] if taint_system else []),
-        ng("apps", instance, max_apps),
+        ng("apps", instance, max_apps, mn=min_apps),
         Resource(urn="urn:eks", type="aws:eks/cluster:Cluster", name="eks", parent="", provider="", dependencies=[], inputs={}),
         Resource(urn="urn:kms", type="aws:kms/key:Key", name="k", parent="", provider="", dependencies=[], inputs={}),
     ]
@@ -154,36 +154,49 @@ def test_allocatable_follows_the_reserve_formula():
     assert math.isclose(mem, 16 - (1 + 0.8 + 0.8) - 100 / 1024)
 
 
-def test_capacity_warning_when_client_does_not_fit_and_none_when_it_does():
+def _scheduled(plan: Plan) -> Plan:
+    from lfh.plan import scheduling
+
+    scheduling.analyze(plan)
+    cost.analyze(plan)
+    return plan
+
+
+def test_capacity_is_the_scheduling_placement_and_not_fitting_is_an_error():
+    # Without an autoscaler the pools run at their minimum: one apps node cannot hold 3 mongod members
+    # with required hostname anti-affinity (the operator's default), whatever the maximum says.
     client = _client_plan()
-    small = _plan(_aws_pools(1), role="platform")
-    client.platform = small
-    cost.analyze(client)
-    warnings = [f for f in client.findings if f.check == "capacity"]
-    assert warnings and all(f.severity == "warning" for f in warnings)
-    assert "exceed" in warnings[0].message
-    # The system pool is tainted: the client's pods only count the apps pool.
+    client.platform = _plan(_aws_pools(10), role="platform")
+    _scheduled(client)
+    errors = [f for f in client.findings if f.check == "scheduling" and f.severity == "error"]
+    assert errors
+    assert any("PerconaServerMongoDB acme-production/mongo replset rs0: 2 of 3 pod(s)" in f.message
+               and "anti-affinity" in f.message for f in errors)
     cap = client.sections["cost"]["data"]["capacity"]
-    assert [p["name"] for p in cap["pools"] if p["usedBy"]] == ["apps"]
+    assert cap["checked"] and cap["fits"] is False
+    # The system pool is tainted: the client's pods land on the apps pool only.
+    assert [p["pool"] for p in cap["pools"] if p["thisStackCpu"]] == ["apps"]
+    assert any("DOES NOT FIT" in line for line in client.sections["cost"]["text"])
 
     roomy = _client_plan()
-    roomy.platform = _plan(_aws_pools(10), role="platform")
-    cost.analyze(roomy)
-    assert not [f for f in roomy.findings if f.check == "capacity"]
+    roomy.platform = _plan(_aws_pools(10, min_apps=4), role="platform")
+    _scheduled(roomy)
+    assert not [f for f in roomy.findings if f.check == "scheduling" and f.severity == "error"]
     assert roomy.sections["cost"]["data"]["capacity"]["fits"] is True
 
 
 def test_capacity_flags_a_pod_larger_than_any_node():
     big = _plan([_k8s("Deployment", "huge", {"replicas": 1, **_pod("6", "8Gi", "6", "8Gi")})])
-    big.platform = _plan(_aws_pools(50), role="platform")
-    cost.analyze(big)
-    assert any("more than any eligible node" in f.message for f in big.findings)
+    big.platform = _plan(_aws_pools(50, min_apps=50), role="platform")
+    _scheduled(big)
+    assert any("Deployment acme-production/huge: 1 of 1 pod(s) cannot be scheduled" in f.message and "too full" in f.message
+               for f in big.findings)
 
 
 def test_unknown_pools_are_not_checked_and_raise_no_finding():
     p = _client_plan()
     p.platform = _plan([], role="platform")
-    cost.analyze(p)
+    _scheduled(p)
     assert not p.findings
     assert p.sections["cost"]["data"]["capacity"]["checked"] is False
 
@@ -397,6 +410,6 @@ def test_existing_cluster_nodes_from_config_are_checked_but_not_priced():
     assert (pool.cpu, pool.memory_gib, pool.max_nodes, pool.cloud) == (4, 16, 1, "existing")
     client = _client_plan()
     client.platform = plat
-    cost.analyze(client)
-    assert any(f.check == "capacity" for f in client.findings)  # 6.65 CPU at max > one node of ~3.9 allocatable
+    _scheduled(client)
+    assert any(f.check == "scheduling" for f in client.findings)  # 3 anti-affine mongod members > one node
     assert all(i["monthly"] is None for i in client.sections["cost"]["data"]["monthly"]["items"])

@@ -288,6 +288,14 @@ def route(parent: dict) -> list[Resource]:
                  "rules": [{"backendRefs": [{"name": "web", "port": 7500}]}]}})]
 
 
+def listener_set(ns: str, parent: dict) -> Resource:
+    return res("kubernetes:gateway.networking.k8s.io/v1:ListenerSet", "ls", {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "ListenerSet",
+        "metadata": {"name": "demo-prod", "namespace": ns, "labels": LABELS},
+        "spec": {"parentRef": parent, "listeners": [{"name": "web", "protocol": "HTTPS", "port": 443,
+                                                     "hostname": "api.demo.example.com"}]}})
+
+
 def service(type_: str, ns: str = "demo-prod") -> list[Resource]:
     return [k8s_provider(), res("kubernetes:core/v1:Service", "web-svc", {
         "apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns, "labels": LABELS},
@@ -352,6 +360,9 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
                                         lambda: [k8s_provider(), namespace(**{"pod-security.kubernetes.io/warn": "baseline"})]),
     "k8s-route-shared-gateway": (lambda: route({"name": "shared-gateway", "namespace": "envoy-gateway-system", "sectionName": "https"}),
                                  lambda: route({"name": "my-gateway", "namespace": "demo-prod"})),
+    "k8s-listenerset-shared-gateway": (
+        lambda: [k8s_provider(), listener_set("envoy-gateway-system", {"name": "shared-gateway"})],
+        lambda: [k8s_provider(), listener_set("demo-prod", {"name": "shared-gateway", "namespace": "envoy-gateway-system"})]),
     "k8s-gateway-in-gateway-namespace": (
         lambda: [k8s_provider(), res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "shared-gateway", "namespace": "envoy-gateway-system", "labels": LABELS}})],
         lambda: [k8s_provider(), res("kubernetes:gateway.networking.k8s.io/v1:Gateway", "gw", {"metadata": {"name": "mine", "namespace": "demo-prod", "labels": LABELS}})]),

@@ -99,9 +99,14 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
 
     resolve_mode(client, contract)  # e.g. `objectStorage.mode: cloud` on an existing cluster
     # --- end client-data ---
+    from .routes import check_challenge
+
+    check_challenge(client, contract)  # e.g. `certificates.challenge: dns01-cname` on an HTTP-01-only platform
     env = ClientEnvironment(f"{client.name}-{client.environment.value}", client, contract,
                             kubeconfig=pulumi.Output.secret(ref.require_output("kubeconfig")))
     pulumi.export("namespace", env.namespace_name)
     pulumi.export("hostnames", sorted({r.hostname for r in env.apps.routes}))
     pulumi.export("backupCoverage", env.backups.coverage)
+    # What the client creates in its own DNS for hostnames outside the platform's domains.
+    pulumi.export("dnsRecords", env.routes.dns_records)
     return env

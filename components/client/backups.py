@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 import pulumi
+import yaml
 import pulumi_kubernetes as k8s
 
 from lfh.config import names
@@ -46,7 +47,8 @@ DRILL_EXCLUDED = [
     "perconaservermongodbrestores.psmdb.percona.com",
 ]
 
-#: Velero resource modifiers applied while restoring the copy (values are raw JSON):
+#: Velero resource modifiers applied while restoring the copy (each `value` is JSON text; Velero quotes
+#: anything that is not a number, boolean, null, object or array: internal/resourcemodifiers/json_patch.go):
 #: - the copy's MongoDB must not write backups or oplog slices into the client's backup location;
 #: - app Deployments start at 0 replicas: their restored Secrets point at the original namespace's
 #:   services (NetworkPolicies block that anyway), and the drill proves the *data* comes back.
@@ -77,6 +79,42 @@ resourceModifierRules:
     path: /spec/replicas
     value: "0"
 """
+#: CPU the copy's single mongod / Typesense node requests: it only has to start and answer, and it
+#: must fit next to production on the platform's nodes (the scheduling check places it there).
+DRILL_MONGOD_CPU = "250m"
+DRILL_TYPESENSE_CPU = "100m"
+
+
+def drill_modifiers(ctx: ClientContext) -> str:
+    """DRILL_MODIFIERS plus the rules that shrink the copy to one member of each data service.
+
+    The copy proves the data restores; a replica set or Raft quorum of it would double the db pool
+    every week. MongoDB: one member (the operator's `unsafeFlags.replsetSize`), no anti-affinity.
+    Typesense: one node whose peer list names its own pod by the namespace-relative name (the
+    restored list names the original namespace's pods, which the copy must never join).
+    """
+    doc = yaml.safe_load(DRILL_MODIFIERS)
+    rules = doc["resourceModifierRules"]
+    mongodb = rules[0]["patches"]
+    if ctx.config.mongodb.members > 1:
+        mongodb += [{"operation": "replace", "path": "/spec/replsets/0/size", "value": "1"},
+                    {"operation": "add", "path": "/spec/unsafeFlags", "value": json.dumps({"replsetSize": True})},
+                    {"operation": "replace", "path": "/spec/replsets/0/affinity/antiAffinityTopologyKey", "value": "none"}]
+    mongodb.append({"operation": "replace", "path": "/spec/replsets/0/resources/requests/cpu", "value": DRILL_MONGOD_CPU})
+    search = ctx.config.search
+    if search.enabled:
+        from .search import NAME, NODES_CONFIG, local_nodes_line
+
+        patches = [{"operation": "replace", "path": "/spec/template/spec/containers/0/resources/requests/cpu",
+                    "value": DRILL_TYPESENSE_CPU}]
+        if search.replicas > 1:
+            patches.insert(0, {"operation": "replace", "path": "/spec/replicas", "value": "1"})
+        rules.append({"conditions": {"groupResource": "statefulsets.apps", "resourceNameRegex": f"^{NAME}$"},
+                      "patches": patches})
+        rules.append({"conditions": {"groupResource": "configmaps", "resourceNameRegex": f"^{NODES_CONFIG}$"},
+                      "patches": [{"operation": "replace", "path": "/data/nodes", "value": local_nodes_line(1)}]})
+    return yaml.safe_dump(doc, sort_keys=False)
+
 
 DRILL_SCRIPT = r"""#!/bin/bash
 # Restore drill: newest completed daily backup -> throwaway namespace -> checks -> record -> delete.
@@ -288,7 +326,7 @@ class Backups(pulumi.ComponentResource):
                                     "notCovered": "; ".join(self.coverage["notCovered"])},
                               opts=o(ignore_changes=["data"]))
         KubeObject(f"{name}-drill-modifiers", "v1", "ConfigMap", metadata=meta(f"{drill}-modifiers", velero_ns, labels=lbl),
-                              data={"modifiers.yaml": DRILL_MODIFIERS}, opts=o())
+                              data={"modifiers.yaml": drill_modifiers(ctx)}, opts=o())
         script = KubeObject(f"{name}-drill-script", "v1", "ConfigMap", metadata=meta(f"{drill}-script", velero_ns, labels=lbl),
                                        data={"drill.sh": DRILL_SCRIPT}, opts=o())
         env = {

@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from lfh.config import ClientConfig
 
-from ..platform.contract import PlatformContract
+from ..platform.contract import PlatformContract, pool_placement
 
 #: Roles a workload may accept traffic from (``Workload.ingress_from``).
 FROM_GATEWAY = "gateway"        # the shared Gateway's namespace (routed ports only)
@@ -63,6 +63,9 @@ class AppWiring:
     secret_data: dict[str, str] = field(default_factory=dict)
     #: Workload names the app must be allowed to reach.
     egress_to: list[str] = field(default_factory=list)
+    #: Files from Secrets the app mounts read-only: {directory: (Secret name, [keys])}, e.g. a CA
+    #: that a connection string names.
+    secret_files: dict[str, tuple[str, list[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,6 +102,11 @@ class ClientContext:
     @property
     def is_production(self) -> bool:
         return self.config.environment.is_production
+
+    def placement(self, pool: str = "db") -> dict[str, Any]:
+        """`nodeSelector`/`tolerations` of a node pool from the platform contract's scheduling data
+        ({} when the platform has none: an existing cluster schedules anywhere). Data services use `db`."""
+        return pool_placement(self.platform.scheduling, pool)
 
     @property
     def secret_prefix(self) -> str:

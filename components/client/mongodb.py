@@ -26,6 +26,11 @@ REPLSET = "rs0"
 PORT = 27017
 OPERATOR_RELEASE = "psmdb-operator"
 OPERATOR_IMAGE_TAG = "1.22.0"
+#: The operator's server-certificate Secret (`secrets.ssl`): `tls.crt`, `tls.key` and `ca.crt`.
+TLS_SECRET = f"{CLUSTER}-ssl"
+CA_KEY = "ca.crt"
+#: Where apps mount the MongoDB CA (the connection string's `tlsCAFile`).
+CA_DIR = "/etc/lfh/mongodb-ca"
 BACKUP_IMAGE = "percona/percona-backup-mongodb:2.12.0"
 #: The backup-agent sidecar (pbm-agent) on every member: Percona's example in the operator's cr.yaml /
 #: psmdb-db values.yaml (`backup.resources`: requests 300m / 1G, limit 1.2G) — it streams logical
@@ -162,19 +167,25 @@ class MongoDB(pulumi.ComponentResource):
         )
         waits.append(self.service_account)
 
-        issuer = ctx.platform.issuers.get("internal")
         tls: dict[str, Any] = {
-            # Members authenticate and replicate over TLS; apps inside the namespace may still use
-            # plain TCP (NetworkPolicy-restricted) until `tlsMode: requireTLS`.
+            # `requireTLS` (default): members and every client connect over TLS only (the seed's data
+            # zone is "TLS + auth"); `preferTLS` is the explicit, weaker choice that admits plain TCP.
             "mode": cfg.tls_mode,
             "certValidityDuration": "2160h",
         }
-        if issuer:
-            tls["issuerConf"] = {"name": issuer, "kind": "ClusterIssuer", "group": "cert-manager.io"}
+        # No `issuerConf`: the operator's own cert-manager integration issues `<cluster>-ssl` and
+        # `<cluster>-ssl-internal` from a CA of this cluster alone (a self-signed Issuer + CA Certificate
+        # in this namespace; percona-server-mongodb-operator v1.22.0 pkg/controller/perconaservermongodb/
+        # ssl.go applyCertManagerCertificates). The apps trust that CA only, so no certificate issued
+        # for anything else on the platform can impersonate this database. (With `issuerConf` the
+        # operator still creates that CA chain, plus a namespaced Issuer named like the ClusterIssuer:
+        # pkg/psmdb/tls/certmanager.go ApplyIssuer.)
 
         replset: dict[str, Any] = {
             "name": REPLSET,
             "size": cfg.members,
+            # The db pool (tainted `lfh.io/pool=db:NoSchedule`): its nodes are sized for mongod.
+            **ctx.placement("db"),
             "serviceAccountName": self.service_account_name,
             "affinity": {"antiAffinityTopologyKey": "kubernetes.io/hostname" if cfg.members > 1 else "none"},
             "topologySpreadConstraints": [{
@@ -223,7 +234,8 @@ class MongoDB(pulumi.ComponentResource):
             # Pinned image: the operator must not upgrade MongoDB on its own.
             "upgradeOptions": {"apply": "disabled", "setFCV": False},
             "updateStrategy": "SmartUpdate",
-            "secrets": {"users": users_secret, "encryptionKey": key_secret},
+            "secrets": {"users": users_secret, "encryptionKey": key_secret, "ssl": TLS_SECRET,
+                        "sslInternal": f"{TLS_SECRET}-internal"},
             "tls": tls,
             "initContainerSecurityContext": _RESTRICTED_CONTAINER,
             "replsets": [replset],
@@ -273,13 +285,17 @@ class MongoDB(pulumi.ComponentResource):
         self.register_outputs({"host": self.service_host, "members": cfg.members})
 
     def uri_template(self, database: str, password_key: str) -> str:
+        # TLS always, verified against this cluster's CA (mounted by the apps, see wiring_for); the
+        # host is the replset Service, whose names the server certificate carries (GetCertificateSans).
         return (f"mongodb://{database}:{{{{ .{password_key} }}}}@{self.service_host}:{PORT}/{database}"
-                f"?replicaSet={REPLSET}&authSource=admin")
+                f"?replicaSet={REPLSET}&authSource=admin&tls=true&tlsCAFile={CA_DIR}/{CA_KEY}")
 
     def wiring_for(self, database: str) -> AppWiring:
-        """MONGO_URI for ``database``'s app user (never root)."""
+        """MONGO_URI for ``database``'s app user (never root), and the CA file it names."""
         return AppWiring(
             secret_env={"MONGO_URI": self.uri_template(database, "mongoPassword")},
             secret_data={"mongoPassword": self.secrets.remote_key(mongodb_app_password_key(database))},
             egress_to=["mongodb"],
+            # Only `ca.crt` of the operator's TLS Secret is projected into the pod (not the server key).
+            secret_files={CA_DIR: (TLS_SECRET, [CA_KEY])},
         )

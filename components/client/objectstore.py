@@ -208,6 +208,9 @@ class ObjectStorage(pulumi.ComponentResource):
             "networkPolicy": {"enabled": False},
             "podDisruptionBudget": {"enabled": distributed, "maxUnavailable": 1},
             "serviceAccount": {"create": True, "name": MINIO_RELEASE},
+            # MinIO servers are a data service: on the db pool (chart 5.4.0 statefulset.yaml/deployment.yaml
+            # render `.Values.nodeSelector` and `.Values.tolerations` into the server pods only).
+            **ctx.placement("db"),
         }
         self.release = HelmRelease(f"{name}-minio", {
             "name": MINIO_RELEASE,

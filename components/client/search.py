@@ -21,6 +21,7 @@ from .secrets import TYPESENSE_API_KEY, ClientSecrets
 
 NAME = names.SEARCH_NAME
 PEERS_SERVICE = "typesense-peers"
+NODES_CONFIG = f"{NAME}-nodes"
 API_PORT = 8108
 PEERING_PORT = 8107
 IMAGE = "typesense/typesense"
@@ -34,8 +35,13 @@ def nodes_line(namespace: str, replicas: int) -> str:
     hosts = [f"{NAME}-{i}.{PEERS_SERVICE}.{namespace}.svc.cluster.local" for i in range(replicas)]
     if any(len(h) > MAX_PEER_HOSTNAME for h in hosts):
         # Typesense drops longer names; the namespace-relative name resolves through the pod's search path.
-        hosts = [f"{NAME}-{i}.{PEERS_SERVICE}" for i in range(replicas)]
+        return local_nodes_line(replicas)
     return ",".join(f"{h}:{PEERING_PORT}:{API_PORT}" for h in hosts)
+
+
+def local_nodes_line(replicas: int) -> str:
+    """The `--nodes` file with namespace-relative names (they resolve in whatever namespace the pods run)."""
+    return ",".join(f"{NAME}-{i}.{PEERS_SERVICE}:{PEERING_PORT}:{API_PORT}" for i in range(replicas))
 
 
 class Search(pulumi.ComponentResource):
@@ -65,7 +71,7 @@ class Search(pulumi.ComponentResource):
 
         nodes = nodes_line(ns, cfg.replicas)
         self.nodes_config = KubeObject(
-            f"{name}-nodes", "v1", "ConfigMap", metadata=meta(f"{NAME}-nodes", ns, labels=lbl),
+            f"{name}-nodes", "v1", "ConfigMap", metadata=meta(NODES_CONFIG, ns, labels=lbl),
             data={"nodes": nodes}, opts=opts_ns)
         self.peers = KubeObject(
             f"{name}-peers", "v1", "Service",
@@ -117,6 +123,8 @@ class Search(pulumi.ComponentResource):
                                             "fsGroupChangePolicy": "OnRootMismatch",
                                             "seccompProfile": {"type": "RuntimeDefault"}},
                         "affinity": affinity,
+                        # A data service: on the db pool (its taint tolerated, its label selected).
+                        **ctx.placement("db"),
                         "terminationGracePeriodSeconds": 60,
                         "containers": [{
                             "name": NAME,
@@ -152,7 +160,7 @@ class Search(pulumi.ComponentResource):
                                              {"name": "nodes", "mountPath": "/etc/typesense", "readOnly": True},
                                              {"name": "tmp", "mountPath": "/tmp"}],
                         }],
-                        "volumes": [{"name": "nodes", "configMap": {"name": f"{NAME}-nodes"}},
+                        "volumes": [{"name": "nodes", "configMap": {"name": NODES_CONFIG}},
                                     {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}],
                     },
                 },

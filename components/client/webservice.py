@@ -208,11 +208,13 @@ class WebService(pulumi.ComponentResource):
         secret_env: dict[str, str] = {}
         secret_data: dict[str, str] = {}
         egress = list(a.egress_to)
+        secret_files: dict[str, tuple[str, list[str]]] = {}
         for w in a.wiring:
             plain_env.update(w.env)
             secret_env.update(w.secret_env)
             secret_data.update(w.secret_data)
             egress += [t for t in w.egress_to if t not in egress]
+            secret_files.update(w.secret_files)
         plain_env.update(a.env)
         clash = sorted(set(plain_env) & set(secret_env))
         if clash:
@@ -258,6 +260,12 @@ class WebService(pulumi.ComponentResource):
         scratch = sorted(set(a.scratch_dirs) | {"/tmp"})
         volumes = [{"name": _vol(d), "emptyDir": {"sizeLimit": "1Gi"}} for d in scratch]
         mounts = [{"name": _vol(d), "mountPath": d} for d in scratch]
+        for directory, (secret, keys) in sorted(secret_files.items()):
+            # Only the named keys (e.g. a CA), read-only: never a Secret's private key.
+            vol = "files" + directory.replace("/", "-").rstrip("-")
+            volumes.append({"name": vol, "secret": {
+                "secretName": secret, "items": [{"key": k, "path": k} for k in keys], "defaultMode": 0o444}})
+            mounts.append({"name": vol, "mountPath": directory, "readOnly": True})
         ref = image_ref(a.image, a.tag)
         pod_security = pod_security_context(a.run_as_user, a.run_as_group, a.fs_group)
         self.extra_workloads: list[Workload] = []

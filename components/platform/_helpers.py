@@ -10,6 +10,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import Resources
 
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
+from .contract import pool_placement
 
 PodSecurityLevel = Literal["restricted", "baseline", "privileged"]
 
@@ -144,13 +145,7 @@ def identity(cluster: Any, addon: str, namespace: str, service_account: str) -> 
 def placement(cluster: Any, pool: str = "system") -> dict[str, Any]:
     """`nodeSelector`/`tolerations` for a node pool from the cluster contract ({} when it has none:
     existing clusters schedule anywhere)."""
-    entry = (cluster.scheduling or {}).get(pool) or {}
-    out: dict[str, Any] = {}
-    if entry.get("nodeSelector"):
-        out["nodeSelector"] = dict(entry["nodeSelector"])
-    if entry.get("tolerations"):
-        out["tolerations"] = [dict(t) for t in entry["tolerations"]]
-    return out
+    return pool_placement(cluster.scheduling, pool)
 
 
 def every_pool_tolerations(cluster: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from lfh.config.platform import CertificatesConfig
 
 from ..cluster.contract import ClusterContract
 from ._helpers import custom_resource, identity as addon_identity, namespace, place_by_affinity, placement, release, resources
+from .contract import ACME_CHALLENGE_LABEL, DNS01_CNAME
 from .gateway import Gateway
 from .network import (
     CONTROL_PLANE,
@@ -121,24 +122,16 @@ class Certificates(pulumi.ComponentResource):
         crd = [self.release]
 
         self.issuers: dict[str, k8s.apiextensions.CustomResource] = {}
+        #: Zone that CNAME-delegated DNS-01 challenges of client domains land in ("" = not offered).
+        self.delegation_zone = ""
+        solvers = self._acme_solvers(cfg, gateway, dns01_solver if solver_kind == "dns01" else None)
         for issuer, server in ACME.items():
-            if solver_kind == "dns01" and dns01_solver:
-                # The contract may bring a whole solver entry ({selector, dns01}) or just the dns01 block.
-                solver: dict[str, Any] = dict(dns01_solver) if "dns01" in dns01_solver else {"dns01": dns01_solver}
-                if cfg.dns_zones:
-                    solver["selector"] = {"dnsZones": list(cfg.dns_zones)}
-            else:
-                # HTTP-01 through the shared Gateway's plain-HTTP listener (its own name: merged
-                # listeners broke HTTP-01 before).
-                solver = {"http01": {"gatewayHTTPRoute": {"parentRefs": [{
-                    "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway.ref.name,
-                    "namespace": gateway.ref.namespace, "sectionName": "http"}]}}}
             self.issuers[issuer] = custom_resource(
                 self, p, issuer, api_version=CM_API, kind="ClusterIssuer", name=issuer, component="certificates",
                 depends_on=crd, spec={"acme": {
                     "server": server, "email": cfg.acme_email,
                     "privateKeySecretRef": {"name": f"{issuer}-account-key"},
-                    "solvers": [solver]}})
+                    "solvers": solvers}})
 
         # Internal TLS: a self-signed root that only signs our CA, and a CA issuer for in-cluster certs.
         self.issuers[SELF_SIGNED] = custom_resource(
@@ -174,6 +167,39 @@ class Certificates(pulumi.ComponentResource):
                     "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"},
                     "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": cfg.public_issuer}}))
         self.register_outputs({"public": cfg.public_issuer, "internal": INTERNAL_CA})
+
+    def _acme_solvers(self, cfg: CertificatesConfig, gateway: Gateway,
+                      dns01_solver: Optional[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The ACME solvers, in cert-manager's selection order (cert-manager v1.21.1
+        pkg/util/solverpicker/solverpicker.go: a `dnsNames` match beats a `dnsZones` match, the longest
+        zone wins, then the most `matchLabels`; a solver without selector is the lowest-priority default;
+        a wildcard name is offered DNS-01 only, so HTTP-01 solvers never see it):
+
+        1. DNS-01 through the cloud DNS, for the platform's zones (its wildcard certificates);
+        2. DNS-01 following a CNAME (`cnameStrategy: Follow`) for Certificates labelled
+           `lfh.io/acme-challenge: dns01-cname`: a client on its own domain delegates
+           `_acme-challenge.<host>` to a name in the platform's zone and can issue before its traffic
+           moves (or for a wildcard);
+        3. HTTP-01 through the shared Gateway's plain-HTTP listener for every other name (a client's
+           own domain whose hosts point at the Gateway). The challenge route is created in the
+           Certificate's namespace, so client Certificates live in the gateway namespace, which is the
+           only namespace that listener admits routes from.
+        """
+        http01 = {"http01": {"gatewayHTTPRoute": {"parentRefs": [{
+            "group": "gateway.networking.k8s.io", "kind": "Gateway", "name": gateway.ref.name,
+            "namespace": gateway.ref.namespace, "sectionName": gateway.ref.http_listener}]}}}
+        if not dns01_solver:
+            return [http01]
+        # The contract may bring a whole solver entry ({selector, dns01}) or just the dns01 block.
+        zone_solver: dict[str, Any] = dict(dns01_solver) if "dns01" in dns01_solver else {"dns01": dns01_solver}
+        zones = list(cfg.dns_zones) or list((zone_solver.get("selector") or {}).get("dnsZones") or []) \
+            or [lst.domain for lst in gateway.plan.listeners]
+        # Always zone-scoped: a DNS-01 solver without selector would take every name, HTTP-01 none.
+        zone_solver["selector"] = {"dnsZones": zones}
+        self.delegation_zone = zones[0]
+        delegated = {"selector": {"matchLabels": {ACME_CHALLENGE_LABEL: DNS01_CNAME}},
+                     "dns01": {**zone_solver["dns01"], "cnameStrategy": "Follow"}}
+        return [zone_solver, delegated, http01]
 
     def internal_certificate(self, parent: pulumi.Resource, provider: pulumi.ProviderResource, suffix: str, *,
                              name: str, namespace: str, dns_names: list[str],

@@ -12,6 +12,11 @@ from lfh.config.base import camel
 
 #: Label a namespace must carry for the shared Gateway to accept its routes.
 CLIENT_NAMESPACE_LABEL = "lfh.io/client-namespace"
+#: Certificate label (value DNS01_CNAME) that selects the platform ACME issuers' CNAME-delegated
+#: DNS-01 solver; the delegated record of `_acme-challenge.<host>` is `<host>.<DELEGATION_LABEL>.<zone>`.
+ACME_CHALLENGE_LABEL = "lfh.io/acme-challenge"
+DNS01_CNAME = "dns01-cname"
+DELEGATION_LABEL = "lfh-acme"
 
 
 @dataclass
@@ -60,6 +65,9 @@ class PlatformContract:
     monitoring: dict[str, Any] = field(default_factory=dict)
     #: Argo CD: `namespace`.
     gitops: dict[str, Any] = field(default_factory=dict)
+    #: Where to schedule by node pool, from the cluster contract: `{"system"|"apps"|"db": {"nodeSelector":
+    #: {…}, "tolerations": […]}}` (empty on existing clusters: schedule anywhere). Data services use `db`.
+    scheduling: dict[str, Any] = field(default_factory=dict)
 
     def to_outputs(self) -> dict[str, Any]:
         """camelCase keys for `pulumi.export`."""
@@ -75,6 +83,17 @@ class PlatformContract:
         gw = data.pop("gateway", None) or {}
         gateway = GatewayRef(**{_snake(k): v for k, v in gw.items() if _snake(k) in GatewayRef.__dataclass_fields__})
         return cls(gateway=gateway, **data)
+
+
+def pool_placement(scheduling: dict[str, Any] | None, pool: str) -> dict[str, Any]:
+    """`nodeSelector`/`tolerations` for a node pool from scheduling data ({} when there is none)."""
+    entry = (scheduling or {}).get(pool) or {}
+    out: dict[str, Any] = {}
+    if entry.get("nodeSelector"):
+        out["nodeSelector"] = dict(entry["nodeSelector"])
+    if entry.get("tolerations"):
+        out["tolerations"] = [dict(t) for t in entry["tolerations"]]
+    return out
 
 
 def export(contract: PlatformContract, kubeconfig: pulumi.Output[str]) -> None:

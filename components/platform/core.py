@@ -108,9 +108,12 @@ class CorePlatform(pulumi.ComponentResource):
                 "archivePrefix": b.archive_prefix, "kmsKeyId": b.kms_key_id,
             },
             issuers={"public": self.certificates.public_issuer, "internal": self.certificates.internal_issuer,
-                     "staging": "letsencrypt-staging"},
+                     "staging": "letsencrypt-staging",
+                     # Zone of CNAME-delegated DNS-01 challenges for client domains ("" = HTTP-01 only).
+                     "dns01DelegationZone": self.certificates.delegation_zone},
             monitoring=(self.monitoring.contract() if self.monitoring else {"enabled": False}),
             gitops={"namespace": ARGOCD_NAMESPACE, "hostname": argocd_host},
+            scheduling={pool: dict(entry) for pool, entry in (cluster.scheduling or {}).items()},
         )
         self.register_outputs({})
 

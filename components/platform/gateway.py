@@ -228,7 +228,15 @@ class Gateway(pulumi.ComponentResource):
         self.gateway = custom_resource(
             self, p, "gateway", api_version=GATEWAY_API, kind="Gateway", name=ref.name, namespace=ns_name,
             component="gateway", depends_on=crd_deps + [self.gateway_class], spec={
-                "gatewayClassName": GATEWAY_CLASS, "listeners": listeners})
+                "gatewayClassName": GATEWAY_CLASS, "listeners": listeners,
+                # Client hostnames outside the platform's domains get their HTTPS listeners from one
+                # ListenerSet per client (Gateway API v1.6.1 standard channel; Envoy Gateway reconciles
+                # ListenerSets unconditionally since v1.8.0, release-notes/v1.8.0.yaml), never from this
+                # Gateway's own list: a Gateway holds at most 64 listeners (CRD maxItems), a ListenerSet
+                # another 64, and a client's listener change edits only its own object. Only ListenerSets
+                # in this namespace attach (`Same`): client stacks put theirs here next to the
+                # Certificates, whose ACME HTTP-01 routes must land in this namespace too (see `http`).
+                "allowedListeners": {"namespaces": {"from": "Same"}}})
 
         gw_target = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": ref.name}
         after_gateway = crd_deps + [self.gateway]

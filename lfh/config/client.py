@@ -167,7 +167,8 @@ class MongoDBConfig(EnvAwareModel):
     backup_schedule: CronExpression = field("0 2 * * *", "Cron schedule of the daily full (logical) backup to the platform bucket.")
     backup_keep: int = field(7, "Daily backups kept in the bucket (PITR covers the time between them).", ge=1, le=365)
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
-        "preferTLS", "Members always use TLS among themselves; `requireTLS` also forces it for app connections (apps then need the CA).")
+        "requireTLS", "`requireTLS`: every connection (members and apps) uses TLS; the apps mount the cluster's CA and name it in "
+                      "their connection string. `preferTLS` (weaker, explicit) also admits plain TCP from other clients.")
     external: Optional[ExternalMongoDBConfig] = field(
         None, "Use a managed database instead of the in-cluster replica set (then the settings above do not apply; "
               "`databases[0]` is the apps' database and backups are the provider's).")
@@ -580,6 +581,15 @@ class NetworkConfig(StrictModel):
     kube_api_cidrs: Annotated[list[Cidr], unique("network")] = field([], "Addresses of the Kubernetes API server; empty: the platform's, else any address on the API ports.")
 
 
+class ClientCertificatesConfig(StrictModel):
+    """TLS certificates for the client's hostnames outside the platform's domains (cert-manager, ACME)."""
+
+    challenge: Literal["http01", "dns01-cname"] = field(
+        "http01", "`http01`: the hostnames' DNS points at the shared Gateway, which answers the challenge (no wildcards). "
+                  "`dns01-cname`: each `_acme-challenge.<host>` is a CNAME into the platform's zone (issues before traffic "
+                  "moves; needs a platform with DNS-01). The stack output `dnsRecords` lists the records to create.")
+
+
 class BackupsConfig(StrictModel):
     """Velero schedules for the client namespace and the weekly restore drill."""
 
@@ -633,6 +643,7 @@ class ClientConfig(StrictModel):
     quota: QuotaConfig = field({}, "Namespace ResourceQuota.")
     limit_range: LimitRangeConfig = field({}, "Namespace LimitRange.")
     network: NetworkConfig = field({}, "NetworkPolicy knobs that are not derived from the components.")
+    certificates: ClientCertificatesConfig = field({}, "How certificates for the client's own domain are issued.")
     backups: BackupsConfig = field({}, "Velero schedules and the restore drill.")
     gitops: GitOpsConfig = field({}, "Argo CD AppProject.")
     # ------------------------------------------------------------------- client-apps fields end

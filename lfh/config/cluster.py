@@ -327,14 +327,18 @@ class AwsNodePools(_Model):
     """The three pools: system (platform add-ons), apps, db (stateful data services). Each pool's unset keys keep that pool's defaults."""
 
     DEFAULTS: ClassVar[dict[str, dict[str, object]]] = {
-        "system": {"instanceTypes": ["m6i.large"], "minSize": 2, "maxSize": 3, "labels": {"lfh.io/pool": "system"}, "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]},
+        # 4 vCPU for system and db nodes: the plan's scheduling check places every pod at the pools'
+        # minimum size, and each node first gives Longhorn's instance manager 12 % of its CPU and the
+        # DaemonSets their share; 2-vCPU nodes then hold neither the add-ons (2 nodes) nor a production
+        # client's mongod (1 CPU) + Typesense (0.5 CPU) member per db node plus the restore drill's copy.
+        "system": {"instanceTypes": ["m6i.xlarge"], "minSize": 2, "maxSize": 3, "labels": {"lfh.io/pool": "system"}, "taints": [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NoSchedule"}]},
         "apps": {"instanceTypes": ["m6i.xlarge"], "minSize": 2, "maxSize": 6, "labels": {"lfh.io/pool": "apps"}},
-        "db": {"instanceTypes": ["r6i.large"], "minSize": 3, "maxSize": 6, "labels": {"lfh.io/pool": "db"}, "taints": [{"key": "lfh.io/pool", "value": "db", "effect": "NoSchedule"}]},
+        "db": {"instanceTypes": ["r6i.xlarge"], "minSize": 3, "maxSize": 6, "labels": {"lfh.io/pool": "db"}, "taints": [{"key": "lfh.io/pool", "value": "db", "effect": "NoSchedule"}]},
     }
 
-    system: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["system"]), "Pool for platform add-ons (default m6i.large, 2–3 nodes, tainted CriticalAddonsOnly).")
+    system: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["system"]), "Pool for platform add-ons (default m6i.xlarge, 2–3 nodes, tainted CriticalAddonsOnly).")
     apps: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["apps"]), "Pool for client applications (default m6i.xlarge, 2–6 nodes).")
-    db: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["db"]), "Pool for databases (default r6i.large, 3–6 nodes, tainted lfh.io/pool=db).")
+    db: AwsNodePool = field(AwsNodePool.model_validate(DEFAULTS["db"]), "Pool for databases (default r6i.xlarge, 3–6 nodes, tainted lfh.io/pool=db).")
 
     @model_validator(mode="before")
     @classmethod

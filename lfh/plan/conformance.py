@@ -48,6 +48,12 @@ EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Standard-channel Gateway API kinds that gateway-api/crds.yaml leaves out (its SOURCE.md: "At v1.6.1
+#: the standard channel also has ListenerSet …"). They are checked against the CRD the envoy-gateway
+#: chart installs: at v1.6.1 config/crd/standard/ and config/crd/experimental/
+#: gateway.networking.k8s.io_listenersets.yaml differ only in the `channel` annotation (same schema).
+STANDARD_NOT_IN_BUNDLE = frozenset({("gateway.networking.k8s.io", "ListenerSet")})
+
 #: At most this many schema findings per object / release (the first ones are the useful ones).
 MAX_FINDINGS_PER_OBJECT = 10
 
@@ -163,10 +169,7 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             res, obj = o, o.obj
             api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
             group, ver = split_api_version(api)
-            crd = index.find(group, kind)
-            if crd is None and group not in GATEWAY_API_GROUPS:
-                # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
-                crd = chart_crds.get((group, kind))
+            crd = _find_crd(index, chart_crds, group, kind)
             if crd is None:
                 where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
                          else "the CRD files charts.yaml lists")
@@ -203,12 +206,40 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     return findings
 
 
+def _find_crd(index: Any, chart_crds: dict[tuple[str, str], Any], group: str, kind: str) -> Any:
+    from .upstream_index import GATEWAY_API_GROUPS
+
+    crd = index.find(group, kind)
+    if crd is None and (group not in GATEWAY_API_GROUPS or (group, kind) in STANDARD_NOT_IN_BUNDLE):
+        # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
+        crd = chart_crds.get((group, kind))
+    return crd
+
+
+def crd_schema(plan: Plan, api_version: str, kind: str) -> Optional[dict[str, Any]]:
+    """The openAPIV3Schema a custom resource is validated against (as ``check_crd_schema`` finds it),
+    or None when neither the upstream CRD files nor the plan's charts have it."""
+    from .upstream_index import cache_dir, split_api_version
+
+    root = upstream_dir()
+    if root is None:
+        return None
+    group, ver = split_api_version(api_version)
+    crd = _find_crd(_crd_index(str(root), str(cache_dir())), _rendered_crds(plan), group, kind)
+    cv = crd.versions.get(ver) if crd is not None else None
+    return cv.schema if cv is not None else None
+
+
 def _rendered_crds(plan: Plan) -> dict[tuple[str, str], Any]:
-    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install."""
+    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install (memoised)."""
     from .render import rendered
     from .upstream_index import Crd, CrdVersion, _crd_record
 
+    cached = plan.__dict__.get("_rendered_crds")
+    if cached is not None:
+        return cached
     out: dict[tuple[str, str], Any] = {}
+    plan.__dict__["_rendered_crds"] = out
     for p in [plan] + ([plan.platform] if plan.platform is not None else []):
         for rel in rendered(p):
             for ro in rel.crds:

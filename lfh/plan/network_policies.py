@@ -416,10 +416,21 @@ def _targets(plan: Plan, objs: list[ClusterObject], crds: list[ClusterObject], p
     envoys = {(p.labels.get("gateway.envoyproxy.io/owning-gateway-namespace"),
                p.labels.get("gateway.envoyproxy.io/owning-gateway-name")): p for p in pods
               if p.labels.get("app.kubernetes.io/managed-by") == "envoy-gateway"}
+    # A route may attach to a ListenerSet, whose listeners the parent Gateway's Envoy pods serve.
+    listener_sets = {(co.namespace, co.name): ((co.obj.get("spec") or {}).get("parentRef") or {}, co.namespace)
+                     for co in objs if co.kind == "ListenerSet"}
+
+    def gateway_of(ref: dict[str, Any], namespace: str) -> tuple[Any, Any]:
+        key = (ref.get("namespace") or namespace, ref.get("name"))
+        if ref.get("kind") == "ListenerSet" and key in listener_sets:
+            parent, ls_ns = listener_sets[key]
+            return (parent.get("namespace") or ls_ns, parent.get("name"))
+        return key
+
     for route in (co for co in objs if co.kind == "HTTPRoute"):
         spec = route.obj.get("spec") or {}
         gws = [envoys[key] for ref in spec.get("parentRefs") or []
-               if (key := (ref.get("namespace") or route.namespace, ref.get("name"))) in envoys]
+               if (key := gateway_of(ref, route.namespace)) in envoys]
         if not gws:
             continue
         for rule in spec.get("rules") or []:

@@ -395,7 +395,8 @@ ROUTE_TYPES = {
 
 @resource_policy(
     "k8s-route-shared-gateway",
-    f"HTTPRoutes attach only to the shared Gateway ({GATEWAY_NAMESPACE}/{GATEWAY_NAME}).",
+    f"HTTPRoutes attach only to the shared Gateway ({GATEWAY_NAMESPACE}/{GATEWAY_NAME}) or to their own client's "
+    f"ListenerSet in its namespace (named like the route's namespace: that client's listeners on the Gateway).",
     domain=D, types=ROUTE_TYPES, severity=HIGH, safeguard="164.312(e)(1)",
     remediation=f"Set `parentRefs: [{{name: {GATEWAY_NAME}, namespace: {GATEWAY_NAMESPACE}}}]` (from the platform contract).",
 )
@@ -407,8 +408,25 @@ def route_shared_gateway(args, report):
     for ref in refs:
         kind = get(ref, "kind", default="Gateway")
         ns = get(ref, "namespace", default=own_ns)
-        if kind != "Gateway" or get(ref, "name") != GATEWAY_NAME or ns != GATEWAY_NAMESPACE:
+        shared = kind == "Gateway" and get(ref, "name") == GATEWAY_NAME
+        own_listeners = kind == "ListenerSet" and get(ref, "name") == own_ns
+        if not (shared or own_listeners) or ns != GATEWAY_NAMESPACE:
             report(f"route {own_ns}/{name_of(args.props, args.name)} attaches to {kind} {ns}/{get(ref, 'name')}")
+
+
+@resource_policy(
+    "k8s-listenerset-shared-gateway",
+    f"ListenerSets live in the gateway namespace ({GATEWAY_NAMESPACE}) and attach only to the shared Gateway.",
+    domain=D, types={"kubernetes:gateway.networking.k8s.io/v1:ListenerSet"}, severity=HIGH, safeguard="164.312(e)(1)",
+    remediation=f"Create the ListenerSet in {GATEWAY_NAMESPACE} with `parentRef: {{name: {GATEWAY_NAME}}}`.",
+)
+def listenerset_shared_gateway(args, report):
+    ns = namespace_of(args.props)
+    parent = get(args.props, "spec", "parentRef") or {}
+    parent_ns = get(parent, "namespace", default=ns)
+    if ns != GATEWAY_NAMESPACE or get(parent, "kind", default="Gateway") != "Gateway" \
+            or get(parent, "name") != GATEWAY_NAME or parent_ns != GATEWAY_NAMESPACE:
+        report(f"ListenerSet {ns}/{name_of(args.props, args.name)} attaches to {parent_ns}/{get(parent, 'name')}")
 
 
 @resource_policy(
@@ -577,6 +595,6 @@ POLICIES = [
     run_as_non_root, no_privilege_escalation, drop_all_capabilities, seccomp, no_privileged, no_host_namespaces,
     no_host_path, no_host_ports, requests_limits, image_pinned, image_registry, probes, dedicated_sa,
     read_only_root, no_plaintext_secret_env, service_exposure, namespace_pss, client_namespace_restricted,
-    route_shared_gateway, gateway_namespace, networkpolicy_peers, no_default_namespace, helm_exact_version,
+    route_shared_gateway, listenerset_shared_gateway, gateway_namespace, networkpolicy_peers, no_default_namespace, helm_exact_version,
     helm_allowed_repo, production_replicas, production_pdb,
 ]
