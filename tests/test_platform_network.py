@@ -333,3 +333,20 @@ def test_declared_ports_exist_on_the_rendered_pods(plan_of):
                 for port in rule["ports"]:
                     if "endPort" not in port and not pod.host_network:
                         assert port["port"] in numbers, (pol["metadata"]["name"], pod.what, port)
+
+
+@pytest.mark.parametrize("stack", ["platform-aws", "demo-prod"])
+def test_the_gateway_reaches_the_acme_http01_solver_pods_of_every_certificate(plan_of, stack):
+    """Every issuer ends with an HTTP-01 solver through the shared Gateway (client names outside the
+    platform's zones), so cert-manager's solver pods in each Certificate's namespace must be selected and
+    admitted from Envoy on 8089 — on a DNS-01 platform too."""
+    plan = plan_of(stack)
+    assert errors(plan) == []
+    mutated = copy_of(plan)
+    platform = mutated.platform or mutated
+    if mutated.platform is not None:
+        mutated.platform = platform = copy_of(mutated.platform)
+    platform.resources = [r for r in platform.resources if not (
+        r.inputs.get("kind") == "NetworkPolicy" and r.inputs["metadata"]["name"] == "allow-acme-http01-solver")]
+    found = [f.message for f in rechecked(mutated)]
+    assert any("HTTP-01 solver pods" in m for m in found), found

@@ -58,12 +58,12 @@ def network_pods(*, solver: str, gateway_namespace: str) -> list[PodSet]:
         # The DNS-01 self-check asks the zone's authoritative name servers directly, not the cluster
         # DNS (cert-manager docs, "DNS01": `--dns01-recursive-nameservers-only` is off by default).
         controller_out += [Outside((53,), "UDP"), Outside((53,))]
-    else:
-        # The HTTP-01 self-check fetches http://<host>/.well-known/... through the load balancer,
-        # whose address may be internal (private range), or straight from the proxies when
-        # kube-proxy short-cuts the load balancer's IP.
-        controller_out += [Outside((80,), include_private=True),
-                           To(f"{gateway_namespace}/envoy", ("http",))]
+    # Every issuer ends with an HTTP-01 solver for names outside the platform's zones (clients on their
+    # own domains; Certificates.solvers), so the HTTP-01 self-check always needs its way: it fetches
+    # http://<host>/.well-known/... through the load balancer, whose address may be internal (private
+    # range), or straight from the proxies when kube-proxy short-cuts the load balancer's IP.
+    controller_out += [Outside((80,), include_private=True),
+                       To(f"{gateway_namespace}/envoy", ("http",))]
     return [
         PodSet("controller", NAMESPACE, pods("controller", "cert-manager"), ports=(metrics,),
                connects_to=tuple(controller_out)),

@@ -35,7 +35,8 @@ def platform_network(platform: PlatformConfig, cluster: ClusterContract, ref: Ga
     solver = acme_solver(platform.certificates, dns01)
     pod_sets: list[PodSet] = [
         *secrets.network_pods(),
-        *gateway.network_pods(ref, http01=solver == "http01"),
+        # Every ACME issuer has an HTTP-01 solver (for client names outside the platform's zones).
+        *gateway.network_pods(ref, http01=True),
         *certificates.network_pods(solver=solver, gateway_namespace=ref.namespace),
         *([] if platform.storage.use_cluster_storage_class else storage.network_pods()),
         *gitops.network_pods(platform.gitops),

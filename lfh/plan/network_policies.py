@@ -137,6 +137,38 @@ def _operator_pods(objs: list[ClusterObject], own_urns: set[str]) -> list[Pod]:
                             for lst in spec.get("listeners") or [] if "port" in lst}) + [("metrics", 19001, "TCP")]
             out.append(Pod(ns, labels, ports, f"Envoy pods of Gateway {co.namespace}/{co.name} (started by Envoy Gateway "
                            f"in namespace {ns})", co.urn, own))
+    for cert, _gateways in _http01_certificates(objs):
+        # cert-manager starts a solver pod per challenge in the Certificate's namespace, labelled
+        # `acme.cert-manager.io/http01-solver: "true"`, listening on 8089 (`http`), and routes the
+        # challenge path to it through the Gateway (cert-manager v1.21 pkg/issuer/acme/http/pod.go).
+        if not any(p.namespace == cert.namespace and p.labels == ACME_SOLVER_LABELS for p in out):
+            out.append(Pod(cert.namespace, dict(ACME_SOLVER_LABELS), [("http", ACME_SOLVER_PORT, "TCP")],
+                           f"cert-manager's HTTP-01 solver pods (namespace {cert.namespace}, started for "
+                           f"Certificate {cert.namespace}/{cert.name})", cert.urn, cert.urn in own_urns))
+    return out
+
+
+ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
+ACME_SOLVER_PORT = 8089
+
+
+def _http01_certificates(objs: list[ClusterObject]) -> list[tuple[ClusterObject, list[tuple[str, str]]]]:
+    """Certificates whose issuer has an HTTP-01 solver through a Gateway, with that solver's Gateways."""
+    issuers = {(co.kind, co.namespace if co.kind == "Issuer" else "", co.name): co for co in objs
+               if co.kind in ("ClusterIssuer", "Issuer") and co.obj.get("apiVersion", "").startswith("cert-manager.io/")}
+    out = []
+    for cert in objs:
+        if cert.kind != "Certificate" or not cert.obj.get("apiVersion", "").startswith("cert-manager.io/"):
+            continue
+        ref = (cert.obj.get("spec") or {}).get("issuerRef") or {}
+        kind = ref.get("kind") or "Issuer"
+        issuer = issuers.get((kind, cert.namespace if kind == "Issuer" else "", ref.get("name")))
+        solvers = (((issuer.obj.get("spec") or {}).get("acme") or {}).get("solvers") or []) if issuer else []
+        gateways = [(p.get("namespace") or cert.namespace, p.get("name"))
+                    for s in solvers for p in ((s.get("http01") or {}).get("gatewayHTTPRoute") or {}).get("parentRefs") or []
+                    if p.get("kind", "Gateway") == "Gateway"]
+        if gateways:
+            out.append((cert, gateways))
     return out
 
 
@@ -443,6 +475,15 @@ def _targets(plan: Plan, objs: list[ClusterObject], crds: list[ClusterObject], p
                 from_service(svc, {ref.get("port")}, "gateway",
                              f"HTTPRoute {route.namespace}/{route.name}", route.urn, route.urn in own_urns,
                              [(Endpoint.of(g, "the shared Gateway's Envoy pods"), g) for g in gws])
+
+    # ACME HTTP-01 challenges: the Gateway's Envoy pods reach cert-manager's solver pods.
+    for cert, gateways in _http01_certificates(objs):
+        solver = next((p for p in pods if p.namespace == cert.namespace and p.labels == ACME_SOLVER_LABELS), None)
+        gws = [envoys[g] for g in gateways if g in envoys]
+        if solver is not None and gws:
+            out.append(Target(solver, ACME_SOLVER_PORT, "TCP", "gateway",
+                              f"the ACME HTTP-01 challenges of Certificate {cert.namespace}/{cert.name}", cert.urn,
+                              cert.urn in own_urns, [(Endpoint.of(g, "the shared Gateway's Envoy pods"), g) for g in gws]))
 
     # ServiceMonitors / PodMonitors: the Prometheus pods whose selectors pick them
     proms = [(co, p) for co in objs if co.kind == "Prometheus"
