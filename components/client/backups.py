@@ -17,6 +17,8 @@ import json
 import pulumi
 import pulumi_kubernetes as k8s
 
+from lfh.names import fit
+
 from ..k8s import KubeObject, child_opts, labels, meta
 from .contract import TO_KUBE_API, ClientContext, Workload
 from .network import isolated_policy, settings_for
@@ -190,8 +192,9 @@ class Backups(pulumi.ComponentResource):
     def _drill(self, name: str, ctx: ClientContext, velero_ns: str) -> None:
         ns = ctx.namespace
         cfg = ctx.config.backups
-        drill = f"restore-drill-{ns}"
-        drill_ns = f"{ns}-drill"[:63]
+        # The CronJob's name is at most 52 characters (its Jobs append 11); the rest share it.
+        drill = fit(f"restore-drill-{ns}", 52)
+        drill_ns = fit(f"{ns}-drill", 63)
         lbl = labels(drill, client=ctx.config.name, environment=ctx.environment, component="restore-drill")
         deps = [ctx.namespace_resource]
         o = lambda depends_on=None, **kw: child_opts(self, ctx.provider, depends_on=depends_on or deps, **kw)  # noqa: E731

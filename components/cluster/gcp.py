@@ -9,6 +9,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from lfh.config import PlatformConfig
+from lfh.names import join
 from lfh.config.cluster import GcpCluster as GcpClusterConfig
 from lfh.config.cluster import GcpNodePool
 
@@ -253,7 +254,7 @@ class GkeCluster(pulumi.ComponentResource):
     def _cluster(self) -> None:
         cfg, n = self.cfg, self.name
         self.node_sa = gcp.serviceaccount.Account(
-            f"{n}-nodes-sa", account_id=f"lfh-{self.platform.name[:18]}-nodes", project=self.project,
+            f"{n}-nodes-sa", account_id=join("lfh", self.platform.name, "nodes", limit=30), project=self.project,
             display_name=f"GKE nodes of {self.platform.name}", opts=self._opts(depends_on=self.services))
         node_roles = [
             gcp.projects.IAMMember(f"{n}-nodes-sa-{role.split('/')[-1].replace('.', '-')}", project=self.project, role=role,
@@ -367,7 +368,7 @@ class GkeCluster(pulumi.ComponentResource):
         for addon in wanted:
             ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
             account = gcp.serviceaccount.Account(
-                f"{n}-sa-{addon}", account_id=f"lfh-{self.platform.name[:16]}-{ADDON_SHORT[addon]}"[:30],
+                f"{n}-sa-{addon}", account_id=join("lfh", self.platform.name, ADDON_SHORT[addon], limit=30),
                 project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts(depends_on=self.services))
             # Only this Kubernetes service account may impersonate it.
             gcp.serviceaccount.IAMMember(

@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -19,6 +20,7 @@ from pydantic import (
     ValidationInfo,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 #: Marker the offline plan engine substitutes for `secure:` values (see lfh.config.loader).
 SECRET_PLACEHOLDER_PREFIX = "[secret:"
@@ -98,6 +100,18 @@ def _pinned_tag(value: str) -> str:
 
 ImageTag = Annotated[str, AfterValidator(_pinned_tag)]
 """A pinned image tag (never `latest`) or a `sha256:` digest."""
+
+
+def max_chars(limit: int, why: str) -> BeforeValidator:
+    """A length limit checked before the value's own type (so a 64-character name hears about this limit,
+    not a looser one of its type); ``why`` says what the name becomes part of."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise PydanticCustomError("too_long", "is {length} characters; at most {limit} characters are allowed ({why})",
+                                      {"length": len(value), "limit": limit, "why": why})
+        return value
+
+    return BeforeValidator(check)
 
 
 def secret_value(value: SecretStr | None) -> str | None:

@@ -15,6 +15,7 @@ from .base import (
     Quantity,
     StrictModel,
     field,
+    max_chars,
 )
 
 
@@ -342,10 +343,16 @@ class GitOpsConfig(StrictModel):
 # ======================================================================= client-apps: end
 
 
+#: Longest client name: with the longest environment (`development`) and platform (20) every composed
+#: cloud and Kubernetes name still fits its provider's limit (lfh/plan/cloud_names.py, tests/test_cloud_names.py).
+CLIENT_NAME_MAX = 30
+
+
 class ClientConfig(StrictModel):
     """Everything a client stack file may say under `lfh:client`."""
 
-    name: DnsLabel = field(..., "Client name (DNS label); the stack must be called `<name>-<environment>`.")
+    name: Annotated[DnsLabel, max_chars(CLIENT_NAME_MAX, "it is part of cloud resource, namespace and secret names")] = field(
+        ..., "Client name (DNS label), at most 30 characters (it is part of cloud, namespace and secret names); the stack must be called `<name>-<environment>`.")
     environment: Environment = field(..., "Environment tier: production, staging or development.")
     platform_stack: str = field(..., "Platform stack to deploy onto, as `<org>/lfh/<stack>`.", pattern=r"^[A-Za-z0-9_.-]+/lfh/platform-[a-z0-9-]+$")
     domain: DnsName = field(..., "The client's DNS domain; apps get `api.`, `app.`, `sync.` … under it.")

@@ -17,6 +17,7 @@ from .base import (
     Secret,
     StrictModel,
     field,
+    max_chars,
 )
 from .cluster import ClusterConfig
 
@@ -173,7 +174,8 @@ class MonitoringConfig(EnvAwareModel):
 class PlatformConfig(StrictModel):
     """Everything a platform stack file may say under `lfh:platform`."""
 
-    name: DnsLabel = field(..., "Platform name; the stack must be called `platform-<name>`.")
+    name: Annotated[DnsLabel, max_chars(20, "it is part of cloud resource names: GKE cluster, Key Vault, storage account")] = field(
+        ..., "Platform name, at most 20 characters (it is part of cloud resource names); the stack must be called `platform-<name>`.")
     environment: Environment = field(Environment.production, "Environment tier of the platform; selects defaults.")
     domain: DnsName = field(..., "Base DNS domain of the platform (routes such as `argocd.<domain>`).")
     kubernetes_version: str = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.", pattern=r"^1\.[0-9]{2}$")

@@ -14,6 +14,7 @@ ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
+    "lfh.plan.cloud_names:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
     "lfh.policy_runner:analyze",
