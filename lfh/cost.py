@@ -473,6 +473,16 @@ class NodePool:
     taints: list[dict[str, str]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
     disk_gib: float = 0.0
+    #: A node autoscaler moves the pool between min and max (else it stays at its size).
+    autoscaled: bool = False
+    #: URN of the recorded pool resource ('' for pools from config).
+    urn: str = ""
+
+    @property
+    def capacity_nodes(self) -> int:
+        """Nodes the pool can reach: its maximum when an autoscaler serves it, else its minimum (nothing
+        ever adds the rest)."""
+        return self.max_nodes if self.autoscaled else self.min_nodes
 
     @property
     def known(self) -> bool:
@@ -516,9 +526,31 @@ def _taint(t: Any) -> dict[str, str]:
     return {"key": str(t.get("key", "")), "value": str(t.get("value", "") or ""), "effect": effect}
 
 
+#: The Cluster Autoscaler's flags that make it manage EKS managed node groups (its AWS auto-discovery).
+EKS_AUTOSCALER_FLAGS = ("--cloud-provider=aws", "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                        "k8s.io/cluster-autoscaler/")
+
+
+def eks_autoscaler_clusters(plan: Plan) -> set[str]:
+    """EKS cluster names a Cluster Autoscaler in the plan discovers node groups of (by its flags)."""
+    out: set[str] = set()
+    for _, obj in plan.manifests():
+        if obj.get("kind") != "Deployment":
+            continue
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in spec.get("containers") or []:
+            args = [str(a) for a in [*(c.get("command") or []), *(c.get("args") or [])]]
+            if EKS_AUTOSCALER_FLAGS[0] in args:
+                out.update(a.split(EKS_AUTOSCALER_FLAGS[1], 1)[1] for a in args if a.startswith(EKS_AUTOSCALER_FLAGS[1]))
+    return out
+
+
 def node_pools(plan: Plan) -> list[NodePool]:
-    """The node pools a platform plan records (EKS node groups, AKS agent pools, GKE node pools)."""
+    """The node pools a platform plan records (EKS node groups, AKS agent pools, GKE node pools), each
+    marked autoscaled by what the plan shows: AKS `enableAutoScaling`, a GKE `autoscaling` block, an EKS
+    node group of a cluster whose Cluster Autoscaler discovers it."""
     pools: list[NodePool] = []
+    eks_autoscaled = eks_autoscaler_clusters(plan)
     gke_zones = 1
     for r in plan.resources:
         if r.type == "gcp:container/cluster:Cluster":
@@ -536,18 +568,20 @@ def node_pools(plan: Plan) -> list[NodePool]:
                                   _int(sc.get("minSize"), 0), _int(sc.get("desiredSize"), _int(sc.get("minSize"), 0)),
                                   _int(sc.get("maxSize"), _int(sc.get("desiredSize"), 0)),
                                   [_taint(t) for t in i.get("taints") or []], dict(i.get("labels") or {}),
-                                  float(i.get("diskSize") or 0)))
+                                  float(i.get("diskSize") or 0), autoscaled=str(i.get("clusterName")) in eks_autoscaled,
+                                  urn=r.urn))
         elif r.type.startswith("azure-native:containerservice") and (r.type.endswith(":ManagedCluster") or r.type.endswith(":AgentPool")):
             profiles = i.get("agentPoolProfiles") or [] if r.type.endswith(":ManagedCluster") else [i]
             for p in profiles:
                 vm = str(p.get("vmSize") or "?")
                 cpu, mem = _shape("azure", vm)
                 count = _int(p.get("count"), _int(p.get("minCount"), 1))
+                auto = bool(p.get("enableAutoScaling"))
                 pools.append(NodePool(str(p.get("name") or p.get("agentPoolName") or r.name), "azure", vm, cpu, mem,
-                                      _int(p.get("minCount"), count), count,
-                                      _int(p.get("maxCount"), count) if p.get("enableAutoScaling", True) else count,
+                                      _int(p.get("minCount"), count) if auto else count, count,
+                                      _int(p.get("maxCount"), count) if auto else count,
                                       [_taint(t) for t in p.get("nodeTaints") or []], dict(p.get("nodeLabels") or {}),
-                                      float(p.get("osDiskSizeGB") or 0)))
+                                      float(p.get("osDiskSizeGB") or 0), autoscaled=auto, urn=r.urn))
         elif r.type == "gcp:container/nodePool:NodePool":
             nc = i.get("nodeConfig") or {}
             mt = str(nc.get("machineType") or "e2-medium")
@@ -559,7 +593,7 @@ def node_pools(plan: Plan) -> list[NodePool]:
             mx = _int(auto.get("totalMaxNodeCount"), _int(auto.get("maxNodeCount"), count // zones) * zones) if auto else count
             pools.append(NodePool(str(i.get("name") or r.name), "gcp", mt, cpu, mem, mn, max(count, mn), mx,
                                   [_taint(t) for t in nc.get("taints") or []], dict(nc.get("labels") or {}),
-                                  float(nc.get("diskSizeGb") or 0)))
+                                  float(nc.get("diskSizeGb") or 0), autoscaled=bool(auto), urn=r.urn))
     if not pools and plan.config is not None and plan.config.platform is not None:
         pools = _pools_from_config(plan.config.platform.cluster)
     return pools
@@ -629,8 +663,9 @@ class Capacity:
 def capacity(own: list[Workload], pools: list[NodePool], platform: Optional[list[Workload]] = None) -> Capacity:
     """Do ``own`` workloads fit the pools, next to the platform's add-ons and every DaemonSet?
 
-    Counts each pool at its maximum node count (the autoscaler's ceiling) and ``own`` at its HPA
-    maximum. Platform add-ons that can run only on the pools ``own`` uses take their share of them.
+    Counts each pool at the nodes it can reach — its maximum where a node autoscaler serves it, else its
+    minimum — and ``own`` at its HPA maximum. Platform add-ons that can run only on the pools ``own``
+    uses take their share of them.
     """
     platform = platform or []
     if not pools:
@@ -645,15 +680,16 @@ def capacity(own: list[Workload], pools: list[NodePool], platform: Optional[list
         "name": p.name, "instanceType": p.instance_type, "cpu": p.cpu, "memoryGiB": p.memory_gib,
         "allocatableCpu": round(p.allocatable[0], 3), "allocatableMemoryGiB": round(p.allocatable[1], 3),
         "minNodes": p.min_nodes, "desiredNodes": p.desired_nodes, "maxNodes": p.max_nodes,
+        "autoscaled": p.autoscaled, "capacityNodes": p.capacity_nodes,
         "taints": [f"{t['key']}={t['value']}:{t['effect']}" for t in p.taints], "usedBy": "this stack" if p in used else "",
     } for p in pools])
     for p in used:
         cpu, mem = p.allocatable
-        cap.capacity_cpu += cpu * p.max_nodes
-        cap.capacity_memory_gib += mem * p.max_nodes
+        cap.capacity_cpu += cpu * p.capacity_nodes
+        cap.capacity_memory_gib += mem * p.capacity_nodes
         for ds in (w for w in own + platform if w.per_node and eligible(w, p)):
-            cap.daemonset_cpu += ds.pod.cpu_requests * p.max_nodes
-            cap.daemonset_memory_gib += ds.pod.memory_requests / GIB * p.max_nodes
+            cap.daemonset_cpu += ds.pod.cpu_requests * p.capacity_nodes
+            cap.daemonset_memory_gib += ds.pod.memory_requests / GIB * p.capacity_nodes
     others = [p for p in pools if p not in used]
     for w in platform:
         if w.per_node or not w.replicas or w in own:
@@ -676,9 +712,14 @@ def capacity(own: list[Workload], pools: list[NodePool], platform: Optional[list
     if pods and (cap.needed_cpu > cap.free_cpu + 1e-9 or cap.needed_memory_gib > cap.free_memory_gib + 1e-9):
         cap.problems.append(
             f"requests at maximum replicas ({cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB) exceed what "
-            f"the node pools {', '.join(p.name for p in used)} can allocate at their maximum size after the system "
+            f"the node pools {', '.join(_reach(p) for p in used)} can allocate after the system "
             f"reserve, DaemonSets and platform add-ons ({cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB)")
     return cap
+
+
+def _reach(p: NodePool) -> str:
+    """`apps (6 nodes, autoscaled)` / `apps (2 nodes: no autoscaler)`."""
+    return f"{p.name} ({p.capacity_nodes} nodes, " + ("autoscaled)" if p.autoscaled else "no autoscaler)")
 
 
 def _ds_per_node(ws: list[Workload], pool: NodePool) -> tuple[float, float]:
@@ -855,7 +896,8 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
     elif cap.checked:
         text.append(f"capacity: need {cap.needed_cpu:.2f} CPU / {cap.needed_memory_gib:.1f} GiB at max replicas; "
                     f"free {cap.free_cpu:.2f} CPU / {cap.free_memory_gib:.1f} GiB on "
-                    f"{', '.join(p['name'] for p in cap.pools if p['usedBy']) or 'no pool'} at max nodes"
+                    + (", ".join(f"{p['name']} ({p['capacityNodes']} nodes, {'autoscaled' if p['autoscaled'] else 'no autoscaler'})"
+                                 for p in cap.pools if p['usedBy']) or "no pool")
                     + (" — DOES NOT FIT" if cap.problems else " — fits"))
     else:
         text.append(f"capacity: not checked — {cap.reason}")

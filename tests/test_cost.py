@@ -114,17 +114,23 @@ def test_helm_values_we_set_are_counted_with_their_replicas():
     assert math.isclose(s.stack.storage_gib, 2 * 50 + 10)
 
 
-def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True) -> list[Resource]:
+def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True, autoscaler=True) -> list[Resource]:
     def ng(name, itype, mx, taints=(), labels=None):
         return Resource(urn=f"urn:{name}", type="aws:eks/nodeGroup:NodeGroup", name=name, parent="", provider="",
-                        dependencies=[], inputs={"nodeGroupName": name, "instanceTypes": [itype],
+                        dependencies=[], inputs={"nodeGroupName": name, "instanceTypes": [itype], "clusterName": "eks-1",
                                                  "scalingConfig": {"minSize": 1, "desiredSize": 2, "maxSize": mx},
                                                  "taints": list(taints), "labels": labels or {}, "diskSize": 50})
+    # The Cluster Autoscaler that discovers the cluster's node groups (as components/cluster/aws_autoscaler.py runs it).
+    ca = _k8s("Deployment", "cluster-autoscaler", {"replicas": 1, "template": {"spec": {"containers": [{
+        "name": "cluster-autoscaler", "command": ["./cluster-autoscaler", "--cloud-provider=aws",
+                                                  "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                                                  "k8s.io/cluster-autoscaler/eks-1"]}]}}})
     return [
         ng("system", "m6i.large", 3, [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}] if taint_system else []),
         ng("apps", instance, max_apps),
         Resource(urn="urn:eks", type="aws:eks/cluster:Cluster", name="eks", parent="", provider="", dependencies=[], inputs={}),
         Resource(urn="urn:kms", type="aws:kms/key:Key", name="k", parent="", provider="", dependencies=[], inputs={}),
+        *([ca] if autoscaler else []),
     ]
 
 
@@ -171,6 +177,19 @@ def test_capacity_warning_when_client_does_not_fit_and_none_when_it_does():
     cost.analyze(roomy)
     assert not [f for f in roomy.findings if f.check == "capacity"]
     assert roomy.sections["cost"]["data"]["capacity"]["fits"] is True
+
+
+def test_a_pool_no_autoscaler_serves_counts_at_its_minimum():
+    """The same roomy maximum, but nothing scales the node groups: only their minimum size is real."""
+    fixed = _plan(_aws_pools(10, autoscaler=False), role="platform")
+    pools = {p.name: p for p in cost.node_pools(fixed)}
+    assert (pools["apps"].autoscaled, pools["apps"].capacity_nodes) == (False, 1)
+    assert cost.node_pools(_plan(_aws_pools(10), role="platform"))[1].capacity_nodes == 10
+    client = _client_plan()
+    client.platform = fixed
+    cost.analyze(client)
+    (warning,) = [f for f in client.findings if f.check == "capacity" and "exceed" in f.message]
+    assert "apps (1 nodes, no autoscaler)" in warning.message
 
 
 def test_capacity_flags_a_pod_larger_than_any_node():

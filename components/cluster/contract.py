@@ -49,6 +49,38 @@ class BackupStorage:
 
 
 @dataclass
+class NodePool:
+    """One node pool as the platform's pods meet it: where it is, how it scales, what its hosts bring.
+
+    Checks read these facts from the platform output `clusterFacts` (lfh/plan/node_setup.py,
+    lfh/plan/autoscaling.py) and the recorded resource at ``resource`` that the facts describe.
+    """
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    #: `{key, value, effect}` per taint.
+    taints: list[dict[str, str]] = field(default_factory=list)
+    min_nodes: int = 0
+    max_nodes: int = 0
+    #: What moves the pool between its minimum and maximum ('' = nothing: it stays at its minimum).
+    autoscaler: str = ""
+    #: Host capabilities the pool's node set-up provides (`lfh.node_setup`: `iscsi`, `cryptsetup`), each
+    #: with how.
+    provides: dict[str, str] = field(default_factory=dict)
+    #: The cloud resource that declares the pool (None on existing clusters).
+    resource: Optional[pulumi.Resource] = None
+    #: The resource that carries the node set-up (the launch template on EKS; else the pool itself).
+    setup_resource: Optional[pulumi.Resource] = None
+
+    def facts(self) -> dict[str, Any]:
+        """The exported form (camelCase keys; the resource as its URN)."""
+        return {"name": self.name, "labels": dict(self.labels), "taints": [dict(t) for t in self.taints],
+                "minNodes": self.min_nodes, "maxNodes": self.max_nodes, "autoscaler": self.autoscaler,
+                "provides": dict(self.provides), "urn": self.resource.urn if self.resource is not None else "",
+                "setupUrn": (self.setup_resource or self.resource).urn if (self.setup_resource or self.resource) else ""}
+
+
+@dataclass
 class ClusterContract:
     """Everything the core platform stack needs from a cluster, whatever the cloud."""
 
@@ -87,3 +119,14 @@ class ClusterContract:
     #: Where to schedule by node pool: `{"system"|"apps"|"db": {"nodeSelector": {…}, "tolerations": […]}}`
     #: (empty on existing clusters: schedule anywhere). Platform add-ons go to `system`.
     scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The node pools with their scaling and host set-up facts (one pseudo-pool on existing clusters).
+    node_pools: list[NodePool] = field(default_factory=list)
+    #: Who serves the metrics API (`metrics.k8s.io`, which HPAs read); '' = nobody.
+    metrics_api: str = ""
+    #: StorageClasses the cluster brings on its own (the cloud's or the distribution's): name -> is default.
+    builtin_storage_classes: dict[str, bool] = field(default_factory=dict)
+
+    def facts(self) -> dict[str, Any]:
+        """What checks need to know about the cluster, exported as the platform output `clusterFacts`."""
+        return {"nodePools": [p.facts() for p in self.node_pools], "metricsApi": self.metrics_api,
+                "builtinStorageClasses": dict(self.builtin_storage_classes)}

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config import PlatformConfig, secret_value
 from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
 
-from .contract import BackupStorage, ClusterContract
+from .contract import BackupStorage, ClusterContract, NodePool
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -51,6 +51,11 @@ class ExistingCluster(pulumi.ComponentResource):
                 endpoint=cfg.backup_endpoint,
             ),
             storage_class=cfg.storage_class,
+            # The nodes as the stack file describes them (nothing here can see them).
+            node_pools=[NodePool(name="nodes", provides={cap: "declared in lfh:platform.cluster.nodeCapabilities"
+                                                         for cap in cfg.node_capabilities})],
+            metrics_api="declared in lfh:platform.cluster.metricsApi" if cfg.metrics_api else "",
+            builtin_storage_classes={cfg.storage_class: True},
             # No cloud identities: add-ons authenticate with credentials the core stack manages.
             cloud={
                 "kind": "existing",

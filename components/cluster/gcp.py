@@ -10,6 +10,7 @@ import pulumi_random as random
 
 from lfh.config import PlatformConfig
 from lfh.names import join
+from lfh.node_setup import CRYPTSETUP, GKE_UBUNTU_PREFIX, ISCSI, WHY
 from lfh.config.cluster import GcpCluster as GcpClusterConfig
 from lfh.config.cluster import GcpNodePool
 
@@ -27,9 +28,13 @@ from ._common import (
     scheduling,
     taint_effect_upper,
 )
-from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
 
 STORAGE_CLASS = "pd-balanced-cmek"
+#: The StorageClasses GKE installs with the Compute Engine PD CSI driver; `standard-rwo` is the default
+#: (GKE docs "Using the Compute Engine persistent disk CSI driver"). They are add-ons of mode
+#: `EnsureExists`, which users may edit (kubernetes cluster/addons/addon-manager README).
+BUILTIN_STORAGE_CLASSES = {"standard-rwo": True, "standard": False, "premium-rwo": False}
 #: Least-privilege roles of the node service account (GKE hardening guide), instead of the
 #: Compute Engine default account with Editor.
 NODE_ROLES = [
@@ -148,6 +153,11 @@ class GkeCluster(pulumi.ComponentResource):
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
+            node_pools=self.pool_facts,
+            # GKE runs metrics-server in kube-system on every Standard cluster (GKE docs "Horizontal Pod
+            # autoscaling": resource metrics come from the metrics-server GKE deploys).
+            metrics_api="GKE built-in metrics-server",
+            builtin_storage_classes=dict(BUILTIN_STORAGE_CLASSES),
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "backupBucket": self.bucket.name})
@@ -234,7 +244,8 @@ class GkeCluster(pulumi.ComponentResource):
     def _node_config(self, pool_name: str, pool: GcpNodePool) -> dict[str, Any]:
         return {
             "machine_type": pool.machine_type,
-            "image_type": "COS_CONTAINERD",
+            # Ubuntu by default: Longhorn needs open-iscsi and cryptsetup on the host (lfh/node_setup.py).
+            "image_type": pool.image_type,
             "disk_type": "pd-balanced",
             "disk_size_gb": pool.disk_size_gb,
             # CMEK boot disk.
@@ -316,6 +327,18 @@ class GkeCluster(pulumi.ComponentResource):
                 upgrade_settings={"max_surge": 1, "max_unavailable": 0},
                 node_config=self._node_config(pool_name, pool),
                 opts=self._opts(ignore_changes=["initialNodeCount"])))
+        zones = 3  # a regional cluster's pools run their counts in each of the region's three zones
+        self.pool_facts = [NodePool(
+            name=pool_name, labels=node_labels(pool_name, pool),
+            taints=[{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints],
+            min_nodes=pool.min_count * zones, max_nodes=pool.max_count * zones,
+            # `autoscaling` on every pool: GKE's cluster autoscaler.
+            autoscaler="GKE cluster autoscaler",
+            provides=({ISCSI: f"GKE {pool.image_type} node image ({WHY[ISCSI]})", CRYPTSETUP: f"GKE {pool.image_type} node image"}
+                      if pool.image_type.startswith(GKE_UBUNTU_PREFIX) else {}),
+            resource=resource)
+            for pool_name, resource in zip(("system", "apps", "db"), self.pools)
+            for pool in [getattr(cfg.node_pools, pool_name)]]
         self.ready: list[pulumi.Resource] = [self.cluster, *self.pools]
 
     def _logs(self) -> None:

@@ -58,12 +58,17 @@ class PlatformContract:
     monitoring: dict[str, Any] = field(default_factory=dict)
     #: Argo CD: `namespace`.
     gitops: dict[str, Any] = field(default_factory=dict)
+    #: The cluster's node pools, metrics API and built-in StorageClasses (`ClusterContract.facts()`).
+    cluster_facts: dict[str, Any] = field(default_factory=dict)
 
     def to_outputs(self) -> dict[str, Any]:
         """camelCase keys for `pulumi.export`."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "cluster_facts":  # already camelCase; its label keys are the user's, kept as they are
+                out[camel(f.name)] = value
+                continue
             out[camel(f.name)] = _camel_keys(asdict(value) if isinstance(value, GatewayRef) else value)
         return out
 

@@ -83,6 +83,7 @@ class CorePlatform(pulumi.ComponentResource):
                      "staging": "letsencrypt-staging"},
             monitoring=(self.monitoring.contract() if self.monitoring else {"enabled": False}),
             gitops={"namespace": ARGOCD_NAMESPACE, "hostname": argocd_host},
+            cluster_facts=cluster.facts(),
         )
         self.register_outputs({})
 

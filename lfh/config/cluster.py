@@ -146,7 +146,9 @@ class ExistingCluster(_Model):
     kubeconfig: Optional[Secret] = field(None, "Kubeconfig of the cluster, set with `pulumi config set --secret` (or use kubeconfigPath).")
     kubeconfig_path: Optional[str] = field(None, "Path to a kubeconfig file, when the kubeconfig is not stored in config.")
     context: Optional[str] = field(None, "Kubeconfig context to use; the file's current context when unset.")
-    storage_class: str = field("standard", "Existing StorageClass for platform add-ons that need volumes before Longhorn is ready.")
+    storage_class: str = field("standard", "The cluster's own default StorageClass (kind: `standard`, k3d/k3s: `local-path`); volumes use it when Longhorn is off.")
+    node_capabilities: list[Literal["iscsi", "cryptsetup"]] = field([], "What every node's host brings that Longhorn needs: `iscsi` (open-iscsi, iscsid running) and `cryptsetup` (with dm_crypt, for encrypted volumes); check with `longhornctl check preflight`.")
+    metrics_api: bool = field(False, "The cluster serves the metrics API (metrics-server), which HPAs need: k3s/k3d ship it, kind does not.")
     backup_endpoint: str = field("https://s3.example.internal", "S3-compatible endpoint for Velero/Longhorn backups (https).", pattern=r"^https?://[^\s/]+(/.*)?$")
     backup_bucket: str = field("lfh-backups", "Bucket on the S3-compatible endpoint for backups.")
     backup_region: str = field("us-east-1", "Region name the S3-compatible endpoint expects.")
@@ -224,6 +226,8 @@ class AwsCluster(_Secure):
     node_pools: AwsNodePools = field(AwsNodePools(), "Managed node groups.")
     dns_zones: list[AwsDnsZone] = field([], "Route53 zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     ebs_csi_version: Optional[str] = field(None, "EBS CSI add-on version (default: the version EKS recommends for the cluster).")
+    metrics_server_version: str = field("v0.8.0-eksbuild.3", "Version of the EKS community add-on `metrics-server` (serves the metrics API HPAs read); list them with `aws eks describe-addon-versions --addon-name metrics-server`.", min_length=1)
+    cluster_autoscaler_image: Optional[str] = field(None, "Cluster Autoscaler image (default: registry.k8s.io/autoscaling/cluster-autoscaler at the newest pinned patch of `kubernetesVersion`).")
 
 
 # ---------------------------------------------------------------- Azure
@@ -233,6 +237,7 @@ class AzureNodePool(_Model):
     """An AKS agent pool (host encryption on, VMSS, zones)."""
 
     vm_size: str = field("Standard_D4ds_v5", "VM size.")
+    os_sku: Literal["Ubuntu", "AzureLinux"] = field("Ubuntu", "Node image: `Ubuntu` ships open-iscsi and cryptsetup, which Longhorn needs on every node; `AzureLinux` only where Longhorn is off.")
     min_count: int = field(1, "Minimum nodes (autoscaler).", ge=0, le=1000)
     max_count: int = field(3, "Maximum nodes (autoscaler).", ge=1, le=1000)
     os_disk_size_gb: int = field(128, "OS disk size in GiB.", ge=30, le=2048)
@@ -280,6 +285,8 @@ class AzureCluster(_Secure):
     location: str = field("eastus2", "Azure region.", pattern=r"^[a-z0-9]+$")
     vnet_cidr: Cidr = field("10.41.0.0/16", "VNet address space.")
     node_subnet_cidr: Cidr = field("10.41.0.0/20", "Subnet for nodes (Azure CNI overlay: pods get overlay IPs).")
+    api_server_subnet_cidr: Cidr = field("10.41.16.0/28", "Subnet delegated to AKS for API Server VNet Integration (at least /28; inside vnetCidr, apart from the node subnet).")
+    key_vault_network_access: Literal["private", "public"] = field("private", "How the API server reaches the Key Vault for KMS: `private` (API Server VNet Integration into `apiServerSubnetCidr`; the vault admits VNet subnets only) or `public` (weaker: the vault accepts every network, RBAC still decides; for regions without VNet Integration); shows a warning.")
     pod_cidr: Cidr = field("192.168.0.0/16", "Overlay pod CIDR.")
     service_cidr: Cidr = field("172.16.0.0/16", "Kubernetes service CIDR.")
     dns_service_ip: str = field("172.16.0.10", "Cluster DNS service IP (inside serviceCidr).")
@@ -301,6 +308,8 @@ class AzureCluster(_Secure):
 
     def weakened(self) -> list[tuple[str, str]]:
         out = super().weakened()
+        if self.key_vault_network_access == "public":
+            out.append(("keyVaultNetworkAccess", "the Key Vault with the KMS and data keys accepts connections from every network (RBAC still decides)"))
         if self.allow_shared_key_access:
             out.append(("allowSharedKeyAccess", "the backup storage account accepts account keys besides Entra ID"))
         return out
@@ -313,6 +322,7 @@ class GcpNodePool(_Model):
     """A GKE node pool (shielded nodes, CMEK boot disk, dedicated service account)."""
 
     machine_type: str = field("e2-standard-4", "Machine type.")
+    image_type: Literal["UBUNTU_CONTAINERD", "COS_CONTAINERD"] = field("UBUNTU_CONTAINERD", "Node image: `UBUNTU_CONTAINERD` ships open-iscsi and cryptsetup, which Longhorn needs on every node; `COS_CONTAINERD` only where Longhorn is off.")
     min_count: int = field(1, "Minimum nodes per zone (autoscaler).", ge=0, le=1000)
     max_count: int = field(3, "Maximum nodes per zone (autoscaler).", ge=1, le=1000)
     disk_size_gb: int = field(100, "CMEK-encrypted pd-balanced boot disk size in GB.", ge=20, le=65536)

@@ -15,6 +15,8 @@ ANALYZERS = [
     "lfh.plan.conformance:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.cloud_names:analyze",
+    "lfh.plan.node_setup:analyze",
+    "lfh.plan.autoscaling:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
     "lfh.policy_runner:analyze",
