@@ -17,6 +17,7 @@ ANALYZERS = [
     "lfh.plan.cloud_names:analyze",
     "lfh.plan.node_setup:analyze",
     "lfh.plan.autoscaling:analyze",
+    "lfh.plan.aks_key_vault:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
     "lfh.policy_runner:analyze",
