@@ -17,7 +17,7 @@ from lfh.config.cluster import AwsCluster as AwsClusterConfig
 from lfh.config.cluster import AwsNodePool
 from lfh.node_setup import CRYPTSETUP, ISCSI, WHY, al2023_user_data
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -722,7 +722,9 @@ class EksCluster(pulumi.ComponentResource):
         self.ready.append(self.autoscaler)
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self.data_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
             # Retain: deleting a claim must not destroy PHI by accident.

@@ -16,7 +16,7 @@ from lfh.config.cluster import AzureNodePool
 from lfh.names import fit
 from lfh.node_setup import AKS_UBUNTU_SKUS, CRYPTSETUP, ISCSI, WHY
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -560,7 +560,9 @@ class AksCluster(pulumi.ComponentResource):
                                 opts=pulumi.ResourceOptions(parent=self))
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="disk.csi.azure.com",
             parameters={
                 "skuName": "Premium_ZRS",

@@ -49,6 +49,37 @@ class BackupStorage:
 
 
 @dataclass
+class InClusterServices:
+    """What a self-contained cluster (nothing outside it: a laptop trial) asks the core platform to run
+    itself instead of a cloud: a locked namespace as the secret store, and an S3-compatible object store
+    for backups. The core creates both (components/platform/self_contained.py)."""
+
+    #: Namespace holding the platform's generated secrets; no pod may run in it.
+    secrets_namespace: str = "lfh-platform-secrets"
+    #: ServiceAccount (in `secrets_namespace`) External Secrets reads them as.
+    reader: str = "platform-secret-reader"
+    #: Namespace, release/Service name and port of the in-cluster object store.
+    store_namespace: str = "lfh-backup-store"
+    store_name: str = "backup-store"
+    store_port: int = 9000
+    bucket: str = "lfh-backups"
+    store_size: str = "20Gi"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.store_name}.{self.store_namespace}.svc.cluster.local:{self.store_port}"
+
+    def store_provider(self) -> dict[str, Any]:
+        """External Secrets' `kubernetes` provider over `secrets_namespace` (ESO docs, "Kubernetes provider")."""
+        return {"kubernetes": {
+            "remoteNamespace": self.secrets_namespace,
+            "server": {"caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt",
+                                      "namespace": self.secrets_namespace}},
+            "auth": {"serviceAccount": {"name": self.reader, "namespace": self.secrets_namespace}},
+        }}
+
+
+@dataclass
 class NodePool:
     """One node pool as the platform's pods meet it: where it is, how it scales, what its hosts bring.
 
@@ -125,6 +156,8 @@ class ClusterContract:
     metrics_api: str = ""
     #: StorageClasses the cluster brings on its own (the cloud's or the distribution's): name -> is default.
     builtin_storage_classes: dict[str, bool] = field(default_factory=dict)
+    #: Secret store and backup store the core platform runs inside the cluster (None: the cloud's).
+    in_cluster: Optional[InClusterServices] = None
 
     def facts(self) -> dict[str, Any]:
         """What checks need to know about the cluster, exported as the platform output `clusterFacts`."""

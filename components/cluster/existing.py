@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config import PlatformConfig, secret_value
 from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
 
-from .contract import BackupStorage, ClusterContract, NodePool
+from .contract import BackupStorage, ClusterContract, InClusterServices, NodePool
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -38,6 +38,9 @@ class ExistingCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # Self-contained: the core runs the secret store and the backup object store in the cluster.
+        in_cluster = InClusterServices(store_size=cfg.backup_store_size) if cfg.self_contained else None
+        endpoint = in_cluster.endpoint if in_cluster else cfg.backup_endpoint
         self.contract = ClusterContract(
             name=platform.name,
             kubernetes_version=platform.kubernetes_version,
@@ -46,10 +49,12 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             backup=BackupStorage(
                 flavour="s3-compatible",
-                bucket=cfg.backup_bucket,
+                bucket=in_cluster.bucket if in_cluster else cfg.backup_bucket,
                 region=cfg.backup_region,
-                endpoint=cfg.backup_endpoint,
+                endpoint=endpoint,
             ),
+            secret_store_provider=in_cluster.store_provider() if in_cluster else {},
+            in_cluster=in_cluster,
             storage_class=cfg.storage_class,
             # The nodes as the stack file describes them (nothing here can see them).
             node_pools=[NodePool(name="nodes", provides={cap: "declared in lfh:platform.cluster.nodeCapabilities"
@@ -62,7 +67,7 @@ class ExistingCluster(pulumi.ComponentResource):
                 "region": cfg.backup_region,
                 "kmsKeyId": "",
                 "secretsPrefix": platform.name,
-                "backupEndpoint": cfg.backup_endpoint,
+                "backupEndpoint": endpoint,
             },
         )
         self.register_outputs({"name": platform.name})

@@ -14,7 +14,7 @@ from lfh.node_setup import CRYPTSETUP, GKE_UBUNTU_PREFIX, ISCSI, WHY
 from lfh.config.cluster import GcpCluster as GcpClusterConfig
 from lfh.config.cluster import GcpNodePool
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -456,7 +456,9 @@ class GkeCluster(pulumi.ComponentResource):
                                 opts=pulumi.ResourceOptions(parent=self))
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="pd.csi.storage.gke.io",
             parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.data_key.id},
             reclaimPolicy="Retain",

@@ -24,6 +24,7 @@ from .gateway import Gateway, GatewayPlan
 from .gitops import NAMESPACE as ARGOCD_NAMESPACE, GitOps
 from .monitoring import Monitoring
 from .secrets import Secrets
+from .self_contained import SelfContained
 from .storage import Storage
 
 
@@ -44,6 +45,12 @@ class CorePlatform(pulumi.ComponentResource):
         grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
         public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])
 
+        self.self_contained: Optional[SelfContained] = None
+        if cluster.in_cluster is not None:
+            # Nothing outside the cluster: its own secret store and backup store come first, and every
+            # add-on waits for them as it waits for the cluster.
+            self.self_contained = SelfContained(f"{name}-self-contained", platform, cluster, opts=child, **pins)
+            cluster.ready = [*cluster.ready, *self.self_contained.ready]
         self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child, **pins)
         self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **pins)
         self.certificates = Certificates(
@@ -52,7 +59,8 @@ class CorePlatform(pulumi.ComponentResource):
             http01_hosts=public_hosts, opts=child, **pins)
         self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **pins)
         self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
-                             gateway=self.gateway, certificates=self.certificates, opts=child, **pins)
+                             gateway=self.gateway, certificates=self.certificates, secrets=self.secrets,
+                             opts=child, **pins)
         self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import pulumi
+import yaml
 
 from lfh.config.platform import GitOpsConfig
 
@@ -17,16 +18,24 @@ from ._helpers import custom_resource, namespace, node_affinity_terms, place, pl
 from .certificates import Certificates
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
+from .secrets import Secrets
 
 NAMESPACE = "argocd"
 SERVER_TLS = "argocd-server-tls"
+#: Secret holding the OIDC client secret; Argo CD resolves `$argocd-oidc:clientSecret` in `oidc.config`
+#: only from Secrets labelled `app.kubernetes.io/part-of: argocd` (Argo CD "User management: Sensitive
+#: data and SSO client secrets").
+OIDC_SECRET = "argocd-oidc"
+#: The chart's Secret Argo CD reads `admin.password` (bcrypt) and `admin.passwordMtime` from.
+ARGOCD_SECRET = "argocd-secret"
 
 
 class GitOps(pulumi.ComponentResource):
     """Argo CD HA (controller/server/repo-server ≥ 2, redis-ha), read-only RBAC by default."""
 
     def __init__(self, name: str, cfg: GitOpsConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, certificates: Certificates, chart_versions: Mapping[str, str] | None = None,
+                 gateway: Gateway, certificates: Certificates, secrets: Secrets,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:GitOps", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -44,12 +53,25 @@ class GitOps(pulumi.ComponentResource):
         res = resources(cfg.resources)
         pdb = {"enabled": True, "minAvailable": 1}
         rbac: dict[str, Any] = {"policy.default": f"role:{cfg.default_role}" if cfg.default_role else ""}
-        if cfg.admin_group:
-            rbac["policy.csv"] = f"g, {cfg.admin_group}, role:admin\n"
         cm: dict[str, Any] = {"admin.enabled": cfg.admin_enabled, "exec.enabled": False, "statusbadge.enabled": False}
-        if cfg.oidc_issuer and cfg.oidc_client_id:
-            cm["oidc.config"] = (f"name: SSO\nissuer: {cfg.oidc_issuer}\nclientID: {cfg.oidc_client_id}\n"
-                                 "requestedScopes: [openid, profile, email, groups]\n")
+        login_secrets = []
+        if cfg.oidc is not None:
+            # SSO straight against the provider (Argo CD "User management: existing OIDC provider"); the
+            # provider's `groups` claim maps to roles (`scopes: [groups]`, the chart default).
+            oidc: dict[str, Any] = {"name": "SSO", "issuer": cfg.oidc.issuer, "clientID": cfg.oidc.client_id,
+                                    "requestedScopes": list(cfg.oidc.requested_scopes)}
+            if cfg.oidc.pkce:
+                oidc["enablePKCEAuthentication"] = True
+            else:
+                oidc["clientSecret"] = f"${OIDC_SECRET}:clientSecret"
+                login_secrets.append(secrets.external_secret(
+                    self, p, "oidc-secret", name=OIDC_SECRET, namespace=NAMESPACE, target=OIDC_SECRET,
+                    data={"clientSecret": (f"platform/{cfg.oidc.client_secret_key}", "clientSecret")},
+                    template={"engineVersion": "v2", "mergePolicy": "Merge",
+                              "metadata": {"labels": {"app.kubernetes.io/part-of": "argocd"}}},
+                    depends_on=[self.namespace]))
+            cm["oidc.config"] = yaml.safe_dump(oidc, sort_keys=False)
+            rbac["policy.csv"] = "".join(f"g, {group}, role:admin\n" for group in cfg.oidc.admin_groups)
         values: dict[str, Any] = {
             "global": {"domain": hostname},
             "crds": {"install": True, "keep": True},
@@ -79,7 +101,15 @@ class GitOps(pulumi.ComponentResource):
             values["redis-ha"]["tolerations"] = system["tolerations"]
             values["redis-ha"]["haproxy"] = {"tolerations": system["tolerations"]}
         self.release = release(self, p, "argo-cd", namespace=self.namespace, values=values,
-                               depends_on=[self.server_cert])
+                               depends_on=[self.server_cert, *[s for s in login_secrets if s is not None]])
+        if cfg.admin_enabled:
+            # The admin password's bcrypt hash from the secret manager, merged into the chart's
+            # `argocd-secret` (never in Helm values or state).
+            secrets.external_secret(
+                self, p, "admin-password", name="argocd-admin-password", namespace=NAMESPACE, target=ARGOCD_SECRET,
+                data={"admin.password": ("platform/argocd-admin", "passwordBcrypt"),
+                      "admin.passwordMtime": ("platform/argocd-admin", "passwordMtime")},
+                creation_policy="Merge", depends_on=[self.release])
         route_deps = [gateway.release, gateway.gateway, self.release]
         self.backend_tls = custom_resource(
             self, p, "backend-tls", api_version=GATEWAY_API, kind="BackendTLSPolicy", name="argocd-server",

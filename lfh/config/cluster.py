@@ -12,7 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal, Optional, Union
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .base import Cidr, DnsName, Secret, StrictModel, field
+from .base import Cidr, DnsName, Secret, StrictModel, camel, field
 
 class _Model(StrictModel):
     """StrictModel whose fields carry their description explicitly (`field(default, "doc")`)."""
@@ -149,6 +149,8 @@ class ExistingCluster(_Model):
     storage_class: str = field("standard", "The cluster's own default StorageClass (kind: `standard`, k3d/k3s: `local-path`); volumes use it when Longhorn is off.")
     node_capabilities: list[Literal["iscsi", "cryptsetup"]] = field([], "What every node's host brings that Longhorn needs: `iscsi` (open-iscsi, iscsid running) and `cryptsetup` (with dm_crypt, for encrypted volumes); check with `longhornctl check preflight`.")
     metrics_api: bool = field(False, "The cluster serves the metrics API (metrics-server), which HPAs need: k3s/k3d ship it, kind does not.")
+    self_contained: bool = field(False, "Run with nothing outside the cluster (a kind/k3d trial): the stack generates the platform's secrets into the locked namespace `lfh-platform-secrets` (read through External Secrets' `kubernetes` provider) and backs up to an in-cluster MinIO; weaker (backups live and die with the cluster) and shows a warning.")
+    backup_store_size: str = field("20Gi", "Volume of the in-cluster backup store (selfContained only).", pattern=r"^[0-9]+(Mi|Gi|Ti)$")
     backup_endpoint: str = field("https://s3.example.internal", "S3-compatible endpoint for Velero/Longhorn backups (https).", pattern=r"^https?://[^\s/]+(/.*)?$")
     backup_bucket: str = field("lfh-backups", "Bucket on the S3-compatible endpoint for backups.")
     backup_region: str = field("us-east-1", "Region name the S3-compatible endpoint expects.")
@@ -157,9 +159,16 @@ class ExistingCluster(_Model):
     def _one_kubeconfig(self) -> "ExistingCluster":
         if self.kubeconfig is not None and self.kubeconfig_path:
             raise ValueError("set either kubeconfig (secret) or kubeconfigPath, not both")
+        given = sorted(k for k in ("backup_endpoint", "backup_bucket", "backup_region") if k in self.model_fields_set)
+        if self.self_contained and given:
+            raise ValueError(f"{', '.join(camel(k) for k in given)}: not used with selfContained: true (backups go to the "
+                             "in-cluster object store); remove them")
         return self
 
     def weakened(self) -> list[tuple[str, str]]:
+        if self.self_contained:
+            return [("selfContained", "backups stay inside the cluster (lost with it) and reach the in-cluster object "
+                                      "store without TLS; platform secrets are generated into the cluster itself")]
         if self.backup_endpoint.startswith("http://"):
             return [("backupEndpoint", "backups travel to the S3 endpoint without TLS (http://)")]
         return []
