@@ -16,3 +16,11 @@ def one(plan, type_: str, suffix: str = ""):
 def out(r, key: str) -> Any:
     """A computed output of a recorded resource (its recorded state, else what the fakes compute)."""
     return r.state.get(key) or fakes.computed_state(r.type, r.name, r.inputs)[key]
+
+
+#: Argo CD single sign-on for production platforms written by tests (production refuses to plan without it).
+SSO = {"oidc": {"issuer": "https://sso.example.com/realms/platform", "clientId": "argocd", "pkce": True,
+                "adminGroups": ["platform-admins"]}}
+#: The same as stack-file YAML under `lfh:platform:` (4-space indent).
+SSO_YAML = ("    gitops:\n      oidc:\n        issuer: https://sso.example.com/realms/platform\n        clientId: argocd\n"
+            "        pkce: true\n        adminGroups: [platform-admins]\n")

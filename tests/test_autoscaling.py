@@ -3,7 +3,6 @@ nodes that can exist."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 
 import pulumi
@@ -11,7 +10,7 @@ import pytest
 
 from lfh import STACKS_DIR, cost
 from lfh.plan import Engine, analyze
-from tests.graph import one, out
+from tests.graph import SSO_YAML, one, out
 from tests.test_node_setup import platform_stack
 
 CHECK = "autoscaling"
@@ -91,10 +90,12 @@ def test_aks_pool_without_autoscaling_is_an_error(tmp_path, monkeypatch):
     assert message.startswith("node pool 'db' (azure) may grow") and "enableAutoScaling" in message
 
 
-def _local_with_client(tmp_path, platform_extra: str = "", hpa: bool = True):
+def _local_with_client(tmp_path, metrics_api: bool, hpa: bool = True):
+    """platform-local (kind: no metrics-server when ``metrics_api`` is false) and demo-staging with an HPA."""
     shutil.copy(STACKS_DIR / "Pulumi.demo-staging.yaml", tmp_path)
     text = (STACKS_DIR / "Pulumi.platform-local.yaml").read_text()
-    (tmp_path / "Pulumi.platform-local.yaml").write_text(text.replace("    cluster:\n", "    cluster:\n" + platform_extra, 1))
+    assert "      metricsApi: true\n" in text
+    (tmp_path / "Pulumi.platform-local.yaml").write_text(text.replace("      metricsApi: true\n", f"      metricsApi: {str(metrics_api).lower()}\n"))
     if hpa:
         path = tmp_path / "Pulumi.demo-staging.yaml"
         path.write_text(path.read_text().replace('        tag: "5.215.2"\n', '        tag: "5.215.2"\n        hpa:\n          enabled: true\n', 1))
@@ -102,20 +103,18 @@ def _local_with_client(tmp_path, platform_extra: str = "", hpa: bool = True):
 
 
 def test_an_hpa_on_a_platform_without_a_metrics_api_is_an_error(tmp_path):
-    plan = analyze(_local_with_client(tmp_path).plan("demo-staging"))
+    plan = analyze(_local_with_client(tmp_path, metrics_api=False).plan("demo-staging"))
     (message,) = errors(plan)
     assert message.startswith("HorizontalPodAutoscaler hapihub:") and "metricsApi" in message
     (tmp_path / "served").mkdir()
-    served = analyze(_local_with_client(tmp_path / "served", "      metricsApi: true\n").plan("demo-staging"))
+    served = analyze(_local_with_client(tmp_path / "served", metrics_api=True).plan("demo-staging"))
     assert errors(served) == []
 
 
 def test_a_production_platform_without_a_metrics_api_is_an_error(tmp_path):
     text = (STACKS_DIR / "Pulumi.platform-local.yaml").read_text().replace("environment: staging", "environment: production")
-    text = re.sub(r"(\n    gitops:\n)?$", "", text)
+    text = text.replace("      metricsApi: true\n", "").replace("    gitops:\n      adminEnabled: true\n", SSO_YAML)
     (tmp_path / "Pulumi.platform-local.yaml").write_text(text)
-    try:
-        plan = analyze(Engine(stacks_dir=tmp_path).plan("platform-local"))
-    except Exception as exc:  # production needs more keys (e.g. Argo CD SSO): refused before this check runs
-        pytest.skip(f"production existing platform needs further config: {exc}")
-    assert any("production platform" in m for m in errors(plan))
+    plan = analyze(Engine(stacks_dir=tmp_path).plan("platform-local"))
+    (message,) = errors(plan)
+    assert "nothing serves the metrics API" in message and "production platform" in message

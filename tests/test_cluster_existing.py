@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.graph import SSO_YAML
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,7 +23,7 @@ def test_existing_creates_no_cloud_resources(plan_of):
 def test_existing_cloud_output_shape(plan_of):
     cloud = plan_of("platform-local").outputs["cloud"]
     assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
-                     "backupEndpoint": "https://s3.local.example.com"}
+                     "backupEndpoint": "http://backup-store.lfh-backup-store.svc.cluster.local:9000"}
 
 
 def test_cloud_sdks_are_imported_lazily():
@@ -40,7 +42,7 @@ def test_missing_kubeconfig_path_names_the_key(tmp_path):
 
     (tmp_path / "Pulumi.platform-kc.yaml").write_text(
         "config:\n  lfh:platform:\n    name: kc\n    domain: kc.example.com\n    cluster:\n      provider: existing\n"
-        f"      kubeconfigPath: {tmp_path}/missing\n")
+        f"      kubeconfigPath: {tmp_path}/missing\n" + SSO_YAML)
     import pytest
 
     with pytest.raises(Exception, match=r"lfh:platform\.cluster\.kubeconfigPath: .*missing does not exist"):

@@ -93,5 +93,5 @@ def test_existing_cluster_with_longhorn_must_declare_its_nodes(tmp_path):
     errors = node_setup_errors(plan)
     assert errors and all("nodeCapabilities" in e for e in errors)
     (tmp_path / "Pulumi.platform-local.yaml").write_text(
-        text.replace("      storageClass: standard\n", "      storageClass: standard\n      nodeCapabilities: [iscsi, cryptsetup]\n"))
+        text.replace("      storageClass: local-path\n", "      storageClass: local-path\n      nodeCapabilities: [iscsi, cryptsetup]\n"))
     assert node_setup_errors(analyze(Engine(stacks_dir=tmp_path).plan("platform-local"))) == []

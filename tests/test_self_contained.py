@@ -49,7 +49,7 @@ def test_backups_go_to_an_in_cluster_object_store(local):
     values = store["values"]
     assert values["buckets"][0]["name"] == "lfh-backups"
     assert [u["accessKey"] for u in values["users"]] == ["velero"]
-    assert values["persistence"]["storageClass"] == "standard"
+    assert values["persistence"]["storageClass"] == "local-path"
     assert local.outputs["cloud"]["backupEndpoint"] == endpoint
 
 

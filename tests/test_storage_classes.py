@@ -19,7 +19,7 @@ def default_classes(plan) -> list[str]:
     ("platform-aws", "longhorn", []),            # EKS ≥ 1.30 marks no class default
     ("platform-azure", "longhorn", ["default"]),
     ("platform-gcp", "longhorn", ["standard-rwo"]),
-    ("platform-local", "standard", []),         # the cluster's own class; no Longhorn
+    ("platform-local", "local-path", []),       # the cluster's own class; no Longhorn
 ])
 def test_each_platform_has_exactly_one_default(plan_of, stack, default, patched):
     plan = plan_of(stack)
@@ -54,7 +54,7 @@ def test_the_clouds_encrypted_class_is_the_default_without_longhorn(tmp_path):
 def test_longhorn_on_an_existing_cluster_takes_over_the_default(tmp_path):
     text = (STACKS_DIR / "Pulumi.platform-local.yaml").read_text()
     text = text.replace("      useClusterStorageClass: true\n", "      useClusterStorageClass: false\n")
-    text = text.replace("      storageClass: standard\n", "      storageClass: standard\n      nodeCapabilities: [iscsi, cryptsetup]\n")
+    text = text.replace("      storageClass: local-path\n", "      storageClass: local-path\n      nodeCapabilities: [iscsi, cryptsetup]\n")
     (tmp_path / "Pulumi.platform-local.yaml").write_text(text)
     plan = analyze(Engine(stacks_dir=tmp_path).plan("platform-local"))
     assert default_classes(plan) == ["longhorn"]
