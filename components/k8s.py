@@ -7,6 +7,8 @@ import pulumi
 
 PART_OF = "lfh"
 MANAGED_BY = "pulumi"
+#: Marks a cluster's default StorageClass (the one PVCs without `storageClassName` get).
+DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 
 
 def labels(name: str, *, client: str | None = None, environment: str | None = None,

@@ -85,6 +85,7 @@ SDK_TYPES: dict[str, SdkType] = {
         "kubernetes:autoscaling/v1:HorizontalPodAutoscaler", "kubernetes:autoscaling/v2beta1:HorizontalPodAutoscaler",
         "kubernetes:autoscaling/v2beta2:HorizontalPodAutoscaler")),
     "kubernetes:storage.k8s.io/v1:StorageClass": SdkType(aliases=("kubernetes:storage.k8s.io/v1beta1:StorageClass",)),
+    "kubernetes:storage.k8s.io/v1:StorageClassPatch": SdkType(aliases=("kubernetes:storage.k8s.io/v1beta1:StorageClassPatch",)),
     RELEASE_TYPE: SdkType(outputs=("status",)),
     # Generated secrets (components/client/secrets.py).
     "random:index/randomPassword:RandomPassword": SdkType(secret_outputs=("bcryptHash", "result"), outputs=("result",)),

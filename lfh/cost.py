@@ -475,9 +475,17 @@ class NodePool:
     labels: dict[str, str] = field(default_factory=dict)
     disk_gib: float = 0.0
     #: The cloud's node autoscaler may grow this pool to `max_nodes` (AKS `enableAutoScaling`, a GKE
-    #: `autoscaling` block, EKS node groups tagged for Cluster Autoscaler auto-discovery; whether an
-    #: autoscaler actually runs is the platform plan's to say: `lfh.plan.scheduling`).
+    #: `autoscaling` block, an EKS node group a Cluster Autoscaler in the plan discovers); the
+    #: scheduling check counts the pool at its maximum only then (`lfh.plan.scheduling`).
     autoscaled: bool = False
+    #: URN of the recorded pool resource ('' for pools from config).
+    urn: str = ""
+
+    @property
+    def capacity_nodes(self) -> int:
+        """Nodes the pool can reach: its maximum when an autoscaler serves it, else its minimum (nothing
+        ever adds the rest)."""
+        return self.max_nodes if self.autoscaled else self.min_nodes
 
     @property
     def known(self) -> bool:
@@ -521,9 +529,31 @@ def _taint(t: Any) -> dict[str, str]:
     return {"key": str(t.get("key", "")), "value": str(t.get("value", "") or ""), "effect": effect}
 
 
+#: The Cluster Autoscaler's flags that make it manage EKS managed node groups (its AWS auto-discovery).
+EKS_AUTOSCALER_FLAGS = ("--cloud-provider=aws", "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                        "k8s.io/cluster-autoscaler/")
+
+
+def eks_autoscaler_clusters(plan: Plan) -> set[str]:
+    """EKS cluster names a Cluster Autoscaler in the plan discovers node groups of (by its flags)."""
+    out: set[str] = set()
+    for _, obj in plan.manifests():
+        if obj.get("kind") != "Deployment":
+            continue
+        spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+        for c in spec.get("containers") or []:
+            args = [str(a) for a in [*(c.get("command") or []), *(c.get("args") or [])]]
+            if EKS_AUTOSCALER_FLAGS[0] in args:
+                out.update(a.split(EKS_AUTOSCALER_FLAGS[1], 1)[1] for a in args if a.startswith(EKS_AUTOSCALER_FLAGS[1]))
+    return out
+
+
 def node_pools(plan: Plan) -> list[NodePool]:
-    """The node pools a platform plan records (EKS node groups, AKS agent pools, GKE node pools)."""
+    """The node pools a platform plan records (EKS node groups, AKS agent pools, GKE node pools), each
+    marked autoscaled by what the plan shows: AKS `enableAutoScaling`, a GKE `autoscaling` block, an EKS
+    node group of a cluster whose Cluster Autoscaler discovers it."""
     pools: list[NodePool] = []
+    eks_autoscaled = eks_autoscaler_clusters(plan)
     gke_zones = 1
     for r in plan.resources:
         if r.type == "gcp:container/cluster:Cluster":
@@ -537,25 +567,24 @@ def node_pools(plan: Plan) -> list[NodePool]:
             types = i.get("instanceTypes") or ["?"]
             sc = i.get("scalingConfig") or {}
             cpu, mem = _shape("aws", types[0])
-            tags = i.get("tags") or {}
             pools.append(NodePool(str(i.get("nodeGroupName") or r.name), "aws", types[0], cpu, mem,
                                   _int(sc.get("minSize"), 0), _int(sc.get("desiredSize"), _int(sc.get("minSize"), 0)),
                                   _int(sc.get("maxSize"), _int(sc.get("desiredSize"), 0)),
                                   [_taint(t) for t in i.get("taints") or []], dict(i.get("labels") or {}),
-                                  float(i.get("diskSize") or 0),
-                                  # Cluster Autoscaler's auto-discovery tag (its AWS README).
-                                  autoscaled=str(tags.get("k8s.io/cluster-autoscaler/enabled", "")).lower() == "true"))
+                                  float(i.get("diskSize") or 0), autoscaled=str(i.get("clusterName")) in eks_autoscaled,
+                                  urn=r.urn))
         elif r.type.startswith("azure-native:containerservice") and (r.type.endswith(":ManagedCluster") or r.type.endswith(":AgentPool")):
             profiles = i.get("agentPoolProfiles") or [] if r.type.endswith(":ManagedCluster") else [i]
             for p in profiles:
                 vm = str(p.get("vmSize") or "?")
                 cpu, mem = _shape("azure", vm)
                 count = _int(p.get("count"), _int(p.get("minCount"), 1))
+                auto = bool(p.get("enableAutoScaling"))
                 pools.append(NodePool(str(p.get("name") or p.get("agentPoolName") or r.name), "azure", vm, cpu, mem,
-                                      _int(p.get("minCount"), count), count,
-                                      _int(p.get("maxCount"), count) if p.get("enableAutoScaling", True) else count,
+                                      _int(p.get("minCount"), count) if auto else count, count,
+                                      _int(p.get("maxCount"), count) if auto else count,
                                       [_taint(t) for t in p.get("nodeTaints") or []], dict(p.get("nodeLabels") or {}),
-                                      float(p.get("osDiskSizeGB") or 0), autoscaled=bool(p.get("enableAutoScaling"))))
+                                      float(p.get("osDiskSizeGB") or 0), autoscaled=auto, urn=r.urn))
         elif r.type == "gcp:container/nodePool:NodePool":
             nc = i.get("nodeConfig") or {}
             mt = str(nc.get("machineType") or "e2-medium")
@@ -567,7 +596,7 @@ def node_pools(plan: Plan) -> list[NodePool]:
             mx = _int(auto.get("totalMaxNodeCount"), _int(auto.get("maxNodeCount"), count // zones) * zones) if auto else count
             pools.append(NodePool(str(i.get("name") or r.name), "gcp", mt, cpu, mem, mn, max(count, mn), mx,
                                   [_taint(t) for t in nc.get("taints") or []], dict(nc.get("labels") or {}),
-                                  float(nc.get("diskSizeGb") or 0), autoscaled=bool(auto)))
+                                  float(nc.get("diskSizeGb") or 0), autoscaled=bool(auto), urn=r.urn))
     if not pools and plan.config is not None and plan.config.platform is not None:
         pools = _pools_from_config(plan.config.platform.cluster)
     return pools

@@ -15,7 +15,7 @@ from typing import Any, Optional
 from pydantic import BaseModel, SecretStr
 
 from .config.base import SECRET_PLACEHOLDER_PREFIX, models_in
-from .config.client import ClientConfig
+from .config.client import CLIENT_NAME_MAX, ClientConfig
 from .config.loader import ENV_SHORT, ConfigError, load_stack_file, parse_stack_config
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
@@ -144,6 +144,11 @@ def check_name(name: str, env_in_name: str, env_full: str) -> None:
         raise OnboardingError(
             f"client name {name!r}: must be a DNS-1123 label — lower-case letters, digits and '-', "
             "starting and ending with a letter or digit")
+    limit = CLIENT_NAME_MAX
+    if len(name) > limit:
+        raise OnboardingError(
+            f"client name {name!r} is {len(name)} characters; at most {limit} are allowed "
+            "(it becomes part of cloud resource, namespace and secret names)")
     from .config import names
 
     # The loader's own rule (lfh/config/names.py): every name the program composes from it must be valid.

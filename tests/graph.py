@@ -53,3 +53,9 @@ def errors_after(check, plan) -> list[str]:
     """Run one analyzer module's ``analyze`` over ``plan``; the messages of its error findings."""
     check.analyze(plan)
     return [f.message for f in plan.findings if f.severity == "error"]
+#: Argo CD single sign-on for production platforms written by tests (production refuses to plan without it).
+SSO = {"oidc": {"issuer": "https://sso.example.com/realms/platform", "clientId": "argocd", "pkce": True,
+                "adminGroups": ["platform-admins"]}}
+#: The same as stack-file YAML under `lfh:platform:` (4-space indent).
+SSO_YAML = ("    gitops:\n      oidc:\n        issuer: https://sso.example.com/realms/platform\n        clientId: argocd\n"
+            "        pkce: true\n        adminGroups: [platform-admins]\n")

@@ -39,7 +39,7 @@ def test_nodes_and_peering(environment, replicas):
 
 
 def test_long_namespaces_fall_back_to_short_peer_names():
-    plan = plan_scenario("aws", "production", name="long-client-for-typesense", search={"enabled": True})
+    plan = plan_scenario("aws", "production", name="a-very-long-client-name-for-ty", search={"enabled": True})
     (cm,) = [c for c in kind(plan, "ConfigMap") if c.inputs["metadata"]["name"] == "typesense-nodes"]
     assert all(len(n.rsplit(":", 2)[0]) <= 64 for n in cm.inputs["data"]["nodes"].split(","))
 

@@ -339,8 +339,8 @@ def test_every_example_stack_schedules_and_reports_its_placement(plan_of):
     pools = {p["pool"]: p for p in data["pools"]}
     # acme's data services are on the db pool; nothing of acme's on the system pool.
     assert pools["db"]["thisStackCpu"] > 3 and pools["system"]["thisStackCpu"] == 0
-    # EKS without an autoscaler: pools at their minimum. AKS/GKE: the built-in autoscaler, at the maximum.
-    assert not pools["db"]["autoscaled"] and pools["db"]["nodes"] == pools["db"]["minNodes"]
+    # EKS with its Cluster Autoscaler discovering the node groups, AKS/GKE with their built-in one: at the maximum.
+    assert pools["db"]["autoscaled"] and pools["db"]["nodes"] == pools["db"]["maxNodes"]
     azure = {p["pool"]: p for p in plan_of("platform-azure").sections["scheduling"]["data"]["pools"]}
     assert all(p["autoscaled"] and p["nodes"] == p["maxNodes"] for p in azure.values())
 
@@ -353,7 +353,8 @@ def test_placement_includes_operator_members_platform_daemonsets_and_the_drill_c
     assert any("(restore drill copy in acme-production-drill)" in o and "mongodb" in o for o in owners)
     db_nodes = [n for n in placement.nodes if n.pool == "db"]
     # One mongod per node (required hostname anti-affinity), every db node runs Longhorn's instance manager.
-    assert [sum(p.group.owner.endswith("replset rs0") for p in n.pods) for n in db_nodes] == [1, 1, 1]
+    members = [sum(p.group.owner.endswith("replset rs0") for p in n.pods) for n in db_nodes]
+    assert sum(members) == 3 and max(members) == 1
     assert all(any("instance manager" in p.group.owner for p in n.pods) for n in placement.nodes)
     # The drill copy is one member: the drill's Velero modifiers shrink it (as the plan's ConfigMap says).
     (copy_,) = [g for g in placement.own if "drill copy" in g.owner and "PerconaServerMongoDB" in g.owner]
@@ -369,21 +370,26 @@ def test_a_replset_without_the_db_toleration_is_unschedulable(plan_of):
 
 
 def test_a_replset_larger_than_its_nodes_is_unschedulable(plan_of):
-    plan = _replan(plan_of("acme-prod"), lambda rs: _inputs(rs, "PerconaServerMongoDB", "mongodb")["spec"]["replsets"][0].update(size=5))
+    plan = _replan(plan_of("acme-prod"), lambda rs: _inputs(rs, "PerconaServerMongoDB", "mongodb")["spec"]["replsets"][0].update(size=8))
     scheduling.analyze(plan)
     errors = [e for e in _errors(plan, "scheduling") if e.startswith("PerconaServerMongoDB acme-production/mongodb replset rs0:")]
-    # 3 db nodes, required hostname anti-affinity: the fourth and fifth members have nowhere to go.
-    assert len(errors) == 1 and "2 of 5 pod(s)" in errors[0] and "required pod anti-affinity" in errors[0]
+    # 6 db nodes at the autoscaled maximum, required hostname anti-affinity: the 7th and 8th members have nowhere to go.
+    assert len(errors) == 1 and "2 of 8 pod(s)" in errors[0] and "required pod anti-affinity" in errors[0]
     assert "Fix: the pool needs at least as many nodes as the replica count" in errors[0]
 
 
 def test_pools_at_minimum_unless_an_autoscaler_serves_them(plan_of):
+    # platform-aws runs the Cluster Autoscaler, which discovers its node groups: each at its maximum.
     nodes, views, _ = scheduling.build_nodes(plan_of("platform-aws"))
-    assert {v.name: (v.nodes, v.autoscaled) for v in views} == {"system": (2, False), "apps": (2, False), "db": (3, False)}
-    platform = _replan(plan_of("platform-aws"), lambda rs: [r.inputs.setdefault("tags", {}).update(
-        {"k8s.io/cluster-autoscaler/enabled": "true"}) for r in rs if r.type == "aws:eks/nodeGroup:NodeGroup"])
-    # The discovery tags alone scale nothing: an autoscaler must run.
-    assert {v.name: v.nodes for v in scheduling.build_nodes(platform)[1]} == {"system": 2, "apps": 2, "db": 3}
+    assert {v.name: (v.nodes, v.autoscaled) for v in views} == {"system": (3, True), "apps": (6, True), "db": (6, True)}
+
+    def no_autoscaler(resources: list[Resource]) -> None:
+        resources[:] = [r for r in resources if (r.inputs.get("metadata") or {}).get("name") != "cluster-autoscaler"]
+
+    # The discovery tags alone scale nothing: without the autoscaler the pools stay at their minimum.
+    platform = _replan(plan_of("platform-aws"), no_autoscaler)
+    assert {v.name: (v.nodes, v.autoscaled) for v in scheduling.build_nodes(platform)[1]} == {
+        "system": (2, False), "apps": (2, False), "db": (3, False)}
 
 
 def test_modifiers_apply_like_velero():

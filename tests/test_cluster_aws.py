@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.graph import one, out
+from tests.graph import SSO_YAML, one, out
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,7 @@ def test_pool_label_survives_custom_labels(tmp_path):
 
     (tmp_path / "Pulumi.platform-lbl.yaml").write_text(
         "config:\n  lfh:platform:\n    name: lbl\n    domain: lbl.example.com\n    cluster:\n      provider: aws\n"
-        "      nodePools:\n        apps:\n          labels: {team: web}\n")
+        "      nodePools:\n        apps:\n          labels: {team: web}\n" + SSO_YAML)
     plan = Engine(stacks_dir=tmp_path).plan("platform-lbl")
     (apps,) = [g for g in plan.of_type("aws:eks/nodeGroup:NodeGroup") if g.name.endswith("-apps-ng")]
     assert apps.inputs["labels"] == {"team": "web", "lfh.io/pool": "apps"}
@@ -252,7 +252,7 @@ def test_cross_region_replica_gets_its_own_key(tmp_path):
 
     (tmp_path / "Pulumi.platform-dr.yaml").write_text(
         "config:\n  lfh:platform:\n    name: dr\n    domain: dr.example.com\n    cluster:\n      provider: aws\n"
-        "      backup:\n        replication:\n          enabled: true\n          region: us-west-2\n")
+        "      backup:\n        replication:\n          enabled: true\n          region: us-west-2\n" + SSO_YAML)
     plan = Engine(stacks_dir=tmp_path).plan("platform-dr")
     replica_key = one(plan, "aws:kms/key:Key", "-kms-replica")
     assert replica_key.inputs["region"] == "us-west-2" and replica_key.inputs["enableKeyRotation"] is True

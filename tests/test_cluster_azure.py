@@ -154,9 +154,9 @@ def test_cloud_output_shape(plan):
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "subscriptionId", "tenantId", "resourceGroup",
                           "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location",
                           "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
-    # AKS tunnels control-plane calls through konnectivity agents; the API server's own address is unknown.
-    assert cloud["apiServerCidrs"] == [] and cloud["apiServerTunnelPods"] == [
-        {"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}]
+    # API Server VNet Integration (KMS with a private Key Vault): the API server sits in its delegated
+    # subnet and calls webhooks from there, with no konnectivity tunnel.
+    assert cloud["apiServerCidrs"] == ["10.41.16.0/28"] and cloud["apiServerTunnelPods"] == []
     assert cloud["kind"] == "azure" and cloud["keyVaultUri"] == f"https://{cloud['keyVaultName']}.vault.azure.net/"
     assert cloud["oidcIssuer"].startswith("https://")
     assert "kubeconfig" in plan.secret_outputs

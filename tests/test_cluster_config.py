@@ -4,10 +4,12 @@ from __future__ import annotations
 import pytest
 
 from lfh.config import ConfigError, parse_stack_config
+from tests.graph import SSO
 
 
 def platform(cluster: dict, name: str = "acme") -> dict:
-    return {"lfh:platform": {"name": name, "environment": "production", "domain": f"{name}.example.com", "cluster": cluster}}
+    return {"lfh:platform": {"name": name, "environment": "production", "domain": f"{name}.example.com", "cluster": cluster,
+                             "gitops": SSO}}
 
 
 def parse(cluster: dict):

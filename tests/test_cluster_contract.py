@@ -125,7 +125,7 @@ def test_addon_identities_use_fixed_service_accounts(contract, stack, annotation
 
 @pytest.mark.parametrize("stack,flavour,sc", [
     ("platform-aws", "s3", "gp3-encrypted"), ("platform-azure", "azure-blob", "managed-csi-encrypted"),
-    ("platform-gcp", "gcs", "pd-balanced-cmek"), ("platform-local", "s3-compatible", "standard"),
+    ("platform-gcp", "gcs", "pd-balanced-cmek"), ("platform-local", "s3-compatible", "local-path"),
 ])
 def test_backup_and_storage_class(contract, stack, flavour, sc):
     out = contract(stack)

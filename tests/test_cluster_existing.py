@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.graph import SSO_YAML
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -21,7 +23,10 @@ def test_existing_creates_no_cloud_resources(plan_of):
 def test_existing_cloud_output_shape(plan_of):
     cloud = plan_of("platform-local").outputs["cloud"]
     assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
-                     "backupEndpoint": "https://s3.local.example.com",
+                     "backupEndpoint": "http://backup-store.lfh-backup-store.svc.cluster.local:9000",
+                     # Clients' backup agents are let out to the in-cluster store's pods.
+                     "backupStorePods": {"namespace": "lfh-backup-store", "port": 9000,
+                                         "labels": {"app": "minio", "release": "backup-store"}},
                      # Where the API server and the nodes are is unknown on an existing cluster.
                      "apiServerCidrs": [], "apiServerTunnelPods": [], "nodeCidrs": []}
 
@@ -42,7 +47,7 @@ def test_missing_kubeconfig_path_names_the_key(tmp_path):
 
     (tmp_path / "Pulumi.platform-kc.yaml").write_text(
         "config:\n  lfh:platform:\n    name: kc\n    domain: kc.example.com\n    cluster:\n      provider: existing\n"
-        f"      kubeconfigPath: {tmp_path}/missing\n")
+        f"      kubeconfigPath: {tmp_path}/missing\n" + SSO_YAML)
     import pytest
 
     with pytest.raises(Exception, match=r"lfh:platform\.cluster\.kubeconfigPath: .*missing does not exist"):

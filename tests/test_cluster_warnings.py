@@ -7,6 +7,7 @@ import pytest
 
 from lfh.config import ConfigError
 from lfh.plan import Engine, analyze
+from tests.graph import SSO_YAML
 
 WEAK = {
     "aws": ("cluster:\n  provider: aws\n", "aws:eks/cluster:Cluster"),
@@ -19,7 +20,7 @@ def write_stack(tmp_path, name: str, cluster_yaml: str) -> Engine:
     body = textwrap.indent(cluster_yaml, "    ")
     (tmp_path / f"Pulumi.platform-{name}.yaml").write_text(
         "config:\n  lfh:platform:\n"
-        f"    name: {name}\n    environment: production\n    domain: {name}.example.com\n{body}"
+        f"    name: {name}\n    environment: production\n    domain: {name}.example.com\n{body}{SSO_YAML}"
     )
     return Engine(stacks_dir=tmp_path)
 
@@ -83,7 +84,7 @@ def test_report_section_summarises_the_cluster(plan_of):
     assert section["data"]["apiEndpoint"] == "private" and section["data"]["weakened"] == []
     assert section["data"]["backup"] == {"dailyExpireDays": 30, "archiveTransitionDays": 0, "archiveExpireDays": 90, "wormReplica": True}
     assert section["data"]["nodePools"]["system"]["taints"] == ["CriticalAddonsOnly=true:NoSchedule"]
-    assert plan_of("platform-local").sections["cluster"]["data"]["backupEndpoint"] == "https://s3.local.example.com"
+    assert plan_of("platform-local").sections["cluster"]["data"]["backupEndpoint"] == "in-cluster object store"
 
 
 def test_azure_shared_key_access_is_a_named_weaker_switch(tmp_path):

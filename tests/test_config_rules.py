@@ -134,7 +134,7 @@ CASES: dict[str, list[tuple[str, Callable[[], dict], str, str]]] = {
     ],
     "names": [
         ("b" * 40 + "-staging", lambda: _set(client("name", "b" * 40), "domain", "x.example.com"),
-         "lfh:client.name", "restore-drill CronJob name"),
+         "lfh:client.name", "at most 30 characters"),
         (CLIENT, lambda: client("name", "Demo"), "lfh:client.name", "use lower case"),
         (CLIENT, lambda: client("domain", f"{'a' * 64}.example.com"), "lfh:client.domain", "at most 63"),
         (CLIENT, lambda: client("domain", ("a" * 60 + ".") * 4 + "com"), "lfh:client.domain", "at most 253"),

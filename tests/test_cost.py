@@ -114,17 +114,24 @@ def test_helm_values_we_set_are_counted_with_their_replicas():
     assert math.isclose(s.stack.storage_gib, 2 * 50 + 10)
 
 
-def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True, min_apps: int = 1) -> list[Resource]:
+def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True, min_apps: int = 1,
+               autoscaler=True) -> list[Resource]:
     def ng(name, itype, mx, taints=(), labels=None, mn=1):
         return Resource(urn=f"urn:{name}", type="aws:eks/nodeGroup:NodeGroup", name=name, parent="", provider="",
-                        dependencies=[], inputs={"nodeGroupName": name, "instanceTypes": [itype],
+                        dependencies=[], inputs={"nodeGroupName": name, "instanceTypes": [itype], "clusterName": "eks-1",
                                                  "scalingConfig": {"minSize": mn, "desiredSize": max(2, mn), "maxSize": mx},
                                                  "taints": list(taints), "labels": labels or {}, "diskSize": 50})
+    # The Cluster Autoscaler that discovers the cluster's node groups (as components/cluster/aws_autoscaler.py runs it).
+    ca = _k8s("Deployment", "cluster-autoscaler", {"replicas": 1, "template": {"spec": {"containers": [{
+        "name": "cluster-autoscaler", "command": ["./cluster-autoscaler", "--cloud-provider=aws",
+                                                  "--node-group-auto-discovery=asg:tag=k8s.io/cluster-autoscaler/enabled,"
+                                                  "k8s.io/cluster-autoscaler/eks-1"]}]}}})
     return [
         ng("system", "m6i.large", 3, [{"key": "CriticalAddonsOnly", "value": "true", "effect": "NO_SCHEDULE"}] if taint_system else []),
         ng("apps", instance, max_apps, mn=min_apps),
         Resource(urn="urn:eks", type="aws:eks/cluster:Cluster", name="eks", parent="", provider="", dependencies=[], inputs={}),
         Resource(urn="urn:kms", type="aws:kms/key:Key", name="k", parent="", provider="", dependencies=[], inputs={}),
+        *([ca] if autoscaler else []),
     ]
 
 
@@ -166,7 +173,7 @@ def test_capacity_is_the_scheduling_placement_and_not_fitting_is_an_error():
     # Without an autoscaler the pools run at their minimum: one apps node cannot hold 3 mongod members
     # with required hostname anti-affinity (the operator's default), whatever the maximum says.
     client = _client_plan()
-    client.platform = _plan(_aws_pools(10), role="platform")
+    client.platform = _plan(_aws_pools(10, autoscaler=False), role="platform")
     _scheduled(client)
     errors = [f for f in client.findings if f.check == "scheduling" and f.severity == "error"]
     assert errors
@@ -179,10 +186,30 @@ def test_capacity_is_the_scheduling_placement_and_not_fitting_is_an_error():
     assert any("DOES NOT FIT" in line for line in client.sections["cost"]["text"])
 
     roomy = _client_plan()
-    roomy.platform = _plan(_aws_pools(10, min_apps=4), role="platform")
+    roomy.platform = _plan(_aws_pools(10, min_apps=4, autoscaler=False), role="platform")
     _scheduled(roomy)
     assert not [f for f in roomy.findings if f.check == "scheduling" and f.severity == "error"]
     assert roomy.sections["cost"]["data"]["capacity"]["fits"] is True
+
+
+def test_a_pool_no_autoscaler_serves_counts_at_its_minimum():
+    """The same roomy maximum, but nothing scales the node groups: only their minimum size is real."""
+    fixed = _plan(_aws_pools(10, autoscaler=False), role="platform")
+    pools = {p.name: p for p in cost.node_pools(fixed)}
+    assert (pools["apps"].autoscaled, pools["apps"].capacity_nodes) == (False, 1)
+    assert cost.node_pools(_plan(_aws_pools(10), role="platform"))[1].capacity_nodes == 10
+    client = _client_plan()
+    client.platform = fixed
+    _scheduled(client)
+    apps = next(row for row in client.sections["cost"]["data"]["capacity"]["pools"] if row["pool"] == "apps")
+    assert (apps["nodes"], apps["autoscaled"]) == (1, False)
+    assert [f for f in client.findings if f.check == "scheduling" and f.severity == "error"]
+    # With the Cluster Autoscaler discovering the node groups, the same pools reach their maximum.
+    scaled = _client_plan()
+    scaled.platform = _plan(_aws_pools(10), role="platform")
+    _scheduled(scaled)
+    apps = next(row for row in scaled.sections["cost"]["data"]["capacity"]["pools"] if row["pool"] == "apps")
+    assert (apps["nodes"], apps["autoscaled"]) == (10, True)
 
 
 def test_capacity_flags_a_pod_larger_than_any_node():

@@ -105,8 +105,7 @@ def test_refuses_to_overwrite(stacks, capsys):
     ("acme_corp", "prod", "DNS-1123 label"),
     ("acme.corp", "prod", "DNS-1123 label"),
     ("acme-", "prod", "DNS-1123 label"),
-    ("a" * 53, "development", "at most 63 are allowed"),
-    ("a" * 27, "development", "restore-drill CronJob name"),
+    ("a" * 31, "development", "at most 30 are allowed"),
     ("acme", "qa", "allowed: production (or prod), staging, development (or dev)"),
 ])
 def test_bad_names_are_refused_with_one_clear_line(stacks, capsys, name, env, message):
@@ -117,8 +116,7 @@ def test_bad_names_are_refused_with_one_clear_line(stacks, capsys, name, env, me
 
 
 def test_longest_allowed_name_is_accepted(stacks, capsys):
-    # `restore-drill-<name>-development` names a CronJob: at most 52 characters.
-    name = "a" * (52 - len("restore-drill-") - len("-development"))
+    name = "a" * 30  # lfh:client.name: at most 30 characters
     assert _new(stacks, name, "--env", "dev", "--platform", "platform-local") == 0
 
 

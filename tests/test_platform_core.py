@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from lfh import STACKS_DIR
+from tests.graph import SSO
 from lfh.charts import CHARTS, chart_for
 from lfh.config import ConfigError
 from lfh.config.loader import load_stack_file
@@ -47,8 +48,10 @@ def _variant(tmp_dir: Path, changes: dict, stack: str = "platform-local") -> Eng
     return Engine(stacks_dir=tmp_dir)
 
 
-FULL = {  # production: Longhorn, monitoring with receivers, an extra domain, a blocklist
+FULL = {  # production: Longhorn, monitoring with receivers, an extra domain, a blocklist, SSO
     "environment": "production",
+    "cluster": {"nodeCapabilities": ["iscsi", "cryptsetup"]},
+    "gitops": {"adminEnabled": False, **SSO},
     "storage": {"useClusterStorageClass": False},
     "gateway": {"extraDomains": ["other.example.org"], "blockedCidrs": ["203.0.113.0/24"]},
     "monitoring": {"receivers": [
@@ -233,13 +236,13 @@ def test_longhorn_recurring_jobs_and_classes(full):
     assert es["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "platform-secrets"}
     bucket = full.config.platform.cluster.backup_bucket
     assert release_values(full, "longhorn")["defaultBackupStore"]["backupTarget"] == f"s3://{bucket}@us-east-1/longhorn/"
-    assert full.outputs["storageClasses"] == {"default": "longhorn", "encrypted": "longhorn-encrypted", "cloud": "standard"}
+    assert full.outputs["storageClasses"] == {"default": "longhorn", "encrypted": "longhorn-encrypted", "cloud": "local-path"}
 
 
 def test_local_platform_uses_the_cluster_storage_class(local):
     assert not manifests(local, "RecurringJob") and not manifests(local, "StorageClass")
     assert all(chart_for(h["chart"], h["repository"]).key != "longhorn" for _, h in local.helm_releases())
-    assert local.outputs["storageClasses"] == {"default": "standard", "encrypted": "standard", "cloud": "standard"}
+    assert local.outputs["storageClasses"] == {"default": "local-path", "encrypted": "local-path", "cloud": "local-path"}
 
 
 def test_velero_locations_schedules_and_plugin(full):
@@ -348,7 +351,7 @@ def test_disabling_monitoring_removes_it_cleanly(full, no_monitoring):
     assert not any(is_monitoring(r) for r in no_monitoring.resources)
     assert not [m for _, m in no_monitoring.manifests() if m["apiVersion"].startswith("monitoring.coreos.com")]
     assert not [m for _, m in no_monitoring.manifests() if m["metadata"].get("namespace") == "monitoring"]
-    assert not no_monitoring.of_type("random:index/randomPassword:RandomPassword")
+    assert not [r for r in no_monitoring.of_type("random:index/randomPassword:RandomPassword") if "Monitoring" in r.urn]
     assert no_monitoring.outputs["monitoring"] == {"enabled": False}
     hosts = [h for m in manifests(no_monitoring, "HTTPRoute") for h in m["spec"].get("hostnames", [])]
     assert hosts == ["argocd.local.example.com"]
@@ -362,7 +365,9 @@ def test_namespace_pod_security_levels(full):
               for m in manifests(full, "Namespace")}
     assert levels == {"external-secrets": "restricted", "envoy-gateway-system": "restricted",
                       "cert-manager": "restricted", "longhorn-system": "privileged", "argocd": "restricted",
-                      "velero": "privileged", "monitoring": "privileged"}
+                      "velero": "privileged", "monitoring": "privileged",
+                      # self-contained (platform-local): the locked secret store and the backup store
+                      "lfh-platform-secrets": "restricted", "lfh-backup-store": "restricted"}
     for m in manifests(full, "Namespace"):
         labels = m["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/warn"] == "restricted"
@@ -395,7 +400,7 @@ def test_sizing_section_sums_requests_and_names_chart_defaults(full, local):
 
 def test_dns01_issues_wildcard_certificates(tmp_path):
     solver = {"cloudflare": {"apiTokenSecretRef": {"name": "cloudflare-token", "key": "token"}}}
-    plan = analyze(_variant(tmp_path, {"certificates": {"solver": "dns01", "dns01Solver": solver,
+    plan = analyze(_variant(tmp_path, {"certificates": {"solver": "dns01", "dns01Solver": solver, "publicIssuer": "letsencrypt-staging",
                                                         "dnsZones": ["local.example.com"]}}).plan("platform-local"))
     acme = one(plan, "ClusterIssuer", "letsencrypt-prod")["spec"]["acme"]["solvers"][0]
     assert acme == {"dns01": solver, "selector": {"dnsZones": ["local.example.com"]}}
@@ -404,29 +409,34 @@ def test_dns01_issues_wildcard_certificates(tmp_path):
     assert cert["issuerRef"]["name"] == "letsencrypt-staging"  # platform-local asks for the staging issuer
 
 
-def test_http01_certificates_name_the_platform_hosts(local):
-    cert = one(local, "Certificate", "wildcard-local-example-com-tls")["spec"]
+def test_http01_certificates_name_the_platform_hosts(tmp_path, local):
+    acme = _variant(tmp_path, {"certificates": {"publicIssuer": "letsencrypt-staging"}}).plan("platform-local")
+    cert = one(acme, "Certificate", "wildcard-local-example-com-tls")["spec"]
     assert cert["dnsNames"] == ["argocd.local.example.com"]
+    # The internal CA (platform-local's issuer) signs the wildcards without any challenge.
+    assert one(local, "Certificate", "wildcard-local-example-com-tls")["spec"]["dnsNames"] == ["*.local.example.com", "local.example.com"]
 
 
 def test_platform_store_is_closed_to_client_namespaces(local):
     store = one(local, "ClusterSecretStore", "platform-secrets")["spec"]
-    assert "vault" in store["provider"]
+    assert "kubernetes" in store["provider"]
     allowed = store["conditions"][0]["namespaces"]
     assert "velero" in allowed and not any(ns.startswith("client") for ns in allowed)
 
 
 def test_without_a_secret_store_nothing_reads_one(tmp_path):
     doc = yaml.safe_load((STACKS_DIR / "Pulumi.platform-local.yaml").read_text())
-    del doc["config"]["lfh:platform"]["secrets"]["provider"]
+    # An existing cluster that is not self-contained and names no secret manager.
+    doc["config"]["lfh:platform"]["cluster"]["selfContained"] = False
     doc["config"]["lfh:platform"]["storage"] = {"useClusterStorageClass": False}
     (tmp_path / "Pulumi.platform-local.yaml").write_text(yaml.safe_dump(doc))
     plan = Engine(stacks_dir=tmp_path).plan("platform-local")
     assert not manifests(plan, "ClusterSecretStore") and not manifests(plan, "ExternalSecret")
     # No dm-crypt key: the encrypted role falls back to the cluster's class instead of a class whose
     # volumes would never provision.
-    assert [m["metadata"]["name"] for m in manifests(plan, "StorageClass")] == ["longhorn"]
-    assert plan.outputs["storageClasses"]["encrypted"] == "standard"
+    assert [m["metadata"]["name"] for r, m in plan.manifests()
+            if m["kind"] == "StorageClass" and not r.type.endswith("Patch")] == ["longhorn"]
+    assert plan.outputs["storageClasses"]["encrypted"] == "local-path"
     # The operator provides the bucket credentials under the names the releases expect.
     assert release_values(plan, "velero")["credentials"]["existingSecret"] == "velero-credentials"
     assert release_values(plan, "longhorn")["defaultBackupStore"]["backupTargetCredentialSecret"] == "longhorn-backup-credentials"

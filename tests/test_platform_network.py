@@ -77,6 +77,9 @@ def test_every_platform_namespace_gets_default_deny_dns_and_its_pods_allows(plan
     for ns in namespaces:
         by_name = {p["metadata"]["name"]: p["spec"] for p in policies(plan, ns)}
         assert by_name.get("default-deny") == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}, ns
+        if ns == "lfh-platform-secrets":  # a self-contained platform's secret store: no pod may run there
+            assert set(by_name) == {"default-deny"}
+            continue
         assert by_name["allow-dns"]["egress"][0]["to"] == [{"podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
                                                             "namespaceSelector": {"matchLabels": {NS_NAME: "kube-system"}}}]
         assert [n for n in by_name if n.startswith("allow-") and n != "allow-dns"], f"{ns}: no pod allows"
@@ -94,8 +97,10 @@ def test_every_rule_names_a_peer_and_ports_and_namespaces_by_their_name_label(pl
                 assert rule.get(key) and rule.get("ports"), (p["metadata"], rule)
                 for peer in rule[key]:
                     sel = peer.get("namespaceSelector")
-                    # `{}` is "every pod" (public listeners, unknown control plane); else the name label only.
-                    assert sel is None or sel == {} or set(sel) == {"matchLabels"} and set(sel["matchLabels"]) == {NS_NAME}
+                    # `{}` is "every pod" (public listeners, unknown control plane); else the name label only, or
+                    # the label every client namespace carries (an in-cluster backup store admits their agents).
+                    assert sel is None or sel == {} or set(sel) == {"matchLabels"} and (
+                        set(sel["matchLabels"]) == {NS_NAME} or sel["matchLabels"] == {"lfh.io/client-namespace": "true"})
                     if peer.get("ipBlock", {}).get("cidr") == "0.0.0.0/0" and not peer["ipBlock"].get("except"):
                         ports = {r["port"] for r in rule["ports"]}
                         # Unrestricted addresses only on public listeners, webhooks, the API, HTTP-01 self-checks.
@@ -128,9 +133,8 @@ def test_webhooks_are_open_to_the_control_plane_as_the_cluster_contract_knows_it
     assert webhook_rule("platform-gcp")["from"] == [
         {"ipBlock": {"cidr": "172.16.0.0/28"}},
         {"podSelector": {"matchLabels": {"k8s-app": "konnectivity-agent"}}, "namespaceSelector": {"matchLabels": {NS_NAME: "kube-system"}}}]
-    # AKS: the konnectivity agents.
-    assert webhook_rule("platform-azure")["from"] == [
-        {"podSelector": {"matchLabels": {"app": "konnectivity-agent"}}, "namespaceSelector": {"matchLabels": {NS_NAME: "kube-system"}}}]
+    # AKS with API Server VNet Integration: the delegated API server subnet (no konnectivity tunnel).
+    assert webhook_rule("platform-azure")["from"] == [{"ipBlock": {"cidr": "10.41.16.0/28"}}]
     # An existing cluster: where the API server calls from is unknown, so anywhere, on that port only.
     assert webhook_rule("platform-local")["from"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"namespaceSelector": {}}]
 
@@ -350,3 +354,21 @@ def test_the_gateway_reaches_the_acme_http01_solver_pods_of_every_certificate(pl
         r.inputs.get("kind") == "NetworkPolicy" and r.inputs["metadata"]["name"] == "allow-acme-http01-solver")]
     found = [f.message for f in rechecked(mutated)]
     assert any("HTTP-01 solver pods" in m for m in found), found
+
+
+def test_backup_writers_reach_the_in_cluster_backup_store(plan_of):
+    """A self-contained platform backs up to its own MinIO: Velero's storage locations and the clients'
+    Percona backup agents must be let out to it and in on its S3 port (the store is no outside address)."""
+    platform, client = plan_of("platform-local"), plan_of("demo-staging")
+    assert errors(platform) == [] and errors(client) == []
+    store = copy_of(platform)
+    store.resources = [r for r in store.resources if not (
+        r.inputs.get("kind") == "NetworkPolicy" and r.inputs["metadata"]["name"] == "allow-backup-store")]
+    found = [f.message for f in rechecked(store)]
+    assert any(m.startswith("BackupStorageLocation velero/default") and "9000/TCP" in m for m in found), found
+    agents = copy_of(client)
+    policy = policy_input(agents, "demo-staging", "allow-mongodb")
+    policy["spec"]["egress"] = [r for r in policy["spec"]["egress"]
+                                if not any("namespaceSelector" in peer for peer in r.get("to", []))]
+    found = [f.message for f in rechecked(agents)]
+    assert any("backup storage" in m and "needs the mongod pods" in m for m in found), found

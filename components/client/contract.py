@@ -23,6 +23,7 @@ FROM_MONITORING = "monitoring"  # the platform's monitoring namespace (metrics p
 TO_INTERNET_HTTPS = "internet-https"  # TCP 443 outside the cluster (cloud APIs, webhooks)
 TO_KUBE_API = "kube-api"              # the Kubernetes API (operators, drill job)
 TO_SMTP = "smtp"                      # the configured SMTP relay port outside the cluster
+TO_BACKUP_STORE = "backup-store"      # the platform's backup bucket endpoint (HTTPS outside, or its in-cluster store)
 
 
 @dataclass

@@ -18,7 +18,7 @@ from lfh.config.base import image_reference
 from ..cloud import adapter_for
 from ..cloud.base import BackupTarget
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
-from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
+from .contract import FROM_SELF, TO_BACKUP_STORE, TO_KUBE_API, AppWiring, ClientContext, Workload
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
 
 CLUSTER = "mongodb"
@@ -271,7 +271,8 @@ class MongoDB(pulumi.ComponentResource):
                 name="mongodb", pod_labels=self.pod_labels, ports=[PORT], peer_ports=[PORT],
                 ingress_from=[FROM_SELF],
                 # Backup agent (sidecar) uploads to object storage over HTTPS.
-                egress_to=[TO_INTERNET_HTTPS] if target is not None else [],
+                # pbm-agent streams backups and oplog slices to the platform's backup bucket.
+                egress_to=[TO_BACKUP_STORE] if target is not None else [],
                 tier="data",
             ),
             Workload(

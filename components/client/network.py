@@ -18,6 +18,7 @@ from ..k8s import KubeObject, child_opts, meta
 from ..network_rules import (
     ANYWHERE,
     CLOUD_METADATA_ENDPOINTS,
+    NS_NAME_LABEL,
     allow_dns,
     default_deny,
     dns_egress_rule,
@@ -28,6 +29,7 @@ from .contract import (
     FROM_GATEWAY,
     FROM_MONITORING,
     FROM_SELF,
+    TO_BACKUP_STORE,
     TO_INTERNET_HTTPS,
     TO_KUBE_API,
     TO_SMTP,
@@ -59,6 +61,9 @@ class NetworkSettings:
     prometheus_pod_labels: dict[str, str] = field(default_factory=dict)
     #: `external:<name>` targets: name -> (CIDRs, ports).
     external: dict[str, tuple[list[str], list[int]]] = field(default_factory=dict)
+    #: The platform's in-cluster backup store (self-contained platforms): (namespace, pod labels, port);
+    #: None: the backup bucket is outside the cluster (HTTPS).
+    backup_store: tuple[str, dict[str, str], int] | None = None
 
 
 def routed_ports(w: Workload) -> list[int]:
@@ -86,7 +91,8 @@ def derive_policies(workloads: list[Workload], s: NetworkSettings) -> dict[str, 
         if w.name in by_name:
             raise ValueError(f"two workloads are both called {w.name!r}")
         by_name[w.name] = w
-    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA, *(TO_EXTERNAL_PREFIX + n for n in s.external)}
+    specials = {TO_INTERNET_HTTPS, TO_KUBE_API, TO_SMTP, TO_CLOUD_METADATA, TO_BACKUP_STORE,
+                *(TO_EXTERNAL_PREFIX + n for n in s.external)}
     for w in workloads:
         unknown = [t for t in w.egress_to if t not in specials and t not in by_name]
         if unknown:
@@ -125,8 +131,12 @@ def workload_policy(w: Workload, workloads: list[Workload], s: NetworkSettings,
     for target in w.egress_to:
         if target in by_name and target != w.name and by_name[target].ports:
             egress.append({"to": [_pod_peer(by_name[target])], "ports": _ports(by_name[target].ports)})
-        elif target == TO_INTERNET_HTTPS:
+        elif target == TO_INTERNET_HTTPS or (target == TO_BACKUP_STORE and s.backup_store is None):
             egress.append({"to": [outside], "ports": _ports([443])})
+        elif target == TO_BACKUP_STORE and s.backup_store is not None:
+            store_ns, store_labels, store_port = s.backup_store
+            egress.append({"to": [{"namespaceSelector": {"matchLabels": {NS_NAME_LABEL: store_ns}},
+                                   "podSelector": {"matchLabels": dict(store_labels)}}], "ports": _ports([store_port])})
         elif target == TO_KUBE_API:
             egress.append({"to": [{"ipBlock": {"cidr": c}} for c in s.kube_api_cidrs],
                            "ports": _ports(s.kube_api_ports)})
@@ -216,7 +226,16 @@ def settings_for(ctx: ClientContext) -> NetworkSettings:
         gateway_pod_labels=dict(ctx.platform.gateway.proxy_pod_labels or {}),
         prometheus_pod_labels=dict(mon.get("prometheusPodLabels") or {}),
         external=external_endpoints(ctx),
+        backup_store=backup_store(cloud),
     )
+
+
+def backup_store(cloud: dict) -> tuple[str, dict[str, str], int] | None:
+    """The platform's in-cluster backup store, from its `cloud` output (`backupStorePods`)."""
+    pods = cloud.get("backupStorePods") or {}
+    if not pods:
+        return None
+    return str(pods["namespace"]), {str(k): str(v) for k, v in (pods.get("labels") or {}).items()}, int(pods["port"])
 
 
 def external_endpoints(ctx: ClientContext) -> dict[str, tuple[list[str], list[int]]]:

@@ -61,6 +61,9 @@ class AwsAdapter(CloudAdapter):
             }],
         }
         role = SdkResource("aws:iam/role:Role", f"{self.prefix}-{name}-role", {
+            # Explicit and within IAM's 64 characters (auto-naming would add 8 to a long logical name);
+            # the platform in it keeps two platforms in one account apart.
+            "name": self.short_name(self.ctx.platform.platform, ns, name, limit=64),
             "description": f"IRSA for {ns}/{service_account} (lfh {self.ctx.platform.platform})",
             "assumeRolePolicy": json.dumps(trust),
             "maxSessionDuration": 3600,

@@ -6,12 +6,13 @@ call these methods and never branch on the cloud themselves.
 """
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pulumi
+
+from lfh.names import join
 
 from ..client.contract import ClientContext
 from ..cluster.contract import ServiceAccountBinding
@@ -113,13 +114,9 @@ class CloudAdapter(ABC):
     def _make_provider(self) -> Optional[pulumi.ProviderResource]:
         return None
 
-    def short_name(self, *parts: str, limit: int) -> str:
-        """A deterministic, unique name within `limit` characters (cloud name-length rules)."""
-        full = "-".join(p for p in parts if p)
-        if len(full) <= limit:
-            return full
-        digest = hashlib.sha256(full.encode()).hexdigest()[:8]
-        return f"{full[: limit - 9].rstrip('-')}-{digest}"
+    def short_name(self, *parts: str, limit: int, **kw: Any) -> str:
+        """The parts joined by '-' within `limit` characters (`lfh.names.join`: readable prefix + hash)."""
+        return join(*parts, limit=limit, **kw)
 
     # ------------------------------------------------------------------ the interface
     @abstractmethod

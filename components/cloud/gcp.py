@@ -7,6 +7,8 @@ from typing import Any, Optional
 
 import pulumi
 
+from lfh.names import digest
+
 from ..cluster.contract import ServiceAccountBinding
 from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
@@ -45,11 +47,8 @@ class GcpAdapter(CloudAdapter):
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
                           bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
         ns = self.ctx.namespace
-        # account_id: 6–30 chars; a hash keeps it unique per platform/client/env/name.
-        import hashlib as _h
-
-        digest = _h.sha256(f"{self.ctx.platform.platform}/{ns}/{name}".encode()).hexdigest()[:8]
-        account_id = f"{name[:19].rstrip('-')}-{digest}"
+        # account_id: 6–30 chars; the hash keeps it unique per platform/client/env/name.
+        account_id = f"{name[:19].rstrip('-')}-{digest(f'{self.ctx.platform.platform}/{ns}/{name}')}"
         if not account_id[0].isalpha():
             account_id = f"l{account_id[1:]}"
         account = SdkResource("gcp:serviceaccount/account:Account", f"{self.prefix}-{name}-gsa", {

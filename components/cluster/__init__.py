@@ -4,7 +4,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
-from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
 
 if TYPE_CHECKING:  # the platform model is not imported by client stacks, which use .contract only
     from lfh.config import PlatformConfig
@@ -26,4 +26,4 @@ def create_cluster(platform: PlatformConfig) -> ClusterContract:
     return component(f"{platform.name}-cluster", platform).contract
 
 
-__all__ = ["BackupStorage", "ClusterContract", "ServiceAccountBinding", "TARGETS", "create_cluster"]
+__all__ = ["BackupStorage", "ClusterContract", "NodePool", "ServiceAccountBinding", "TARGETS", "create_cluster"]

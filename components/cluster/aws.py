@@ -15,8 +15,9 @@ import pulumi_random as random
 from lfh.config import PlatformConfig
 from lfh.config.cluster import AwsCluster as AwsClusterConfig
 from lfh.config.cluster import AwsNodePool
+from lfh.node_setup import CRYPTSETUP, ISCSI, WHY, al2023_user_data
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -31,7 +32,8 @@ from ._common import (
     tags as base_tags,
     taint_effect_upper,
 )
-from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+from .aws_autoscaler import ClusterAutoscaler
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
 
 #: Control-plane logs shipped to CloudWatch (audit/api/authenticator are the HIPAA-relevant ones).
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -132,6 +134,11 @@ class EksCluster(pulumi.ComponentResource):
             # (EKS user guide, "Amazon EKS networking requirements": cross-account ENIs).
             api_server_cidrs=list(self.private_cidrs),
             node_cidrs=list(self.private_cidrs),
+            node_pools=self.pool_facts,
+            metrics_api=f"EKS community add-on metrics-server {cfg.metrics_server_version}",
+            # Since 1.30 EKS leaves gp2 without the default annotation (EKS user guide, "Kubernetes
+            # standard support versions: 1.30"); the platform chooses its own default class.
+            builtin_storage_classes={"gp2": False},
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidcProviderArn": self.oidc.arn, "backupBucket": self.bucket.bucket})
@@ -373,11 +380,25 @@ class EksCluster(pulumi.ComponentResource):
             for short, pol in [("worker", "AmazonEKSWorkerNodePolicy"), ("ecr", "AmazonEC2ContainerRegistryPullOnly")]
         ]
         self.node_groups: list[aws.eks.NodeGroup] = []
+        self.pool_facts: list[NodePool] = []
+        # Longhorn runs on every pool (its manager and CSI plugin follow the volumes), so every node
+        # installs what it needs from the host (lfh/node_setup.py); without Longhorn nothing is installed.
+        setup = [] if self.platform.storage.use_cluster_storage_class else [ISCSI, CRYPTSETUP]
         for pool_name in ("system", "apps", "db"):
             pool: AwsNodePool = getattr(self.cfg.node_pools, pool_name)
-            self.node_groups.append(self._node_group(pool_name, pool, role, [*attachments, self.cni_addon]))
+            group, lt = self._node_group(pool_name, pool, role, [*attachments, self.cni_addon], setup)
+            self.node_groups.append(group)
+            self.pool_facts.append(NodePool(
+                name=pool_name, labels=node_labels(pool_name, pool),
+                taints=[{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints],
+                min_nodes=pool.min_size, max_nodes=pool.max_size,
+                # The Cluster Autoscaler below discovers every managed node group of the cluster.
+                autoscaler="cluster-autoscaler",
+                provides={cap: f"launch template user data ({WHY[cap]})" for cap in setup},
+                resource=group, setup_resource=lt))
 
-    def _node_group(self, pool_name: str, pool: AwsNodePool, role: aws.iam.Role, deps: list[pulumi.Resource]) -> aws.eks.NodeGroup:
+    def _node_group(self, pool_name: str, pool: AwsNodePool, role: aws.iam.Role, deps: list[pulumi.Resource],
+                    setup: list[str]) -> tuple[aws.eks.NodeGroup, aws.ec2.LaunchTemplate]:
         n = f"{self.name}-{pool_name}"
         lt = aws.ec2.LaunchTemplate(
             f"{n}-lt",
@@ -392,6 +413,8 @@ class EksCluster(pulumi.ComponentResource):
             }],
             tag_specifications=[{"resource_type": t, "tags": {**self.phi_tags, "lfh:pool": pool_name}}
                                 for t in ("instance", "volume", "network-interface")],
+            # MIME multi-part with a shell part; EKS appends its NodeConfig part (no custom AMI).
+            user_data=al2023_user_data(setup) if setup else None,
             update_default_version=True,
             tags=self.tags,
             opts=self._opts())
@@ -413,7 +436,7 @@ class EksCluster(pulumi.ComponentResource):
             tags={**self.tags, "lfh:pool": pool_name},
             # The cluster autoscaler owns the desired size after creation.
             opts=self._opts(depends_on=deps, ignore_changes=["scalingConfig.desiredSize"]),
-        )
+        ), lt
 
     # ------------------------------------------------------------ backup bucket
 
@@ -643,8 +666,43 @@ class EksCluster(pulumi.ComponentResource):
                           configuration_values=json.dumps({"controller": {"nodeSelector": system["nodeSelector"],
                                                                           "tolerations": system["tolerations"]}}),
                           tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
+            # The metrics API (HPAs read it): the EKS community add-on metrics-server, a pinned version
+            # whose lifecycle EKS manages (EKS user guide "Community add-ons"); on the system pool.
+            aws.eks.Addon(f"{n}-addon-metrics-server", cluster_name=self.cluster.name, addon_name="metrics-server",
+                          addon_version=self.cfg.metrics_server_version,
+                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+                          configuration_values=json.dumps({"nodeSelector": system["nodeSelector"],
+                                                           "tolerations": system["tolerations"]}),
+                          tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
         ]
         self.ready: list[pulumi.Resource] = [*self.node_groups, *self.addons]
+
+    def _autoscaler_role(self) -> aws.iam.Role:
+        """IRSA role of the Cluster Autoscaler: the upstream "Full Cluster Autoscaler Features Policy"
+        (kubernetes/autoscaler cluster-autoscaler/cloudprovider/aws/README.md), its scaling actions
+        limited to this cluster's groups by the auto-discovery tag EKS puts on every managed node group
+        (EKS user guide "Managed node groups": nodes are "automatically tagged for auto-discovery")."""
+        def policy(args: list[Any]) -> str:
+            cluster, partition, account = args
+            return json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Resource": "*", "Action": [
+                    "autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeAutoScalingInstances",
+                    "autoscaling:DescribeLaunchConfigurations", "autoscaling:DescribeScalingActivities",
+                    "ec2:DescribeImages", "ec2:DescribeInstanceTypes", "ec2:DescribeLaunchTemplateVersions",
+                    "ec2:GetInstanceTypesFromInstanceRequirements"]},
+                # Labels and taints of a group at zero nodes: this cluster's node groups only.
+                {"Effect": "Allow", "Action": ["eks:DescribeNodegroup"],
+                 "Resource": f"arn:{partition}:eks:{self.cfg.region}:{account}:nodegroup/{cluster}/*/*"},
+                {"Effect": "Allow", "Resource": "*",
+                 "Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+                 # The tags EKS sets on a managed node group's Auto Scaling group (the conditions of
+                 # terraform-aws-iam's cluster-autoscaler policy).
+                 "Condition": {"StringEquals": {f"autoscaling:ResourceTag/kubernetes.io/cluster/{cluster}": "owned",
+                                                "autoscaling:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true"}}},
+            ]})
+
+        return self._irsa_role("cluster-autoscaler", "kube-system", ClusterAutoscaler.SERVICE_ACCOUNT,
+                               pulumi.Output.all(self.cluster.name, self.partition, self.account_id).apply(policy))
 
     # ------------------------------------------------------------ Kubernetes side
 
@@ -661,9 +719,18 @@ class EksCluster(pulumi.ComponentResource):
                                           lambda cluster_name: _exec_with_name(user, cluster_name))
         self.k8s = k8s.Provider(f"{self.name}-k8s", kubeconfig=self.kubeconfig, enable_server_side_apply=True,
                                 opts=pulumi.ResourceOptions(parent=self))
+        # Scales the managed node groups between their minimum and maximum sizes.
+        self.autoscaler = ClusterAutoscaler(
+            f"{self.name}-autoscaler", cluster_name=self.cluster.name, region=self.cfg.region,
+            kubernetes_version=self.platform.kubernetes_version, image=self.cfg.cluster_autoscaler_image,
+            role_arn=self._autoscaler_role().arn, placement=scheduling(self.cfg.node_pools)["system"],
+            provider=self.k8s, depends_on=self.ready, opts=pulumi.ResourceOptions(parent=self))
+        self.ready.append(self.autoscaler)
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="ebs.csi.aws.com",
             parameters={"type": "gp3", "encrypted": "true", "kmsKeyId": self.data_key.arn, "csi.storage.k8s.io/fstype": "ext4"},
             # Retain: deleting a claim must not destroy PHI by accident.

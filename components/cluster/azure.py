@@ -13,8 +13,10 @@ import yaml
 from lfh.config import PlatformConfig
 from lfh.config.cluster import AzureCluster as AzureClusterConfig
 from lfh.config.cluster import AzureNodePool
+from lfh.names import fit
+from lfh.node_setup import AKS_UBUNTU_SKUS, CRYPTSETUP, ISCSI, WHY
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -25,9 +27,17 @@ from ._common import (
     scheduling,
     tags as base_tags,
 )
-from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
 
 STORAGE_CLASS = "managed-csi-encrypted"
+#: The StorageClasses AKS creates with the Azure Disk/Files CSI drivers; `default` is the default class
+#: (AKS docs "Storage options: storage classes"). AKS lets it be changed (Azure/AKS CHANGELOG: "You can
+#: now mutate the AKS default storage class").
+BUILTIN_STORAGE_CLASSES = {"default": True, "managed-csi": False, "managed-csi-premium": False,
+                           "azurefile-csi": False, "azurefile-csi-premium": False}
+#: Delegation API Server VNet Integration needs on its subnet (AKS docs "API Server VNet Integration":
+#: "delegate an API server subnet to Microsoft.ContainerService/managedClusters … minimum /28").
+APISERVER_DELEGATION = "Microsoft.ContainerService/managedClusters"
 BACKUP_CONTAINER = "velero"
 #: The Entra ID application every AKS AAD cluster uses as token audience (kubelogin --server-id).
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
@@ -154,12 +164,20 @@ class AksCluster(pulumi.ComponentResource):
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
-            # AKS's API server reaches pods (webhooks) through the konnectivity agents in kube-system, so
-            # webhook calls arrive from those pods (AKS FAQ "How does the managed control plane communicate
-            # with my nodes?"; tigera/operator#5212: the calls arrive with the agents' pod addresses, and AKS
-            # labels them `app: konnectivity-agent`). The API server's own address is unknown.
-            api_server_tunnel_pods=[{"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}],
+            # Without VNet integration AKS's API server reaches pods (webhooks) through the konnectivity
+            # agents in kube-system, so webhook calls arrive from those pods (AKS FAQ "How does the managed
+            # control plane communicate with my nodes?"; tigera/operator#5212: the calls arrive with the
+            # agents' pod addresses, labelled `app: konnectivity-agent`). With API Server VNet Integration
+            # the API server is projected into the delegated subnet and calls nodes directly from there, no
+            # tunnel (AKS docs "API Server VNet Integration").
+            api_server_cidrs=[cfg.api_server_subnet_cidr] if self.vnet_integration else [],
+            api_server_tunnel_pods=([] if self.vnet_integration
+                                    else [{"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}]),
             node_cidrs=[cfg.node_subnet_cidr],
+            node_pools=self.pool_facts,
+            # metrics-server runs on every AKS cluster as a managed component (AKS docs "Metrics Server").
+            metrics_api="AKS built-in metrics-server",
+            builtin_storage_classes=dict(BUILTIN_STORAGE_CLASSES),
         )
         self.register_outputs({"clusterName": self.aks.name, "resourceGroup": self.rg.name, "oidcIssuer": self.oidc_issuer})
 
@@ -186,6 +204,11 @@ class AksCluster(pulumi.ComponentResource):
 
     # ------------------------------------------------------------ network
 
+    @property
+    def vnet_integration(self) -> bool:
+        """API Server VNet Integration: needed when KMS reaches a private Key Vault."""
+        return self.cfg.secrets_encryption and self.cfg.key_vault_network_access == "private"
+
     def _network(self) -> None:
         cfg, n = self.cfg, self.name
         self.vnet = azure.network.VirtualNetwork(
@@ -202,6 +225,20 @@ class AksCluster(pulumi.ComponentResource):
             # No implicit outbound IP: egress only through the cluster's load balancer.
             default_outbound_access=False,
             opts=self._opts())
+        self.apiserver_subnet = None
+        if self.vnet_integration:
+            # API Server VNet Integration: the API server gets an internal IP in this delegated subnet, so
+            # its calls to the (private) Key Vault for KMS come from our VNet (AKS docs: "If the cluster
+            # has KMS enabled with a private key vault, it must use the API Server VNet Integration
+            # tunnel; Konnectivity isn't supported" since 2024-09-15 for new subscriptions).
+            self.apiserver_subnet = azure.network.Subnet(
+                f"{n}-snet-apiserver", resource_group_name=self.rg.name, virtual_network_name=self.vnet.name,
+                subnet_name="apiserver", address_prefix=cfg.api_server_subnet_cidr,
+                delegations=[{"name": "aks-apiserver", "service_name": APISERVER_DELEGATION}],
+                service_endpoints=[{"service": "Microsoft.KeyVault"}],
+                default_outbound_access=False,
+                # One subnet change at a time on a VNet (Azure serialises them).
+                opts=self._opts(depends_on=[self.subnet]))
 
     # ------------------------------------------------------------ Key Vault
 
@@ -221,8 +258,12 @@ class AksCluster(pulumi.ComponentResource):
                 "soft_delete_retention_in_days": 90,
                 # Purge protection: a deleted key (and the data it encrypts) can always be recovered.
                 "enable_purge_protection": True,
-                "network_acls": {"default_action": "Deny", "bypass": "AzureServices",
-                                 "virtual_network_rules": [{"id": self.subnet.id}]},
+                # Nodes (External Secrets) and, with VNet Integration, the API server (KMS) only. With
+                # `keyVaultNetworkAccess: public` every network: KMS over the public endpoint cannot pass a
+                # firewall limited to selected networks (AKS KMS docs, "Limitations").
+                "network_acls": {"default_action": "Allow" if self.cfg.key_vault_network_access == "public" else "Deny",
+                                 "bypass": "AzureServices",
+                                 "virtual_network_rules": [{"id": s.id} for s in (self.subnet, self.apiserver_subnet) if s is not None]},
             },
             tags=self.phi_tags, opts=data_opts(self))
         rotation = {
@@ -337,7 +378,8 @@ class AksCluster(pulumi.ComponentResource):
             "enable_node_public_ip": False,
             "os_disk_size_gb": pool.os_disk_size_gb,
             "os_type": "Linux",
-            "os_sku": "AzureLinux",
+            # Ubuntu ships open-iscsi and cryptsetup, which Longhorn needs (lfh/node_setup.py).
+            "os_sku": pool.os_sku,
             "type": "VirtualMachineScaleSets",
             "vnet_subnet_id": self.subnet.id,
             "max_pods": 110,
@@ -360,7 +402,15 @@ class AksCluster(pulumi.ComponentResource):
             self._role("aks-network", "Network Contributor", principal, self.subnet.id),
             # Uses the disk encryption set for node and PVC disks.
             self._role("aks-des", "Reader", principal, self.des.id),
+            # The disk encryption set can only encrypt the first OS disk once its own identity may use
+            # the key (Azure docs "Server-side encryption: customer-managed keys": grant the DES access
+            # to the vault before creating disks with it).
+            self.des_access,
         ]
+        if self.apiserver_subnet is not None:
+            # "The cluster identity needs permissions to both the API server subnet and the node subnet"
+            # (AKS docs, API Server VNet Integration).
+            prereqs.append(self._role("aks-apiserver-network", "Network Contributor", principal, self.apiserver_subnet.id))
         system = self._pool("system", cfg.node_pools.system)
         system.update({"name": "system", "mode": "System"})
         security: dict[str, Any] = {
@@ -371,11 +421,13 @@ class AksCluster(pulumi.ComponentResource):
             security["azure_key_vault_kms"] = {
                 "enabled": True,
                 "key_id": self.etcd_key.key_uri_with_version,
-                # The vault only accepts traffic from our VNet: AKS reaches it privately.
-                "key_vault_network_access": "Private",
+                # Private: the vault only admits our VNet, which the API server joins (VNet Integration).
+                "key_vault_network_access": "Private" if self.vnet_integration else "Public",
                 "key_vault_resource_id": self.vault.id,
             }
         api: dict[str, Any] = {"enable_private_cluster": not cfg.api.public, "disable_run_command": True}
+        if self.apiserver_subnet is not None:
+            api.update({"enable_vnet_integration": True, "subnet_id": self.apiserver_subnet.id})
         if cfg.api.public:
             api["authorized_ip_ranges"] = list(cfg.api.public_access_cidrs)
         self.aks = azure.containerservice.ManagedCluster(
@@ -404,7 +456,9 @@ class AksCluster(pulumi.ComponentResource):
             },
             agent_pool_profiles=[system],
             auto_upgrade_profile={"upgrade_channel": cfg.upgrade_channel, "node_os_upgrade_channel": "NodeImage"},
-            # Nobody edits the node resource group by hand.
+            # Named explicitly and kept within 80 characters: the generated `MC_<rg>_<cluster>_<location>`
+            # grows with platform and region names. Nobody edits it by hand.
+            node_resource_group=self.suffix.apply(lambda s: fit(f"rg-lfh-{self.platform.name}-{s}-nodes", 80)),
             node_resource_group_profile={"restriction_level": "ReadOnly"},
             tags=self.tags,
             opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
@@ -417,11 +471,23 @@ class AksCluster(pulumi.ComponentResource):
             self.pools.append(azure.containerservice.AgentPool(
                 f"{n}-pool-{pool_name}", resource_group_name=self.rg.name, resource_name_=self.aks.name,
                 agent_pool_name=pool_name, mode="User", **pool, opts=self._opts(ignore_changes=["count"])))
+        self.pool_facts = [self._pool_facts(pool_name, resource) for pool_name, resource
+                           in zip(("system", "apps", "db"), [self.aks, *self.pools], strict=True)]
         # The deployer (this Pulumi run) needs cluster-admin through Azure RBAC to install the platform.
         # (The deployer may be a user or a service principal: the type is left for Azure to resolve.)
         self._role("deployer-admin", "Azure Kubernetes Service RBAC Cluster Admin", self.deployer_object_id, self.aks.id,
                    principal_type=None)
         self.ready: list[pulumi.Resource] = [self.aks, *self.pools]
+
+    def _pool_facts(self, pool_name: str, resource: pulumi.Resource) -> NodePool:
+        pool: AzureNodePool = getattr(self.cfg.node_pools, pool_name)
+        image = ({ISCSI: f"AKS {pool.os_sku} node image ({WHY[ISCSI]})", CRYPTSETUP: f"AKS {pool.os_sku} node image"}
+                 if pool.os_sku in AKS_UBUNTU_SKUS else {})
+        return NodePool(name=pool_name, labels=node_labels(pool_name, pool),
+                        taints=[{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints],
+                        min_nodes=pool.min_count, max_nodes=pool.max_count,
+                        # enableAutoScaling on every pool (`_pool`): AKS's own cluster autoscaler.
+                        autoscaler="AKS cluster autoscaler", provides=image, resource=resource)
 
     def _audit_logs(self) -> None:
         """Control-plane audit (admin actions, Entra ID sign-ins) kept `logRetentionDays` in a workspace."""
@@ -507,7 +573,9 @@ class AksCluster(pulumi.ComponentResource):
                                 opts=pulumi.ResourceOptions(parent=self))
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="disk.csi.azure.com",
             parameters={
                 "skuName": "Premium_ZRS",

@@ -52,6 +52,69 @@ class BackupStorage:
 
 
 @dataclass
+class InClusterServices:
+    """What a self-contained cluster (nothing outside it: a laptop trial) asks the core platform to run
+    itself instead of a cloud: a locked namespace as the secret store, and an S3-compatible object store
+    for backups. The core creates both (components/platform/self_contained.py)."""
+
+    #: Namespace holding the platform's generated secrets; no pod may run in it.
+    secrets_namespace: str = "lfh-platform-secrets"
+    #: ServiceAccount (in `secrets_namespace`) External Secrets reads them as.
+    reader: str = "platform-secret-reader"
+    #: Namespace, release/Service name and port of the in-cluster object store.
+    store_namespace: str = "lfh-backup-store"
+    store_name: str = "backup-store"
+    store_port: int = 9000
+    bucket: str = "lfh-backups"
+    store_size: str = "20Gi"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.store_name}.{self.store_namespace}.svc.cluster.local:{self.store_port}"
+
+    def store_provider(self) -> dict[str, Any]:
+        """External Secrets' `kubernetes` provider over `secrets_namespace` (ESO docs, "Kubernetes provider")."""
+        return {"kubernetes": {
+            "remoteNamespace": self.secrets_namespace,
+            "server": {"caProvider": {"type": "ConfigMap", "name": "kube-root-ca.crt", "key": "ca.crt",
+                                      "namespace": self.secrets_namespace}},
+            "auth": {"serviceAccount": {"name": self.reader, "namespace": self.secrets_namespace}},
+        }}
+
+
+@dataclass
+class NodePool:
+    """One node pool as the platform's pods meet it: where it is, how it scales, what its hosts bring.
+
+    Checks read these facts from the platform output `clusterFacts` (lfh/plan/node_setup.py,
+    lfh/plan/autoscaling.py) and the recorded resource at ``resource`` that the facts describe.
+    """
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    #: `{key, value, effect}` per taint.
+    taints: list[dict[str, str]] = field(default_factory=list)
+    min_nodes: int = 0
+    max_nodes: int = 0
+    #: What moves the pool between its minimum and maximum ('' = nothing: it stays at its minimum).
+    autoscaler: str = ""
+    #: Host capabilities the pool's node set-up provides (`lfh.node_setup`: `iscsi`, `cryptsetup`), each
+    #: with how.
+    provides: dict[str, str] = field(default_factory=dict)
+    #: The cloud resource that declares the pool (None on existing clusters).
+    resource: Optional[pulumi.Resource] = None
+    #: The resource that carries the node set-up (the launch template on EKS; else the pool itself).
+    setup_resource: Optional[pulumi.Resource] = None
+
+    def facts(self) -> dict[str, Any]:
+        """The exported form (camelCase keys; the resource as its URN)."""
+        return {"name": self.name, "labels": dict(self.labels), "taints": [dict(t) for t in self.taints],
+                "minNodes": self.min_nodes, "maxNodes": self.max_nodes, "autoscaler": self.autoscaler,
+                "provides": dict(self.provides), "urn": self.resource.urn if self.resource is not None else "",
+                "setupUrn": (self.setup_resource or self.resource).urn if (self.setup_resource or self.resource) else ""}
+
+
+@dataclass
 class ClusterContract:
     """Everything the core platform stack needs from a cluster, whatever the cloud."""
 
@@ -99,3 +162,16 @@ class ClusterContract:
     #: Where to schedule by node pool: `{"system"|"apps"|"db": {"nodeSelector": {…}, "tolerations": […]}}`
     #: (empty on existing clusters: schedule anywhere). Platform add-ons go to `system`.
     scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The node pools with their scaling and host set-up facts (one pseudo-pool on existing clusters).
+    node_pools: list[NodePool] = field(default_factory=list)
+    #: Who serves the metrics API (`metrics.k8s.io`, which HPAs read); '' = nobody.
+    metrics_api: str = ""
+    #: StorageClasses the cluster brings on its own (the cloud's or the distribution's): name -> is default.
+    builtin_storage_classes: dict[str, bool] = field(default_factory=dict)
+    #: Secret store and backup store the core platform runs inside the cluster (None: the cloud's).
+    in_cluster: Optional[InClusterServices] = None
+
+    def facts(self) -> dict[str, Any]:
+        """What checks need to know about the cluster, exported as the platform output `clusterFacts`."""
+        return {"nodePools": [p.facts() for p in self.node_pools], "metricsApi": self.metrics_api,
+                "builtinStorageClasses": dict(self.builtin_storage_classes)}

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config import PlatformConfig, secret_value
 from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
 
-from .contract import BackupStorage, ClusterContract
+from .contract import BackupStorage, ClusterContract, InClusterServices, NodePool
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -38,6 +38,9 @@ class ExistingCluster(pulumi.ComponentResource):
             enable_server_side_apply=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # Self-contained: the core runs the secret store and the backup object store in the cluster.
+        in_cluster = InClusterServices(store_size=cfg.backup_store_size) if cfg.self_contained else None
+        endpoint = in_cluster.endpoint if in_cluster else cfg.backup_endpoint
         self.contract = ClusterContract(
             name=platform.name,
             kubernetes_version=platform.kubernetes_version,
@@ -46,18 +49,29 @@ class ExistingCluster(pulumi.ComponentResource):
             kubeconfig=kubeconfig,
             backup=BackupStorage(
                 flavour="s3-compatible",
-                bucket=cfg.backup_bucket,
+                bucket=in_cluster.bucket if in_cluster else cfg.backup_bucket,
                 region=cfg.backup_region,
-                endpoint=cfg.backup_endpoint,
+                endpoint=endpoint,
             ),
+            secret_store_provider=in_cluster.store_provider() if in_cluster else {},
+            in_cluster=in_cluster,
             storage_class=cfg.storage_class,
+            # The nodes as the stack file describes them (nothing here can see them).
+            node_pools=[NodePool(name="nodes", provides={cap: "declared in lfh:platform.cluster.nodeCapabilities"
+                                                         for cap in cfg.node_capabilities})],
+            metrics_api="declared in lfh:platform.cluster.metricsApi" if cfg.metrics_api else "",
+            builtin_storage_classes={cfg.storage_class: True},
             # No cloud identities: add-ons authenticate with credentials the core stack manages.
             cloud={
                 "kind": "existing",
                 "region": cfg.backup_region,
                 "kmsKeyId": "",
                 "secretsPrefix": platform.name,
-                "backupEndpoint": cfg.backup_endpoint,
+                "backupEndpoint": endpoint,
+                # Where clients' backup agents send to when the store runs in the cluster (their egress rule).
+                **({"backupStorePods": {"namespace": in_cluster.store_namespace, "port": in_cluster.store_port,
+                                        "labels": {"app": "minio", "release": in_cluster.store_name}}}
+                   if in_cluster else {}),
             },
         )
         self.register_outputs({"name": platform.name})

@@ -9,10 +9,12 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from lfh.config import PlatformConfig
+from lfh.names import join
+from lfh.node_setup import CRYPTSETUP, GKE_UBUNTU_PREFIX, ISCSI, WHY
 from lfh.config.cluster import GcpCluster as GcpClusterConfig
 from lfh.config.cluster import GcpNodePool
 
-from ..k8s import KubeObject, child_opts, labels
+from ..k8s import DEFAULT_CLASS_ANNOTATION, KubeObject, child_opts, labels
 from ._common import (
     service_account_ref,
     ADDON_SERVICE_ACCOUNTS,
@@ -27,9 +29,13 @@ from ._common import (
     taint_effect_upper,
 )
 from ..network_rules import CLOUD_METADATA_ENDPOINTS
-from .contract import BackupStorage, ClusterContract, ServiceAccountBinding
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
 
 STORAGE_CLASS = "pd-balanced-cmek"
+#: The StorageClasses GKE installs with the Compute Engine PD CSI driver; `standard-rwo` is the default
+#: (GKE docs "Using the Compute Engine persistent disk CSI driver"). They are add-ons of mode
+#: `EnsureExists`, which users may edit (kubernetes cluster/addons/addon-manager README).
+BUILTIN_STORAGE_CLASSES = {"standard-rwo": True, "standard": False, "premium-rwo": False}
 #: Least-privilege roles of the node service account (GKE hardening guide), instead of the
 #: Compute Engine default account with Editor.
 NODE_ROLES = [
@@ -164,6 +170,11 @@ class GkeCluster(pulumi.ComponentResource):
             api_server_cidrs=[cfg.master_cidr],
             api_server_tunnel_pods=[{"namespace": "kube-system", "labels": {"k8s-app": "konnectivity-agent"}}],
             node_cidrs=[cfg.subnet_cidr],
+            node_pools=self.pool_facts,
+            # GKE runs metrics-server in kube-system on every Standard cluster (GKE docs "Horizontal Pod
+            # autoscaling": resource metrics come from the metrics-server GKE deploys).
+            metrics_api="GKE built-in metrics-server",
+            builtin_storage_classes=dict(BUILTIN_STORAGE_CLASSES),
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "backupBucket": self.bucket.name})
@@ -250,7 +261,8 @@ class GkeCluster(pulumi.ComponentResource):
     def _node_config(self, pool_name: str, pool: GcpNodePool) -> dict[str, Any]:
         return {
             "machine_type": pool.machine_type,
-            "image_type": "COS_CONTAINERD",
+            # Ubuntu by default: Longhorn needs open-iscsi and cryptsetup on the host (lfh/node_setup.py).
+            "image_type": pool.image_type,
             "disk_type": "pd-balanced",
             "disk_size_gb": pool.disk_size_gb,
             # CMEK boot disk.
@@ -270,7 +282,7 @@ class GkeCluster(pulumi.ComponentResource):
     def _cluster(self) -> None:
         cfg, n = self.cfg, self.name
         self.node_sa = gcp.serviceaccount.Account(
-            f"{n}-nodes-sa", account_id=f"lfh-{self.platform.name[:18]}-nodes", project=self.project,
+            f"{n}-nodes-sa", account_id=join("lfh", self.platform.name, "nodes", limit=30), project=self.project,
             display_name=f"GKE nodes of {self.platform.name}", opts=self._opts(depends_on=self.services))
         node_roles = [
             gcp.projects.IAMMember(f"{n}-nodes-sa-{role.split('/')[-1].replace('.', '-')}", project=self.project, role=role,
@@ -341,6 +353,18 @@ class GkeCluster(pulumi.ComponentResource):
                 upgrade_settings={"max_surge": 1, "max_unavailable": 0},
                 node_config=self._node_config(pool_name, pool),
                 opts=self._opts(ignore_changes=["initialNodeCount"])))
+        zones = 3  # a regional cluster's pools run their counts in each of the region's three zones
+        self.pool_facts = [NodePool(
+            name=pool_name, labels=node_labels(pool_name, pool),
+            taints=[{"key": t.key, "value": t.value, "effect": t.effect} for t in pool.taints],
+            min_nodes=pool.min_count * zones, max_nodes=pool.max_count * zones,
+            # `autoscaling` on every pool: GKE's cluster autoscaler.
+            autoscaler="GKE cluster autoscaler",
+            provides=({ISCSI: f"GKE {pool.image_type} node image ({WHY[ISCSI]})", CRYPTSETUP: f"GKE {pool.image_type} node image"}
+                      if pool.image_type.startswith(GKE_UBUNTU_PREFIX) else {}),
+            resource=resource)
+            for pool_name, resource in zip(("system", "apps", "db"), self.pools, strict=True)
+            for pool in [getattr(cfg.node_pools, pool_name)]]
         self.ready: list[pulumi.Resource] = [self.cluster, *self.pools]
 
     def _logs(self) -> None:
@@ -393,7 +417,7 @@ class GkeCluster(pulumi.ComponentResource):
         for addon in wanted:
             ns, sa = ADDON_SERVICE_ACCOUNTS[addon]
             account = gcp.serviceaccount.Account(
-                f"{n}-sa-{addon}", account_id=f"lfh-{self.platform.name[:16]}-{ADDON_SHORT[addon]}"[:30],
+                f"{n}-sa-{addon}", account_id=join("lfh", self.platform.name, ADDON_SHORT[addon], limit=30),
                 project=self.project, display_name=f"{addon} on {self.platform.name}", opts=self._opts(depends_on=self.services))
             # Only this Kubernetes service account may impersonate it.
             gcp.serviceaccount.IAMMember(
@@ -460,7 +484,9 @@ class GkeCluster(pulumi.ComponentResource):
                                 opts=pulumi.ResourceOptions(parent=self))
         sc = KubeObject(
             f"{self.name}-sc-{STORAGE_CLASS}", "storage.k8s.io/v1", "StorageClass",
-            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage")},
+            metadata={"name": STORAGE_CLASS, "labels": labels(STORAGE_CLASS, component="storage"),
+                      # The cluster's one default class when Longhorn is off (else Longhorn's is).
+                      "annotations": {DEFAULT_CLASS_ANNOTATION: str(self.platform.storage.use_cluster_storage_class).lower()}},
             provisioner="pd.csi.storage.gke.io",
             parameters={"type": "pd-balanced", "disk-encryption-kms-key": self.data_key.id},
             reclaimPolicy="Retain",

@@ -148,9 +148,10 @@ class Certificates(pulumi.ComponentResource):
             self, p, INTERNAL_CA, api_version=CM_API, kind="ClusterIssuer", name=INTERNAL_CA,
             component="certificates", depends_on=crd + [self.ca_certificate], spec={"ca": {"secretName": CA_SECRET}})
 
-        # The shared Gateway's certificates. A wildcard needs DNS-01; with HTTP-01 the certificate
-        # names the platform's own hosts (clients then bring exact-hostname certificates).
-        wildcard = solver_kind == "dns01" and bool(dns01_solver)
+        # The shared Gateway's certificates. From ACME a wildcard needs DNS-01; with HTTP-01 the
+        # certificate names the platform's own hosts (clients then bring exact-hostname certificates).
+        # The internal CA signs wildcards without any challenge.
+        wildcard = cfg.public_issuer == INTERNAL_CA or (solver_kind == "dns01" and bool(dns01_solver))
         if not wildcard:
             pulumi.log.warn(
                 "lfh:platform.certificates.solver: http01 cannot issue wildcard certificates; the gateway's "

@@ -68,12 +68,17 @@ class PlatformContract:
     #: Where to schedule by node pool, from the cluster contract: `{"system"|"apps"|"db": {"nodeSelector":
     #: {…}, "tolerations": […]}}` (empty on existing clusters: schedule anywhere). Data services use `db`.
     scheduling: dict[str, Any] = field(default_factory=dict)
+    #: The cluster's node pools, metrics API and built-in StorageClasses (`ClusterContract.facts()`).
+    cluster_facts: dict[str, Any] = field(default_factory=dict)
 
     def to_outputs(self) -> dict[str, Any]:
         """camelCase keys for `pulumi.export`."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
+            if f.name == "cluster_facts":  # already camelCase; its label keys are the user's, kept as they are
+                out[camel(f.name)] = value
+                continue
             out[camel(f.name)] = _camel_keys(asdict(value) if isinstance(value, GatewayRef) else value)
         return out
 

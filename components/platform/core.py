@@ -17,7 +17,7 @@ import pulumi
 from lfh.config import PlatformConfig
 
 from ..cluster.contract import ClusterContract
-from . import backups, certificates, gateway, gitops, monitoring, secrets, storage
+from . import backups, certificates, gateway, gitops, monitoring, secrets, self_contained, storage
 from .backups import NAMESPACE as VELERO_NAMESPACE, Backups
 from .certificates import Certificates, acme_solver
 from .contract import GatewayRef, PlatformContract, export
@@ -26,6 +26,7 @@ from .gitops import NAMESPACE as ARGOCD_NAMESPACE, GitOps
 from .monitoring import Monitoring
 from .network import PlatformNetwork, PodSet, settings_from
 from .secrets import Secrets
+from .self_contained import SelfContained
 from .storage import Storage
 
 
@@ -44,8 +45,15 @@ def platform_network(platform: PlatformConfig, cluster: ClusterContract, ref: Ga
         *(monitoring.network_pods() if platform.monitoring.enabled else []),
     ]
     store = cluster.secret_store_provider or platform.secrets.provider
-    return PlatformNetwork(pod_sets, settings_from(cluster, platform.network, object_store_url=cluster.backup.endpoint,
-                                                   secret_store_url=secrets.store_url(store)))
+    settings = settings_from(cluster, platform.network, object_store_url=cluster.backup.endpoint,
+                             secret_store_url=secrets.store_url(store))
+    if cluster.in_cluster is not None:
+        # A self-contained cluster backs up to its own object store and keeps its secrets in a namespace
+        # where nothing runs: the writers' OBJECT_STORE egress goes to the store's pods.
+        pod_sets += self_contained.network_pods(cluster.in_cluster)
+        settings.object_store_set = f"{cluster.in_cluster.store_namespace}/backup-store"
+        settings.podless_namespaces = (cluster.in_cluster.secrets_namespace,)
+    return PlatformNetwork(pod_sets, settings)
 
 
 class CorePlatform(pulumi.ComponentResource):
@@ -69,6 +77,12 @@ class CorePlatform(pulumi.ComponentResource):
         grafana_host = platform.monitoring.grafana_hostname or f"grafana.{platform.domain}"
         public_hosts = [argocd_host] + ([grafana_host] if platform.monitoring.enabled else [])
 
+        self.self_contained: Optional[SelfContained] = None
+        if cluster.in_cluster is not None:
+            # Nothing outside the cluster: its own secret store and backup store come first, and every
+            # add-on waits for them as it waits for the cluster.
+            self.self_contained = SelfContained(f"{name}-self-contained", platform, cluster, opts=child, **net, **pins)
+            cluster.ready = [*cluster.ready, *self.self_contained.ready]
         self.secrets = Secrets(f"{name}-secrets", platform.secrets, cluster, prefix=platform.name, opts=child,
                                **net, **pins)
         self.gateway = Gateway(f"{name}-gateway", platform.gateway, cluster, ref, domains, opts=child, **net, **pins)
@@ -78,7 +92,8 @@ class CorePlatform(pulumi.ComponentResource):
             http01_hosts=public_hosts, opts=child, **net, **pins)
         self.storage = Storage(f"{name}-storage", platform.storage, cluster, self.secrets, opts=child, **net, **pins)
         self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
-                             gateway=self.gateway, certificates=self.certificates, opts=child, **net, **pins)
+                             gateway=self.gateway, certificates=self.certificates, secrets=self.secrets,
+                             opts=child, **net, **pins)
         self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **net, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:
@@ -115,6 +130,7 @@ class CorePlatform(pulumi.ComponentResource):
             monitoring=(self.monitoring.contract() if self.monitoring else {"enabled": False}),
             gitops={"namespace": ARGOCD_NAMESPACE, "hostname": argocd_host},
             scheduling={pool: dict(entry) for pool, entry in (cluster.scheduling or {}).items()},
+            cluster_facts=cluster.facts(),
         )
         self.register_outputs({})
 

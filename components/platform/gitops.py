@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import pulumi
+import yaml
 
 from lfh.config.platform import GitOpsConfig
 
@@ -18,6 +19,7 @@ from .certificates import Certificates
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
 from .network import GATEWAY, KUBE_API, PROMETHEUS, SELF, Egress, Outside, PlatformNetwork, PodSet, Port, To
+from .secrets import Secrets
 
 NAMESPACE = "argocd"
 RELEASE = "argo-cd"
@@ -29,6 +31,12 @@ RELEASE = "argo-cd"
 SERVER_SERVICE = f"{RELEASE}-argocd-server"
 #: Argo CD's server reads its TLS certificate from this Secret (a fixed name in Argo CD).
 SERVER_TLS = "argocd-server-tls"
+#: Secret holding the OIDC client secret; Argo CD resolves `$argocd-oidc:clientSecret` in `oidc.config`
+#: only from Secrets labelled `app.kubernetes.io/part-of: argocd` (Argo CD "User management: Sensitive
+#: data and SSO client secrets").
+OIDC_SECRET = "argocd-oidc"
+#: The chart's Secret Argo CD reads `admin.password` (bcrypt) and `admin.passwordMtime` from.
+ARGOCD_SECRET = "argocd-secret"
 #: Requests of the redis-ha subchart's containers (its values leave them all empty). Argo CD uses Redis
 #: as a cache only (no persistence: the chart sets `redis-ha.persistentVolume.enabled: false`):
 #: - redis, sentinel: the redis-ha chart's commented example (100m / 200Mi) scaled down to a cache's
@@ -53,7 +61,7 @@ def network_pods(cfg: GitOpsConfig) -> list[PodSet]:
 
     repo_server, redis = To("repo-server", ("repo-server",)), To("redis-haproxy", ("redis",))
     server_out: list[Egress] = [KUBE_API, repo_server, redis]
-    if cfg.oidc_issuer:
+    if cfg.oidc is not None:
         server_out.append(Outside((443,)))  # SSO: the OIDC issuer's discovery, keys and token endpoints
     return [
         PodSet("server", ns, argocd("server"),
@@ -87,7 +95,8 @@ class GitOps(pulumi.ComponentResource):
     """Argo CD HA (controller/server/repo-server ≥ 2, redis-ha), read-only RBAC by default."""
 
     def __init__(self, name: str, cfg: GitOpsConfig, cluster: ClusterContract, *, hostname: str,
-                 gateway: Gateway, certificates: Certificates, network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
+                 gateway: Gateway, certificates: Certificates, secrets: Secrets, network: PlatformNetwork,
+                 chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:GitOps", name, None, opts)
         self.chart_versions = dict(chart_versions or {})  # stack-level pin overrides (warned)
@@ -106,12 +115,25 @@ class GitOps(pulumi.ComponentResource):
         res = resources(cfg.resources)
         pdb = {"enabled": True, "minAvailable": 1}
         rbac: dict[str, Any] = {"policy.default": f"role:{cfg.default_role}" if cfg.default_role else ""}
-        if cfg.admin_group:
-            rbac["policy.csv"] = f"g, {cfg.admin_group}, role:admin\n"
         cm: dict[str, Any] = {"admin.enabled": cfg.admin_enabled, "exec.enabled": False, "statusbadge.enabled": False}
-        if cfg.oidc_issuer and cfg.oidc_client_id:
-            cm["oidc.config"] = (f"name: SSO\nissuer: {cfg.oidc_issuer}\nclientID: {cfg.oidc_client_id}\n"
-                                 "requestedScopes: [openid, profile, email, groups]\n")
+        login_secrets = []
+        if cfg.oidc is not None:
+            # SSO straight against the provider (Argo CD "User management: existing OIDC provider"); the
+            # provider's `groups` claim maps to roles (`scopes: [groups]`, the chart default).
+            oidc: dict[str, Any] = {"name": "SSO", "issuer": cfg.oidc.issuer, "clientID": cfg.oidc.client_id,
+                                    "requestedScopes": list(cfg.oidc.requested_scopes)}
+            if cfg.oidc.pkce:
+                oidc["enablePKCEAuthentication"] = True
+            else:
+                oidc["clientSecret"] = f"${OIDC_SECRET}:clientSecret"
+                login_secrets.append(secrets.external_secret(
+                    self, p, "oidc-secret", name=OIDC_SECRET, namespace=NAMESPACE, target=OIDC_SECRET,
+                    data={"clientSecret": (f"platform/{cfg.oidc.client_secret_key}", "clientSecret")},
+                    template={"engineVersion": "v2", "mergePolicy": "Merge",
+                              "metadata": {"labels": {"app.kubernetes.io/part-of": "argocd"}}},
+                    depends_on=[self.namespace]))
+            cm["oidc.config"] = yaml.safe_dump(oidc, sort_keys=False)
+            rbac["policy.csv"] = "".join(f"g, {group}, role:admin\n" for group in cfg.oidc.admin_groups)
         values: dict[str, Any] = {
             # The chart's own policies (on by default) admit every source to argocd-server and metrics
             # from any namespace; NetworkPolicies add up, so they would widen the derived ones.
@@ -144,7 +166,16 @@ class GitOps(pulumi.ComponentResource):
             values["redis-ha"]["tolerations"] = system["tolerations"]
             values["redis-ha"]["haproxy"]["tolerations"] = system["tolerations"]
         self.release = release(self, p, "argo-cd", name=RELEASE, namespace=self.namespace, values=values,
-                               depends_on=[self.server_cert, *self.network_policies])
+                               depends_on=[self.server_cert, *self.network_policies,
+                                           *[s for s in login_secrets if s is not None]])
+        if cfg.admin_enabled:
+            # The admin password's bcrypt hash from the secret manager, merged into the chart's
+            # `argocd-secret` (never in Helm values or state).
+            secrets.external_secret(
+                self, p, "admin-password", name="argocd-admin-password", namespace=NAMESPACE, target=ARGOCD_SECRET,
+                data={"admin.password": ("platform/argocd-admin", "passwordBcrypt"),
+                      "admin.passwordMtime": ("platform/argocd-admin", "passwordMtime")},
+                creation_policy="Merge", depends_on=[self.release])
         route_deps = [gateway.release, gateway.gateway, self.release]
         self.backend_tls = custom_resource(
             self, p, "backend-tls", api_version=GATEWAY_API, kind="BackendTLSPolicy", name="argocd-server",

@@ -27,6 +27,7 @@ from urllib.parse import urlparse
 import pulumi
 
 from ..k8s import KubeObject, child_opts, labels, meta
+from .contract import CLIENT_NAMESPACE_LABEL
 from ..network_rules import (
     ANYWHERE,
     KUBE_API_PORTS,
@@ -52,7 +53,10 @@ NODES = "nodes"
 ANYONE = "anyone"
 #: Other pods of the same set (replica peers).
 SELF = "self"
-PEER_ROLES = (GATEWAY, PROMETHEUS, CONTROL_PLANE, NODES, ANYONE, SELF)
+#: Pods of every client namespace (namespaces labelled `lfh.io/client-namespace: "true"`), e.g. their
+#: backup agents writing to an in-cluster object store.
+CLIENTS = "clients"
+PEER_ROLES = (GATEWAY, PROMETHEUS, CONTROL_PLANE, NODES, ANYONE, SELF, CLIENTS)
 
 #: Annotation on an `allow-<pod set>` policy: ports a Service exposes that no one may reach, and why.
 CLOSED_PORTS_ANNOTATION = "lfh.io/closed-ports"
@@ -198,6 +202,11 @@ class NetworkSettings:
     secret_store_port: int = 443
     #: Per add-on: where its cloud identity gets tokens, when not over HTTPS ([(cidr, port)]).
     token_endpoints: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    #: `<namespace>/<pod set>` of an in-cluster backup object store (self-contained clusters): OBJECT_STORE
+    #: egress then goes to those pods, not outside the cluster ('' = the store is outside).
+    object_store_set: str = ""
+    #: Platform namespaces where no pod runs (a locked secret store): default-deny and nothing else.
+    podless_namespaces: tuple[str, ...] = ()
 
     def control_plane_peers(self) -> list[dict[str, Any]]:
         """Where webhook calls come from: the API server's CIDRs and tunnel pods the contract names, else
@@ -261,7 +270,7 @@ def _merge(rules: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return out
 
 
-def validate(pod_sets: Sequence[PodSet]) -> dict[tuple[str, str], PodSet]:
+def validate(pod_sets: Sequence[PodSet], s: NetworkSettings | None = None) -> dict[tuple[str, str], PodSet]:
     """Index by (namespace, name); refuses duplicates, unknown targets and unknown port names."""
     index: dict[tuple[str, str], PodSet] = {}
     for ps in pod_sets:
@@ -284,12 +293,17 @@ def validate(pod_sets: Sequence[PodSet]) -> dict[tuple[str, str], PodSet]:
                     index[key].port(name)
             elif isinstance(dest, str) and dest not in (KUBE_API, OBJECT_STORE, SECRET_STORE):
                 raise ValueError(f"pod set {ps.namespace}/{ps.name}: unknown egress target {dest!r}")
+            elif dest == OBJECT_STORE and s is not None and s.object_store_set:
+                store = index.get(_ref(ps, s.object_store_set))
+                if store is None or not any(p.port == s.object_store_port for p in store.ports):
+                    raise ValueError(f"the in-cluster object store {s.object_store_set} is no enabled pod set with "
+                                     f"port {s.object_store_port}")
     return index
 
 
 def derive(pod_sets: Sequence[PodSet], s: NetworkSettings) -> dict[str, dict[str, dict[str, Any]]]:
     """`{namespace: {policy name: NetworkPolicy object body (metadata annotations + spec)}}`. Pure."""
-    index = validate(pod_sets)
+    index = validate(pod_sets, s)
     gateway = [ps for ps in pod_sets if ps.role == GATEWAY]
     prometheus = [ps for ps in pod_sets if ps.role == PROMETHEUS]
     ingress: dict[tuple[str, str], list[dict[str, Any]]] = {k: [] for k in index}
@@ -320,12 +334,18 @@ def derive(pod_sets: Sequence[PodSet], s: NetworkSettings) -> dict[str, dict[str
                     ingress[key].append({"from": s.node_peers(), "ports": [p.rule_port()]})
                 elif role == ANYONE:
                     ingress[key].append({"from": _anyone(), "ports": [p.rule_port()]})
+                elif role == CLIENTS:
+                    ingress[key].append({"from": [{"namespaceSelector": {"matchLabels": {CLIENT_NAMESPACE_LABEL: "true"}}}],
+                                         "ports": [p.rule_port()]})
         for dest in ps.connects_to:
             if isinstance(dest, To):
                 target = index[_ref(ps, dest.target)]
                 link(ps, target, [target.port(n) for n in dest.ports])
             elif dest == KUBE_API:
                 egress[key].append({"to": s.api_peers(), "ports": [port_range(p) for p in KUBE_API_PORTS]})
+            elif dest == OBJECT_STORE and s.object_store_set:
+                store = index[_ref(ps, s.object_store_set)]
+                link(ps, store, [p for p in store.ports if p.port == s.object_store_port])
             elif dest == OBJECT_STORE:
                 egress[key].append({"to": s.outside_peers(), "ports": [port_range(s.object_store_port)]})
             elif dest == SECRET_STORE:
@@ -342,7 +362,8 @@ def derive(pod_sets: Sequence[PodSet], s: NetworkSettings) -> dict[str, dict[str
                 for cidr, port in s.token_endpoints.get(dest.addon, []):
                     egress[key].append({"to": [cidr_peer(cidr)], "ports": [port_range(port)]})
 
-    out: dict[str, dict[str, dict[str, Any]]] = {}
+    out: dict[str, dict[str, dict[str, Any]]] = {
+        ns: {"default-deny": {"spec": default_deny()}} for ns in s.podless_namespaces}
     for ps in pod_sets:
         key = (ps.namespace, ps.name)
         policies = out.setdefault(ps.namespace, {"default-deny": {"spec": default_deny()},
@@ -390,13 +411,15 @@ class PlatformNetwork:
         self.policies = derive(self.pod_sets, settings)
 
     def create(self, parent: pulumi.Resource, provider: pulumi.ProviderResource, namespace: str, *,
-               depends_on: Sequence[pulumi.Resource] = ()) -> list[KubeObject]:
+               depends_on: Sequence[pulumi.Resource] = (), prefix: str = "") -> list[KubeObject]:
         """The namespace's policies as children of ``parent`` (the add-on's component). Releases
-        depend on them, so hook Jobs and pods start with their allows in place."""
+        depend on them, so hook Jobs and pods start with their allows in place. ``prefix`` tells apart
+        the resource names of a component that owns several namespaces."""
         objects = []
         for policy, body in self.policies.get(namespace, {}).items():
             objects.append(KubeObject(
-                f"{parent._name}-netpol-{policy}", "networking.k8s.io/v1", "NetworkPolicy",  # type: ignore[attr-defined]
+                f"{parent._name}-netpol-{prefix + '-' if prefix else ''}{policy}",  # type: ignore[attr-defined]
+                "networking.k8s.io/v1", "NetworkPolicy",
                 metadata=meta(policy, namespace, labels=labels(policy, component="network-policy"),
                               annotations=body.get("annotations")),
                 spec=body["spec"],

@@ -30,8 +30,15 @@ ESO_API = "external-secrets.io/v1"
 NAMESPACE = "external-secrets"
 SERVICE_ACCOUNT = "external-secrets"
 #: How a secret manager spells the path `<platform>/platform/<name>`: Key Vault and Secret Manager
-#: names allow no `/` (the same mapping the client adapters use); keyed by the ESO provider type.
-PATH_SEPARATOR = {"azurekv": "--", "gcpsm": "__"}
+#: names allow no `/` (the same mapping the client adapters use), nor do Kubernetes Secret names (the
+#: `kubernetes` provider of a self-contained cluster); keyed by the ESO provider type.
+PATH_SEPARATOR = {"azurekv": "--", "gcpsm": "__", "kubernetes": "."}
+
+
+def remote_name(prefix: str, path: str, provider_block: dict[str, Any]) -> str:
+    """The secret manager's name for `<prefix>/<path>` under the ESO ``provider_block``."""
+    separator = next((PATH_SEPARATOR[k] for k in provider_block if k in PATH_SEPARATOR), "/")
+    return f"{prefix}/{path}".replace("/", separator)
 #: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
 PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
 
@@ -105,7 +112,7 @@ class Secrets(pulumi.ComponentResource):
                                depends_on=self.network_policies)
 
         provider_block = cluster.secret_store_provider or cfg.provider
-        self.separator = next((PATH_SEPARATOR[k] for k in provider_block if k in PATH_SEPARATOR), "/")
+        self.provider_block = provider_block
         self.store: Optional[k8s.apiextensions.CustomResource] = None
         if provider_block:
             self.store = custom_resource(
@@ -127,7 +134,7 @@ class Secrets(pulumi.ComponentResource):
 
     def remote_name(self, path: str) -> str:
         """The secret manager's name for `<prefix>/<path>` (JSON value; ExternalSecrets pick a property)."""
-        return f"{self.prefix}/{path}".replace("/", self.separator)
+        return remote_name(self.prefix, path, self.provider_block)
 
     @property
     def ready(self) -> list[pulumi.Resource]:
@@ -137,13 +144,16 @@ class Secrets(pulumi.ComponentResource):
     def external_secret(self, parent: pulumi.Resource, provider: pulumi.ProviderResource, suffix: str, *,
                         name: str, namespace: str, target: str, data: dict[str, tuple[str, str]],
                         template: Optional[dict[str, Any]] = None, depends_on: Sequence[pulumi.Resource] = (),
+                        creation_policy: str = "Owner",
                         ) -> Optional[k8s.apiextensions.CustomResource]:
-        """An ExternalSecret reading ``{secretKey: (path under the prefix, property)}`` from the platform store."""
+        """An ExternalSecret reading ``{secretKey: (path under the prefix, property)}`` from the platform store.
+
+        ``creation_policy`` `Merge` adds the keys to a Secret someone else creates (e.g. a chart's)."""
         if self.store is None:
             return None
         if namespace not in PLATFORM_CONSUMERS:
             raise ValueError(f"ExternalSecret {namespace}/{name}: namespace may not read the platform store")
-        target_block: dict[str, Any] = {"name": target, "creationPolicy": "Owner",
+        target_block: dict[str, Any] = {"name": target, "creationPolicy": creation_policy,
                                         # Keep the Secret if the ExternalSecret goes: volumes need their key.
                                         "deletionPolicy": "Retain"}
         if template:

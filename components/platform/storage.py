@@ -15,7 +15,7 @@ import pulumi_kubernetes as k8s
 from lfh.config.platform import StorageConfig
 
 from ..cluster.contract import ClusterContract
-from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta
+from ..k8s import DEFAULT_CLASS_ANNOTATION, HelmRelease, KubeObject, child_opts, labels, meta
 from ._helpers import custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place, placement, release, resources
 from .network import (
     CONTROL_PLANE,
@@ -141,9 +141,11 @@ class Storage(pulumi.ComponentResource):
             # Small/existing clusters: the cluster's own class serves every role; no Longhorn.
             self.classes = {"default": cluster.storage_class, "encrypted": cluster.storage_class,
                             "cloud": cluster.storage_class}
+            self.default_patches = self._only_default(p, cluster.storage_class, cluster)
             self.register_outputs({"classes": self.classes})
             return
         self.classes = {"default": DEFAULT_CLASS, "encrypted": ENCRYPTED_CLASS, "cloud": cluster.storage_class}
+        self.default_patches = self._only_default(p, DEFAULT_CLASS, cluster)
         self.namespace = namespace(
             self, p, NAMESPACE, level="privileged", component="storage", depends_on=cluster.ready,
             why="longhorn-manager/instance-manager need privileged containers, hostPath and host PID to attach block devices")
@@ -278,9 +280,22 @@ class Storage(pulumi.ComponentResource):
         self.ready = [c for c in (self.default_class, self.encrypted_class) if c is not None]
         self.register_outputs({"classes": self.classes})
 
+    def _only_default(self, p: pulumi.ProviderResource, chosen: str, cluster: ClusterContract) -> list[KubeObject]:
+        """Exactly one default StorageClass: ``chosen``. Every class the cloud ships as its default (AKS
+        `default`, GKE `standard-rwo`) is patched to non-default with a server-side apply patch, which takes
+        the annotation over from the cloud's field manager (`pulumi.com/patchForce`; Pulumi Kubernetes
+        provider, "Managing resources with server-side apply"). Both clouds allow it: AKS "You can now
+        mutate the AKS default storage class" (Azure/AKS CHANGELOG), GKE installs its classes as
+        `EnsureExists` add-ons, which users may edit (kubernetes addon-manager README)."""
+        return [KubeObject(
+            f"{self._name}-not-default-{name}", "storage.k8s.io/v1", "StorageClass", patch=True,
+            metadata={"name": name, "annotations": {DEFAULT_CLASS_ANNOTATION: "false", "pulumi.com/patchForce": "true"}},
+            opts=child_opts(self, p, depends_on=cluster.ready))
+            for name, is_default in cluster.builtin_storage_classes.items() if is_default and name != chosen]
+
     def _class(self, p: pulumi.ProviderResource, suffix: str, name: str, params: dict[str, str], *,
                default: bool, deps: list) -> KubeObject:
-        annotations = {"storageclass.kubernetes.io/is-default-class": "true" if default else "false"}
+        annotations = {DEFAULT_CLASS_ANNOTATION: "true" if default else "false"}
         return KubeObject(
             f"{self._name}-{suffix}", "storage.k8s.io/v1", "StorageClass",
             metadata=meta(name, labels=labels(name, component="storage"), annotations=annotations),

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Callable, ClassVar, Optional, get_args
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     SecretStr,
@@ -540,6 +541,18 @@ ChartVersions = dict[ChartKey, ChartVersion]
 
 #: The environment tier, accepted as its name (`production`) although models are strict.
 EnvironmentTier = Annotated[Environment, Strict(False)]
+
+
+def max_chars(limit: int, why: str) -> BeforeValidator:
+    """A length limit checked before the value's own type (so a 64-character name hears about this limit,
+    not a looser one of its type); ``why`` says what the name becomes part of."""
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise PydanticCustomError("lfh_rule", "{problem}", {"problem": (
+                f"is {len(value)} characters; at most {limit} characters are allowed ({why})")})
+        return value
+
+    return BeforeValidator(check)
 
 
 def secret_value(value: SecretStr | None) -> str | None:

@@ -35,6 +35,7 @@ from .base import (
     dns_name_problem,
     field,
     ipv4_network,
+    max_chars,
     refuse,
     unique,
 )
@@ -618,13 +619,17 @@ class GitOpsConfig(StrictModel):
 
 #: Charts a client stack installs (`chartVersions` keys): the MongoDB operator and MinIO.
 CLIENT_CHARTS = ("psmdb-operator", "minio")
+#: Longest client name: with the longest environment (`development`) and platform (20) every composed
+#: cloud and Kubernetes name still fits its provider's limit (lfh/plan/cloud_names.py, tests/test_cloud_names.py).
+CLIENT_NAME_MAX = 30
 
 
 class ClientConfig(StrictModel):
     """Everything a client stack file may say under `lfh:client`."""
 
-    name: DnsLabel = field(..., "Client name (DNS label); the stack must be called `<name>-<environment>`.",
-                           rule="every name composed from it is valid: namespace `<name>-<environment>`, `restore-drill-<namespace>` (a CronJob: ≤ 52) …")
+    name: Annotated[DnsLabel, max_chars(CLIENT_NAME_MAX, "it is part of cloud resource, namespace and secret names")] = field(
+        ..., "Client name (DNS label), at most 30 characters (it is part of cloud, namespace and secret names); the stack must be called `<name>-<environment>`.",
+        rule="at most 30 characters; every name composed from it is valid: namespace `<name>-<environment>` …")
     environment: EnvironmentTier = field(..., "Environment tier: production, staging or development.")
     platform_stack: PlatformStackRef = field(..., "Platform stack to deploy onto, as `<org>/lfh/<stack>`.")
     domain: DnsName = field(..., "The client's DNS domain; apps get `api.`, `app.`, `sync.` … under it.",

@@ -16,14 +16,17 @@ from pydantic import AfterValidator, Field, model_validator
 from .base import (
     Cidr,
     DnsName,
+    ImageReference,
     Ipv4Address,
     K8sName,
     Labels,
     LabelKey,
     LabelValue,
+    Quantity,
     Secret,
     StrictModel,
     Text,
+    camel,
     checked,
     cidr_prefix,
     dns_label_problem,
@@ -281,7 +284,11 @@ class ExistingCluster(_Model):
     kubeconfig: Optional[Secret] = field(None, "Kubeconfig of the cluster, set with `pulumi config set --secret` (or use kubeconfigPath).")
     kubeconfig_path: Optional[Text] = field(None, "Path to a kubeconfig file, when the kubeconfig is not stored in config.")
     context: Optional[Text] = field(None, "Kubeconfig context to use; the file's current context when unset.")
-    storage_class: K8sName = field("standard", "Existing StorageClass for platform add-ons that need volumes before Longhorn is ready.")
+    storage_class: K8sName = field("standard", "The cluster's own default StorageClass (kind: `standard`, k3d/k3s: `local-path`); volumes use it when Longhorn is off.")
+    node_capabilities: Annotated[list[Literal["iscsi", "cryptsetup"]], unique("capability")] = field([], "What every node's host brings that Longhorn needs: `iscsi` (open-iscsi, iscsid running) and `cryptsetup` (with dm_crypt, for encrypted volumes); check with `longhornctl check preflight`.")
+    metrics_api: bool = field(False, "The cluster serves the metrics API (metrics-server), which HPAs need: k3s/k3d ship it, kind does not.")
+    self_contained: bool = field(False, "Run with nothing outside the cluster (a kind/k3d trial): the stack generates the platform's secrets into the locked namespace `lfh-platform-secrets` (read through External Secrets' `kubernetes` provider) and backs up to an in-cluster MinIO; weaker (backups live and die with the cluster) and shows a warning.")
+    backup_store_size: Quantity = field("20Gi", "Volume of the in-cluster backup store (selfContained only).")
     backup_endpoint: EndpointUrl = field("https://s3.example.internal", "S3-compatible endpoint for Velero/Longhorn backups (https).")
     backup_bucket: BucketName = field("lfh-backups", "Bucket on the S3-compatible endpoint for backups.")
     backup_region: Text = field("us-east-1", "Region name the S3-compatible endpoint expects.")
@@ -290,9 +297,16 @@ class ExistingCluster(_Model):
     def _one_kubeconfig(self) -> "ExistingCluster":
         if self.kubeconfig is not None and self.kubeconfig_path:
             raise ValueError("set either kubeconfig (secret) or kubeconfigPath, not both")
+        given = sorted(k for k in ("backup_endpoint", "backup_bucket", "backup_region") if k in self.model_fields_set)
+        if self.self_contained and given:
+            raise ValueError(f"{', '.join(camel(k) for k in given)}: not used with selfContained: true (backups go to the "
+                             "in-cluster object store); remove them")
         return self
 
     def weakened(self) -> list[tuple[str, str]]:
+        if self.self_contained:
+            return [("selfContained", "backups stay inside the cluster (lost with it) and reach the in-cluster object "
+                                      "store without TLS; platform secrets are generated into the cluster itself")]
         if self.backup_endpoint.startswith("http://"):
             return [("backupEndpoint", "backups travel to the S3 endpoint without TLS (http://)")]
         return []
@@ -368,7 +382,8 @@ class AwsCluster(_Secure):
     node_pools: AwsNodePools = field(AwsNodePools(), "Managed node groups.")
     dns_zones: Annotated[list[AwsDnsZone], unique("zone", lambda z: z.name, ".name")] = field([], "Route53 zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     ebs_csi_version: Optional[Text] = field(None, "EBS CSI add-on version (default: the version EKS recommends for the cluster).")
-
+    metrics_server_version: Text = field("v0.8.0-eksbuild.3", "Version of the EKS community add-on `metrics-server` (serves the metrics API HPAs read); list them with `aws eks describe-addon-versions --addon-name metrics-server`.")
+    cluster_autoscaler_image: Optional[ImageReference] = field(None, "Cluster Autoscaler image (default: registry.k8s.io/autoscaling/cluster-autoscaler at the newest pinned patch of `kubernetesVersion`).")
 
     @model_validator(mode="after")
     def _aws_subnets(self) -> "AwsCluster":
@@ -389,6 +404,7 @@ class AzureNodePool(_Model):
     """An AKS agent pool (host encryption on, VMSS, zones)."""
 
     vm_size: Text = field("Standard_D4ds_v5", "VM size.")
+    os_sku: Literal["Ubuntu", "AzureLinux"] = field("Ubuntu", "Node image: `Ubuntu` ships open-iscsi and cryptsetup, which Longhorn needs on every node; `AzureLinux` only where Longhorn is off.")
     min_count: int = field(1, "Minimum nodes (autoscaler).", ge=0, le=1000)
     max_count: int = field(3, "Maximum nodes (autoscaler).", ge=1, le=1000, rule="≥ minCount")
     os_disk_size_gb: int = field(128, "OS disk size in GiB.", ge=30, le=2048)
@@ -437,6 +453,10 @@ class AzureCluster(_Secure):
     vnet_cidr: AzureVnetCidr = field("10.41.0.0/16", "VNet address space.")
     node_subnet_cidr: AzureSubnetCidr = field(
         "10.41.0.0/20", "Subnet for nodes (Azure CNI overlay: pods get overlay IPs).", rule="inside vnetCidr")
+    api_server_subnet_cidr: AzureSubnetCidr = field(
+        "10.41.16.0/28", "Subnet delegated to AKS for API Server VNet Integration (at least /28).",
+        rule="inside vnetCidr, apart from nodeSubnetCidr")
+    key_vault_network_access: Literal["private", "public"] = field("private", "How the API server reaches the Key Vault for KMS: `private` (API Server VNet Integration into `apiServerSubnetCidr`; the vault admits VNet subnets only) or `public` (weaker: the vault accepts every network, RBAC still decides; for regions without VNet Integration); shows a warning.")
     pod_cidr: Cidr = field("192.168.0.0/16", "Overlay pod CIDR.", rule="a /24 per node of every pool at maxCount; outside vnetCidr and serviceCidr")
     service_cidr: AksServiceCidr = field(
         "172.16.0.0/16", "Kubernetes service CIDR.", rule="outside vnetCidr and podCidr")
@@ -456,6 +476,15 @@ class AzureCluster(_Secure):
         pods, services = ipv4_network(self.pod_cidr), ipv4_network(self.service_cidr)
         if not subnet.subnet_of(vnet):
             raise refuse("nodeSubnetCidr", f"{subnet} must lie inside vnetCidr ({vnet})")
+        # API Server VNet Integration: a subnet of the cluster's VNet delegated to AKS, at least /28, not
+        # shared with nodes (AKS docs "API Server VNet Integration": "Bring your own VNet").
+        api = ipv4_network(self.api_server_subnet_cidr)
+        if api.prefixlen > 28:
+            raise refuse("apiServerSubnetCidr", f"{api} is smaller than the /28 AKS requires for API Server VNet Integration")
+        if not api.subnet_of(vnet):
+            raise refuse("apiServerSubnetCidr", f"{api} must lie inside vnetCidr ({vnet})")
+        if api.overlaps(subnet):
+            raise refuse("apiServerSubnetCidr", f"{api} overlaps nodeSubnetCidr ({subnet}); the delegated subnet holds nothing else")
         for key, net in (("vnetCidr", vnet), ("podCidr", pods), ("serviceCidr", services)):
             for reserved in _AKS_RESERVED:
                 if net.overlaps(reserved):
@@ -490,6 +519,8 @@ class AzureCluster(_Secure):
 
     def weakened(self) -> list[tuple[str, str]]:
         out = super().weakened()
+        if self.key_vault_network_access == "public":
+            out.append(("keyVaultNetworkAccess", "the Key Vault with the KMS and data keys accepts connections from every network (RBAC still decides)"))
         if self.allow_shared_key_access:
             out.append(("allowSharedKeyAccess", "the backup storage account accepts account keys besides Entra ID"))
         return out
@@ -502,6 +533,7 @@ class GcpNodePool(_Model):
     """A GKE node pool (shielded nodes, CMEK boot disk, dedicated service account)."""
 
     machine_type: Text = field("e2-standard-4", "Machine type.")
+    image_type: Literal["UBUNTU_CONTAINERD", "COS_CONTAINERD"] = field("UBUNTU_CONTAINERD", "Node image: `UBUNTU_CONTAINERD` ships open-iscsi and cryptsetup, which Longhorn needs on every node; `COS_CONTAINERD` only where Longhorn is off.")
     min_count: int = field(1, "Minimum nodes per zone (autoscaler).", ge=0, le=1000)
     max_count: int = field(3, "Maximum nodes per zone (autoscaler).", ge=1, le=1000, rule="≥ minCount")
     disk_size_gb: int = field(100, "CMEK-encrypted pd-balanced boot disk size in GB.", ge=20, le=65536)

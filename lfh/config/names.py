@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional
 
+from ..names import fit
 from .base import dns_label_problem, k8s_name_problem, label_value_problem
 
 #: Name of the Typesense StatefulSet, Service and ServiceAccount (components/client/search.py).
@@ -27,22 +28,23 @@ def namespace(client: str, environment: str) -> str:
 
 def velero_schedule(ns: str, kind: str) -> str:
     """The Velero Schedule of one backup tier (`hourly`, `daily`, `weekly`)."""
-    return f"{ns}-{kind}"
+    return fit(f"{ns}-{kind}", 63)
 
 
 def drill_name(ns: str) -> str:
-    """Name of the restore drill's CronJob, ServiceAccount, Role and ClusterRole (and its label value)."""
-    return f"restore-drill-{ns}"
+    """Name of the restore drill's CronJob, ServiceAccount, Role and ClusterRole (and its label value):
+    at most 52 characters, the CronJob limit (lfh.names.fit shortens a long one with a hash)."""
+    return fit(f"restore-drill-{ns}", CRONJOB_NAME_MAX)
 
 
 def drill_namespace(ns: str) -> str:
     """The throwaway namespace the restore drill restores into."""
-    return f"{ns}-drill"
+    return fit(f"{ns}-drill", 63)
 
 
 def search_instance(ns: str) -> str:
     """Typesense's `app.kubernetes.io/instance` label value."""
-    return f"{ns}-{SEARCH_NAME}"
+    return fit(f"{ns}-{SEARCH_NAME}", 63)
 
 
 def app_hostname(hostname: Optional[str], prefix: str, domain: str) -> str:

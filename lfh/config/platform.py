@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Literal, Optional
 from urllib.parse import urlsplit
 
-from pydantic import model_validator
+from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from .base import (
     ChartVersions,
@@ -27,6 +28,7 @@ from .base import (
     dns_name_problem,
     field,
     go_duration_hours,
+    max_chars,
     refuse,
     unique,
 )
@@ -147,18 +149,56 @@ class StorageConfig(EnvAwareModel):
     manager_resources: Resources = field(_res("250m", "512Mi", "1Gi"), "Requests/limit of longhorn-manager (one per node).")
 
 
+class OidcConfig(StrictModel):
+    """Single sign-on to Argo CD through your OIDC provider (Argo CD `oidc.config`, no Dex)."""
+
+    issuer: HttpsUrl = field(..., "Issuer URL of the provider, e.g. `https://login.microsoftonline.com/<tenant>/v2.0`.")
+    client_id: Text = field(..., "Client (application) id of Argo CD at the provider.")
+    client_secret_key: Optional[DnsLabel] = field(None, "Secret-manager entry under `<platform>/platform/` whose JSON property `clientSecret` is the client secret, synced by External Secrets into the Secret `argocd-oidc`; leave unset with `pkce: true`.")
+    pkce: bool = field(False, "Public client with PKCE: no client secret exists (the provider must allow PKCE for this client).")
+    admin_groups: Annotated[list[Text], unique("group")] = field(..., "Groups (the ID token's `groups` claim) mapped to Argo CD `role:admin`.", min_length=1)
+    requested_scopes: Annotated[list[Text], unique("scope")] = field(["openid", "profile", "email", "groups"], "Scopes Argo CD requests at login.", min_length=1)
+
+    @model_validator(mode="after")
+    def _one_client_kind(self) -> "OidcConfig":
+        if bool(self.client_secret_key) == self.pkce:
+            raise ValueError("set exactly one of clientSecretKey (confidential client; the secret comes from the secret manager) "
+                             "and pkce: true (public client)")
+        return self
+
+
 class GitOpsConfig(StrictModel):
     """Argo CD, highly available, behind the shared gateway."""
 
     replicas: int = field(2, "Replicas of the application controller, server and repo server (≥ 2: HA).", ge=2, le=5)
     hostname: Optional[DnsName] = field(None, "Argo CD host name; `argocd.<domain>` when unset.")
     default_role: Literal["readonly", ""] = field("readonly", "Role every authenticated user gets (`readonly`; empty = none).")
-    admin_enabled: bool = field(False, "Keep the built-in admin user (off: log in through SSO).")
-    oidc_issuer: Optional[HttpsUrl] = field(None, "OIDC issuer URL for SSO (Argo CD `oidc.config`).")
-    oidc_client_id: Optional[Text] = field(None, "OIDC client id for SSO.")
-    admin_group: Optional[Text] = field(None, "SSO group mapped to `role:admin`.")
+    oidc: Optional[OidcConfig] = field(None, "Single sign-on (required on production platforms).")
+    admin_enabled: bool = field(False, "Enable the built-in `admin` user (not on production): its bcrypt password hash comes from the secret-manager entry `argocd-admin` (properties `passwordBcrypt`, `passwordMtime`).")
     resources: Resources = field(_res("100m", "256Mi", "1Gi"), "Requests/limit of each Argo CD server, repo-server, ApplicationSet and notifications container.")
     controller_resources: Resources = field(_res("250m", "512Mi", "2Gi"), "Requests/limit of the application controller.")
+
+    # Production platforms sign in to Argo CD through SSO only: no shared admin password.
+    @field_validator("oidc")
+    @classmethod
+    def _sso_on_production(cls, value: Optional[OidcConfig], info: ValidationInfo) -> Optional[OidcConfig]:
+        if value is None and _is_production(info):
+            raise PydanticCustomError("argocd_sso", "required on production platforms (Argo CD single sign-on: issuer, "
+                                      "clientId, clientSecretKey or pkce: true, adminGroups); without it nobody can log in")
+        return value
+
+    @field_validator("admin_enabled")
+    @classmethod
+    def _no_admin_on_production(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and _is_production(info):
+            raise PydanticCustomError("argocd_admin", "not allowed on production platforms; sign in through gitops.oidc")
+        return value
+
+
+def _is_production(info: ValidationInfo) -> bool:
+    """The stack's environment tier (the loader passes it in the validation context) is production."""
+    env = (info.context or {}).get("environment")
+    return env is not None and Environment(env).is_production
 
 
 class SecretsConfig(StrictModel):
@@ -179,7 +219,7 @@ class CertificatesConfig(StrictModel):
     solver: Optional[Literal["http01", "dns01"]] = field(None, "ACME challenge: `dns01` (cloud DNS; needed for wildcard certificates) or `http01` (through the shared gateway); default: `dns01` where the cluster brings a DNS-01 solver, else `http01`.")
     dns_zones: Annotated[list[DnsName], unique("zone")] = field([], "DNS zones the DNS-01 solver may answer for (empty: every zone it can).")
     dns01_solver: dict = field({}, "cert-manager DNS-01 solver block for clusters whose contract brings none (existing clusters).")
-    public_issuer: Literal["letsencrypt-prod", "letsencrypt-staging"] = field("letsencrypt-prod", "Issuer for the gateway's public certificates.")
+    public_issuer: Literal["letsencrypt-prod", "letsencrypt-staging", "internal-ca"] = field("letsencrypt-prod", "Issuer for the gateway's public certificates (`internal-ca`: the platform's own CA, for clusters the internet cannot reach, e.g. a laptop trial).")
     replicas: int = field(2, "cert-manager controller and webhook replicas.", ge=1, le=5)
     resources: Resources = field(_res("50m", "128Mi", "256Mi"), "Requests/limit of each cert-manager container.")
 
@@ -243,7 +283,8 @@ class PlatformNetworkConfig(StrictModel):
 class PlatformConfig(StrictModel):
     """Everything a platform stack file may say under `lfh:platform`."""
 
-    name: DnsLabel = field(..., "Platform name; the stack must be called `platform-<name>`.")
+    name: Annotated[DnsLabel, max_chars(20, "it is part of cloud resource names: GKE cluster, Key Vault, storage account")] = field(
+        ..., "Platform name, at most 20 characters (it is part of cloud resource names); the stack must be called `platform-<name>`.")
     environment: EnvironmentTier = field(Environment.production, "Environment tier of the platform; selects defaults.")
     domain: DnsName = field(..., "Base DNS domain of the platform (routes such as `argocd.<domain>`).")
     kubernetes_version: KubernetesVersion = field("1.33", "Kubernetes minor version (`1.33`); also selects the OpenAPI schema used to check manifests.")
@@ -277,6 +318,9 @@ class PlatformConfig(StrictModel):
         """An existing cluster brings no cloud DNS: DNS-01 needs a solver from the stack file."""
         if getattr(self.cluster, "provider", "") != "existing":
             return self
+        if getattr(self.cluster, "self_contained", False) and self.secrets.provider:
+            raise PydanticCustomError("existing_cluster", "secrets.provider: not used with cluster.selfContained: true (the "
+                                      "platform store is the cluster's own locked namespace); remove it")
         if self.certificates.solver == "dns01" and not self.certificates.dns01_solver:
             raise refuse("certificates.dns01Solver", "is required when certificates.solver is `dns01` on an existing "
                          "cluster (a cert-manager `dns01` solver block, e.g. {cloudflare: {...}})")

@@ -46,6 +46,10 @@ def _section(cluster, weakened: list[tuple[str, str]]) -> dict:
             f"logs kept {cluster.log_retention_days} d; backups: daily {cluster.backup.daily_expire_days} d, "
             f"archive {cluster.backup.archive_expire_days} d, WORM replica {'on' if cluster.backup.replication.enabled else 'off'}",
         ]
+    elif getattr(cluster, "self_contained", False):
+        data["backupEndpoint"] = "in-cluster object store"
+        lines.append(f"self-contained: platform secrets generated into the cluster, backups to the in-cluster object "
+                     f"store; StorageClass {cluster.storage_class}")
     else:
         data["backupEndpoint"] = cluster.backup_endpoint
         lines.append(f"backups to {cluster.backup_endpoint} (bucket {cluster.backup_bucket}); StorageClass {cluster.storage_class}")

@@ -28,6 +28,9 @@ from .model import SECRET, Finding, Plan
 #: all): {chart key: {"dotted.path": "why it is valid"}}. Everything below an entry is accepted.
 #: Add an entry only after reading the chart's templates, and say where the template reads it.
 EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
+    # argo-cd 10.1.1 templates/_helpers.tpl `argo-cd.config.cm`: every key of configs.cm (but `create`,
+    # `annotations`) becomes a key of argocd-cm; values.yaml shows `oidc.config` commented out.
+    "argo-cd": {"configs.cm.oidc.config": "rendered into argocd-cm as the Argo CD setting `oidc.config`"},
     # Verified in the published minio-5.4.0.tgz (minio/minio helm-releases/, commit 43a740296).
     "minio": {
         "containerSecurityContext": "statefulset.yaml/deployment.yaml render the whole map with toYaml as the "

@@ -97,7 +97,8 @@ def _stack_reference(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 @state("random:index/randomPassword:RandomPassword", "random:index/randomString:RandomString")
 def _random_string(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     length = int(inputs.get("length", 32))
-    return {"result": ("x" * length)}
+    # RandomPassword also answers a bcrypt hash of the result (its `bcryptHash` output).
+    return {"result": ("x" * length), "bcryptHash": "$2a$10$" + "x" * 53}
 
 
 @state("random:index/randomId:RandomId")

@@ -137,6 +137,17 @@ def _operator_pods(objs: list[ClusterObject], own_urns: set[str]) -> list[Pod]:
                             for lst in spec.get("listeners") or [] if "port" in lst}) + [("metrics", 19001, "TCP")]
             out.append(Pod(ns, labels, ports, f"Envoy pods of Gateway {co.namespace}/{co.name} (started by Envoy Gateway "
                            f"in namespace {ns})", co.urn, own))
+    for co in objs:
+        if co.kind == "PerconaServerMongoDB" and co.obj.get("apiVersion", "").startswith("psmdb.percona.com/"):
+            # The replset members the Percona operator 1.22 builds (pkg/psmdb/statefulset.go labels).
+            for rs in (co.obj.get("spec") or {}).get("replsets") or []:
+                labels = {"app.kubernetes.io/name": "percona-server-mongodb", "app.kubernetes.io/instance": co.name,
+                          "app.kubernetes.io/replset": str(rs.get("name", "")), "app.kubernetes.io/component": "mongod",
+                          "app.kubernetes.io/managed-by": "percona-server-mongodb-operator",
+                          "app.kubernetes.io/part-of": "percona-server-mongodb"}
+                out.append(Pod(co.namespace, labels, [("mongodb", 27017, "TCP")],
+                               f"the mongod pods of PerconaServerMongoDB {co.namespace}/{co.name} replset {rs.get('name')} "
+                               "(started by the Percona operator)", co.urn, co.urn in own_urns))
     for cert, _gateways in _http01_certificates(objs):
         # cert-manager starts a solver pod per challenge in the Certificate's namespace, labelled
         # `acme.cert-manager.io/http01-solver: "true"`, listening on 8089 (`http`), and routes the
@@ -146,6 +157,48 @@ def _operator_pods(objs: list[ClusterObject], own_urns: set[str]) -> list[Pod]:
                            f"cert-manager's HTTP-01 solver pods (namespace {cert.namespace}, started for "
                            f"Certificate {cert.namespace}/{cert.name})", cert.urn, cert.urn in own_urns))
     return out
+
+
+def _backup_writers(objs: list[ClusterObject], pods: list[Pod]) -> list[tuple[str, str, list[Pod], str]]:
+    """(what, endpoint URL, the pods that write there, URN) for every object-store endpoint the plan
+    configures: Velero BackupStorageLocations (its server and node agents move the data) and each
+    PerconaServerMongoDB's backup storages (the pbm-agent sidecar of every member uploads)."""
+    out = []
+    for co in objs:
+        spec = co.obj.get("spec") or {}
+        if co.kind == "BackupStorageLocation" and co.obj.get("apiVersion", "").startswith("velero.io/"):
+            url = str((spec.get("config") or {}).get("s3Url") or "")
+            writers = [p for p in pods if p.namespace == co.namespace and p.labels.get("name") in ("velero", "node-agent")]
+            if url:
+                out.append((f"BackupStorageLocation {co.namespace}/{co.name}", url, writers, co.urn))
+        elif co.kind == "PerconaServerMongoDB":
+            writers = [p for p in pods if p.namespace == co.namespace
+                       and p.labels.get("app.kubernetes.io/instance") == co.name
+                       and p.labels.get("app.kubernetes.io/component") == "mongod"]
+            for name, storage in ((spec.get("backup") or {}).get("storages") or {}).items():
+                url = str((storage.get("s3") or {}).get("endpointUrl") or "")
+                if url:
+                    out.append((f"PerconaServerMongoDB {co.namespace}/{co.name} backup storage {name}", url, writers, co.urn))
+    return out
+
+
+def url_port(url: str) -> int:
+    """The TCP port of an endpoint URL (its own, else the scheme's)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url if "://" in url else f"https://{url}")
+    return parsed.port or (80 if parsed.scheme == "http" else 443)
+
+
+def _in_cluster_service(url: str, services: dict[tuple[str, str], ClusterObject]) -> ClusterObject | None:
+    """The Service an endpoint URL names by its cluster DNS name (`<svc>.<ns>.svc[.cluster.local]`)."""
+    from urllib.parse import urlparse
+
+    host = urlparse(url if "://" in url else f"https://{url}").hostname or ""
+    parts = host.split(".")
+    if len(parts) >= 3 and parts[2] == "svc":
+        return services.get((parts[1], parts[0]))
+    return None
 
 
 ACME_SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
@@ -484,6 +537,14 @@ def _targets(plan: Plan, objs: list[ClusterObject], crds: list[ClusterObject], p
             out.append(Target(solver, ACME_SOLVER_PORT, "TCP", "gateway",
                               f"the ACME HTTP-01 challenges of Certificate {cert.namespace}/{cert.name}", cert.urn,
                               cert.urn in own_urns, [(Endpoint.of(g, "the shared Gateway's Envoy pods"), g) for g in gws]))
+
+    # Backup writers → an in-cluster object store (a self-contained platform's): Velero's storage
+    # locations and the Percona backup agents of the plan's replica sets.
+    for via, url, writers, urn in _backup_writers(objs, pods):
+        svc = _in_cluster_service(url, services)
+        if svc is not None and writers:
+            from_service(svc, {url_port(url)}, "backup writers", f"{via} ({url})", urn, urn in own_urns,
+                         [(Endpoint.of(w), w) for w in writers])
 
     # ServiceMonitors / PodMonitors: the Prometheus pods whose selectors pick them
     proms = [(co, p) for co in objs if co.kind == "Prometheus"

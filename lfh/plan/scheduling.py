@@ -90,14 +90,6 @@ class PoolView:
     taints: list[str]
 
 
-def autoscaler_running(platform: Plan) -> bool:
-    """A Cluster Autoscaler pod runs in the platform plan (rendered or ours)."""
-    for group in _platform_groups_cached(platform):
-        if any("cluster-autoscaler" in img for img in group.images):
-            return True
-    return False
-
-
 def build_nodes(platform: Plan) -> tuple[list[Node], list[PoolView], str]:
     """The nodes the scheduler sees, per pool (see the module docstring); ("", …) reason when unknown."""
     from ..cost import GIB as _GIB, node_pools
@@ -109,15 +101,13 @@ def build_nodes(platform: Plan) -> tuple[list[Node], list[PoolView], str]:
     if unknown:
         return [], [], ("unknown node shape(s): " + ", ".join(f"{p.name}={p.instance_type}" for p in unknown)
                         + " (add them to lfh/prices.py SHAPES)")
-    ca = None
     nodes: list[Node] = []
     views: list[PoolView] = []
     for p in pools:
+        # At its maximum only where a node autoscaler serves the pool (an EKS node group counts as
+        # autoscaled only when the plan's Cluster Autoscaler discovers its cluster: lfh.cost.node_pools).
         scaled = p.autoscaled
-        if scaled and p.cloud == "aws":
-            ca = autoscaler_running(platform) if ca is None else ca
-            scaled = ca  # the discovery tags alone scale nothing
-        count = p.max_nodes if scaled else p.min_nodes
+        count = p.capacity_nodes
         cpu, mem_gib = p.allocatable
         pool = p.labels.get("lfh.io/pool") or p.name
         for i in range(count):
