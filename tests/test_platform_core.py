@@ -478,3 +478,16 @@ def test_add_on_namespaces_wait_for_the_cluster_to_be_ready(stack, plan_of):
 def test_platform_secret_names_follow_the_secret_manager(stack, name, plan_of):
     es = one(plan_of(stack), "ExternalSecret", "longhorn-crypto")["spec"]
     assert es["data"] == [{"secretKey": "CRYPTO_KEY_VALUE", "remoteRef": {"key": name, "property": "passphrase"}}]
+
+
+def test_our_secrets_keep_their_keys_and_mask_each_value(full, tmp_path):
+    """A Secret whose stringData is secret as a whole is still written as a Secret: its keys (the
+    program's own) with "[secret]" per value — never `stringData: "[secret]"`, which is not one."""
+    from lfh.plan.output import write_plan
+
+    assert one(full, "Secret", "alertmanager-receivers")["stringData"] == {"ops-slack": "[secret]", "pager": "[secret]"}
+    assert one(full, "Secret", "grafana-admin")["stringData"] == {"admin-user": "[secret]", "admin-password": "[secret]"}
+    write_plan(full, tmp_path)
+    written = yaml.safe_load((tmp_path / "manifests" / "monitoring__secret__grafana-admin.yaml").read_text())
+    assert written["stringData"] == {"admin-user": "[secret]", "admin-password": "[secret]"}
+    assert "v1:slack" not in (tmp_path / "resources.json").read_text()

@@ -21,7 +21,7 @@ from .. import PROJECT_ROOT
 from .model import Plan
 
 #: Bump when the pickled shape of Plan/Resource changes incompatibly.
-FORMAT = 2
+FORMAT = 3
 
 
 def enabled() -> bool:
