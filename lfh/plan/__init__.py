@@ -13,6 +13,7 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
+    "lfh.plan.images:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",

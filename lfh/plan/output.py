@@ -61,6 +61,7 @@ def write_plan(plan: Plan, out: Path) -> None:
     (replacing it). Rendered Helm objects go to manifests/ beside ours (file names say which release
     made them); the releases' hooks (Jobs Helm runs around an install) and CRDs (installed once) are
     listed apart in hooks/ and crds/."""
+    from .images import images_txt
     from .render import rendered
 
     out = Path(out)
@@ -81,6 +82,7 @@ def write_plan(plan: Plan, out: Path) -> None:
             _write_unique(out / folders[ro.phase], rendered_filename(ro), dump_yaml(ro.obj), seen)
     for _, rel in plan.helm_releases():
         (out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml").write_text(dump_yaml(rel))
+    (out / "images.txt").write_text(images_txt(plan))
     report = {
         "stack": plan.stack,
         "role": plan.role,
