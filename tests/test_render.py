@@ -136,9 +136,35 @@ def test_rendered_objects_are_schema_checked(plan_of, engine):
     dep.obj["spec"]["replicass"] = 2
     prom = next(o for r in releases for o in r.objects if o.kind == "Prometheus")
     prom.obj["spec"]["retentionn"] = "1d"
+    for r in releases:
+        r.key = ""  # changed in memory: no longer what the render cache holds under its key
     messages = [f.message for f in check_k8s_schema(plan) + check_crd_schema(plan) if f.severity == "error"]
     assert any("replicass" in m and "from Helm release" in m for m in messages)
-    assert any("retentionn" in m and "Prometheus/" in m for m in messages)
+    # …against the CRD the release installs (kube-prometheus-stack's), not only the upstream files
+    assert any("retentionn" in m and "Prometheus/" in m and "CRD kube-prometheus-stack 88.5.3" in m for m in messages)
+
+
+def test_schema_findings_of_a_render_are_kept_with_it(plan_of, engine, tmp_path, monkeypatch):
+    """k8s-schema findings of a release are stored under its render key: the next plan of the same
+    render reads them instead of validating again, and gets the same findings."""
+    import dataclasses
+
+    from lfh.plan import conformance
+
+    monkeypatch.setenv("LFH_CACHE_DIR", str(tmp_path))
+    plan = dataclasses.replace(engine.plan("platform-aws"))
+    plan.__dict__["_rendered"] = releases = copy.deepcopy(rendered(engine.plan("platform-aws")))
+    dep = next(o for r in releases for o in r.objects if o.kind == "Deployment")
+    dep.obj["spec"]["replicass"] = 2
+    for r in releases:
+        r.key = f"test-{r.key}"
+    first = conformance.check_k8s_schema(plan)
+    assert any("replicass" in f.message for f in first)
+    assert len(list((tmp_path / "conformance" / "k8s-schema").glob("test-*.json"))) == len(releases)
+    calls = []
+    monkeypatch.setattr(conformance, "_k8s_schema_findings", lambda objs, v: calls.append(objs) or [])
+    assert [f.as_dict() for f in conformance.check_k8s_schema(plan)] == [f.as_dict() for f in first]
+    assert all(not any(o.rendered for o in objs) for objs in calls)  # only ours were validated again
 
 
 # ---------------------------------------------------------------- the chart cache

@@ -79,7 +79,9 @@ def write_plan(plan: Plan, out: Path) -> None:
     folders = {"object": "manifests", "hook": "hooks", "crd": "crds"}
     for rel in rendered(plan):
         for ro in rel.everything():
-            _write_unique(out / folders[ro.phase], rendered_filename(ro), dump_yaml(ro.obj), seen)
+            # As Helm rendered it (its `# Source:` line included); a Secret is written from its masked object.
+            text = f"{ro.text}\n" if ro.text else dump_yaml(ro.obj)
+            _write_unique(out / folders[ro.phase], rendered_filename(ro), text, seen)
     for _, rel in plan.helm_releases():
         (out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml").write_text(dump_yaml(rel))
     (out / "images.txt").write_text(images_txt(plan))
