@@ -32,7 +32,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError("plan: --out names one stack's folder; with --all use --out-root")
     from .plan import cache
 
-    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir())
     worst = EXIT_OK
     planned: list = []
     for stack in stacks:
@@ -130,7 +130,7 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     try:
         from .plan import cache
 
-        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None).plan(args.stack)
+        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir()).plan(args.stack)
     except PlanError as exc:
         print(f"error: {args.stack}: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -157,7 +157,7 @@ def _cmd_images(args: argparse.Namespace) -> int:
     if args.all == bool(args.stack):
         raise UsageError("images: give one STACK or --all")
     stacks = list_stacks(stacks_dir) if args.all else [args.stack]
-    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir())
     worst, plans = EXIT_OK, []
     for stack in stacks:
         if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():

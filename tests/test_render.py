@@ -244,3 +244,26 @@ def test_charts_list_names_every_pin_and_its_source(capsys):
     out = capsys.readouterr().out
     for key in CHARTS:
         assert key in out
+
+
+def test_a_client_plan_reuses_its_platforms_cached_render(tmp_path, monkeypatch):
+    """Counted, not timed: a client plan renders only its own releases; its platform's come from the
+    render cache on disk (here a new Engine, as a new `python -m lfh plan <client>` process has)."""
+    from lfh.plan import Engine, analyze
+    from lfh.plan import render as render_module
+
+    monkeypatch.setenv("LFH_CACHE_DIR", str(tmp_path / "cache"))
+    renders: list[str] = []
+    real = render_module._render_to_data
+    monkeypatch.setattr(render_module, "_render_to_data",
+                        lambda chart_dir, values, name, *rest: renders.append(name) or real(chart_dir, values, name, *rest))
+    platform = analyze(Engine().plan("platform-local"))
+    assert sorted(renders) == sorted(h["name"] for _, h in platform.helm_releases())
+    renders.clear()
+    client = analyze(Engine().plan("demo-staging"))
+    own = sorted(h["name"] for _, h in client.helm_releases())
+    assert own and sorted(renders) == own  # psmdb-operator, minio: not one platform release again
+    assert all(rel.objects and rel.error is None for rel in rendered(client.platform))
+    renders.clear()
+    analyze(Engine().plan("demo-staging"))
+    assert renders == []  # and a second plan of the client renders nothing at all

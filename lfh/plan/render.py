@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-from .. import PROJECT_ROOT
 from ..charts import chart_for
 from .model import SECRET, Finding, Plan, Resource
 
@@ -161,7 +160,9 @@ def _mask_secret(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cache_dir() -> Path:
-    return Path(os.environ.get("LFH_CACHE_DIR") or PROJECT_ROOT / "build" / "cache") / "render"
+    from .cache import root
+
+    return root() / "render"
 
 
 def _helm_render(chart_dir: Path, values: dict[str, Any], name: str, namespace: str, kube_version: str,
@@ -262,14 +263,20 @@ def render_release(urn: str, rel: dict[str, Any], kube_version: str, api_version
         data = json.loads(cached.read_text())
     except (OSError, ValueError):
         pass
-    if not isinstance(data, dict):
+    # The chart's crds/ documents are kept once per chart (`_chart_crds`), the entry names them.
+    crd_docs = [(where, _load_chart_crds(crd_key)) for where, crd_key in data.get("crdFiles", [])] \
+        if isinstance(data, dict) else []
+    if not isinstance(data, dict) or any(docs is None for _, docs in crd_docs):
         data = _render_to_data(source.path, values, out.name, out.namespace, kv, api_versions, source.identity)
         _store(cached, data)
+        crd_docs = [(where, _load_chart_crds(crd_key)) for where, crd_key in data.get("crdFiles", [])]
     out.key = key
     if data.get("error"):
         out.error = data["error"]
         return out
     out.warnings = list(data.get("warnings") or [])
+    for where, docs in crd_docs:
+        out.crds += [RenderedObject(obj, out, where, "crd", text) for obj, text in docs or []]
     for template, obj, phase, text in data["objects"]:
         ro = RenderedObject(obj, out, template, phase, text)
         {"object": out.objects, "hook": out.hooks, "crd": out.crds}[phase].append(ro)
@@ -287,9 +294,10 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
             except helm.HelmError as exc:
                 raise RenderFailure(f"Helm could not render the chart: {exc}") from None
         objects: list[tuple[str, dict[str, Any], str, str]] = []
+        crds = []
         for crd_file in crd_files:
             where = crd_file.get("filename") or crd_file.get("name", "crds/")
-            objects += [(where, doc, "crd", text) for doc, text in _chart_crds(chart_identity, where, crd_file.get("data", ""))]
+            crds.append([where, _chart_crds(chart_identity, where, crd_file.get("data", ""))])
         for template in sorted(rendered):
             if template.endswith("NOTES.txt"):
                 continue
@@ -302,35 +310,37 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
                 if doc.get("kind") == "Secret":
                     doc, text = _mask_secret(doc), ""  # never written as rendered: its values are masked
                 objects.append((template, doc, phase, text))
-        return {"objects": objects, "warnings": stderr.lines}
+        return {"crdFiles": crds, "objects": objects, "warnings": stderr.lines}
     except RenderFailure as exc:
         return {"error": str(exc)}
 
 
-#: In-process memo of `_chart_crds` (a plan of every stack renders each chart several times).
+#: In-process memo of the charts' parsed crds/ files (a plan of every stack renders each chart several times).
 _CRD_MEMO: dict[str, list[tuple[dict[str, Any], str]]] = {}
 
 
-def _chart_crds(identity: str, where: str, text: str) -> list[tuple[dict[str, Any], str]]:
-    """The parsed documents of one file of a chart's `crds/` folder. They do not depend on values, so
-    they are parsed once per chart identity and file (in this process, and on disk next to the
-    renders): a changed value, or the same chart on another platform, does not parse them again."""
-    key = hashlib.sha256(f"{FORMAT}|{identity}|{where}|{len(text)}".encode()).hexdigest()[:40]
-    if not identity:
-        return _parse(text, where)
-    if key in _CRD_MEMO:
-        return _CRD_MEMO[key]
-    path = _cache_dir() / f"crds-{key}.json"
-    docs = None
-    try:
-        docs = [tuple(d) for d in json.loads(path.read_text())]
-    except (OSError, ValueError):
-        pass
-    if docs is None:
+def _chart_crds(identity: str, where: str, text: str) -> str:
+    """Parse one file of a chart's `crds/` folder, keep it, and return its key. CRD files do not depend
+    on values, so they are parsed once per chart identity and file (in this process, and on disk next
+    to the renders, which name them): a changed value, or the same chart on another platform, does
+    not parse them again."""
+    key = "crds-" + hashlib.sha256(f"{FORMAT}|{identity}|{where}|{len(text)}".encode()).hexdigest()[:40]
+    if _load_chart_crds(key) is None:
         docs = _parse(text, where)
+        path = _cache_dir() / f"{key}.json"
         _store(path, docs)
-    _CRD_MEMO[key] = docs
-    return docs
+        _CRD_MEMO[str(path)] = docs
+    return key
+
+
+def _load_chart_crds(key: str) -> Optional[list[tuple[dict[str, Any], str]]]:
+    path = _cache_dir() / f"{key}.json"
+    if str(path) not in _CRD_MEMO:
+        try:
+            _CRD_MEMO[str(path)] = [tuple(d) for d in json.loads(path.read_text())]
+        except (OSError, ValueError, TypeError):
+            return None
+    return _CRD_MEMO[str(path)]
 
 
 def _store(path: Path, data: Any) -> None:
