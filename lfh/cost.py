@@ -1,11 +1,13 @@
-"""Sizing, capacity and cost preview, read from a plan's recorded objects.
+"""Sizing, capacity and cost preview, read from a plan's recorded and rendered objects.
 
 One implementation of "sum the requests of a plan" (``sizing``), reused by the plan's cost section,
-`python -m lfh cost STACK`, and any other sizing report: it reads only what the plan recorded —
-Kubernetes manifests (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods,
-PVCs, HPAs), custom resources with pod specs (Percona `PerconaServerMongoDB`, TyKO
-`TypesenseCluster`, MinIO `Tenant`) and the resources we set in Helm release values — never component
-internals, so it works on whatever a plan contains.
+`python -m lfh cost STACK`, and any other sizing report: it reads only what the cluster will hold — our
+Kubernetes manifests and every object the stack's Helm releases render (Deployments, StatefulSets,
+DaemonSets, ReplicaSets, Jobs, CronJobs, Pods, PVCs, HPAs; hooks count as transient Jobs) and the pods
+operators start for custom resources (Percona `PerconaServerMongoDB`, TyKO `TypesenseCluster`, MinIO
+`Tenant`, prometheus-operator's `Prometheus`/`Alertmanager`, envoy-gateway's `EnvoyProxy`) — never
+component internals or chart value paths, so it works on whatever a plan contains. A container that
+sets no requests counts 0 and is named (`Workload.missing_requests`).
 
 Capacity: the node pools come from the platform plan (EKS node groups, AKS agent pools, GKE node
 pools: instance shape × max nodes), each node's allocatable after the system reserve, minus
