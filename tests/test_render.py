@@ -267,3 +267,23 @@ def test_a_client_plan_reuses_its_platforms_cached_render(tmp_path, monkeypatch)
     renders.clear()
     analyze(Engine().plan("demo-staging"))
     assert renders == []  # and a second plan of the client renders nothing at all
+
+
+def test_a_plan_folder_holds_exactly_the_last_plan(plan_of, tmp_path):
+    """Re-planning into the same folder removes what the last plan left and leaves unchanged files alone."""
+    import os
+
+    plan, out, fresh = plan_of("platform-local"), tmp_path / "out", tmp_path / "fresh"
+    write_plan(plan, out)
+    (out / "manifests" / "helm.gone.release__x__deployment__old.yaml").write_text("kind: Deployment\n")
+    (out / "hooks" / "stale").mkdir()
+    (out / "notes.txt").write_text("left by hand\n")
+    kept = next(p for p in (out / "manifests").glob("helm.*.yaml"))
+    os.utime(kept, (1, 1))
+    write_plan(plan, out)
+    assert not (out / "manifests" / "helm.gone.release__x__deployment__old.yaml").exists()
+    assert not (out / "hooks" / "stale").exists() and not (out / "notes.txt").exists()
+    assert kept.stat().st_mtime == 1  # same content: not rewritten
+    write_plan(plan, fresh)
+    listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*"))  # noqa: E731
+    assert listing(out) == listing(fresh)
