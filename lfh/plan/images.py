@@ -37,7 +37,8 @@ from .model import Finding, Plan
 CHECK = "image-pinned"
 SECTION = "images"
 
-#: Where each workload kind keeps its pod spec.
+#: Where each workload kind keeps its pod spec (the policy pack, which cannot import lfh, keeps a copy:
+#: policy/lfh_policies/common.py; tests/test_policy_pack.py keeps them equal).
 POD_SPEC_PATHS = {
     "Pod": ("spec",),
     "Deployment": ("spec", "template", "spec"),
