@@ -13,7 +13,9 @@ in neither place, or a render that fails, is an error finding (`helm-render`): n
 
 The result of each render is cached on disk (`build/cache/render/`, keyed by the chart's identity,
 values, name, namespace, Kubernetes version and API versions), so a client plan reuses its
-platform's render and re-planning an unchanged stack does not re-render.
+platform's render and re-planning an unchanged stack does not re-render. The charts' `crds/` files,
+which no value changes, are parsed once per file and kept there too (most of a render's bytes).
+Rendered YAML is read with Helm's own reader (sigs.k8s.io/yaml), as Helm reads it to install.
 
 What a render yields, per release:
 - ``objects``: what Helm applies as the release (Secret values masked as "[secret]");
@@ -263,11 +265,11 @@ def render_release(urn: str, rel: dict[str, Any], kube_version: str, api_version
         data = json.loads(cached.read_text())
     except (OSError, ValueError):
         pass
-    # The chart's crds/ documents are kept once per chart (`_chart_crds`), the entry names them.
+    # The chart's crds/ documents are kept once per file content (`_chart_crds`); the entry names them.
     crd_docs = [(where, _load_chart_crds(crd_key)) for where, crd_key in data.get("crdFiles", [])] \
         if isinstance(data, dict) else []
     if not isinstance(data, dict) or any(docs is None for _, docs in crd_docs):
-        data = _render_to_data(source.path, values, out.name, out.namespace, kv, api_versions, source.identity)
+        data = _render_to_data(source.path, values, out.name, out.namespace, kv, api_versions)
         _store(cached, data)
         crd_docs = [(where, _load_chart_crds(crd_key)) for where, crd_key in data.get("crdFiles", [])]
     out.key = key
@@ -284,7 +286,7 @@ def render_release(urn: str, rel: dict[str, Any], kube_version: str, api_version
 
 
 def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespace: str, kube_version: str,
-                    api_versions: list[str], chart_identity: str = "") -> dict[str, Any]:
+                    api_versions: list[str]) -> dict[str, Any]:
     import helm_python as helm
 
     try:
@@ -297,7 +299,7 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
         crds = []
         for crd_file in crd_files:
             where = crd_file.get("filename") or crd_file.get("name", "crds/")
-            crds.append([where, _chart_crds(chart_identity, where, crd_file.get("data", ""))])
+            crds.append([where, _chart_crds(where, crd_file.get("data", ""))])
         for template in sorted(rendered):
             if template.endswith("NOTES.txt"):
                 continue
@@ -319,12 +321,12 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
 _CRD_MEMO: dict[str, list[tuple[dict[str, Any], str]]] = {}
 
 
-def _chart_crds(identity: str, where: str, text: str) -> str:
-    """Parse one file of a chart's `crds/` folder, keep it, and return its key. CRD files do not depend
-    on values, so they are parsed once per chart identity and file (in this process, and on disk next
-    to the renders, which name them): a changed value, or the same chart on another platform, does
-    not parse them again."""
-    key = "crds-" + hashlib.sha256(f"{FORMAT}|{identity}|{where}|{len(text)}".encode()).hexdigest()[:40]
+def _chart_crds(where: str, text: str) -> str:
+    """Parse one file of a chart's `crds/` folder, keep it, and return its key (its content's hash). CRD
+    files do not depend on values, so each is parsed once (in this process, and on disk next to the
+    renders, which name it): a changed value, or the same chart on another platform, does not parse
+    it again. The objects are shared by every render that names the file: read them, never change them."""
+    key = "crds-" + hashlib.sha256(f"{FORMAT}|{where}|".encode() + text.encode()).hexdigest()[:40]
     if _load_chart_crds(key) is None:
         docs = _parse(text, where)
         path = _cache_dir() / f"{key}.json"
