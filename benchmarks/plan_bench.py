@@ -158,24 +158,34 @@ def _summary(runs: list[tuple[float, float]]) -> dict:
             "cpu_median_s": statistics.median(cpus)}
 
 
-def platform_runs(root: Path, platform: str, work: Path) -> dict:
-    """`python -m lfh plan <platform>` in the checkout ``root``: cold (every cache removed before each
-    run) and warm (what the run before left: recorded plan, renders, conformance caches)."""
+def platform_runs(roots: dict[str, Path], platform: str, work: Path) -> dict[str, dict]:
+    """`python -m lfh plan <platform>` in each checkout of ``roots`` ({"now": …, "before": …}): cold
+    (every cache removed before each run), then warm (what the run before left: recorded plan, renders,
+    conformance caches). The checkouts take turns run by run, so both see the same load."""
     from lfh.upstream import upstream_dir
 
-    cache = work / "cache"
-    env = dict(os.environ, LFH_CACHE_DIR=str(cache))
-    if upstream_dir() is not None:
-        env["LFH_UPSTREAM_DIR"] = str(upstream_dir())  # a checkout elsewhere still reads the same upstream truth
-    cmd = [sys.executable, "-m", "lfh", "plan", platform, "--out", str(work / "out"), "-q"]
-    cold = []
+    def setup(name: str, root: Path) -> tuple[list[str], dict, Path]:
+        cache = work / name / "cache"
+        env = dict(os.environ, LFH_CACHE_DIR=str(cache))
+        if upstream_dir() is not None:
+            env["LFH_UPSTREAM_DIR"] = str(upstream_dir())  # a checkout elsewhere still reads the same upstream truth
+        return [sys.executable, "-m", "lfh", "plan", platform, "--out", str(work / name / "out"), "-q"], env, cache
+
+    runs = {name: setup(name, root) for name, root in roots.items()}
+    cold: dict[str, list] = {name: [] for name in roots}
+    warm: dict[str, list] = {name: [] for name in roots}
     for _ in range(PLATFORM_COLD_RUNS):
-        shutil.rmtree(cache, ignore_errors=True)
-        if root != ROOT:  # code from before `LFH_CACHE_DIR` moved the recorded plans keeps them in build/cache
-            shutil.rmtree(root / "build" / "cache", ignore_errors=True)
-        cold.append(_timed(cmd, root, env))
-    warm = [_timed(cmd, root, env) for _ in range(PLATFORM_WARM_RUNS)]
-    return {"cold": _summary(cold), "warm": _summary(warm)}
+        for name, root in roots.items():
+            cmd, env, cache = runs[name]
+            shutil.rmtree(cache, ignore_errors=True)
+            if root != ROOT:  # code from before `LFH_CACHE_DIR` moved the recorded plans keeps them in build/cache
+                shutil.rmtree(root / "build" / "cache", ignore_errors=True)
+            cold[name].append(_timed(cmd, root, env))
+    for _ in range(PLATFORM_WARM_RUNS):
+        for name, root in roots.items():
+            cmd, env, _ = runs[name]
+            warm[name].append(_timed(cmd, root, env))
+    return {name: {"cold": _summary(cold[name]), "warm": _summary(warm[name])} for name in roots}
 
 
 def checkout(ref: str, dest: Path) -> Path:
@@ -235,7 +245,8 @@ def render(results: dict) -> str:
             "(no recorded plan, no render, no conformance cache; each run starts from an empty `LFH_CACHE_DIR`), "
             f"{PLATFORM_COLD_RUNS} runs; **warm** — the caches the previous run left (the render cache present), "
             f"{PLATFORM_WARM_RUNS} runs. *Before* is commit `{ref}` (the last one without rendering), extracted with "
-            "`git archive` and measured the same way with the same interpreter.",
+            "`git archive` and measured the same way with the same interpreter, run for run in turn with *now* "
+            "(so both see the same load on this shared machine).",
             "",
             "| | before: median | before: CPU | now: median | now: fastest | now: slowest | now: CPU | ratio (median) | ratio (CPU) | target ≤ 2× |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -385,8 +396,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lfh-bench-") as tmp:
         before = checkout(args.before, Path(tmp) / "before")
         results["before_ref"] = args.before
-        results["platform_plan"] = {"now": platform_runs(ROOT, platform, Path(tmp) / "platform-now"),
-                                    "before": platform_runs(before, platform, Path(tmp) / "platform-before")}
+        results["platform_plan"] = platform_runs({"now": ROOT, "before": before}, platform, Path(tmp) / "platform")
         results["platform_load"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
         for mode in ("cold", "warm"):
             b, n = (results["platform_plan"][k][mode] for k in ("before", "now"))
