@@ -1,4 +1,4 @@
-"""`python -m lfh …`: plan stacks offline, document the config, onboard clients, preview cost.
+"""`python -m lfh …`: plan stacks offline, document the config, onboard clients, preview cost, list images.
 
 Exit codes: 0 clean, 1 findings of severity error, 2 bad config or usage (a message, no traceback).
 """
@@ -32,7 +32,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError("plan: --out names one stack's folder; with --all use --out-root")
     from .plan import cache
 
-    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None)
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir())
     worst = EXIT_OK
     planned: list = []
     for stack in stacks:
@@ -131,7 +131,7 @@ def _cmd_cost(args: argparse.Namespace) -> int:
     try:
         from .plan import cache
 
-        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.DEFAULT_DIR if cache.enabled() else None).plan(args.stack)
+        plan = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir()).plan(args.stack)
     except PlanError as exc:
         print(f"error: {args.stack}: {exc}", file=sys.stderr)
         return EXIT_FINDINGS
@@ -147,6 +147,39 @@ def _cmd_cost(args: argparse.Namespace) -> int:
             if not (u.group.platform and plan.platform is not None):
                 print(f"  ERROR scheduling: {u.group.owner}: {u.missing} pod(s) cannot be scheduled — {u.reason}")
     return EXIT_OK
+
+
+def _cmd_images(args: argparse.Namespace) -> int:
+    """Print the images of one stack, or the union over all stacks (sorted, one per line)."""
+    from .plan import Engine, PlanError, cache, list_stacks
+    from .plan import images
+    from .plan.render import rendered
+
+    stacks_dir = Path(args.stacks_dir)
+    if args.all == bool(args.stack):
+        raise UsageError("images: give one STACK or --all")
+    stacks = list_stacks(stacks_dir) if args.all else [args.stack]
+    engine = Engine(stacks_dir=stacks_dir, cache_dir=cache.engine_cache_dir())
+    worst, plans = EXIT_OK, []
+    for stack in stacks:
+        if not (stacks_dir / f"Pulumi.{stack}.yaml").exists():
+            raise UsageError(f"images: no stack file {stacks_dir / f'Pulumi.{stack}.yaml'}")
+        try:
+            plan = engine.plan(stack)
+        except PlanError as exc:
+            print(f"error: {stack}: {exc}", file=sys.stderr)
+            worst = EXIT_FINDINGS
+            continue
+        # The list is only complete if every release rendered; an unpinned image is an error too.
+        problems = [f"Helm release {r.namespace}/{r.name} did not render ({r.error}): its images are missing"
+                    for r in rendered(plan) if r.error]
+        problems += [f.message for f in images.findings(plan)]
+        for message in problems:
+            print(f"error: {stack}: {message}", file=sys.stderr)
+        worst = max(worst, EXIT_FINDINGS if problems else EXIT_OK)
+        plans.append(plan)
+    sys.stdout.write("".join(f"{image}\n" for image in images.union(plans)))
+    return worst
 
 
 def _cmd_charts(args: argparse.Namespace) -> int:
@@ -237,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--bucket-gib", type=float, default=100.0, help="assumed GiB stored per bucket (default 100)")
     c.add_argument("--json", action="store_true", help="print the report.json `cost` data instead of tables")
     c.set_defaults(func=_cmd_cost)
+
+    im = sub.add_parser("images", help="the container images a stack runs (images.txt), or with --all the union over all stacks")
+    im.add_argument("stack", nargs="?", help="stack name, e.g. platform-aws")
+    im.add_argument("--all", action="store_true", help="every stack in the stacks folder (for air-gapped mirroring and scanning)")
+    im.add_argument("--stacks-dir", default=str(STACKS_DIR), help="folder of Pulumi.<stack>.yaml files")
+    im.set_defaults(func=_cmd_images)
 
     ch = sub.add_parser("charts", help="the pinned Helm charts: where a plan renders them from, or pull them into the cache")
     ch.add_argument("action", choices=["pull", "list"], help="pull: fetch into the chart cache (digest recorded); list: show sources")

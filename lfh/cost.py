@@ -1,11 +1,13 @@
-"""Sizing, capacity and cost preview, read from a plan's recorded objects.
+"""Sizing, capacity and cost preview, read from a plan's recorded and rendered objects.
 
 One implementation of "sum the requests of a plan" (``sizing``), reused by the plan's cost section,
-`python -m lfh cost STACK`, and any other sizing report: it reads only what the plan recorded —
-Kubernetes manifests (Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs, CronJobs, Pods,
-PVCs, HPAs), custom resources with pod specs (Percona `PerconaServerMongoDB`, TyKO
-`TypesenseCluster`, MinIO `Tenant`) and the resources we set in Helm release values — never component
-internals, so it works on whatever a plan contains.
+`python -m lfh cost STACK`, and any other sizing report: it reads only what the cluster will hold — our
+Kubernetes manifests and every object the stack's Helm releases render (Deployments, StatefulSets,
+DaemonSets, ReplicaSets, Jobs, CronJobs, Pods, PVCs, HPAs; hooks count as transient Jobs) and the pods
+operators start for custom resources (Percona `PerconaServerMongoDB`, TyKO `TypesenseCluster`, MinIO
+`Tenant`, prometheus-operator's `Prometheus`/`Alertmanager`, envoy-gateway's `EnvoyProxy`) — never
+component internals or chart value paths, so it works on whatever a plan contains. A container that
+sets no requests counts 0 and is named (`Workload.missing_requests`).
 
 Node pools come from the platform plan (EKS node groups, AKS agent pools, GKE node pools: instance
 shape, min/max nodes, whether an autoscaler may grow them), each node's allocatable after the system
@@ -122,7 +124,7 @@ class Workload:
     #: Storage this workload or object claims, in bytes (all replicas), and its StorageClass.
     storage: float = 0.0
     storage_class: str = ""
-    #: `manifest`, `custom resource`, `helm values`.
+    #: `manifest`, `custom resource`, or `Helm release <namespace>/<name>` for a rendered object.
     source: str = "manifest"
     #: What it belongs to for reports: the pinned chart key of a Helm release (`cert-manager`), the
     #: custom resource's controller (`envoy-gateway` for an EnvoyProxy), else "".
@@ -133,6 +135,8 @@ class Workload:
     tolerations: list = field(default_factory=list)
     node_selector: dict = field(default_factory=dict)
     urn: str = ""
+    #: Containers that set no CPU or memory request (counted as 0): `container grafana`, `mongod`.
+    missing_requests: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.max_replicas = max(self.max_replicas, self.replicas)
@@ -163,12 +167,57 @@ def _claim_storage(claim_spec: dict[str, Any]) -> tuple[float, str]:
     return quantity(req), str(spec.get("storageClassName") or "")
 
 
+def containers_without_requests(pod_spec: dict[str, Any]) -> list[str]:
+    """The containers of a pod spec that set no CPU or no memory request (a limit counts as one)."""
+    out = []
+    for part, label in (("containers", "container"), ("initContainers", "init container")):
+        for c in pod_spec.get(part) or []:
+            if not _has_requests(c.get("resources")):
+                out.append(f"{label} {c.get('name', '?')}")
+    return out
+
+
+def _has_requests(resources: Any) -> bool:
+    return container_size(resources).unset == 0
+
+
 def _pod_workload(ns: str, kind: str, name: str, replicas: int, spec: dict, urn: str, **kw: Any) -> Workload:
-    return Workload(ns, kind, name, replicas, pod_size(spec), urn=urn,
+    return Workload(ns, kind, name, replicas, pod_size(spec), urn=urn, missing_requests=containers_without_requests(spec),
                     tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}), **kw)
 
 
-def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
+@dataclass
+class OperatorDefaults:
+    """What an operator adds to the pods of its custom resources, read from its (rendered) Deployment."""
+
+    #: prometheus-operator's config-reloader sidecar, sized by its `--config-reloader-{cpu,memory}-
+    #: {request,limit}` flags (kube-prometheus-stack sets them from `prometheusOperator.
+    #: prometheusConfigReloader.resources`; "0" means unset). Unknown (no operator): no requests.
+    config_reloader: PodSize = field(default_factory=lambda: PodSize(unset=1))
+
+
+#: envoyproxy/gateway v1.9.0 api/v1alpha1: an EnvoyProxy's Envoy container defaults to 100m / 512Mi
+#: (DefaultResourceRequirements) and every Envoy pod has a shutdown-manager sidecar at 10m / 32Mi
+#: (DefaultShutdownManagerContainerResourceRequirements).
+ENVOY_CONTAINER_DEFAULT = {"requests": {"cpu": "100m", "memory": "512Mi"}}
+ENVOY_SHUTDOWN_MANAGER = {"requests": {"cpu": "10m", "memory": "32Mi"}}
+
+
+def operator_defaults(objects: Iterable[dict[str, Any]]) -> OperatorDefaults:
+    """Read the operators' configuration from their Deployments' flags."""
+    out = OperatorDefaults()
+    for obj in objects:
+        for c in (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []:
+            flags = {k: v for k, eq, v in (str(a).partition("=") for a in c.get("args") or []) if eq}
+            if "--prometheus-config-reloader" in flags:
+                out.config_reloader = container_size({
+                    part: {k: flags[f"--config-reloader-{k}-{flag}"] for k in ("cpu", "memory")
+                           if flags.get(f"--config-reloader-{k}-{flag}") not in (None, "", "0")}
+                    for part, flag in (("requests", "request"), ("limits", "limit"))})
+    return out
+
+
+def _from_manifest(urn: str, obj: dict[str, Any], operators: Optional[OperatorDefaults] = None) -> Iterable[Workload]:
     kind = obj.get("kind")
     meta = obj.get("metadata") or {}
     ns, name = meta.get("namespace") or "default", meta.get("name") or "?"
@@ -205,14 +254,30 @@ def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
         yield Workload(ns, kind, name, replicas, container_size(spec.get("resources")), source="custom resource",
                        storage=quantity(storage.get("size") or "100Mi") * replicas,
                        storage_class=str(storage.get("storageClassName") or ""), urn=urn,
+                       missing_requests=[] if _has_requests(spec.get("resources")) else ["typesense"],
                        tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}))
     elif kind == "EnvoyProxy":
         # The Envoy fleet the gateway controller creates for a Gateway, sized by its EnvoyProxy.
         dep = ((spec.get("provider") or {}).get("kubernetes") or {}).get("envoyDeployment") or {}
         pod = dep.get("pod") or {}
-        yield Workload(ns, kind, name, _int(dep.get("replicas"), 1), container_size((dep.get("container") or {}).get("resources")),
+        envoy = (dep.get("container") or {}).get("resources") or ENVOY_CONTAINER_DEFAULT
+        yield Workload(ns, kind, name, _int(dep.get("replicas"), 1),
+                       container_size(envoy) + container_size(ENVOY_SHUTDOWN_MANAGER),
                        source="custom resource", group="envoy-gateway", urn=urn,
                        tolerations=list(pod.get("tolerations") or []), node_selector=dict(pod.get("nodeSelector") or {}))
+    elif kind in ("Prometheus", "Alertmanager") and str(obj.get("apiVersion", "")).startswith("monitoring.coreos.com/"):
+        # prometheus-operator runs a StatefulSet of replicas (× shards) pods: the server with
+        # spec.resources, the config-reloader sidecar sized by the operator's flags, Thanos if set.
+        replicas = _int(spec.get("replicas"), 1) * (_int(spec.get("shards"), 1) if kind == "Prometheus" else 1)
+        reloader = (operators or OperatorDefaults()).config_reloader
+        pod = container_size(spec.get("resources")) + reloader
+        missing = ([] if _has_requests(spec.get("resources")) else [kind.lower()]) + ["config-reloader"] * bool(reloader.unset)
+        if kind == "Prometheus" and isinstance(spec.get("thanos"), dict):
+            pod = pod + container_size(spec["thanos"].get("resources"))
+        size, sc = _claim_storage(((spec.get("storage") or {}).get("volumeClaimTemplate") or {}).get("spec") or {})
+        yield Workload(ns, kind, name, replicas, pod, source="custom resource", storage=size * replicas,
+                       storage_class=sc, urn=urn, missing_requests=missing,
+                       tolerations=list(spec.get("tolerations") or []), node_selector=dict(spec.get("nodeSelector") or {}))
     elif kind == "Tenant" and str(obj.get("apiVersion", "")).startswith("minio.min.io/"):
         for pool in spec.get("pools") or []:
             servers = _int(pool.get("servers"), 1)
@@ -220,6 +285,7 @@ def _from_manifest(urn: str, obj: dict[str, Any]) -> Iterable[Workload]:
             yield Workload(ns, kind, f"{name}/{pool.get('name', 'pool')}", servers, container_size(pool.get("resources")),
                            source="custom resource", storage=size * _int(pool.get("volumesPerServer"), 1) * servers,
                            storage_class=sc, urn=urn, tolerations=list(pool.get("tolerations") or []),
+                           missing_requests=[] if _has_requests(pool.get("resources")) else ["minio"],
                            node_selector=dict(pool.get("nodeSelector") or {}))
 
 
@@ -227,23 +293,27 @@ def _psmdb(urn: str, ns: str, name: str, spec: dict[str, Any]) -> Iterable[Workl
     """Percona Server for MongoDB: every replset member (and arbiter/non-voting/config server/mongos)."""
     backup = spec.get("backup") or {}
     # The pbm-agent runs as a sidecar in every data-bearing member when backups are on.
-    agent = container_size(backup.get("resources")) if backup.get("enabled", True) and backup.get("resources") else PodSize()
+    backup_on = backup.get("enabled", True)
+    agent = container_size(backup.get("resources")) if backup_on and backup.get("resources") else PodSize()
 
     def member(part: str, cfg: dict, default_size: int, data: bool = True) -> Optional[Workload]:
         if not cfg or cfg.get("enabled") is False:
             return None
         size = _int(cfg.get("size"), default_size)
         pod = container_size(cfg.get("resources"))
+        missing = [] if _has_requests(cfg.get("resources")) else ["mongod" if part != "mongos" else "mongos"]
         for sc in cfg.get("sidecars") or []:
             pod = pod + container_size(sc.get("resources"))
+            missing += [] if _has_requests(sc.get("resources")) else [f"sidecar {sc.get('name', '?')}"]
         storage, sclass = 0.0, ""
         if data:
             pod = pod + agent
+            missing += [] if not backup_on or _has_requests(backup.get("resources")) else ["backup-agent"]
             pvc = ((cfg.get("volumeSpec") or {}).get("persistentVolumeClaim")) or {}
             one, sclass = _claim_storage(pvc)
             storage = one * size
         return Workload(ns, "PerconaServerMongoDB", f"{name}/{part}", size, pod, source="custom resource",
-                        storage=storage, storage_class=sclass, urn=urn,
+                        storage=storage, storage_class=sclass, urn=urn, missing_requests=missing,
                         tolerations=list(cfg.get("tolerations") or []), node_selector=dict(cfg.get("nodeSelector") or {}))
 
     for rs in spec.get("replsets") or []:
@@ -261,129 +331,34 @@ def _psmdb(urn: str, ns: str, name: str, spec: dict[str, Any]) -> Iterable[Workl
                 yield w
 
 
-def _chart_table() -> tuple[dict[str, list], Any]:
-    """Per-chart knowledge of where each workload's `resources` and replica count sit in the values
-    (`lfh.plan.platform_sizing.TABLE`), when that module exists."""
-    try:
-        from .plan.platform_sizing import PER_NODE, TABLE
-    except ImportError:
-        return {}, None
-    return TABLE, PER_NODE
-
-
-def value_at(values: Any, path: str) -> Any:
-    """The value at a dotted path of nested maps (Helm values), or None."""
-    node = values
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _from_helm_values(urn: str, release: dict[str, Any]) -> Iterable[Workload]:
-    """The resources we set in a release's values (what the chart defaults to is unknown here).
-
-    Charts in the sizing table (``_chart_table``) are read where the table says each workload's
-    resources and replica count (or "per node") live. Anything else — and other charts — by
-    convention: a mapping with `resources.requests|limits` is one workload, its replica count the
-    sibling `replicas`/`replicaCount` (default 1; MinIO's `mode: standalone` is one pod), its storage
-    `persistence.size` or a `volumeClaimTemplate` (also under `storageSpec`) per replica.
-    """
-    from .charts import chart_for
-
-    values = release.get("values") or {}
-    chart = chart_for(str(release.get("chart", "")), str(release.get("repository", "")))
-    key = chart.key if chart else ""
-    table, per_node = _chart_table()
-    covered: set[str] = set()
-    ns_ = release.get("namespace") or "default"
-    for workload, res_path, replicas, default in table.get(key, []):
-        res = value_at(values, res_path)
-        covered.add(res_path)
-        if not isinstance(res, dict) or not (res.get("requests") or res.get("limits")):
-            continue
-        parent = value_at(values, res_path.rsplit(".", 1)[0]) if "." in res_path else values
-        tol = parent.get("tolerations") if isinstance(parent, dict) and isinstance(parent.get("tolerations"), list) else []
-        sel = parent.get("nodeSelector") if isinstance(parent, dict) and isinstance(parent.get("nodeSelector"), dict) else {}
-        if replicas == per_node:
-            yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", 1, container_size(res), per_node=True,
-                           source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
-            continue
-        n = replicas if isinstance(replicas, int) else _int(value_at(values, replicas), default)
-        yield Workload(ns_, "HelmValues", f"{release.get('name')}:{workload}", n, container_size(res),
-                       source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel))
-    yield from _conventional_helm_values(urn, release, key, covered)
-
-
-#: Values paths of chart hooks, jobs and init containers (they run to completion, then free their requests).
-_TRANSIENT_PATH = re.compile(r"(?i)(^|[.\[])(\w*job\w*|initContainers|startupapicheck|patch|\w*SecretInit|kubectl|certgen|hooks?|cleanup)([.\[\]]|$)")
-
-
-def _conventional_helm_values(urn: str, release: dict[str, Any], key: str, covered: set[str]) -> Iterable[Workload]:
-    ns = release.get("namespace") or "default"
-
-    def walk(node: Any, path: str, replicas: int) -> Iterable[Workload]:
-        if isinstance(node, dict):
-            # A component's replica count applies to it and to its `storageSpec`/`storage` (Prometheus-style), not to siblings.
-            replicas = _int(node.get("replicas", node.get("replicaCount")), replicas)
-            if node.get("mode") == "standalone":
-                replicas = 1  # MinIO's chart: standalone mode is one pod whatever `replicas` says
-            res = node.get("resources")
-            res_path = f"{path}.resources" if path else "resources"
-            if res_path not in covered and isinstance(res, dict) and any(
-                    k in (res.get(part) or {}) for part in ("requests", "limits") for k in ("cpu", "memory")):
-                tol = node.get("tolerations") if isinstance(node.get("tolerations"), list) else []
-                sel = node.get("nodeSelector") if isinstance(node.get("nodeSelector"), dict) else {}
-                yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}", replicas, container_size(res),
-                               source="helm values", group=key, urn=urn, tolerations=list(tol), node_selector=dict(sel),
-                               transient=bool(_TRANSIENT_PATH.search(path)))
-            size, sclass = _helm_storage(node)
-            if size:
-                yield Workload(ns, "HelmValues", f"{release.get('name')}:{path or '.'}:storage", 0, PodSize(),
-                               storage=size * replicas, storage_class=sclass, source="helm values", group=key, urn=urn)
-            for k, v in node.items():
-                if k not in ("resources", "volumeClaimTemplate"):
-                    yield from walk(v, f"{path}.{k}" if path else k, replicas if k in ("storageSpec", "storage") else 1)
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                yield from walk(v, f"{path}[{i}]", 1)
-
-    yield from walk(release.get("values") or {}, "", 1)
-
-
-def _helm_storage(node: dict[str, Any]) -> tuple[float, str]:
-    """Storage a values mapping asks for: `persistence.size` or a `volumeClaimTemplate` (per replica)."""
-    pers = node.get("persistence")
-    if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
-        return quantity(pers.get("size")), str(pers.get("storageClass") or pers.get("storageClassName") or "")
-    vct = node.get("volumeClaimTemplate")
-    if isinstance(vct, dict):
-        return _claim_storage(vct.get("spec") or {})
-    return 0.0, ""
-
-
 def workloads(plan: Plan) -> list[Workload]:
-    """Every workload and storage claim a plan records (manifests, custom resources, Helm values)."""
+    """Every workload and storage claim of a plan: our manifests and custom resources, and every object
+    its Helm releases render (replicas × pod template requests; DaemonSets per node; Jobs and hooks
+    transient)."""
+    from .charts import chart_for
+    from .plan.render import cluster_objects
+
+    # Ours (server-side patches change someone else's objects: they add nothing) and rendered ones.
+    objects = cluster_objects(plan, phases=("object", "hook"))
+    charts = {r.urn: (c.key if (c := chart_for(h["chart"], h["repository"])) else "") for r, h in plan.helm_releases()}
+    operators = operator_defaults(o.obj for o in objects)
     out: list[Workload] = []
     hpas: dict[tuple[str, str, str], int] = {}
-    for r, obj in plan.manifests():
-        if r.type.endswith("Patch"):
-            continue  # server-side apply patches change objects someone else created; they add nothing
-        if obj.get("kind") == "HorizontalPodAutoscaler":
-            meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+    for o in objects:
+        if o.kind == "HorizontalPodAutoscaler":
+            spec = o.obj.get("spec") or {}
             ref = spec.get("scaleTargetRef") or {}
-            hpas[(meta.get("namespace") or "default", ref.get("kind", ""), ref.get("name", ""))] = _int(spec.get("maxReplicas"), 1)
+            hpas[(o.namespace or "default", ref.get("kind", ""), ref.get("name", ""))] = _int(spec.get("maxReplicas"), 1)
             continue
         try:
-            out.extend(_from_manifest(r.urn, obj))
+            found = list(_from_manifest(o.urn, o.obj, operators))
         except ValueError:
             continue  # an unparsable quantity is a conformance error, reported there
-    for r, rel in plan.helm_releases():
-        try:
-            out.extend(_from_helm_values(r.urn, rel))
-        except ValueError:
-            continue
+        if o.rendered:
+            for w in found:
+                w.source, w.group = o.origin, w.group or charts.get(o.urn, "")
+                w.transient = w.transient or o.phase == "hook"  # runs around install/upgrade, then frees its requests
+        out.extend(found)
     for w in out:
         top = w.max_replicas
         w.max_replicas = max(top, hpas.get((w.namespace, w.kind, w.name), 0))
@@ -406,6 +381,7 @@ class Totals:
     #: DaemonSet requests per node (not included above: they scale with nodes, not with the stack).
     per_node_cpu_requests: float = 0.0
     per_node_memory_requests_gib: float = 0.0
+    #: Containers of the pod templates (not × replicas) that set no CPU or memory request.
     containers_without_requests: int = 0
     #: Of the requests above, what Jobs/CronJobs and chart hooks hold while they run.
     transient_cpu_requests: float = 0.0
@@ -416,7 +392,7 @@ class Totals:
         if w.per_node:
             self.per_node_cpu_requests += w.pod.cpu_requests
             self.per_node_memory_requests_gib += w.pod.memory_requests / GIB
-            self.containers_without_requests += w.pod.unset
+            self.containers_without_requests += len(w.missing_requests)
             return
         t, m = w.total, w.total_at_max
         self.cpu_requests += t.cpu_requests
@@ -427,7 +403,7 @@ class Totals:
         self.max_replicas += w.max_replicas
         self.cpu_requests_at_max += m.cpu_requests
         self.memory_requests_at_max_gib += m.memory_requests / GIB
-        self.containers_without_requests += t.unset
+        self.containers_without_requests += len(w.missing_requests)
         if w.transient:
             self.transient_cpu_requests += t.cpu_requests
             self.transient_memory_requests_gib += t.memory_requests / GIB
@@ -494,6 +470,13 @@ class NodePool:
     @property
     def allocatable(self) -> tuple[float, float]:
         return allocatable(self.cpu, self.memory_gib)
+
+    @property
+    def well_known_labels(self) -> dict[str, str]:
+        """Labels every node of the pool carries without our asking: the kubelet sets `kubernetes.io/os`
+        (Kubernetes "Well-Known Labels"; our pools run Linux) and the cloud `node.kubernetes.io/instance-type`.
+        Charts select on them (cert-manager, Argo CD: `kubernetes.io/os: linux`)."""
+        return {"kubernetes.io/os": "linux", "node.kubernetes.io/instance-type": self.instance_type}
 
 
 def allocatable(cpu: float, memory_gib: float) -> tuple[float, float]:
@@ -623,7 +606,8 @@ def eligible(w: Workload, pool: NodePool) -> bool:
     """Could this workload's pods run on this pool (taints tolerated, nodeSelector matched)?"""
     from .plan.scheduling import tolerates
 
-    if any(pool.labels.get(k) != str(v) for k, v in w.node_selector.items()):
+    labels = {**pool.well_known_labels, **pool.labels}
+    if any(labels.get(k) != str(v) for k, v in w.node_selector.items()):
         return False
     return all(tolerates(w.tolerations, t) for t in pool.taints)
 
@@ -791,7 +775,8 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
                 + (f" ({s.transient_cpu_requests:.2f} CPU / {s.transient_memory_requests_gib:.2f} GiB of the requests)"
                    if s.transient_cpu_requests or s.transient_memory_requests_gib else ""))
     if s.containers_without_requests:
-        text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0; chart defaults not included)")
+        named = [f"{w.namespace}/{w.kind}/{w.name} {m}" for w in sized.workloads for m in w.missing_requests]
+        text.append(f"{s.containers_without_requests} container(s) set no requests (counted as 0): " + ", ".join(named))
     text.append("")
     placed = placement_section(placement)
     if placement.checked:
@@ -818,6 +803,7 @@ def report(plan: Plan, platform: Optional[Plan] = None, bucket_gib: float = pric
             "cpuRequests": round(w.pod.cpu_requests, 4), "cpuLimits": round(w.pod.cpu_limits, 4),
             "memoryRequestsGiB": round(w.pod.memory_requests / GIB, 4), "memoryLimitsGiB": round(w.pod.memory_limits / GIB, 4),
             "storageGiB": round(w.storage / GIB, 3), "storageClass": w.storage_class,
+            "withoutRequests": w.missing_requests,
         } for w in sized.workloads],
         "capacity": placed["data"],
         "monthly": cost,

@@ -1,6 +1,7 @@
 """The client sizing analyzer over synthetic plans (data services' shapes included)."""
 from __future__ import annotations
 
+from lfh.charts import CHARTS
 from lfh.plan.client_sizing import analyze, quantity
 from lfh.plan.model import HELM_RELEASE_TYPE, Plan, Resource
 
@@ -20,7 +21,7 @@ def test_quantities():
     assert quantity(None) == 0 and quantity("junk") == 0
 
 
-def test_sums_deployments_statefulsets_percona_and_helm():
+def test_sums_deployments_statefulsets_percona_and_rendered_releases():
     plan = Plan(stack="x-production", role="client", outputs={}, secret_outputs=[], resources=[
         _res("kubernetes:apps/v1:Deployment", {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api"},
                                                "spec": {"replicas": 2, "template": {"spec": _pod("500m", "1Gi")}}}),
@@ -31,9 +32,12 @@ def test_sums_deployments_statefulsets_percona_and_helm():
             "apiVersion": "psmdb.percona.com/v1", "kind": "PerconaServerMongoDB", "metadata": {"name": "db"},
             "spec": {"replsets": [{"name": "rs0", "size": 3, "resources": {"requests": {"cpu": "1", "memory": "4Gi"}},
                                    "volumeSpec": {"persistentVolumeClaim": {"resources": {"requests": {"storage": "100Gi"}}}}}]}}),
-        _res(HELM_RELEASE_TYPE, {"name": "minio", "chart": "minio", "values": {
-            "mode": "distributed", "replicas": 6, "resources": {"requests": {"cpu": "500m", "memory": "4Gi"}},
-            "persistence": {"enabled": True, "size": "250Gi"}}}),
+        # Sized from what the pinned chart renders: a StatefulSet of 6 pods with a 250Gi claim each.
+        _res(HELM_RELEASE_TYPE, {"name": "minio", "namespace": "x-production", "chart": CHARTS["minio"].chart,
+                                 "version": CHARTS["minio"].version, "repositoryOpts": {"repo": CHARTS["minio"].repository},
+                                 "values": {"mode": "distributed", "replicas": 6,
+                                            "resources": {"requests": {"cpu": "500m", "memory": "4Gi"}},
+                                            "persistence": {"enabled": True, "size": "250Gi"}}}),
         _res("kubernetes:core/v1:ResourceQuota", {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "q"},
                                                   "spec": {"hard": {"requests.cpu": "10", "requests.memory": "100Gi"}}}),
     ])

@@ -99,19 +99,31 @@ def test_sizing_sums_requests_limits_storage_and_replicas_per_namespace():
     assert math.isclose(s.stack.cpu_requests, ns.cpu_requests)
 
 
-def test_helm_values_we_set_are_counted_with_their_replicas():
-    rel = Resource(urn="urn:rel", type=HELM_RELEASE_TYPE, name="eso", parent="", provider="p", dependencies=[],
-                   inputs={"name": "external-secrets", "namespace": "external-secrets", "chart": "external-secrets",
-                           "values": {"replicaCount": 2, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
-                                      "webhook": {"replicaCount": 3, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}},
-                                      "prometheus": {"prometheusSpec": {"replicas": 2, "storageSpec": {"volumeClaimTemplate": {
-                                          "spec": {"resources": {"requests": {"storage": "50Gi"}}}}}}},
-                                      "grafana": {"persistence": {"enabled": True, "size": "10Gi"}},
-                                      "off": {"persistence": {"enabled": False, "size": "99Gi"}}}})
+def _release(key: str, name: str, namespace: str, values: dict) -> Resource:
+    from lfh.charts import CHARTS
+
+    c = CHARTS[key]
+    opts = {"chart": c.repository} if c.is_oci else {"chart": c.chart, "repositoryOpts": {"repo": c.repository}}
+    return Resource(urn=f"urn:pulumi:s::lfh::{HELM_RELEASE_TYPE}::{name}", type=HELM_RELEASE_TYPE, name=name, parent="",
+                    provider="p", dependencies=[],
+                    inputs={"name": name, "namespace": namespace, "version": c.version, "values": values, **opts})
+
+
+def test_a_release_is_sized_from_its_rendered_pod_templates():
+    """Replicas × the rendered pod template's requests, whatever value path the chart reads them from;
+    a container the chart leaves without requests counts 0 and is named."""
+    rel = _release("external-secrets", "external-secrets", "external-secrets", {
+        "replicaCount": 2, "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "webhook": {"replicaCount": 3, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}})
     s = cost.sizing(_plan([rel], role="platform"))
-    assert math.isclose(s.stack.cpu_requests, 0.2 + 0.15)
-    assert s.stack.replicas == 5
-    assert math.isclose(s.stack.storage_gib, 2 * 50 + 10)
+    ws = {w.name: w for w in s.workloads}
+    assert (ws["external-secrets"].replicas, ws["external-secrets-webhook"].replicas) == (2, 3)
+    assert all(w.kind == "Deployment" and w.group == "external-secrets" and w.source.startswith("Helm release")
+               for w in ws.values())
+    assert math.isclose(s.stack.cpu_requests, 2 * 0.1 + 3 * 0.05)
+    assert math.isclose(s.stack.memory_requests_gib, (2 * 128 + 3 * 64) / 1024)
+    assert ws["external-secrets-cert-controller"].missing_requests == ["container cert-controller"]
+    assert s.stack.containers_without_requests == 1
 
 
 def _aws_pools(max_apps: int, instance="m6i.xlarge", taint_system=True, min_apps: int = 1,
@@ -266,8 +278,9 @@ def test_client_pays_its_share_of_nodes_and_replicated_storage():
 # ---------------------------------------------------------------- a real stack, checked independently
 
 
-def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
-    """An independent re-count of demo-prod's requests from the written manifests (not lfh.cost)."""
+def _expected_from_manifests(out: Path) -> dict[str, float]:
+    """An independent re-count of demo-prod's requests from every written manifest and hook, ours and
+    rendered (not lfh.cost): replicas × pod requests, init containers as the scheduler counts them."""
     import yaml
 
     units = {"m": 1e-3, "": 1, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40, "k": 1e3, "M": 1e6, "G": 1e9}
@@ -279,27 +292,38 @@ def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
         i = len(s.rstrip("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"))
         return float(s[:i]) * units[s[i:]]
 
-    def containers(cs):
-        cpu = mem = 0.0
-        for c in cs or []:
-            r = c.get("resources") or {}
-            req, lim = r.get("requests") or {}, r.get("limits") or {}
-            cpu += q(req.get("cpu", lim.get("cpu")))
-            mem += q(req.get("memory", lim.get("memory")))
-        return cpu, mem
+    def request(c):
+        r = c.get("resources") or {}
+        req, lim = r.get("requests") or {}, r.get("limits") or {}
+        return q(req.get("cpu", lim.get("cpu"))), q(req.get("memory", lim.get("memory")))
+
+    def containers(cs, inits=()):
+        apps = [request(c) for c in cs or []] + [request(c) for c in inits or [] if c.get("restartPolicy") == "Always"]
+        plain = [request(c) for c in inits or [] if c.get("restartPolicy") != "Always"]
+        cpu, mem = sum(c for c, _ in apps), sum(m for _, m in apps)
+        return max([cpu] + [c for c, _ in plain]), max([mem] + [m for _, m in plain])
+
+    def pod(spec):
+        return containers(spec.get("containers"), spec.get("initContainers"))
 
     cpu = mem = storage = 0.0
-    for f in sorted(p for p in manifest_dir.glob("*.yaml") if not p.name.startswith("helm.")):  # ours only
+    files = sorted((out / "manifests").glob("*.yaml")) + sorted((out / "hooks").glob("*.yaml"))
+    assert any(f.name.startswith("helm.") for f in files), "no rendered objects to count"
+    for f in files:  # ours and rendered
         o = yaml.safe_load(f.read_text())
         kind, spec = o["kind"], o.get("spec") or {}
         if kind in ("Deployment", "StatefulSet"):
             n = spec.get("replicas", 1)
-            c, m = containers(spec["template"]["spec"].get("containers"))
+            c, m = pod(spec["template"]["spec"])
             cpu, mem = cpu + n * c, mem + n * m
             for v in spec.get("volumeClaimTemplates") or []:
                 storage += n * q(v["spec"]["resources"]["requests"]["storage"])
+        elif kind == "Job":
+            n = spec.get("parallelism", 1)
+            c, m = pod(spec["template"]["spec"])
+            cpu, mem = cpu + n * c, mem + n * m
         elif kind == "CronJob":
-            c, m = containers(spec["jobTemplate"]["spec"]["template"]["spec"].get("containers"))
+            c, m = pod(spec["jobTemplate"]["spec"]["template"]["spec"])
             cpu, mem = cpu + c, mem + m
         elif kind == "PersistentVolumeClaim":
             storage += q(spec["resources"]["requests"]["storage"])
@@ -326,50 +350,22 @@ def _expected_from_manifests(manifest_dir: Path) -> dict[str, float]:
     return {"cpu": cpu, "memory_gib": mem / 2 ** 30, "storage_gib": storage / 2 ** 30}
 
 
-def _expected_from_helm(helm_dir: Path) -> dict[str, float]:
-    """The releases' own values, re-counted independently: every mapping with `resources.requests` is
-    pods × requests (pods: its `replicas`/`replicaCount`, 1 in MinIO's standalone mode), and
-    `persistence.size` × pods. (demo-prod's charts are not in the per-chart sizing table.)"""
-    import yaml
-
-    totals = {"cpu": 0.0, "memory_gib": 0.0, "storage_gib": 0.0}
-
-    def walk(v):
-        if isinstance(v, dict):
-            n = 1 if v.get("mode") == "standalone" else int(v.get("replicas", v.get("replicaCount", 1)))
-            req = (v.get("resources") or {}).get("requests") if isinstance(v.get("resources"), dict) else None
-            if req:
-                totals["cpu"] += n * cost.quantity(req.get("cpu"))
-                totals["memory_gib"] += n * cost.quantity(req.get("memory")) / GIB
-            pers = v.get("persistence")
-            if isinstance(pers, dict) and pers.get("enabled", True) and pers.get("size"):
-                totals["storage_gib"] += n * cost.quantity(pers["size"]) / GIB
-            for k, child in v.items():
-                if k != "resources":
-                    walk(child)
-        elif isinstance(v, list):
-            for child in v:
-                walk(child)
-
-    for f in sorted(helm_dir.glob("*.yaml")):
-        walk((yaml.safe_load(f.read_text()) or {}).get("values") or {})
-    return totals
-
-
 def test_cost_demo_prod_sums_match_the_stacks_own_objects(tmp_path, capsys):
     if not (PROJECT_ROOT / "stacks" / "Pulumi.demo-prod.yaml").exists():
         pytest.skip("demo-prod not in stacks/ yet")
     out = tmp_path / "demo-prod"
     assert main(["plan", "demo-prod", "--out", str(out), "-q"]) in (0, 1)
     capsys.readouterr()
-    objs = _expected_from_manifests(out / "manifests")
-    helm = _expected_from_helm(out / "helm")
+    objs = _expected_from_manifests(out)
     assert objs["cpu"] > 0, "demo-prod records no workloads with requests"
     assert main(["cost", "demo-prod", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert math.isclose(data["stack"]["cpuRequests"], objs["cpu"] + helm["cpu"], abs_tol=0.01)
-    assert math.isclose(data["stack"]["memoryRequestsGiB"], objs["memory_gib"] + helm["memory_gib"], abs_tol=0.01)
-    assert math.isclose(data["stack"]["storageGiB"], objs["storage_gib"] + helm["storage_gib"], abs_tol=0.01)
+    assert math.isclose(data["stack"]["cpuRequests"], objs["cpu"], abs_tol=0.01)
+    assert math.isclose(data["stack"]["memoryRequestsGiB"], objs["memory_gib"], abs_tol=0.01)
+    assert math.isclose(data["stack"]["storageGiB"], objs["storage_gib"], abs_tol=0.01)
+    # The MongoDB operator the client installs is counted from its rendered Deployment.
+    assert any(w["source"] == "Helm release demo-production/psmdb-operator" and w["kind"] == "Deployment"
+               and w["cpuRequests"] > 0 for w in data["workloads"])
     per_ns = sum(ns["cpuRequests"] for ns in data["namespaces"].values())
     assert math.isclose(per_ns, data["stack"]["cpuRequests"], abs_tol=0.01)
     # And the table on stdout names the date of the price table.
@@ -382,35 +378,40 @@ def test_envoyproxy_fleet_and_transient_hooks_are_sized():
     proxy = _k8s("EnvoyProxy", "proxy", {"provider": {"type": "Kubernetes", "kubernetes": {"envoyDeployment": {
         "replicas": 2, "container": {"resources": {"requests": {"cpu": "250m", "memory": "512Mi"}}}}}}},
         ns="envoy-gateway-system", api="gateway.envoyproxy.io/v1alpha1")
-    job = Resource(urn="urn:rel", type=HELM_RELEASE_TYPE, name="minio", parent="", provider="p", dependencies=[],
-                   inputs={"name": "minio", "namespace": "acme-production", "chart": "minio",
-                           "values": {"mode": "standalone", "replicas": 4, "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
-                                      "makeBucketJob": {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}}})
-    s = cost.sizing(_plan([proxy, job]))
+    minio = _release("minio", "minio", "acme-production", {
+        "mode": "standalone", "replicas": 4, "resources": {"requests": {"cpu": "1", "memory": "1Gi"}},
+        "persistence": {"size": "10Gi"}, "buckets": [{"name": "files"}],
+        "makeBucketJob": {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}})
+    s = cost.sizing(_plan([proxy, minio]))
     gw = s.namespaces["envoy-gateway-system"]
-    assert math.isclose(gw.cpu_requests, 0.5) and gw.replicas == 2
+    # Each Envoy pod: its container plus envoy-gateway's shutdown-manager sidecar (10m).
+    assert math.isclose(gw.cpu_requests, 2 * (0.25 + 0.01)) and gw.replicas == 2
     t = s.namespaces["acme-production"]
-    assert math.isclose(t.cpu_requests, 1 + 0.05)  # standalone MinIO is one pod, the bucket job runs once
+    # Standalone MinIO renders one pod whatever `replicas` says; the bucket job is a post-install hook.
+    assert math.isclose(t.cpu_requests, 1 + 0.05)
     assert math.isclose(t.transient_cpu_requests, 0.05)
+    assert math.isclose(t.storage_gib, 10)
+    # An EnvoyProxy without resources gets envoy-gateway's defaults (100m / 512Mi).
+    bare = _k8s("EnvoyProxy", "bare", {"provider": {"type": "Kubernetes"}}, ns="e", api="gateway.envoyproxy.io/v1alpha1")
+    assert math.isclose(cost.sizing(_plan([bare])).stack.cpu_requests, 0.1 + 0.01)
 
 
-def test_charts_in_the_sizing_table_are_read_where_the_table_says():
-    table, per_node = cost._chart_table()
-    if "cert-manager" not in table:
-        pytest.skip("lfh.plan.platform_sizing (the per-chart table) is not merged yet")
-    from lfh.charts import CHARTS
-
-    c = CHARTS["cert-manager"]
-    rel = Resource(urn="urn:cm", type=HELM_RELEASE_TYPE, name="cm", parent="", provider="p", dependencies=[],
-                   inputs={"name": "cert-manager", "namespace": "cert-manager", "chart": c.chart, "version": c.version,
-                           "repositoryOpts": {"repo": c.repository},
-                           "values": {"replicaCount": 2, "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
-                                      "webhook": {"replicaCount": 3, "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}}}}})
-    ws = {w.name: w for w in cost.sizing(_plan([rel], role="platform")).workloads}
-    assert ws["cert-manager:controller"].replicas == 2 and ws["cert-manager:webhook"].replicas == 3
-    assert all(w.group == "cert-manager" for w in ws.values())
-    # Paths the table covers are not counted twice by the conventional walk.
-    assert math.isclose(sum(w.total.cpu_requests for w in ws.values()), 0.1 + 0.03)
+def test_prometheus_and_alertmanager_pods_with_the_operators_config_reloader():
+    operator = _k8s("Deployment", "operator", {"replicas": 1, "template": {"spec": {"containers": [{
+        "name": "op", "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}},
+        "args": ["--prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1",
+                 "--config-reloader-cpu-request=10m", "--config-reloader-memory-request=0"]}]}}}, ns="monitoring")
+    prom = _k8s("Prometheus", "p", {"replicas": 2, "shards": 2, "resources": {"requests": {"cpu": "500m", "memory": "2Gi"}},
+                                    "storage": {"volumeClaimTemplate": {"spec": {"resources": {"requests": {"storage": "50Gi"}}}}}},
+                ns="monitoring", api="monitoring.coreos.com/v1")
+    am = _k8s("Alertmanager", "a", {"resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}},
+              ns="monitoring", api="monitoring.coreos.com/v1")
+    ws = {w.kind: w for w in cost.sizing(_plan([operator, prom, am], role="platform")).workloads}
+    assert ws["Prometheus"].replicas == 4 and math.isclose(ws["Prometheus"].pod.cpu_requests, 0.5 + 0.01)
+    assert math.isclose(ws["Prometheus"].storage / GIB, 4 * 50)
+    assert ws["Alertmanager"].replicas == 1 and math.isclose(ws["Alertmanager"].pod.cpu_requests, 0.1 + 0.01)
+    # The operator sets the reloader's memory request to 0 (unset): it is named as without requests.
+    assert ws["Prometheus"].missing_requests == ["config-reloader"]
 
 
 def test_patches_of_other_stacks_objects_count_for_nothing():
@@ -440,3 +441,14 @@ def test_existing_cluster_nodes_from_config_are_checked_but_not_priced():
     _scheduled(client)
     assert any(f.check == "scheduling" for f in client.findings)  # 3 anti-affine mongod members > one node
     assert all(i["monthly"] is None for i in client.sections["cost"]["data"]["monthly"]["items"])
+
+
+def test_a_node_selector_on_well_known_node_labels_fits_the_pools():
+    """Charts select `kubernetes.io/os: linux` (cert-manager, Argo CD); every node has it, set by the kubelet."""
+    pools = cost.node_pools(_plan(_aws_pools(4), role="platform"))
+    apps = next(p for p in pools if p.name == "apps")
+    linux = _k8s("Deployment", "a", {"replicas": 1, **_pod(nodeSelector={"kubernetes.io/os": "linux"})})
+    windows = _k8s("Deployment", "w", {"replicas": 1, **_pod(nodeSelector={"kubernetes.io/os": "windows"})})
+    typed = _k8s("Deployment", "t", {"replicas": 1, **_pod(nodeSelector={"node.kubernetes.io/instance-type": "m6i.xlarge"})})
+    (lw,), (ww,), (tw,) = (cost.workloads(_plan([r])) for r in (linux, windows, typed))
+    assert cost.eligible(lw, apps) and cost.eligible(tw, apps) and not cost.eligible(ww, apps)

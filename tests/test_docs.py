@@ -97,3 +97,24 @@ def test_hipaa_matching_is_by_reference_prefix():
     assert docgen._matches("164.308(a)(7)(ii)(A)", "164.308(a)(7)")
     assert not docgen._matches("164.312(b)", "164.312(e)(1)")
     assert not docgen._matches("", "164.312(b)")
+
+
+def test_readme_documents_every_command_and_every_plan_output(tmp_path):
+    """Each `python -m lfh` command has an example in the README, and every file or folder a plan
+    writes is described in its output table (a new output or command without docs fails here)."""
+    import argparse
+
+    from lfh.cli import build_parser
+    from lfh.plan.model import Plan
+    from lfh.plan.output import write_plan
+
+    text = (PROJECT_ROOT / "README.md").read_text()
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert [c for c in commands if f"python -m lfh {c}" not in text] == []
+    write_plan(Plan(stack="platform-x", role="platform", resources=[], outputs={}, secret_outputs=[]), tmp_path)
+    written = sorted(p.name + ("/" if p.is_dir() else "") for p in tmp_path.iterdir())
+    assert len(written) >= 7
+    assert [w for w in written if f"| `{w}` |" not in text] == []
+    for words in ("charts pull", ".cache/charts/", "LFH_CHART_CACHE", "../shared/upstream/charts", "digest",
+                  "build/cache/render/"):
+        assert words in text, f"README does not say how charts are fetched and cached: {words!r}"

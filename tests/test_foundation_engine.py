@@ -52,7 +52,8 @@ def test_records_secrets_masked_whole_numbers_as_int_and_relations(tmp_path):
     plan = run_program(program, "platform-x", {}, [])
     by_name = {r.name: r for r in plan.resources}
     secret, dep, provider = by_name["s"], by_name["d"], by_name["p"]
-    assert secret.inputs["stringData"] == "[secret]"  # the k8s SDK marks all of stringData secret
+    # The k8s SDK marks all of stringData secret; the keys are the program's and stay, each value masked.
+    assert secret.inputs["stringData"] == {"password": "[secret]"}
     assert provider.inputs["kubeconfig"] == "[secret]"
     assert dep.inputs["spec"]["replicas"] == 3 and isinstance(dep.inputs["spec"]["replicas"], int)
     assert dep.inputs["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] == 0.5
@@ -62,6 +63,39 @@ def test_records_secrets_masked_whole_numbers_as_int_and_relations(tmp_path):
     assert secret.urn in dep.dependencies
     assert plan.outputs == {"answer": 42, "token": "t"} and plan.secret_outputs == ["token"]
     assert "hunter2" not in json.dumps([r.contract_dict() for r in plan.resources])
+
+
+def test_records_every_option_the_engine_acts_on_and_property_dependencies(tmp_path):
+    """resources.json carries the options and propertyDependencies as the registration sent them;
+    `dependsOn` is the explicit list only (dependencies also hold what inputs refer to)."""
+    program = _program(tmp_path, """
+        import pulumi
+        import pulumi_random as random
+        class Box(pulumi.ComponentResource):
+            def __init__(self, name):
+                super().__init__("lfh:test:Box", name)
+                self.inner = random.RandomPet("inner", opts=pulumi.ResourceOptions(parent=self))
+                self.register_outputs({})
+        box = Box("box")
+        first = random.RandomPet("first", opts=pulumi.ResourceOptions(
+            protect=True, retain_on_delete=True, delete_before_replace=True, ignore_changes=["length"],
+            custom_timeouts=pulumi.CustomTimeouts(create="10m", delete="20m"),
+            aliases=[pulumi.Alias(name="old-first"), "urn:pulumi:platform-x::lfh::random:index/randomPet:RandomPet::older"]))
+        random.RandomPet("second", prefix=first.id, opts=pulumi.ResourceOptions(depends_on=[box]))
+    """)
+    plan = run_program(program, "platform-x", {}, [])
+    by_name = {r.name: r.contract_dict() for r in plan.resources}
+    first, second, inner = by_name["first"], by_name["second"], by_name["inner"]
+    assert first["options"] == {
+        "protect": True, "retainOnDelete": True, "ignoreChanges": ["length"], "deleteBeforeReplace": True,
+        "customTimeouts": {"create": "10m", "delete": "20m"}, "dependsOn": [],
+        "aliases": [{"name": "old-first"}, {"urn": "urn:pulumi:platform-x::lfh::random:index/randomPet:RandomPet::older"}],
+    }
+    # depends_on a component is a dependency on its children; the input reference is a property dependency.
+    assert second["options"]["dependsOn"] == [inner["urn"]]
+    assert second["propertyDependencies"] == {"prefix": [first["urn"]]}
+    assert second["dependencies"] == sorted([inner["urn"], first["urn"]])
+    assert second["options"]["protect"] is False and second["options"]["customTimeouts"] == {}
 
 
 def test_missing_invoke_fake_is_an_error_not_an_empty_answer(tmp_path):
@@ -92,8 +126,11 @@ def test_plan_writes_the_output_contract(tmp_path, capsys):
     assert "resources by type:" in stdout and "demo-staging" in stdout
     resources = json.loads((out / "resources.json").read_text())
     assert resources and all(
-        set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "inputs"} for r in resources
+        set(r) == {"urn", "type", "name", "parent", "provider", "dependencies", "propertyDependencies", "options",
+                   "inputs"} for r in resources
     )
+    assert all(set(r["options"]) == {"protect", "retainOnDelete", "ignoreChanges", "deleteBeforeReplace",
+                                     "customTimeouts", "dependsOn", "aliases"} for r in resources)
     urns = [r["urn"] for r in resources]
     assert len(urns) == len(set(urns))
     # Ours; objects rendered from Helm releases sit beside them as helm.<release>__….yaml.

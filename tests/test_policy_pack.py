@@ -157,6 +157,14 @@ def test_label_and_gateway_constants_equal_the_project():
     assert (common.GATEWAY_NAME, common.GATEWAY_NAMESPACE) == (GatewayRef().name, GatewayRef().namespace)
 
 
+def test_pod_spec_paths_equal_the_plans():
+    """Where each workload kind keeps its pod spec: the pack's copy and the plan's (image inventory) agree."""
+    from lfh.plan.images import POD_SPEC_PATHS
+    from lfh_policies import common
+
+    assert common.POD_SPEC_PATHS == POD_SPEC_PATHS
+
+
 def _crd_groups() -> dict[str, set[str]]:
     """chart key -> CRD groups its pinned crds.yaml defines."""
     class Loader(yaml.SafeLoader):

@@ -135,9 +135,35 @@ def test_rendered_objects_are_schema_checked(plan_of, engine):
     dep.obj["spec"]["replicass"] = 2
     prom = next(o for r in releases for o in r.objects if o.kind == "Prometheus")
     prom.obj["spec"]["retentionn"] = "1d"
+    for r in releases:
+        r.key = ""  # changed in memory: no longer what the render cache holds under its key
     messages = [f.message for f in check_k8s_schema(plan) + check_crd_schema(plan) if f.severity == "error"]
     assert any("replicass" in m and "from Helm release" in m for m in messages)
-    assert any("retentionn" in m and "Prometheus/" in m for m in messages)
+    # …against the CRD the release installs (kube-prometheus-stack's), not only the upstream files
+    assert any("retentionn" in m and "Prometheus/" in m and "CRD kube-prometheus-stack 88.5.3" in m for m in messages)
+
+
+def test_schema_findings_of_a_render_are_kept_with_it(plan_of, engine, tmp_path, monkeypatch):
+    """k8s-schema findings of a release are stored under its render key: the next plan of the same
+    render reads them instead of validating again, and gets the same findings."""
+    import dataclasses
+
+    from lfh.plan import conformance
+
+    monkeypatch.setenv("LFH_CACHE_DIR", str(tmp_path))
+    plan = dataclasses.replace(engine.plan("platform-aws"))
+    plan.__dict__["_rendered"] = releases = copy.deepcopy(rendered(engine.plan("platform-aws")))
+    dep = next(o for r in releases for o in r.objects if o.kind == "Deployment")
+    dep.obj["spec"]["replicass"] = 2
+    for r in releases:
+        r.key = f"test-{r.key}"
+    first = conformance.check_k8s_schema(plan)
+    assert any("replicass" in f.message for f in first)
+    assert len(list((tmp_path / "conformance" / "k8s-schema").glob("test-*.json"))) == len(releases)
+    calls = []
+    monkeypatch.setattr(conformance, "_k8s_schema_findings", lambda objs, v: calls.append(objs) or [])
+    assert [f.as_dict() for f in conformance.check_k8s_schema(plan)] == [f.as_dict() for f in first]
+    assert all(not any(o.rendered for o in objs) for objs in calls)  # only ours were validated again
 
 
 # ---------------------------------------------------------------- the chart cache
@@ -217,3 +243,46 @@ def test_charts_list_names_every_pin_and_its_source(capsys):
     out = capsys.readouterr().out
     for key in CHARTS:
         assert key in out
+
+
+def test_a_client_plan_reuses_its_platforms_cached_render(tmp_path, monkeypatch):
+    """Counted, not timed: a client plan renders only its own releases; its platform's come from the
+    render cache on disk (here a new Engine, as a new `python -m lfh plan <client>` process has)."""
+    from lfh.plan import Engine, analyze
+    from lfh.plan import render as render_module
+
+    monkeypatch.setenv("LFH_CACHE_DIR", str(tmp_path / "cache"))
+    renders: list[str] = []
+    real = render_module._render_to_data
+    monkeypatch.setattr(render_module, "_render_to_data",
+                        lambda chart_dir, values, name, *rest: renders.append(name) or real(chart_dir, values, name, *rest))
+    platform = analyze(Engine().plan("platform-local"))
+    assert sorted(renders) == sorted(h["name"] for _, h in platform.helm_releases())
+    renders.clear()
+    client = analyze(Engine().plan("demo-staging"))
+    own = sorted(h["name"] for _, h in client.helm_releases())
+    assert own and sorted(renders) == own  # psmdb-operator, minio: not one platform release again
+    assert all(rel.objects and rel.error is None for rel in rendered(client.platform))
+    renders.clear()
+    analyze(Engine().plan("demo-staging"))
+    assert renders == []  # and a second plan of the client renders nothing at all
+
+
+def test_a_plan_folder_holds_exactly_the_last_plan(plan_of, tmp_path):
+    """Re-planning into the same folder removes what the last plan left and leaves unchanged files alone."""
+    import os
+
+    plan, out, fresh = plan_of("platform-local"), tmp_path / "out", tmp_path / "fresh"
+    write_plan(plan, out)
+    (out / "manifests" / "helm.gone.release__x__deployment__old.yaml").write_text("kind: Deployment\n")
+    (out / "hooks" / "stale").mkdir()
+    (out / "notes.txt").write_text("left by hand\n")
+    kept = next(p for p in (out / "manifests").glob("helm.*.yaml"))
+    os.utime(kept, (1, 1))
+    write_plan(plan, out)
+    assert not (out / "manifests" / "helm.gone.release__x__deployment__old.yaml").exists()
+    assert not (out / "hooks" / "stale").exists() and not (out / "notes.txt").exists()
+    assert kept.stat().st_mtime == 1  # same content: not rewritten
+    write_plan(plan, fresh)
+    listing = lambda root: sorted(str(p.relative_to(root)) for p in root.rglob("*"))  # noqa: E731
+    assert listing(out) == listing(fresh)

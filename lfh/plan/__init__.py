@@ -13,6 +13,7 @@ from .output import render_summary, write_plan
 ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
+    "lfh.plan.images:analyze",
     "lfh.plan.network_policies:analyze",
     "lfh.plan.pod_security:analyze",
     "lfh.plan.containers:analyze",

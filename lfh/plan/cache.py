@@ -5,7 +5,8 @@ The key is a hash of the platform stack file, every source file that can change 
 records (`__main__.py`, `lfh/`, `components/`), the dependency pins and the Python version — any
 edit misses the cache. Only the recording is cached (resources, outputs, config), never analysis
 results: analyzers run fresh on every plan. Secrets are never in a plan (placeholders only), so the
-cache holds nothing a stack file does not. Disable with `LFH_PLAN_CACHE=0`; delete with `make clean`.
+cache holds nothing a stack file does not. Disable with `LFH_PLAN_CACHE=0`; delete with `make clean`;
+move (with the render and conformance caches) with `LFH_CACHE_DIR`.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .. import PROJECT_ROOT
 from .model import Plan
 
 #: Bump when the pickled shape of Plan/Resource changes incompatibly.
-FORMAT = 2
+FORMAT = 3
 
 
 def enabled() -> bool:
@@ -99,4 +100,12 @@ def save(cache_dir: Path, plan: Plan, stack_file: Path, program: Path) -> None:
         return
 
 
-DEFAULT_DIR = PROJECT_ROOT / "build" / "cache"
+def root() -> Path:
+    """Where a plan's caches live (recorded platform plans, renders, conformance): `build/cache/`,
+    or `LFH_CACHE_DIR` (the benchmark and tests point it at a fresh folder to measure a cold plan)."""
+    return Path(os.environ.get("LFH_CACHE_DIR") or PROJECT_ROOT / "build" / "cache")
+
+
+def engine_cache_dir() -> Optional[Path]:
+    """The recorded-plan cache an Engine of the command line uses (None with `LFH_PLAN_CACHE=0`)."""
+    return root() if enabled() else None

@@ -1,11 +1,11 @@
 """Client sizing: the summed requests and storage of a client stack next to the seed's per-client sizing.
 
-Counts what the plan registers: container requests × replicas of Deployments and StatefulSets
-(init containers count as the larger of themselves and the app containers, like the scheduler does),
-PerconaServerMongoDB replica sets (size × mongod requests, plus their volumes), StatefulSet
-volumeClaimTemplates × replicas, standalone PersistentVolumeClaims, and Helm releases by their values
-(replicas × `resources.requests`, `persistence.size`). Also checks the namespace
-ResourceQuota leaves room for a rolling update (one extra pod per Deployment, maxSurge 1).
+Counts what the plan registers and what its Helm releases render (the MongoDB operator, MinIO):
+container requests × replicas of Deployments and StatefulSets (init containers count as the larger of
+themselves and the app containers, like the scheduler does), PerconaServerMongoDB replica sets (size ×
+mongod requests, plus their volumes), StatefulSet volumeClaimTemplates × replicas and standalone
+PersistentVolumeClaims. Also checks the namespace ResourceQuota leaves room for a rolling update (one
+extra pod per Deployment, maxSurge 1).
 """
 from __future__ import annotations
 
@@ -32,43 +32,30 @@ def quantity(value: Any) -> float:
 #: Workloads that hold their requests in the steady state (Jobs, CronJobs, chart hooks and DaemonSets
 #: are left out of the client's sums, as before the summing moved to lfh.cost).
 _STEADY = ("Deployment", "StatefulSet", "ReplicaSet", "Pod", "PersistentVolumeClaim", "PerconaServerMongoDB",
-           "TypesenseCluster", "Tenant", "HelmValues")
+           "TypesenseCluster", "Tenant")
 
 
 def client_rows(plan: Plan) -> list[dict[str, Any]]:
     """One row per sized workload: name, kind, replicas, cpu, memory (bytes), storage (bytes) — totals.
 
     The sums come from ``lfh.cost.sizing`` (the one implementation of "sum requests from a plan");
-    this keeps the client view: steady-state workloads only, Helm releases as one row each.
+    this keeps the client view: steady-state workloads only, each with where it comes from.
     """
     from ..cost import sizing
 
     rows: list[dict[str, Any]] = []
-    helm: dict[str, dict[str, Any]] = {}
     for w in sizing(plan).workloads:
         if w.kind not in _STEADY or w.transient or w.per_node:
             continue
         total = w.total
-        if w.kind == "HelmValues":
-            release = w.name.split(":", 1)[0]
-            row = helm.setdefault(release, {"name": f"{release} (helm)", "kind": "HelmRelease", "replicas": 0,
-                                            "cpu": 0.0, "memory": 0.0, "storage": 0.0,
-                                            "limitCpu": 0.0, "limitMemory": 0.0})
-            row["replicas"] = max(row["replicas"], w.replicas)
-            row["cpu"] += total.cpu_requests
-            row["memory"] += total.memory_requests
-            row["limitCpu"] += total.cpu_limits
-            row["limitMemory"] += total.memory_limits
-            row["storage"] += w.storage
-            continue
         row = {"name": w.name, "kind": w.kind, "replicas": w.replicas if w.kind != "PersistentVolumeClaim" else 1,
                "cpu": total.cpu_requests, "memory": total.memory_requests, "storage": w.storage,
-               "limitCpu": total.cpu_limits, "limitMemory": total.memory_limits}
+               "limitCpu": total.cpu_limits, "limitMemory": total.memory_limits, "source": w.source}
         if w.kind == "Deployment":
             # A rolling update (maxSurge 1) needs room for one more pod.
             row.update(surgeCpu=w.pod.cpu_requests, surgeMemory=w.pod.memory_requests)
         rows.append(row)
-    return rows + list(helm.values())
+    return rows
 
 
 def analyze(plan: Plan) -> None:

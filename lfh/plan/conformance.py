@@ -100,7 +100,7 @@ def upstream_missing(plan: Plan, check: str, what: str) -> Finding:
 
 def check_k8s_schema(plan: Plan) -> list[Finding]:
     """Built-in objects against the strict Kubernetes OpenAPI schema (unknown fields are errors)."""
-    from .upstream_index import is_builtin, k8s_validator, nearest_k8s_version
+    from .upstream_index import is_builtin, nearest_k8s_version
 
     objects = [o for o in _checked_objects(plan) if is_builtin(o.obj.get("apiVersion", ""))]
     if not objects:
@@ -118,6 +118,29 @@ def check_k8s_schema(plan: Plan) -> list[Finding]:
             f"Kubernetes {plan.kubernetes_version} has no bundled schema; checked against {version}, the nearest "
             "version kubernetes-validate supports",
         ))
+    # A release's objects are what its render-cache key says (chart, values, name, namespace,
+    # capabilities): their findings are kept next to the render and not computed again.
+    keys = {rel.urn: rel.key for rel in _rendered(plan) if rel.key}
+    groups: dict[str, list[Any]] = {}
+    for o in objects:
+        groups.setdefault(o.urn if o.rendered and o.urn in keys else "", []).append(o)
+    for urn, group in groups.items():
+        path = _k8s_schema_cache(keys[urn], version) if urn else None
+        cached = _read_cached(path)
+        if cached is not None:
+            findings += [Finding("k8s-schema", "error", urn, message) for message in cached]
+            continue
+        found = _k8s_schema_findings(group, version)
+        findings += found
+        if path is not None:
+            _write_cached(path, [f.message for f in found])
+    return findings
+
+
+def _k8s_schema_findings(objects: list[Any], version: str) -> list[Finding]:
+    from .upstream_index import k8s_validator
+
+    findings: list[Finding] = []
     for o in objects:
         obj = o.obj
         api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
@@ -135,6 +158,43 @@ def check_k8s_schema(plan: Plan) -> list[Finding]:
                 f"{o.label()}: {err.where}: {err.message} (Kubernetes {version} OpenAPI schema, strict)",
             ))
     return findings
+
+
+def _rendered(plan: Plan) -> list[Any]:
+    from .render import rendered
+
+    return rendered(plan)
+
+
+@lru_cache(maxsize=1)
+def _validator_stamp() -> str:
+    """What else decides a validation's outcome: the schemas' package and the validator's code."""
+    import hashlib
+    from importlib.metadata import version
+
+    h = hashlib.sha256(version("kubernetes-validate").encode())
+    for name in ("schemas.py", "upstream_index.py", "conformance.py"):
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _k8s_schema_cache(render_key: str, version: str) -> Path:
+    from .upstream_index import cache_dir
+
+    return cache_dir() / "k8s-schema" / f"{render_key}-{version}-{_validator_stamp()}.json"
+
+
+def _read_cached(path: Optional[Path]) -> Optional[list[str]]:
+    from .upstream_index import _read_json
+
+    data = _read_json(path) if path is not None else None
+    return data if isinstance(data, list) else None
+
+
+def _write_cached(path: Path, messages: list[str]) -> None:
+    from .upstream_index import _write_json
+
+    _write_json(path, messages)
 
 
 def _checked_objects(plan: Plan):
@@ -209,14 +269,17 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
     return findings
 
 
-def _find_crd(index: Any, chart_crds: dict[tuple[str, str], Any], group: str, kind: str) -> Any:
+def _find_crd(index: Any, chart_crds: Any, group: str, kind: str) -> Any:
+    """The CRD a release of this plan (or its platform) installs is what the API server will validate
+    against (and is already parsed); else the upstream CRD files. Gateway API kinds: always the
+    standard-channel bundle, except standard kinds the bundle file leaves out (STANDARD_NOT_IN_BUNDLE)."""
     from .upstream_index import GATEWAY_API_GROUPS
 
-    crd = index.find(group, kind)
-    if crd is None and (group not in GATEWAY_API_GROUPS or (group, kind) in STANDARD_NOT_IN_BUNDLE):
-        # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
+    if group not in GATEWAY_API_GROUPS or (group, kind) in STANDARD_NOT_IN_BUNDLE:
         crd = chart_crds.get((group, kind))
-    return crd
+        if crd is not None:
+            return crd
+    return index.find(group, kind)
 
 
 def crd_schema(plan: Plan, api_version: str, kind: str) -> Optional[dict[str, Any]]:
@@ -233,29 +296,45 @@ def crd_schema(plan: Plan, api_version: str, kind: str) -> Optional[dict[str, An
     return cv.schema if cv is not None else None
 
 
-def _rendered_crds(plan: Plan) -> dict[tuple[str, str], Any]:
-    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install (memoised)."""
-    from .render import rendered
-    from .upstream_index import Crd, CrdVersion, _crd_record
+class _RenderedCrds:
+    """(group, kind) → Crd of every CRD the plan's releases (and its platform's) install; each CRD's
+    schemas are compacted only when a custom resource of its kind is checked."""
 
+    def __init__(self, plan: Plan):
+        from .render import rendered
+
+        self._found: dict[tuple[str, str], tuple[Any, Any]] = {}
+        for p in [plan] + ([plan.platform] if plan.platform is not None else []):
+            for rel in rendered(p):
+                for ro in rel.crds:
+                    spec = ro.obj.get("spec") or {}
+                    self._found.setdefault((spec.get("group", ""), (spec.get("names") or {}).get("kind", "")), (rel, ro))
+        self._crds: dict[tuple[str, str], Any] = {}
+
+    def get(self, key: tuple[str, str]) -> Any:
+        if key not in self._crds:
+            self._crds[key] = self._build(*self._found[key]) if key in self._found else None
+        return self._crds[key]
+
+    @staticmethod
+    def _build(rel: Any, ro: Any) -> Any:
+        from .upstream_index import Crd, CrdVersion, _crd_record
+
+        rec = _crd_record(ro.obj)
+        if rec is None:
+            return None
+        crd = Crd(rec["group"], rec["kind"], rec.get("scope", ""), f"{rel.chart_key} {rel.version} {ro.template}")
+        for name, v in rec["versions"].items():
+            crd.versions[name] = CrdVersion(name, v["served"], v["deprecated"], v["deprecationWarning"], None, v.get("schema"))
+        return crd
+
+
+def _rendered_crds(plan: Plan) -> _RenderedCrds:
+    """The plan's rendered CRDs (memoised on the plan)."""
     cached = plan.__dict__.get("_rendered_crds")
-    if cached is not None:
-        return cached
-    out: dict[tuple[str, str], Any] = {}
-    plan.__dict__["_rendered_crds"] = out
-    for p in [plan] + ([plan.platform] if plan.platform is not None else []):
-        for rel in rendered(p):
-            for ro in rel.crds:
-                rec = _crd_record(ro.obj)
-                if rec is None or (rec["group"], rec["kind"]) in out:
-                    continue
-                crd = Crd(rec["group"], rec["kind"], rec.get("scope", ""),
-                          f"{rel.chart_key} {rel.version} {ro.template}")
-                for name, v in rec["versions"].items():
-                    crd.versions[name] = CrdVersion(name, v["served"], v["deprecated"], v["deprecationWarning"],
-                                                    None, v.get("schema"))
-                out[(rec["group"], rec["kind"])] = crd
-    return out
+    if cached is None:
+        cached = plan.__dict__["_rendered_crds"] = _RenderedCrds(plan)
+    return cached
 
 
 # ---------------------------------------------------------------- helm-values

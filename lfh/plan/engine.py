@@ -31,6 +31,7 @@ from .model import SECRET, Finding, Plan, Resource
 PROJECT = "lfh"
 ORGANIZATION = "organization"
 STACK_REFERENCE_TYPE = "pulumi:pulumi:StackReference"
+SECRET_TYPE = "kubernetes:core/v1:Secret"
 
 
 class PlanError(Exception):
@@ -54,6 +55,25 @@ def clean(value: Any) -> Any:
     if isinstance(value, pulumi.Resource):
         return getattr(value, "_lfh_urn", "") or repr(value)
     return value
+
+
+def _secret_keys_kept(type_: str, inputs: Any) -> Any:
+    """A Kubernetes Secret's `data`/`stringData` with each key kept and each value masked.
+
+    The Kubernetes SDK marks the whole of `data` and `stringData` secret (components/sdk.py does the
+    same), so `clean` alone would show `stringData: "[secret]"` — not a valid Secret, and it hides
+    which keys a pod can read. The keys are the program's own (e.g. `admin-password`); under mocks
+    the secret's value is known, so its keys are kept and every value shown as "[secret]"."""
+    if type_ != SECRET_TYPE or not isinstance(inputs, dict):
+        return inputs
+    out = dict(inputs)
+    for field in ("data", "stringData"):
+        value = out.get(field)
+        if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            value = value.get("value")
+        if isinstance(value, dict) and rpc._special_sig_key not in value:
+            out[field] = {str(k): SECRET for k in value}
+    return out
 
 
 def _unwrap_secrets(value: Any) -> Any:
@@ -97,12 +117,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.records: list[Resource] = []
         self.seen: dict[str, int] = {}
         self.duplicates: list[str] = []
+        #: URN -> the explicit `depends_on` URNs of its registration (see `_recording_prepare`).
+        self.explicit_depends_on: dict[str, list[str]] = {}
 
     def _record(self, request: Any, urn: str, custom: bool) -> Resource:
         if urn in self.seen:
             self.duplicates.append(urn)
         self.seen[urn] = self.seen.get(urn, 0) + 1
         inputs = rpc.deserialize_properties(request.object if hasattr(request, "object") else request.properties)
+        timeouts = getattr(request, "customTimeouts", None)
         record = Resource(
                 urn=urn,
                 type=request.type,
@@ -111,15 +134,19 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
                 provider=request.provider,
                 # Sorted: the SDK collects dependencies in a set, so their order changes run to run.
                 dependencies=sorted(getattr(request, "dependencies", [])),
-                inputs=clean(inputs),
+                inputs=clean(_secret_keys_kept(request.type, inputs)),
                 custom=custom,
                 property_dependencies={
-                    k: sorted(v.urns) for k, v in getattr(request, "propertyDependencies", {}).items()
+                    k: sorted(v.urns) for k, v in sorted(getattr(request, "propertyDependencies", {}).items())
                 },
                 protect=bool(getattr(request, "protect", False)),
                 retain_on_delete=bool(getattr(request, "retainOnDelete", False)),
                 delete_before_replace=bool(getattr(request, "deleteBeforeReplace", False)),
                 ignore_changes=list(getattr(request, "ignoreChanges", [])),
+                custom_timeouts={k: getattr(timeouts, k) for k in ("create", "update", "delete", "read")
+                                 if timeouts is not None and getattr(timeouts, k, "")},
+                aliases=[_alias(a) for a in getattr(request, "aliases", [])],
+                depends_on=self.explicit_depends_on.pop(urn, []),
         )
         self.records.append(record)
         return record
@@ -139,6 +166,39 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         self._record(request, urn, True)
         return super().ReadResource(request)
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    """One `aliases` entry of a registration: `{"urn": …}`, or the spec's fields that are set
+    (`name`, `type`, `stack`, `project`, `parentUrn`, `noParent`) — the mock monitor supports alias
+    specs, so the SDK sends specs rather than computed URNs."""
+    if alias.WhichOneof("alias") == "urn":
+        return {"urn": alias.urn}
+    spec = alias.spec  # an empty field is the SDK's "unchanged" (same name, type, parent …)
+    out: dict[str, Any] = {k: getattr(spec, k) for k in ("name", "type", "stack", "project") if getattr(spec, k)}
+    if spec.parentUrn:
+        out["parentUrn"] = spec.parentUrn
+    if spec.noParent:
+        out["noParent"] = True
+    return out
+
+
+def _recording_prepare(monitor: "_RecordingMonitor", prepare: Any) -> Any:
+    """`pulumi.runtime.resource.prepare_resource`, also noting each registration's explicit
+    `depends_on`. The request the monitor receives has only `dependencies` (explicit ∪ every
+    resource an input refers to, pulumi/runtime/resource.py `prepare_resource`), so the explicit
+    ones are resolved here the way the SDK resolves them and handed over by URN."""
+
+    async def prepare_resource(res, ty, custom, remote, props, opts, typ=None):  # noqa: ANN001
+        ops = await prepare(res, ty, custom, remote, props, opts, typ)
+        if opts is not None and opts.depends_on is not None:
+            urns = await pulumi_resource._resolve_depends_on_urns(opts._depends_on_list(), from_resource=res)
+            if urns:
+                urn = monitor.make_urn(ops.parent_urn or "", ty, res._name)
+                monitor.explicit_depends_on[urn] = sorted(urns)
+        return ops
+
+    return prepare_resource
 
 
 async def _resolve(value: Any) -> tuple[Any, bool]:
@@ -271,10 +331,13 @@ def run_program(
     root = str(program.parent)
     if root not in sys.path:
         sys.path.insert(0, root)
-    # For this run only (restored below): no source stack traces, mock answers finished inline.
-    saved = (pulumi_resource._get_stack_trace, pulumi_mocks._sync_await)  # type: ignore[attr-defined]
+    # For this run only (restored below): no source stack traces, mock answers finished inline,
+    # explicit depends_on noted.
+    saved = (pulumi_resource._get_stack_trace, pulumi_mocks._sync_await,  # type: ignore[attr-defined]
+             pulumi_resource.prepare_resource)
     pulumi_resource._get_stack_trace = _no_stack_trace  # type: ignore[attr-defined]
     pulumi_mocks._sync_await = _complete_now  # type: ignore[attr-defined]
+    pulumi_resource.prepare_resource = _recording_prepare(monitor, saved[2])
     try:
         # set_mocks made (and closed) a root stack; run the program in a fresh one exactly as the
         # language host does, so `pulumi.run(async_main)` programs work too.
@@ -309,7 +372,8 @@ def run_program(
             loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         pulumi_settings.set_root_resource(None)  # type: ignore[arg-type]
         asyncio.set_event_loop(None)
-        pulumi_resource._get_stack_trace, pulumi_mocks._sync_await = saved  # type: ignore[attr-defined]
+        (pulumi_resource._get_stack_trace, pulumi_mocks._sync_await,  # type: ignore[attr-defined]
+         pulumi_resource.prepare_resource) = saved
         loop.close()
     if monitor.duplicates:
         raise PlanError("duplicate URNs (a real `pulumi up` would reject them): " + ", ".join(sorted(set(monitor.duplicates))))

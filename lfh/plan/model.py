@@ -28,8 +28,27 @@ class Resource:
     retain_on_delete: bool = False
     delete_before_replace: bool = False
     ignore_changes: list[str] = field(default_factory=list)
+    #: `{create, update, delete, read}` durations the engine waits (only those set).
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    #: Earlier identities of this resource (`{"urn": …}` or the alias spec's fields).
+    aliases: list[dict[str, Any]] = field(default_factory=list)
+    #: The explicit `depends_on` URNs (components expanded to their children, as the SDK sends them);
+    #: ``dependencies`` is these plus every resource an input refers to.
+    depends_on: list[str] = field(default_factory=list)
     #: Output properties the mocks answered with (inputs + fakes), cleaned like inputs.
     state: dict[str, Any] = field(default_factory=dict)
+
+    def options(self) -> dict[str, Any]:
+        """The resource options the engine acts on, as the registration carried them."""
+        return {
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "ignoreChanges": self.ignore_changes,
+            "deleteBeforeReplace": self.delete_before_replace,
+            "customTimeouts": self.custom_timeouts,
+            "dependsOn": self.depends_on,
+            "aliases": self.aliases,
+        }
 
     def contract_dict(self) -> dict[str, Any]:
         """The entry of `resources.json` (the output contract: exactly these keys)."""
@@ -40,6 +59,8 @@ class Resource:
             "parent": self.parent,
             "provider": self.provider,
             "dependencies": self.dependencies,
+            "propertyDependencies": self.property_dependencies,
+            "options": self.options(),
             "inputs": self.inputs,
         }
 

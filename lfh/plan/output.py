@@ -48,39 +48,73 @@ def rendered_filename(ro: Any) -> str:
     return f"helm.{_safe(ro.release.namespace)}.{_safe(ro.release.name)}__{manifest_filename(obj)}"
 
 
-def _write_unique(folder: Path, name: str, text: str, seen: set[str]) -> None:
-    stem, n = name[:-5], 2
-    while name in seen:
-        name, n = f"{stem}__{n}.yaml", n + 1
-    seen.add(name)
-    (folder / name).write_text(text)
+class _Output:
+    """Writes a plan's files into a folder that ends up holding exactly them: a file whose content did not
+    change is left alone (its mtime shows what a re-plan changed, and a plan of hundreds of rendered
+    objects does not delete and re-create them all), and what an earlier plan left is removed."""
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.written: set[Path] = set()
+        self.names: set[str] = set()
+
+    def write(self, path: Path, text: str) -> None:
+        self.written.add(path)
+        try:
+            if path.read_text() == text:
+                return
+        except (OSError, UnicodeDecodeError):
+            pass
+        path.write_text(text)
+
+    def unique(self, folder: str, name: str, text: str) -> None:
+        """Object files are unique across manifests/, hooks/ and crds/ (`__2`, `__3` … on a clash)."""
+        stem, n = name[:-5], 2
+        while name in self.names:
+            name, n = f"{stem}__{n}.yaml", n + 1
+        self.names.add(name)
+        self.write(self.out / folder / name, text)
+
+    def prune(self, folders: tuple[str, ...]) -> None:
+        for entry in list(self.out.iterdir()):
+            if entry.name in folders and entry.is_dir():
+                for child in entry.iterdir():
+                    if child not in self.written:
+                        shutil.rmtree(child) if child.is_dir() else child.unlink()
+            elif entry not in self.written:
+                shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
 
 
 def write_plan(plan: Plan, out: Path) -> None:
     """Write resources.json, manifests/, hooks/, crds/, helm/, images.txt and report.json under ``out``
-    (replacing it). Rendered Helm objects go to manifests/ beside ours (file names say which release
+    (which then holds exactly these). Rendered Helm objects go to manifests/ beside ours (file names say which release
     made them); the releases' hooks (Jobs Helm runs around an install) and CRDs (installed once) are
     listed apart in hooks/ and crds/."""
+    from .images import images_txt
     from .render import rendered
 
     out = Path(out)
-    if out.exists():
-        shutil.rmtree(out)
-    for folder in ("manifests", "hooks", "crds", "helm"):
-        (out / folder).mkdir(parents=True)
+    files = _Output(out)
+    folders = ("manifests", "hooks", "crds", "helm")
+    for folder in folders:
+        if (out / folder).exists() and not (out / folder).is_dir():
+            (out / folder).unlink()
+        (out / folder).mkdir(parents=True, exist_ok=True)
     # By URN: registrations that wait on other resources finish in no fixed order, and a plan must
     # diff cleanly between two runs of the same code.
     ordered = sorted(plan.resources, key=lambda r: r.urn)
-    (out / "resources.json").write_text(json.dumps([r.contract_dict() for r in ordered], indent=2) + "\n")
-    seen: set[str] = set()
+    files.write(out / "resources.json", json.dumps([r.contract_dict() for r in ordered], indent=2) + "\n")
     for _, obj in plan.manifests():
-        _write_unique(out / "manifests", manifest_filename(obj), dump_yaml(obj), seen)
-    folders = {"object": "manifests", "hook": "hooks", "crd": "crds"}
+        files.unique("manifests", manifest_filename(obj), dump_yaml(obj))
+    phase_folder = {"object": "manifests", "hook": "hooks", "crd": "crds"}
     for rel in rendered(plan):
         for ro in rel.everything():
-            _write_unique(out / folders[ro.phase], rendered_filename(ro), dump_yaml(ro.obj), seen)
+            # As Helm rendered it (its `# Source:` line included); a Secret is written from its masked object.
+            text = f"{ro.text}\n" if ro.text else dump_yaml(ro.obj)
+            files.unique(phase_folder[ro.phase], rendered_filename(ro), text)
     for _, rel in plan.helm_releases():
-        (out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml").write_text(dump_yaml(rel))
+        files.write(out / "helm" / f"{_safe(rel['namespace'])}__{_safe(rel['name'])}.yaml", dump_yaml(rel))
+    files.write(out / "images.txt", images_txt(plan))
     report = {
         "stack": plan.stack,
         "role": plan.role,
@@ -89,7 +123,8 @@ def write_plan(plan: Plan, out: Path) -> None:
     }
     for key, section in plan.sections.items():
         report[key] = section.get("data", section)
-    (out / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+    files.write(out / "report.json", json.dumps(report, indent=2, default=str) + "\n")
+    files.prune(folders)
 
 
 def _severity_counts(plan: Plan) -> dict[str, int]:

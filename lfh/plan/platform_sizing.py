@@ -1,128 +1,75 @@
 """Platform sizing: the summed CPU/memory *requests* of the core add-ons, next to the seed's shared
-base (~3 CPU / 7 GiB), and the add-on workloads whose requests are left to chart defaults.
+base (~3 CPU / 7 GiB), and every container that sets no requests (counted as 0, named).
 
-The sums come from ``lfh.cost.sizing`` (the one implementation of "sum requests from a plan", which
-reads this module's TABLE for these charts); sources, all read from the recorded plan:
-- our own Kubernetes objects: pod templates in manifests and the EnvoyProxy's container;
-- the Helm values we set: for each pinned chart a table of `resources` paths and how many pods carry
-  them (a replica-count value path with the chart's default, or "per node" for DaemonSets).
-Jobs and init containers are transient and not counted.
+The sums come from ``lfh.cost.sizing`` (the one implementation of "sum requests from a plan"): the
+platform's own objects and every object its Helm releases render — replicas × pod template requests,
+DaemonSets per node, the pods operators start for the custom resources (Prometheus, Alertmanager, the
+EnvoyProxy fleet). Jobs, chart hooks and init containers are transient and not counted here.
+
+Longhorn's instance managers are started by longhorn-manager at runtime (no object in the plan); each
+reserves a share of its node's CPU (`guaranteedInstanceManagerCPU`), reported as such.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+import json
+from typing import Any
 
 from ..charts import chart_for
-from ..cost import GIB, quantity, value_at
+from ..cost import GIB
 from .model import Plan
 
 SECTION = "platformSizing"
 #: The seed's shared platform base the add-ons are measured against.
 SEED_BASE = {"cpu": 3.0, "memoryGiB": 7.0}
-PER_NODE = "per-node"
 
-#: chart key -> add-on name, and per workload: (workload, resources path, replicas path or fixed count
-#: or PER_NODE, default replicas when the path is unset).
+#: chart key -> add-on name.
 ADDONS = {"envoy-gateway": "gateway", "longhorn": "storage", "argo-cd": "gitops", "external-secrets": "secrets",
           "cert-manager": "certificates", "velero": "backups", "kube-prometheus-stack": "monitoring"}
-Replicas = Union[str, int]
-TABLE: dict[str, list[tuple[str, str, Replicas, int]]] = {
-    "envoy-gateway": [("controller", "deployment.envoyGateway.resources", "deployment.replicas", 1)],
-    "external-secrets": [("operator", "resources", "replicaCount", 1),
-                         ("webhook", "webhook.resources", "webhook.replicaCount", 1),
-                         ("cert-controller", "certController.resources", "certController.replicaCount", 1)],
-    "cert-manager": [("controller", "resources", "replicaCount", 1),
-                     ("webhook", "webhook.resources", "webhook.replicaCount", 1),
-                     ("cainjector", "cainjector.resources", "cainjector.replicaCount", 1)],
-    "longhorn": [("longhorn-manager", "longhornManager.resources", PER_NODE, 0)],
-    "argo-cd": [("application-controller", "controller.resources", "controller.replicas", 1),
-                ("server", "server.resources", "server.replicas", 1),
-                ("repo-server", "repoServer.resources", "repoServer.replicas", 1),
-                ("applicationset", "applicationSet.resources", "applicationSet.replicas", 1),
-                ("notifications", "notifications.resources", 1, 1)],
-    "velero": [("server", "resources", 1, 1), ("node-agent", "nodeAgent.resources", PER_NODE, 0)],
-    "kube-prometheus-stack": [
-        ("prometheus", "prometheus.prometheusSpec.resources", "prometheus.prometheusSpec.replicas", 1),
-        ("alertmanager", "alertmanager.alertmanagerSpec.resources", "alertmanager.alertmanagerSpec.replicas", 1),
-        ("operator", "prometheusOperator.resources", 1, 1)],
-}
-#: Workloads of each chart we cannot size through the chart's own values (subcharts whose values the
-#: pinned values.yaml does not expose, or components without a resources value).
-CHART_DEFAULTS = {
-    "longhorn": ["instance-manager (guaranteedInstanceManagerCPU % of node)", "csi sidecars", "longhorn-ui",
-                 "driver-deployer", "engine-image"],
-    "argo-cd": ["redis-ha (redis, sentinel, haproxy)"],
-    "kube-prometheus-stack": ["grafana", "kube-state-metrics", "prometheus-node-exporter"],
-}
+#: Longhorn 1.12.1 values.yaml `defaultSettings.guaranteedInstanceManagerCPU`: "Percentage of the total
+#: allocatable CPU resources on each node to be reserved for each instance manager pod. The default
+#: value is {"v1":"12","v2":"12"}" (one v1 instance manager per node).
+LONGHORN_INSTANCE_MANAGER_CPU_PERCENT = 12.0
 
-def cpu(value: Any) -> float:
-    """CPU cores of a quantity (`500m` → 0.5); 0 for what is not a quantity."""
+
+def instance_manager_cpu_percent(values: dict[str, Any]) -> float:
+    """The v1 instance manager's share of each node's CPU, from the Longhorn release's values."""
+    setting = (values.get("defaultSettings") or {}).get("guaranteedInstanceManagerCPU")
+    if isinstance(setting, str) and setting.strip().startswith("{"):
+        setting = json.loads(setting)
+    if isinstance(setting, dict):
+        setting = setting.get("v1")
     try:
-        return quantity(value)
-    except ValueError:
-        return 0.0
-
-
-def memory_gib(value: Any) -> float:
-    """GiB of a memory quantity (`512Mi` → 0.5); 0 for what is not a quantity."""
-    try:
-        return quantity(value) / GIB
-    except ValueError:
-        return 0.0
-
-
-_get = value_at
-
-
-def _requests(res: Any) -> Optional[tuple[float, float]]:
-    req = res.get("requests") if isinstance(res, dict) else None
-    if not isinstance(req, dict) or not req:
-        return None
-    return cpu(req.get("cpu", 0)), memory_gib(req.get("memory", 0))
+        return float(setting) if setting is not None else LONGHORN_INSTANCE_MANAGER_CPU_PERCENT
+    except (TypeError, ValueError):
+        return LONGHORN_INSTANCE_MANAGER_CPU_PERCENT
 
 
 def analyze(plan: Plan) -> None:
-    releases = [(r, h, chart_for(h["chart"], h["repository"])) for r, h in plan.helm_releases()]
-    releases = [(r, h, c) for r, h, c in releases if c is not None and c.key in ADDONS]
+    releases = [(h, chart_for(h["chart"], h["repository"])) for _, h in plan.helm_releases()]
+    releases = [(h, c) for h, c in releases if c is not None and c.key in ADDONS]
     if plan.role != "platform" or not releases:
         return
-    from ..cost import GIB, sizing  # the one implementation of "sum requests from a plan"
+    from ..cost import sizing  # the one implementation of "sum requests from a plan"
 
-    by_addon: dict[str, dict[str, float]] = {ADDONS[c.key]: {"cpu": 0.0, "memoryGiB": 0.0} for _, _, c in releases}
+    by_addon: dict[str, dict[str, float]] = {ADDONS[c.key]: {"cpu": 0.0, "memoryGiB": 0.0} for _, c in releases}
     per_node = {"cpu": 0.0, "memoryGiB": 0.0}
-    defaults: list[str] = []
-
-    # Which table workloads have no requests of ours (left to the chart's defaults).
-    for _, h, chart in releases:
-        addon = ADDONS[chart.key]
-        values = h.get("values") or {}
-        for workload, res_path, _replicas, _default in TABLE.get(chart.key, []):
-            if _requests(_get(values, res_path)) is None:
-                defaults.append(f"{addon}: {workload}")
-        defaults += [f"{addon}: {w}" for w in CHART_DEFAULTS.get(chart.key, [])]
-
-    # Steady state only: Jobs, chart hooks and init containers are transient and not counted here.
+    without: list[str] = []
     for w in sizing(plan).workloads:
+        addon = ADDONS.get(w.group, "platform objects")
+        without += [f"{addon}: {w.kind}/{w.name} ({w.namespace}) {m}" for m in w.missing_requests]
+        # Steady state only: Jobs, chart hooks and init containers are transient.
         if w.transient or not (w.replicas or w.per_node):
             continue
         if w.per_node:
             per_node["cpu"] += w.pod.cpu_requests
             per_node["memoryGiB"] += w.pod.memory_requests / GIB
             continue
-        if w.kind == "EnvoyProxy":
-            if not w.pod.cpu_requests and not w.pod.memory_requests:
-                defaults.append("gateway: envoy proxy")
-                continue
-            addon = "gateway"
-        elif w.source == "helm values":
-            if w.group not in ADDONS:
-                continue
-            addon = ADDONS[w.group]
-        else:
-            addon = "platform objects"
         acc = by_addon.setdefault(addon, {"cpu": 0.0, "memoryGiB": 0.0})
         acc["cpu"] += w.total.cpu_requests
         acc["memoryGiB"] += w.total.memory_requests / GIB
+    longhorn = next((h for h, c in releases if c.key == "longhorn"), None)
+    node_share = ({"storage: longhorn instance-manager (guaranteedInstanceManagerCPU)":
+                   instance_manager_cpu_percent(longhorn.get("values") or {}) / 100} if longhorn is not None else {})
 
     total_cpu = sum(a["cpu"] for a in by_addon.values())
     total_mem = sum(a["memoryGiB"] for a in by_addon.values())
@@ -132,17 +79,20 @@ def analyze(plan: Plan) -> None:
         f"  vs seed shared base ~{SEED_BASE['cpu']:g} CPU / {SEED_BASE['memoryGiB']:g} GiB",
     ]
     for addon, acc in sorted(by_addon.items()):
-        text.append(f"  {addon:14s} {acc['cpu']:6.2f} CPU  {acc['memoryGiB']:6.2f} GiB")
-    if defaults:
-        text.append("left to chart defaults: " + ", ".join(defaults))
+        text.append(f"  {addon:16s} {acc['cpu']:6.2f} CPU  {acc['memoryGiB']:6.2f} GiB")
+    for what, share in node_share.items():
+        text.append(f"+ {share:.0%} of each node's CPU: {what}, started by longhorn-manager at runtime")
+    if without:
+        text.append(f"{len(without)} container(s) set no requests (counted as 0): " + ", ".join(without))
     plan.sections[SECTION] = {
-        "title": "platform sizing (requests we set)",
+        "title": "platform sizing (rendered requests)",
         "text": text,
         "data": {
             "cpu": round(total_cpu, 3), "memoryGiB": round(total_mem, 3),
             "perNode": {k: round(v, 3) for k, v in per_node.items()},
+            "perNodeCpuShare": node_share,
             "byAddon": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in sorted(by_addon.items())},
             "seedBase": dict(SEED_BASE),
-            "chartDefaults": defaults,
+            "withoutRequests": without,
         },
     }

@@ -24,7 +24,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
-from .. import PROJECT_ROOT
 
 CACHE_FORMAT = 2
 
@@ -56,7 +55,9 @@ def is_builtin(api_version: str) -> bool:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("LFH_CACHE_DIR") or PROJECT_ROOT / "build" / "cache") / "conformance"
+    from .cache import root
+
+    return root() / "conformance"
 
 
 def _stamp(path: Path) -> str:
