@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config import PlatformConfig, secret_value
 from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
 
-from .contract import BackupStorage, ClusterContract
+from .contract import BackupStorage, ClusterContract, KeyedTarget, SnapshotSupport
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -49,8 +49,17 @@ class ExistingCluster(pulumi.ComponentResource):
                 bucket=cfg.backup_bucket,
                 region=cfg.backup_region,
                 endpoint=cfg.backup_endpoint,
+                # No cloud identity: every tool authenticates to the S3-compatible endpoint with a key pair.
+                keyed={tool: KeyedTarget(secret_path=path, properties=("accessKeyId", "secretAccessKey"),
+                                         bucket=cfg.backup_bucket, endpoint=cfg.backup_endpoint,
+                                         source="generate" if cfg.backup_credentials == "generated" else "operator")
+                       for tool, path in (("velero", "platform/velero"), ("longhorn", "platform/longhorn-backup"))},
             ),
             storage_class=cfg.storage_class,
+            # CSI snapshots only where the operator says the cluster can take them (config docs).
+            snapshots=SnapshotSupport(
+                drivers={cfg.storage_class: cfg.storage_class_driver} if cfg.storage_class_driver else {},
+                controller="operator" if cfg.snapshot_controller else ""),
             # No cloud identities: add-ons authenticate with credentials the core stack manages.
             cloud={
                 "kind": "existing",
@@ -58,6 +67,7 @@ class ExistingCluster(pulumi.ComponentResource):
                 "kmsKeyId": "",
                 "secretsPrefix": platform.name,
                 "backupEndpoint": cfg.backup_endpoint,
+                "backupCredentials": cfg.backup_credentials,
             },
         )
         self.register_outputs({"name": platform.name})

@@ -5,7 +5,8 @@ Each check returns Findings (`check` names in brackets); ``analyze`` runs them a
 - [k8s-schema] every built-in Kubernetes object validates against the strict OpenAPI schema of the
   cluster's Kubernetes version (kubernetes-validate's schemas; nearest supported version).
 - [crd-schema] every custom resource validates against the `openAPIV3Schema` of its CRD version in
-  the upstream CRD files `charts.yaml` lists (Gateway API kinds: the standard-channel bundle only).
+  the upstream CRD files `charts.yaml` lists (Gateway API kinds: the standard-channel bundle only), else
+  in the CRDs the rendered charts install, else in the explicitly sourced schemas of extra_crds.py.
 - [helm-values] every Helm release uses a pinned chart/repository/version, sets only keys that exist
   in the chart's upstream `values.yaml` and satisfies its `values.schema.json`.
 - [explicit-provider] every `kubernetes:*` resource names its provider.
@@ -22,6 +23,7 @@ from typing import Any, Iterator, Optional
 
 from ..charts import CHARTS, chart_for
 from ..upstream import upstream_dir
+from .extra_crds import extra_crd
 from .model import SECRET, Finding, Plan
 
 #: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
@@ -167,6 +169,9 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             if crd is None and group not in GATEWAY_API_GROUPS:
                 # Not in the upstream CRD files: the CRD the pinned chart itself installs is as true.
                 crd = chart_crds.get((group, kind))
+            if crd is None:
+                # A kind the cluster brings (snapshot CRDs): the schema written from its named upstream type.
+                crd = extra_crd(group, kind)
             if crd is None:
                 where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
                          else "the CRD files charts.yaml lists")
