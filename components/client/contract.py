@@ -101,6 +101,11 @@ class ClientContext:
         return self.config.environment.is_production
 
     @property
+    def drill_namespace(self) -> str:
+        """The restore drill's throwaway copy of this namespace (components/client/backups.py)."""
+        return f"{self.namespace}-drill"[:63]
+
+    @property
     def secret_prefix(self) -> str:
         """`<platform>/<client>/<env>`: the only secret path this environment may read."""
         return f"{self.platform.secrets.get('prefix', self.platform.platform)}/{self.config.name}/{self.environment}"

@@ -14,7 +14,7 @@ import pulumi_kubernetes as k8s
 
 
 from ..cloud import adapter_for
-from ..cloud.base import BackupTarget
+from ..cloud.base import BackupTarget, credential_key
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
@@ -132,7 +132,14 @@ class MongoDB(pulumi.ComponentResource):
         adapter = adapter_for(ctx, self)
         backup_binding = adapter.backup_identity("backup", self.service_account_name, "mongodb")
         target: Optional[BackupTarget] = adapter.backup_target("mongodb", backup_binding)
-        if target is not None and target.credentials_remote_key:
+        credentials_secret = target.storage[target.storage["type"]].get("credentialsSecret") if target else None
+        if target is not None and target.credentials:
+            # Made by the stack (HMAC key, account key, generated key pair): stored, then synced.
+            waits.append(secrets.external_secret(
+                f"{name}-backup-credentials", parent=self, target=credentials_secret,
+                data={k: secrets.write(credential_key("mongodb", k), v) for k, v in target.credentials.items()},
+                component="mongodb"))
+        elif target is not None and target.credentials_remote_key:
             waits.append(secrets.external_secret(
                 f"{name}-backup-credentials", parent=self, target=target.storage[target.storage["type"]]["credentialsSecret"],
                 data={}, extract=secrets.declare(

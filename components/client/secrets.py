@@ -140,6 +140,14 @@ class ClientSecrets(pulumi.ComponentResource):
         self.written[key] = self.adapter.write_secret(key, value)
 
     # ------------------------------------------------------------------ for consumers
+    def write(self, key: str, value: pulumi.Input[str]) -> str:
+        """Store a value the stack made (a backup key) under this environment's path; its remote key."""
+        if key not in self.written:
+            self._store(key, pulumi.Output.secret(value))
+            self.ready.append(self.written[key])
+            self.ctx.extra.setdefault("secrets", []).append(self.written[key])
+        return self.adapter.remote_key(key)
+
     def declare(self, key: str, description: str) -> str:
         """A hand-filled secret under this environment's path (created empty, readable by the store);
         returns its remote name for `dataFrom.extract`."""
