@@ -11,6 +11,7 @@ from lfh.config import ClientConfig
 from ..platform.contract import PlatformContract
 from .apps import Apps
 from .backups import Backups
+from .canary import BackupCanary, canary_enabled
 from .contract import AppWiring, ClientContext, RouteSpec, Workload
 from .gitops import GitOpsProject
 from .namespace import NamespaceBaseline, namespace_name
@@ -69,11 +70,18 @@ class ClientEnvironment(pulumi.ComponentResource):
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
 
+        # ---------------------------------------------------------------- the restore drill's canary
+        self.canary = None
+        if canary_enabled(ctx):
+            mongodb, objects = services[0], services[1]
+            self.canary = BackupCanary(f"{name}-canary", ctx, mongodb, objects, opts=child)
+            workloads.append(self.canary.workload)
+
         # ---------------------------------------------------------------- derived isolation
         self.workloads = workloads
         self.network = NetworkPolicies(f"{name}-network", ctx, workloads, settings_for(ctx), opts=child)
 
-        self.backups = Backups(f"{name}-backups", ctx, opts=child)
+        self.backups = Backups(f"{name}-backups", ctx, canary=self.canary, opts=child)
         if client.gitops.enabled:
             self.gitops = GitOpsProject(f"{name}-gitops", ctx, opts=child)
         self.register_outputs({"namespace": self.namespace_name})

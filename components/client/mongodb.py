@@ -17,6 +17,7 @@ from ..cloud import adapter_for
 from ..cloud.base import BackupTarget, credential_key
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 from .contract import FROM_SELF, TO_INTERNET_HTTPS, TO_KUBE_API, AppWiring, ClientContext, Workload
+from .canary import CANARY_DATABASE, canary_enabled
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
 
 CLUSTER = "mongodb"
@@ -121,9 +122,12 @@ class MongoDB(pulumi.ComponentResource):
             data={"key": secrets.remote_key(MONGODB_ENCRYPTION_KEY)},
             template={"encryption-key": "{{ .key }}"}, component="mongodb")
         app_secret = f"{CLUSTER}-app-users"
+        # The apps' databases, and the backup canary's (components/client/canary.py).
+        self.databases = [*cfg.databases, *([CANARY_DATABASE] if canary_enabled(ctx) else [])]
+        self.users_secret, self.app_users_secret = users_secret, app_secret
         es_app = secrets.external_secret(
             f"{name}-app-users", parent=self, target=app_secret,
-            data={db: secrets.remote_key(mongodb_app_password_key(db)) for db in cfg.databases},
+            data={db: secrets.remote_key(mongodb_app_password_key(db)) for db in self.databases},
             component="mongodb")
         waits: list[pulumi.Resource] = [self.operator, es_users, es_key, es_app]
 
@@ -232,7 +236,7 @@ class MongoDB(pulumi.ComponentResource):
                 "passwordSecretRef": {"name": app_secret, "key": db},
                 # Its own database only; apps never connect as root or an admin user.
                 "roles": [{"name": "readWrite", "db": db}],
-            } for db in cfg.databases],
+            } for db in self.databases],
             "backup": backup,
         }
         if cfg.members < 3:

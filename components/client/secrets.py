@@ -94,7 +94,10 @@ class ClientSecrets(pulumi.ComponentResource):
         self.generated: dict[str, pulumi.Output[str]] = {}
         self.written: dict[str, pulumi.Resource] = {}
         length = cfg.secrets.password_length
-        keys = [JWT_SECRET, *MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in cfg.mongodb.databases)]
+        from .canary import CANARY_DATABASE, canary_enabled
+
+        databases = [*cfg.mongodb.databases, *([CANARY_DATABASE] if canary_enabled(ctx) else [])]
+        keys = [JWT_SECRET, *MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in databases)]
         if minio_mode(ctx):
             keys += [MINIO_ROOT_PASSWORD, MINIO_APP_SECRET_KEY]
         if cfg.search.enabled:
