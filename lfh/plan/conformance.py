@@ -30,6 +30,13 @@ from .model import SECRET, Finding, Plan
 #: all): {chart key: {"dotted.path": "why it is valid"}}. Everything below an entry is accepted.
 #: Add an entry only after reading the chart's templates, and say where the template reads it.
 EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
+    # Subchart values: kube-prometheus-stack 88.5.3 passes `kube-state-metrics:` to its kube-state-metrics
+    # subchart, whose own values.yaml (charts/kube-state-metrics/values.yaml) documents these keys
+    # (metricAnnotationsAllowList, customResourceState.enabled/config, rbac.extraRules).
+    "kube-prometheus-stack": {
+        f"kube-state-metrics.{key}": f"kube-state-metrics subchart values.yaml key `{key}`"
+        for key in ("metricAnnotationsAllowList", "customResourceState", "rbac")
+    },
     # Verified in the published minio-5.4.0.tgz (minio/minio helm-releases/, commit 43a740296).
     "minio": {
         "containerSecurityContext": "statefulset.yaml/deployment.yaml render the whole map with toYaml as the "
