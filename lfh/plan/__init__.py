@@ -14,6 +14,7 @@ ANALYZERS = [
     "lfh.plan.render:analyze",
     "lfh.plan.conformance:analyze",
     "lfh.plan.network_policies:analyze",
+    "lfh.plan.backups:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
