@@ -68,7 +68,7 @@ def test_pools_host_encryption_taints_and_labels(plan):
 
 
 def test_storage_account_hardening_and_cmk(plan):
-    account = one(plan, "azure-native:storage:StorageAccount")
+    account = one(plan, "azure-native:storage:StorageAccount", "cluster-backups")
     i = account.inputs
     assert i["enableHttpsTrafficOnly"] is True and i["minimumTlsVersion"] == "TLS1_2"
     assert i["allowBlobPublicAccess"] is False and i["allowSharedKeyAccess"] is False
@@ -76,14 +76,15 @@ def test_storage_account_hardening_and_cmk(plan):
     assert i["encryption"]["keyVaultProperties"]["keyName"] == "platform-data"
     assert account.protect and account.retain_on_delete
     assert i["tags"]["data-classification"] == "phi"
-    blob = one(plan, "azure-native:storage:BlobServiceProperties")
+    blob = one(plan, "azure-native:storage:BlobServiceProperties", "cluster-backups-blob")
     assert blob.inputs["isVersioningEnabled"] is True
-    container = one(plan, "azure-native:storage:BlobContainer")
+    container = one(plan, "azure-native:storage:BlobContainer", "cluster-backups-container")
     assert container.inputs["publicAccess"] == "None" and "immutableStorageWithVersioning" not in container.inputs
 
 
 def test_backup_lifecycle_cool_then_cold(plan):
-    rules = {r["name"]: r["definition"] for r in one(plan, "azure-native:storage:ManagementPolicy").inputs["policy"]["rules"]}
+    rules = {r["name"]: r["definition"]
+             for r in one(plan, "azure-native:storage:ManagementPolicy", "cluster-backups-lifecycle").inputs["policy"]["rules"]}
     daily = rules["daily-expire"]
     assert daily["filters"]["prefixMatch"] == ["velero/daily/"]
     assert daily["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 30}
@@ -147,7 +148,7 @@ def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "subscriptionId", "tenantId", "resourceGroup",
                           "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location",
-                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+                          "nodeSubnetId", "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
     # AKS tunnels control-plane calls through konnectivity agents; the API server's own address is unknown.
     assert cloud["apiServerCidrs"] == [] and cloud["apiServerTunnelPods"] == [
         {"namespace": "kube-system", "labels": {"app": "konnectivity-agent"}}]

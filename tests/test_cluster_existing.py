@@ -21,7 +21,7 @@ def test_existing_creates_no_cloud_resources(plan_of):
 def test_existing_cloud_output_shape(plan_of):
     cloud = plan_of("platform-local").outputs["cloud"]
     assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
-                     "backupEndpoint": "https://s3.local.example.com",
+                     "backupEndpoint": "https://s3.local.example.com", "backupCredentials": "provided",
                      # Where the API server and the nodes are is unknown on an existing cluster.
                      "apiServerCidrs": [], "apiServerTunnelPods": [], "nodeCidrs": []}
 

@@ -202,8 +202,7 @@ class AzureAdapter(CloudAdapter):
         # (components/cluster/backup_keys.py). An account key opens every container of its account, so
         # this environment's backups get a key-based account of their own: no key opens another
         # tenant's backups, and the platform's accounts keep shared keys off.
-        if not self.cloud.get("nodeSubnetId"):
-            return None
+        self.require("nodeSubnetId")  # exported by platforms since their key-based backup accounts
         import hashlib
 
         digest = hashlib.sha256(f"{self.platform}/{self.ctx.namespace}/{service}".encode()).hexdigest()
