@@ -113,13 +113,15 @@ def _pod_templates(obj: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _storage_classes(plan: Plan) -> dict[str, tuple[str, str]]:
-    """name -> (CSI driver or '', urn) of the StorageClasses the platform creates or hands out."""
+    """name -> (CSI driver or '', urn) of the StorageClasses the platform creates or hands out to workloads."""
     out: dict[str, tuple[str, str]] = {}
     for o in _objects(_platform(plan)):
         if o.kind == "StorageClass" and o.name:
             out[o.name] = (str(o.obj.get("provisioner") or ""), o.urn)
     drivers = dict(((_backups_output(plan).get("volumeBackup") or {}).get("drivers")) or {})
-    for name in ((_platform(plan).outputs or {}).get("storageClasses") or {}).values():
+    handed_out = (_platform(plan).outputs or {}).get("storageClasses") or {}
+    for role in ("default", "encrypted"):   # what client workloads are given (`cloud` only if created above)
+        name = handed_out.get(role)
         if name and name not in out:
             out[name] = (drivers.get(name, ""), "")
     return out
@@ -272,7 +274,7 @@ def _key_findings(plan: Plan, what: str, es: Any, kind: str, required: tuple[str
                                 f"{what}: Secret {es.name} lacks {', '.join(missing)}, which the tool reads"))
     refs = [data[k] for k in required if k in data]
     stored = [s for s in (_stored(plan, str(ref.get("key") or "")) for ref in refs) if s is not None]
-    sources = [src for s in stored for src in _sources(plan, s)]
+    sources = list({src.urn: src for s in stored for src in _sources(plan, s)}.values())
     if kind == "azure":
         accounts = [s for s in sources if s.type == STORAGE_ACCOUNT]
         annotated = str((_meta(es.obj).get("annotations") or {}).get("lfh.io/backup-storage-account") or "")
