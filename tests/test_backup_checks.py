@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
 from typing import Any, Callable, Optional
 
 import pytest

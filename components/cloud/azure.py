@@ -75,24 +75,14 @@ class AzureAdapter(CloudAdapter):
             "resourceName": self.short_name("lfh", self.ctx.platform.platform, ns, name, limit=128),
             "tags": self.tags,
         }, self.opts())
-        SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-federation", {
-            "resourceGroupName": self.resource_group,
-            "resourceName": identity.name,
-            "federatedIdentityCredentialResourceName": self.short_name(ns, service_account, limit=120),
-            "issuer": self.issuer,
-            # Exactly one service account of one namespace.
-            "subject": f"system:serviceaccount:{ns}:{service_account}",
-            "audiences": [TOKEN_AUDIENCE],
-        }, self.opts())
-        if drill_copy:
-            # The same service account in the restore drill's copy of the namespace.
-            copy = self.ctx.drill_namespace
-            SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-drill-federation", {
+        # Exactly one service account of one namespace (and of the restore drill's copy when asked).
+        for where, suffix in [(ns, "federation")] + ([(self.ctx.drill_namespace, "drill-federation")] if drill_copy else []):
+            SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-{suffix}", {
                 "resourceGroupName": self.resource_group,
                 "resourceName": identity.name,
-                "federatedIdentityCredentialResourceName": self.short_name(copy, service_account, limit=120),
+                "federatedIdentityCredentialResourceName": self.short_name(where, service_account, limit=120),
                 "issuer": self.issuer,
-                "subject": f"system:serviceaccount:{copy}:{service_account}",
+                "subject": f"system:serviceaccount:{where}:{service_account}",
                 "audiences": [TOKEN_AUDIENCE],
             }, self.opts())
         binding = ServiceAccountBinding(
