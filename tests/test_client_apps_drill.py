@@ -256,7 +256,9 @@ def _canary(tmp_path: Path, mode: str, *, present: bool = True) -> subprocess.Co
 def test_canary_writes_its_object_and_verifies_it(tmp_path):
     proc = _canary(tmp_path, "write")
     assert proc.returncode == 0, proc.stderr
-    assert "rcat canary:acme-files/lfh-canary/2026-11-21T02:05:00.000Z.json" in (tmp_path / "rclone.log").read_text()
+    calls = (tmp_path / "rclone.log").read_text()
+    assert "rcat canary:acme-files/lfh-canary/2026-11-21T02:05:00.000Z.json" in calls
+    assert "delete --min-age 14d canary:acme-files/lfh-canary" in calls      # kept as long as the documents
     assert json.loads((tmp_path / "object.json").read_text())["at"] == "2026-11-21T02:05:00.000Z"
     # MinIO of the pod's own namespace (the copy's, in the drill), as the app's MinIO user
     assert "endpoint=http://minio.acme-production-drill.svc.cluster.local:9000 user=hapihub" in \

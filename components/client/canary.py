@@ -85,6 +85,8 @@ ts=$(cat /work/canary-ts)
 case "${MODE:-write}" in
   write)
     printf '{"at":"%s","source":"backup-canary"}\n' "$ts" | rclone rcat "canary:$BUCKET/$PREFIX/$ts.json"
+    # Kept as long as the canary documents (their TTL index): 14 days.
+    rclone delete --min-age 14d "canary:$BUCKET/$PREFIX" || true
     printf '{"event":"backup-canary","at":"%s"}\n' "$ts" ;;
   pbm-off)
     printf '{"event":"canary-pbm-off"}\n' ;;
