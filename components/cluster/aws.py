@@ -121,7 +121,8 @@ class EksCluster(pulumi.ComponentResource):
             snapshots=SnapshotSupport(
                 drivers={STORAGE_CLASS: "ebs.csi.aws.com"}, controller="eks-addon",
                 # EBS snapshots of an encrypted volume are encrypted with the volume's key (EBS user
-                # guide, "Amazon EBS encryption"); tags say whose they are.
+                # guide, "Amazon EBS encryption"); tags say whose they are (aws-ebs-csi-driver docs
+                # snapshot.md/tagging.md: `tagSpecification_N` in VolumeSnapshotClass parameters, v1.6.0+).
                 parameters={"ebs.csi.aws.com": {"tagSpecification_1": f"lfh:platform={platform.name}"}}),
             secret_writer=secret_writers.aws(self.aws, platform.name, self.data_key.arn, self.tags),
             dns01_solver=(
