@@ -117,6 +117,8 @@ SDK_TYPES: dict[str, SdkType] = {
     "gcp:secretmanager/secretIamMember:SecretIamMember": SdkType(),
     "gcp:secretmanager/secretVersion:SecretVersion": SdkType(
         secret_inputs=("secretData", "secretDataWo"), secret_outputs=("secretData", "secretDataWo")),
+    # HMAC keys for the backup tools that need them (components/cluster/backup_keys.py).
+    "gcp:storage/hmacKey:HmacKey": SdkType(secret_outputs=("secret",), outputs=("accessId", "secret")),
     # Azure resources of the client adapter (components/cloud/azure.py): azure-native aliases each
     # type to the same type in every API-versioned module it once shipped (listed by version).
     **dict(_azure(module, kind, versions, **extra) for module, kind, versions, extra in (
@@ -136,6 +138,19 @@ SDK_TYPES: dict[str, SdkType] = {
          "v20180201 v20180301preview v20180701 v20181101 v20190401 v20190601 v20200801preview v20210101 "
          "v20210201 v20210401 v20210601 v20210801 v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 "
          "v20240101 v20250101 v20250601 v20250801 v20260401", {"outputs": ("name",)}),
+        # Key-based backup accounts (components/cluster/backup_keys.py).
+        ("storage", "StorageAccount",
+         "v20150501preview v20150615 v20160101 v20160501 v20161201 v20170601 v20171001 v20180201 "
+         "v20180301preview v20180701 v20181101 v20190401 v20190601 v20200801preview v20210101 v20210201 "
+         "v20210401 v20210601 v20210801 v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 v20240101 "
+         "v20250101 v20250601 v20250801 v20260401", {"outputs": ("name",)}),
+        ("storage", "BlobServiceProperties",
+         "v20180701 v20181101 v20190401 v20190601 v20200801preview v20210101 v20210201 v20210401 v20210601 "
+         "v20210801 v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 v20240101 v20250101", {}),
+        ("storage", "ManagementPolicy",
+         "v20180301preview v20181101 v20190401 v20190601 v20200801preview v20210101 v20210201 v20210401 "
+         "v20210601 v20210801 v20210901 v20220501 v20220901 v20230101 v20230401 v20230501 v20240101 v20250101 "
+         "v20250601 v20250801 v20260401", {}),
         ("keyvault", "Secret",
          "v20161001 v20180214 v20180214preview v20190901 v20200401preview v20210401preview v20210601preview "
          "v20211001 v20211101preview v20220201preview v20220701 v20221101 v20230201 v20230701 v20240401preview "

@@ -168,7 +168,8 @@ CONTROLS = [
             "Longhorn recurring snapshots/backups, MongoDB backups with point-in-time recovery to the platform bucket.",
             r"Backup|Velero|Longhorn|Storage|Mongo|Database",
             ["`kubectl get schedules.velero.io -A` and `velero backup get` (newest daily < 26 h old)",
-             "the `backup older than 26 h` alert is silent in Alertmanager",
+             "the backup alerts (`VeleroBackupMissing*`, `VeleroBackupNotCompleted`, `PerconaPitrLagging`) are silent "
+             "in Alertmanager",
              "[backup-restore.md](backup-restore.md) for the RPO/RTO table"]),
     Control("164.308(a)(7)(ii)(B)", "Disaster recovery plan",
             "Restores from the platform bucket into a new cluster (Velero), documented per tier with RTO/RPO.",
@@ -176,10 +177,12 @@ CONTROLS = [
             ["[backup-restore.md](backup-restore.md) runbook, exercised at least yearly on a scratch platform"]),
     Control("164.308(a)(7)(ii)(D)", "Testing and revision procedures",
             "A weekly restore drill per client: restores the newest daily backup into a throwaway namespace, "
-            "checks pods and MongoDB, records result and duration, deletes the namespace.",
+            "reads the backup canary (a timestamped MongoDB document and bucket object) back from the copy, "
+            "records the achieved RPO and RTO, restores MongoDB to a point in time at least monthly, deletes "
+            "the namespace; a failed or missing drill pages.",
             r"Restore|Drill|Backup",
             ["the drill's recorded result: ConfigMap `restore-drill-<namespace>` in the Velero namespace "
-             "(`lastResult`, `lastBackup`, `lastRun`, `lastDurationSeconds`)",
+             "(`lastResult`, `lastBackup`, `lastRpoSeconds`, `lastRtoSeconds`, `lastPitrResult`, `lastRun`)",
              "its JSON log line per run, shipped to long-term storage — see 'Reading the drill results' in "
              "[backup-restore.md](backup-restore.md)"]),
     Control("164.310(d)(2)(iv)", "Data backup and storage",

@@ -17,8 +17,13 @@ def test_three_schedules_with_their_ttls(plan_of, stack):
     assert set(schedules) == {f"{ns}-hourly", f"{ns}-daily", f"{ns}-weekly"}
     hourly, daily, weekly = (schedules[f"{ns}-{k}"]["spec"]["template"] for k in ("hourly", "daily", "weekly"))
     assert (hourly["ttl"], daily["ttl"], weekly["ttl"]) == ("72h0m0s", "720h0m0s", "2160h0m0s")
-    assert hourly["snapshotVolumes"] is True and "snapshotMoveData" not in hourly
-    assert daily["snapshotMoveData"] is True and daily["storageLocation"] == "default"
+    if plan.platform.outputs["backups"]["volumeBackup"]["mode"] == "csi":
+        assert hourly["snapshotVolumes"] is True and "snapshotMoveData" not in hourly
+        assert daily["snapshotMoveData"] is True
+    else:  # a cluster without CSI snapshots (platform-local): Velero's file-system backup, every tier
+        for t in (hourly, daily, weekly):
+            assert t["snapshotVolumes"] is False and t["defaultVolumesToFsBackup"] is True
+    assert daily["storageLocation"] == "default"
     assert weekly["storageLocation"] == "archive"
     for s in schedules.values():
         assert s["metadata"]["namespace"] == "velero"

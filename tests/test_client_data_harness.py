@@ -25,7 +25,9 @@ CLOUDS: dict[str, dict[str, Any]] = {
               "secretsPrefix": "lfh-az", "subscriptionId": "00000000-0000-0000-0000-000000000000",
               "tenantId": "11111111-1111-1111-1111-111111111111", "resourceGroup": "lfh-az",
               "oidcIssuer": "https://eastus2.oic.prod-aks.azure.com/tenant/guid/", "keyVaultName": "lfh-kv",
-              "keyVaultUri": "https://lfh-kv.vault.azure.net/", "storageAccountName": "lfhazdata"},
+              "keyVaultUri": "https://lfh-kv.vault.azure.net/", "storageAccountName": "lfhazdata",
+              "nodeSubnetId": "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/lfh-az/providers/"
+                              "Microsoft.Network/virtualNetworks/vnet-az/subnets/nodes"},
     "gcp": {"kind": "gcp", "region": "us-central1", "secretsPrefix": "lfh-gcp", "project": "lfh-example",
             "kmsKeyId": "projects/lfh-example/locations/us-central1/keyRings/lfh/cryptoKeys/platform",
             "workloadIdentityPool": "lfh-example.svc.id.goog"},

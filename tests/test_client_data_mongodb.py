@@ -66,8 +66,11 @@ def test_backups_to_the_platform_bucket_with_pitr_at_most_5_minutes(cloud, stora
     (storage,) = backup["storages"].values()
     assert storage["type"] == storage_type
     target = storage[storage_type]
-    bucket = target.get("bucket") or target.get("container")
-    assert bucket.endswith("-backups")
+    if storage_type == "azure":
+        # its own key-based account's container (PBM authenticates to Azure Blob with an account key only)
+        assert target["container"] == "mongodb"
+    else:
+        assert target["bucket"].endswith("-backups")
     assert target["prefix"] == "acme/production/mongodb"
     assert backup["tasks"][0]["storageName"] in backup["storages"]
 
@@ -96,7 +99,10 @@ def test_pitr_config_rejects_more_than_5_minutes():
 def test_apps_get_an_app_user_never_root():
     plan = plan_scenario("aws", "production")
     spec = cluster(plan).inputs["spec"]
-    (user,) = spec["users"]
+    user, canary = spec["users"]
+    # the backup canary's user: its own database only
+    assert canary == {"name": "lfhcanary", "db": "admin", "passwordSecretRef": {"name": "mongodb-app-users", "key": "lfhcanary"},
+                      "roles": [{"name": "readWrite", "db": "lfhcanary"}]}
     assert user["name"] == "hapihub" and user["name"] not in ("root", "admin", "userAdmin", "clusterAdmin", "databaseAdmin")
     assert user["roles"] == [{"name": "readWrite", "db": "hapihub"}]
     mongo_wiring = [w for w in plan.outputs["wiring"] if "MONGO_URI" in w["secretEnv"]]
@@ -110,7 +116,8 @@ def test_apps_get_an_app_user_never_root():
 def test_one_user_per_database():
     spec = cluster(plan_scenario("aws", "production", mongodb={"databases": ["hapihub", "syncd"]})).inputs["spec"]
     assert [(u["name"], u["roles"]) for u in spec["users"]] == [
-        ("hapihub", [{"name": "readWrite", "db": "hapihub"}]), ("syncd", [{"name": "readWrite", "db": "syncd"}])]
+        ("hapihub", [{"name": "readWrite", "db": "hapihub"}]), ("syncd", [{"name": "readWrite", "db": "syncd"}]),
+        ("lfhcanary", [{"name": "readWrite", "db": "lfhcanary"}])]
 
 
 def test_one_owner_operator_chart_pinned_and_namespace_scoped():
@@ -143,7 +150,9 @@ def test_aws_backup_role_writes_only_its_own_prefix():
     plan = plan_scenario("aws", "production")
     role = one(plan, "aws:iam/role:Role", "mongodb-backup-role")
     cond = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Condition"]["StringEquals"]
-    assert cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"] == "system:serviceaccount:acme-production:mongodb"
+    # the namespace's mongod pods, and the restore drill's copy of them (its point-in-time restore reads here)
+    assert cond["oidc.eks.us-east-1.amazonaws.com/id/ABC:sub"] == [
+        "system:serviceaccount:acme-production:mongodb", "system:serviceaccount:acme-production-drill:mongodb"]
     policy = json.loads(one(plan, "aws:iam/rolePolicy:RolePolicy", "mongodb-backup-backup-policy").inputs["policy"])
     objects = [s for s in policy["Statement"] if "s3:PutObject" in s["Action"]]
     assert [s["Resource"] for s in objects] == ["arn:aws:s3:::lfh-aws-backups/acme/production/mongodb/*"]

@@ -63,7 +63,7 @@ def test_cloud_mode_apps_get_no_keys():
 
 def test_azure_container_private_with_cmk_scope_and_container_scoped_role():
     plan = plan_scenario("azure", "production")
-    container = one(plan, "azure-native:storage:BlobContainer")
+    container = one(plan, "azure-native:storage:BlobContainer", "hapihub-files")
     assert container.inputs["publicAccess"] == "None"
     assert container.inputs["denyEncryptionScopeOverride"] is True
     scope = one(plan, "azure-native:storage:EncryptionScope")
@@ -86,7 +86,7 @@ def test_gcp_bucket_cmk_versioning_public_prevention():
     assert b["publicAccessPrevention"] == "enforced" and b["uniformBucketLevelAccess"] is True
     assert b["forceDestroy"] is False
     assert one(plan, "gcp:storage/bucket:Bucket").protect
-    member = one(plan, "gcp:storage/bucketIAMMember:BucketIAMMember")
+    member = one(plan, "gcp:storage/bucketIAMMember:BucketIAMMember", "hapihub-files-bucket-access")
     assert member.inputs["bucket"] == b["name"]
     wi = one(plan, "gcp:serviceaccount/iAMMember:IAMMember", "hapihub-files-wi")
     assert wi.inputs["member"] == "serviceAccount:lfh-example.svc.id.goog[acme-production/hapihub]"

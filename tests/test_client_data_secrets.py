@@ -154,23 +154,35 @@ def test_cloud_resources_use_an_explicit_provider_from_the_contract(cloud):
     assert cloud_children and all(r.provider.startswith(p.urn) for r in cloud_children)
 
 
-@pytest.mark.parametrize("cloud", ["azure", "gcp"])
-def test_hand_filled_backup_credentials_get_the_same_per_secret_grant(cloud):
+@pytest.mark.parametrize("cloud,keys", [
+    ("azure", ["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY"]),
+    ("gcp", ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])])
+def test_stack_made_backup_credentials_are_stored_under_the_environment_with_per_secret_grants(cloud, keys):
+    """The stack makes MongoDB's backup key (Azure account key, GCS HMAC key), stores it under the
+    environment's own path with the same per-secret grant as every generated secret, and syncs it."""
     plan = plan_scenario(cloud, "production")
-    grants = [r.name for r in plan.resources if "mongodb-backup-credentials-reader" in r.name]
-    assert len(grants) == 1
     (es,) = [e for e in kind(plan, "ExternalSecret") if e.inputs["metadata"]["name"] == "mongodb-backup-credentials"]
+    data = {d["secretKey"]: d["remoteRef"]["key"] for d in es.inputs["spec"]["data"]}
+    assert sorted(data) == sorted(keys)
     sep = "--" if cloud == "azure" else "__"
     prefix = {"azure": "lfh-az", "gcp": "lfh-gcp"}[cloud]
-    assert es.inputs["spec"]["dataFrom"] == [{"extract": {"key": sep.join([prefix, "acme", "production", "mongodb-backup-credentials"])}}]
+    for key, remote in data.items():
+        stored = f"mongodb-backup-{key.lower().replace('_', '-')}"
+        assert remote == sep.join([prefix, "acme", "production", stored])
+        assert len([r for r in plan.resources if r.name.endswith(f"{stored}-reader-secret-store")]) == 1
+    assert "dataFrom" not in es.inputs["spec"]   # nothing hand-filled any more
 
 
-def test_azure_placeholder_value_is_never_overwritten():
+def test_azure_backup_key_is_read_from_its_own_account_and_kept_current():
     plan = plan_scenario("azure", "production")
-    (holder,) = [r for r in of_type(plan, "azure-native:keyvault:Secret") if r.name.endswith("mongodb-backup-credentials")]
-    assert "properties.value" in holder.ignore_changes and holder.protect
-    generated = [r for r in of_type(plan, "azure-native:keyvault:Secret") if r is not holder]
-    assert generated and not any(r.ignore_changes for r in generated)
+    (secret,) = [r for r in of_type(plan, "azure-native:keyvault:Secret")
+                 if r.name.endswith("mongodb-backup-azure-storage-account-key")]
+    # stored value follows the account's newest key: never ignore_changes
+    assert not secret.ignore_changes and secret.protect
+    (account,) = of_type(plan, "azure-native:storage:StorageAccount")
+    assert account.inputs["allowSharedKeyAccess"] is True and account.protect and account.retain_on_delete
+    assert any(account.urn in r.dependencies for r in of_type(plan, "azure-native:keyvault:Secret") if r is secret) or \
+        account.urn in secret.dependencies
 
 
 def test_aws_has_no_hand_filled_secret_holders_beyond_the_prefix():

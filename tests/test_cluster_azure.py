@@ -68,7 +68,7 @@ def test_pools_host_encryption_taints_and_labels(plan):
 
 
 def test_storage_account_hardening_and_cmk(plan):
-    account = one(plan, "azure-native:storage:StorageAccount")
+    account = one(plan, "azure-native:storage:StorageAccount", "cluster-backups")
     i = account.inputs
     assert i["enableHttpsTrafficOnly"] is True and i["minimumTlsVersion"] == "TLS1_2"
     assert i["allowBlobPublicAccess"] is False and i["allowSharedKeyAccess"] is False
@@ -76,14 +76,15 @@ def test_storage_account_hardening_and_cmk(plan):
     assert i["encryption"]["keyVaultProperties"]["keyName"] == "platform-data"
     assert account.protect and account.retain_on_delete
     assert i["tags"]["data-classification"] == "phi"
-    blob = one(plan, "azure-native:storage:BlobServiceProperties")
+    blob = one(plan, "azure-native:storage:BlobServiceProperties", "cluster-backups-blob")
     assert blob.inputs["isVersioningEnabled"] is True
-    container = one(plan, "azure-native:storage:BlobContainer")
+    container = one(plan, "azure-native:storage:BlobContainer", "cluster-backups-container")
     assert container.inputs["publicAccess"] == "None" and "immutableStorageWithVersioning" not in container.inputs
 
 
 def test_backup_lifecycle_cool_then_cold(plan):
-    rules = {r["name"]: r["definition"] for r in one(plan, "azure-native:storage:ManagementPolicy").inputs["policy"]["rules"]}
+    rules = {r["name"]: r["definition"]
+             for r in one(plan, "azure-native:storage:ManagementPolicy", "cluster-backups-lifecycle").inputs["policy"]["rules"]}
     daily = rules["daily-expire"]
     assert daily["filters"]["prefixMatch"] == ["velero/daily/"]
     assert daily["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 30}
@@ -111,7 +112,8 @@ def test_longhorn_gets_no_identity_its_blob_store_only_takes_the_account_key(pla
     """Longhorn's azblob backup store authenticates with AZBLOB_ACCOUNT_KEY only: a federated identity
     would be an unused grant (and its pods would run as a workload-identity account without the label)."""
     assert not [r for r in plan.of_type("azure-native:managedidentity:FederatedIdentityCredential") if "longhorn" in r.name]
-    assert not [r for r in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if "longhorn" in r.name]
+    # (Longhorn's key-based backup account has its own identity, for its customer-managed key only.)
+    assert not [r for r in plan.of_type("azure-native:managedidentity:UserAssignedIdentity") if r.name.endswith("-id-longhorn")]
 
 
 def _roles_of(plan, addon):
@@ -153,7 +155,7 @@ def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "subscriptionId", "tenantId", "resourceGroup",
                           "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location",
-                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+                          "nodeSubnetId", "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
     # API Server VNet Integration (KMS with a private Key Vault): the API server sits in its delegated
     # subnet and calls webhooks from there, with no konnectivity tunnel.
     assert cloud["apiServerCidrs"] == ["10.41.16.0/28"] and cloud["apiServerTunnelPods"] == []

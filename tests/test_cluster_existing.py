@@ -24,6 +24,8 @@ def test_existing_cloud_output_shape(plan_of):
     cloud = plan_of("platform-local").outputs["cloud"]
     assert cloud == {"kind": "existing", "region": "us-east-1", "kmsKeyId": "", "secretsPrefix": "local",
                      "backupEndpoint": "http://backup-store.lfh-backup-store.svc.cluster.local:9000",
+                     # The self-contained platform creates and stores the store's keys itself.
+                     "backupCredentials": "stored",
                      # Clients' backup agents are let out to the in-cluster store's pods.
                      "backupStorePods": {"namespace": "lfh-backup-store", "port": 9000,
                                          "labels": {"app": "minio", "release": "backup-store"}},

@@ -157,7 +157,10 @@ def test_velero_project_role_is_compute_only(plan):
     (velero_bucket,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-velero-bucket")]
     assert velero_bucket.inputs["bucket"] == out(bucket, "name") and "condition" not in velero_bucket.inputs
     (longhorn,) = [m for m in plan.of_type("gcp:storage/bucketIAMMember:BucketIAMMember") if m.name.endswith("-longhorn-bucket")]
-    assert longhorn.inputs["condition"]["expression"].endswith('/objects/longhorn/")')
+    expression = longhorn.inputs["condition"]["expression"]
+    # its prefix's objects, and listing the bucket under that prefix only
+    assert '/objects/longhorn/")' in expression
+    assert 'api.getAttribute("storage.googleapis.com/objectListPrefix", "").startsWith("longhorn/")' in expression
 
 
 def test_labelled_resources_carry_platform_labels(plan):

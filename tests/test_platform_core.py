@@ -330,8 +330,8 @@ def test_monitoring_stack(full):
     receivers = {r["name"] for r in values["alertmanager"]["config"]["receivers"]}
     assert receivers == {"null", "ops-slack", "pager"}
     assert "slack:" not in str(values) and "[secret]" not in str(values)  # URLs come from a mounted Secret
-    alerts = {r["alert"] for r in one(full, "PrometheusRule", "lfh-platform-alerts")["spec"]["groups"][0]["rules"]}
-    assert {"VeleroBackupTooOld", "VeleroBackupFailed", "CertificateExpiringSoon", "PersistentVolumeFillingUp",
+    alerts = {r["alert"] for g in one(full, "PrometheusRule", "lfh-platform-alerts")["spec"]["groups"] for r in g["rules"]}
+    assert {"VeleroBackupMissingDaily", "VeleroBackupFailed", "CertificateExpiringSoon", "PersistentVolumeFillingUp",
             "PodCrashLooping", "DeploymentReplicasUnavailable", "LonghornVolumeDegraded", "NodeNotReady"} <= alerts
     assert full.outputs["monitoring"]["enabled"] is True
     assert full.outputs["monitoring"]["serviceMonitorLabels"] == {"release": "kube-prometheus-stack"}
@@ -351,7 +351,10 @@ def test_disabling_monitoring_removes_it_cleanly(full, no_monitoring):
     assert not any(is_monitoring(r) for r in no_monitoring.resources)
     assert not [m for _, m in no_monitoring.manifests() if m["apiVersion"].startswith("monitoring.coreos.com")]
     assert not [m for _, m in no_monitoring.manifests() if m["metadata"].get("namespace") == "monitoring"]
-    assert not [r for r in no_monitoring.of_type("random:index/randomPassword:RandomPassword") if "Monitoring" in r.urn]
+    # Only Velero's repository password (and the self-contained store's own secrets) is generated
+    # without monitoring (Grafana's goes with it).
+    assert [r.name for r in no_monitoring.of_type("random:index/randomPassword:RandomPassword")
+            if not r.name.startswith("core-self-contained-")] == ["core-backups-repository-password"]
     assert no_monitoring.outputs["monitoring"] == {"enabled": False}
     hosts = [h for m in manifests(no_monitoring, "HTTPRoute") for h in m["spec"].get("hostnames", [])]
     assert hosts == ["argocd.local.example.com"]

@@ -11,6 +11,7 @@ from lfh.config import ClientConfig
 from ..platform.contract import PlatformContract
 from .apps import Apps
 from .backups import Backups, backup_coverage
+from .canary import BackupCanary, canary_enabled
 from .contract import ClientContext, RouteSpec, Workload
 from .gitops import GitOpsProject
 from .namespace import NamespaceBaseline, namespace_name
@@ -52,11 +53,19 @@ class ClientEnvironment(pulumi.ComponentResource):
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
 
+        # ---------------------------------------------------------------- the restore drill's canary
+        self.canary = None
+        if canary_enabled(ctx):
+            mongodb, objects = services["mongodb"], services["objectStorage"]
+            self.canary = BackupCanary(f"{name}-canary", ctx, mongodb, objects, opts=child)
+            workloads.append(self.canary.workload)
+
         # ---------------------------------------------------------------- derived isolation
         self.workloads = workloads
         self.network = NetworkPolicies(f"{name}-network", ctx, workloads, settings_for(ctx), opts=child)
 
-        self.backups = Backups(f"{name}-backups", ctx, opts=child, coverage=backup_coverage(ctx, services))
+        self.backups = Backups(f"{name}-backups", ctx, canary=self.canary, opts=child,
+                               coverage=backup_coverage(ctx, services))
         if client.gitops.enabled:
             self.gitops = GitOpsProject(f"{name}-gitops", ctx, opts=child)
         self.register_outputs({"namespace": self.namespace_name})

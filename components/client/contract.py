@@ -110,6 +110,13 @@ class ClientContext:
         return pool_placement(self.platform.scheduling, pool)
 
     @property
+    def drill_namespace(self) -> str:
+        """The restore drill's throwaway copy of this namespace (components/client/backups.py)."""
+        from lfh.config import names
+
+        return names.drill_namespace(self.namespace)
+
+    @property
     def secret_prefix(self) -> str:
         """`<platform>/<client>/<env>`: the only secret path this environment may read."""
         return f"{self.platform.secrets.get('prefix', self.platform.platform)}/{self.config.name}/{self.environment}"

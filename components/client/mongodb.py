@@ -16,8 +16,9 @@ from lfh.config.base import image_reference
 
 
 from ..cloud import adapter_for
-from ..cloud.base import BackupTarget
+from ..cloud.base import BackupTarget, credential_key
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
+from .canary import CANARY_DATABASE, canary_enabled
 from .contract import FROM_SELF, TO_BACKUP_STORE, TO_KUBE_API, AppWiring, ClientContext, Workload
 from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
 
@@ -132,9 +133,12 @@ class MongoDB(pulumi.ComponentResource):
             data={"key": secrets.remote_key(MONGODB_ENCRYPTION_KEY)},
             template={"encryption-key": "{{ .key }}"}, component="mongodb")
         app_secret = f"{CLUSTER}-app-users"
+        # The apps' databases, and the backup canary's (components/client/canary.py).
+        self.databases = [*cfg.databases, *([CANARY_DATABASE] if canary_enabled(ctx) else [])]
+        self.users_secret, self.app_users_secret = users_secret, app_secret
         es_app = secrets.external_secret(
             f"{name}-app-users", parent=self, target=app_secret,
-            data={db: secrets.remote_key(mongodb_app_password_key(db)) for db in cfg.databases},
+            data={db: secrets.remote_key(mongodb_app_password_key(db)) for db in self.databases},
             component="mongodb")
         waits: list[pulumi.Resource] = [self.operator, es_users, es_key, es_app]
 
@@ -143,7 +147,14 @@ class MongoDB(pulumi.ComponentResource):
         adapter = adapter_for(ctx, self)
         backup_binding = adapter.backup_identity("backup", self.service_account_name, "mongodb")
         target: Optional[BackupTarget] = adapter.backup_target("mongodb", backup_binding)
-        if target is not None and target.credentials_remote_key:
+        credentials_secret = target.storage[target.storage["type"]].get("credentialsSecret") if target else None
+        if target is not None and target.credentials:
+            # Made by the stack (HMAC key, account key, generated key pair): stored, then synced.
+            waits.append(secrets.external_secret(
+                f"{name}-backup-credentials", parent=self, target=credentials_secret,
+                data={k: secrets.write(credential_key("mongodb", k), v) for k, v in target.credentials.items()},
+                component="mongodb"))
+        elif target is not None and target.credentials_remote_key:
             waits.append(secrets.external_secret(
                 f"{name}-backup-credentials", parent=self, target=target.storage[target.storage["type"]]["credentialsSecret"],
                 data={}, extract=secrets.declare(
@@ -246,7 +257,7 @@ class MongoDB(pulumi.ComponentResource):
                 "passwordSecretRef": {"name": app_secret, "key": db},
                 # Its own database only; apps never connect as root or an admin user.
                 "roles": [{"name": "readWrite", "db": db}],
-            } for db in cfg.databases],
+            } for db in self.databases],
             "backup": backup,
         }
         if cfg.members < 3:

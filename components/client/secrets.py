@@ -94,10 +94,14 @@ class ClientSecrets(pulumi.ComponentResource):
         self.generated: dict[str, pulumi.Output[str]] = {}
         self.written: dict[str, pulumi.Resource] = {}
         length = cfg.secrets.password_length
+        from .canary import CANARY_DATABASE, canary_enabled
+
         keys = [JWT_SECRET]
         if cfg.mongodb.external is None:
-            # The in-cluster replica set's users; an external database's credentials are the provider's.
-            keys += [*MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in cfg.mongodb.databases)]
+            # The in-cluster replica set's users (and the backup canary's); an external database's
+            # credentials are the provider's.
+            databases = [*cfg.mongodb.databases, *([CANARY_DATABASE] if canary_enabled(ctx) else [])]
+            keys += [*MONGODB_SYSTEM_USERS, *(mongodb_app_password_key(db) for db in databases)]
         if minio_mode(ctx):
             keys += [MINIO_ROOT_PASSWORD, MINIO_APP_SECRET_KEY]
         if cfg.search.enabled:
@@ -144,6 +148,14 @@ class ClientSecrets(pulumi.ComponentResource):
         self.written[key] = self.adapter.write_secret(key, value)
 
     # ------------------------------------------------------------------ for consumers
+    def write(self, key: str, value: pulumi.Input[str]) -> str:
+        """Store a value the stack made (a backup key) under this environment's path; its remote key."""
+        if key not in self.written:
+            self._store(key, pulumi.Output.secret(value))
+            self.ready.append(self.written[key])
+            self.ctx.extra.setdefault("secrets", []).append(self.written[key])
+        return self.adapter.remote_key(key)
+
     def declare(self, key: str, description: str) -> str:
         """A hand-filled secret under this environment's path (created empty, readable by the store);
         returns its remote name for `dataFrom.extract`."""

@@ -45,17 +45,20 @@ class AwsAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
-                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+                          bucket: Optional[BucketInfo] = None, drill_copy: bool = False) -> ServiceAccountBinding:
         ns = self.ctx.namespace
+        subjects = [f"system:serviceaccount:{n}:{service_account}"
+                    for n in ([ns, self.ctx.drill_namespace] if drill_copy else [ns])]
         trust = {
             "Version": "2012-10-17",
             "Statement": [{
                 "Effect": "Allow",
                 "Principal": {"Federated": self.cloud["oidcProviderArn"]},
                 "Action": "sts:AssumeRoleWithWebIdentity",
-                # Exactly one service account of one namespace, and only tokens minted for STS.
+                # One service account of this namespace (and of the drill's copy when asked), and
+                # only tokens minted for STS.
                 "Condition": {"StringEquals": {
-                    f"{self.issuer}:sub": f"system:serviceaccount:{ns}:{service_account}",
+                    f"{self.issuer}:sub": subjects if drill_copy else subjects[0],
                     f"{self.issuer}:aud": "sts.amazonaws.com",
                 }},
             }],
@@ -220,8 +223,9 @@ class AwsAdapter(CloudAdapter):
         }})
 
     def backup_identity(self, name: str, service_account: str, service: str) -> Optional[ServiceAccountBinding]:
-        """An IRSA role that may write only `<client>/<env>/<service>/` in the platform backup bucket."""
-        binding = self.workload_identity(name, service_account)
+        """An IRSA role that may write only `<client>/<env>/<service>/` in the platform backup bucket; the
+        restore drill's copy uses it to read the backups for its point-in-time restore."""
+        binding = self.workload_identity(name, service_account, drill_copy=True)
         bucket = self.platform_backups().get("bucket")
         if bucket:
             prefix = self.backup_prefix(service)

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import pulumi
 
+from ..cluster.backup_keys import azure_keyed_account
 from ..cluster.contract import ServiceAccountBinding
 from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
@@ -66,7 +67,7 @@ class AzureAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
-                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+                          bucket: Optional[BucketInfo] = None, drill_copy: bool = False) -> ServiceAccountBinding:
         ns = self.ctx.namespace
         identity = SdkResource("azure-native:managedidentity:UserAssignedIdentity", f"{self.prefix}-{name}-identity", {
             "resourceGroupName": self.resource_group,
@@ -74,15 +75,16 @@ class AzureAdapter(CloudAdapter):
             "resourceName": self.short_name("lfh", self.ctx.platform.platform, ns, name, limit=128),
             "tags": self.tags,
         }, self.opts())
-        SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-federation", {
-            "resourceGroupName": self.resource_group,
-            "resourceName": identity.name,
-            "federatedIdentityCredentialResourceName": self.short_name(ns, service_account, limit=120),
-            "issuer": self.issuer,
-            # Exactly one service account of one namespace.
-            "subject": f"system:serviceaccount:{ns}:{service_account}",
-            "audiences": [TOKEN_AUDIENCE],
-        }, self.opts())
+        # Exactly one service account of one namespace (and of the restore drill's copy when asked).
+        for where, suffix in [(ns, "federation")] + ([(self.ctx.drill_namespace, "drill-federation")] if drill_copy else []):
+            SdkResource("azure-native:managedidentity:FederatedIdentityCredential", f"{self.prefix}-{name}-{suffix}", {
+                "resourceGroupName": self.resource_group,
+                "resourceName": identity.name,
+                "federatedIdentityCredentialResourceName": self.short_name(where, service_account, limit=120),
+                "issuer": self.issuer,
+                "subject": f"system:serviceaccount:{where}:{service_account}",
+                "audiences": [TOKEN_AUDIENCE],
+            }, self.opts())
         binding = ServiceAccountBinding(
             namespace=ns,
             service_account=service_account,
@@ -186,18 +188,31 @@ class AzureAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ backups
     def backup_target(self, service: str, binding: Optional[ServiceAccountBinding]) -> Optional[BackupTarget]:
-        backups = self.platform_backups()
-        container = backups.get("container") or backups.get("bucket")
-        if not container:
-            return None
-        # Percona Backup for MongoDB reads Azure credentials from a secret (no workload identity):
-        # the platform team stores them under this client's own secret path.
+        # Percona Backup for MongoDB authenticates to Azure Blob with an account key only
+        # (components/cluster/backup_keys.py). An account key opens every container of its account, so
+        # this environment's backups get a key-based account of their own: no key opens another
+        # tenant's backups, and the platform's accounts keep shared keys off.
+        self.require("nodeSubnetId")  # exported by platforms since their key-based backup accounts
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.platform}/{self.ctx.namespace}/{service}".encode()).hexdigest()
+        account, container, key = azure_keyed_account(
+            self.parent, f"{self.prefix}-{service}-backups", subscription_id=self.subscription,
+            resource_group=self.resource_group, location=self.location, account_name=f"lfhbk{digest[:19]}",
+            container=service, subnet_id=str(self.cloud["nodeSubnetId"]), vault_id=self.vault_id,
+            vault_uri=str(self.cloud["keyVaultUri"]), key_name=self.key_name, tags={**self.tags, **DATA_CLASSIFICATION},
+            soft_delete_days=30, provider=self.provider())
         return BackupTarget(
             storage={"type": "azure", "azure": {
-                "container": container,
+                "container": container.name,
                 "prefix": self.backup_prefix(service),
                 "credentialsSecret": f"{service}-backup-credentials",
             }},
-            credentials_remote_key=f"{service}-backup-credentials",
-            credentials_keys=["AZURE_STORAGE_ACCOUNT_NAME", "AZURE_STORAGE_ACCOUNT_KEY"],
+            credentials={"AZURE_STORAGE_ACCOUNT_NAME": key["accountName"], "AZURE_STORAGE_ACCOUNT_KEY": key["accountKey"]},
+            key_kind="azure",
         )
+
+    @property
+    def key_name(self) -> str:
+        """The platform data key's name, from its URI (`https://<vault>.vault.azure.net/keys/<name>[/<version>]`)."""
+        return str(self.cloud["kmsKeyId"]).split("/keys/", 1)[-1].split("/")[0]

@@ -52,6 +52,18 @@ class BackupTarget:
     credentials_remote_key: Optional[str] = None
     #: Keys the credentials secret must have (synced from the remote key's properties).
     credentials_keys: list[str] = field(default_factory=list)
+    #: Credentials the stack created itself (HMAC key, storage account key, generated S3 key pair), by
+    #: secret key: stored under this environment's path and synced (instead of a remote key an
+    #: operator fills).
+    credentials: dict[str, Any] = field(default_factory=dict)
+    #: Where the key works (`gcs` HMAC key, `azure` account key, `s3-compatible` key pair) or '' for the
+    #: pods' workload identity: what the plan's backup-credentials check verifies.
+    key_kind: str = ""
+
+
+def credential_key(service: str, secret_key: str) -> str:
+    """The key a stack-made backup credential is stored under (`mongodb-backup-aws-access-key-id`)."""
+    return f"{service}-backup-{secret_key.lower().replace('_', '-')}"
 
 
 class CloudAdapter(ABC):
@@ -121,11 +133,12 @@ class CloudAdapter(ABC):
     # ------------------------------------------------------------------ the interface
     @abstractmethod
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
-                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+                          bucket: Optional[BucketInfo] = None, drill_copy: bool = False) -> ServiceAccountBinding:
         """A cloud identity for `system:serviceaccount:<namespace>:<service_account>`.
 
         With ``read_secret_prefix`` it may read secrets under that path only; with ``bucket`` it may
-        read/write objects in that bucket only. Nothing else.
+        read/write objects in that bucket only. Nothing else. With ``drill_copy`` the same service account
+        in the restore drill's copy of the namespace may use it too (the drill reads the copy's data with it).
         """
 
     @abstractmethod

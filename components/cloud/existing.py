@@ -16,10 +16,14 @@ import pulumi
 from ..client.contract import ClientContext
 from ..cluster.contract import ServiceAccountBinding
 from ..k8s import KubeObject, child_opts, labels, meta
-from .base import BackupTarget, BucketInfo, CloudAdapter
+from ..cluster.backup_keys import s3_key_pair
+from .base import BackupTarget, BucketInfo, CloudAdapter, credential_key
 
 #: Data key of every source Secret.
 VALUE_KEY = "value"
+#: ctx.extra key of the generated backup keys (secret key -> bucket, prefix, user) and the label on their Secrets.
+BACKUP_USERS = "existing-backup-users"
+BACKUP_USER_LABEL = "lfh.io/backup-user"
 
 
 def source_namespace(ctx: ClientContext) -> str:
@@ -55,7 +59,7 @@ class ExistingAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
-                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+                          bucket: Optional[BucketInfo] = None, drill_copy: bool = False) -> ServiceAccountBinding:
         if bucket is not None:
             raise pulumi.RunError("existing platforms have no cloud object storage: lfh:client.objectStorage.mode must be `minio`")
         binding = ServiceAccountBinding(namespace=self.ctx.namespace, service_account=service_account)
@@ -91,10 +95,16 @@ class ExistingAdapter(CloudAdapter):
 
     def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:
         ns = self._namespace()
+        user = (self.ctx.extra.get(BACKUP_USERS) or {}).get(key)
+        annotations = {"lfh.io/secret-path": self.secret_path(key)}
+        obj_labels = self._labels(key)
+        if user:
+            # A backup key the endpoint must provision a user for (an in-cluster store watches this label).
+            obj_labels[BACKUP_USER_LABEL] = "true"
+            annotations.update({f"lfh.io/backup-{k}": v for k, v in user.items()})
         return KubeObject(
             f"{self.prefix}-{key}", "v1", "Secret",
-            metadata=meta(key, self.source_namespace, labels=self._labels(key),
-                          annotations={"lfh.io/secret-path": self.secret_path(key)}),
+            metadata=meta(key, self.source_namespace, labels=obj_labels, annotations=annotations),
             type="Opaque",
             immutable=False,
             stringData={VALUE_KEY: pulumi.Output.secret(value)},
@@ -132,15 +142,29 @@ class ExistingAdapter(CloudAdapter):
         endpoint = backups.get("endpoint") or self.cloud.get("backupEndpoint")
         if not bucket or not endpoint:
             return None
-        return BackupTarget(
+        prefix = self.backup_prefix(service)
+        target = BackupTarget(
             storage={"type": "s3", "s3": {
                 "bucket": bucket,
-                "prefix": self.backup_prefix(service),
+                "prefix": prefix,
                 "region": backups.get("region") or self.cloud.get("region") or "us-east-1",
                 "endpointUrl": endpoint,
                 "forcePathStyle": True,
                 "credentialsSecret": f"{service}-backup-credentials",
             }},
-            credentials_remote_key=f"{service}-backup-credentials",
-            credentials_keys=["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+            key_kind="s3-compatible",
         )
+        if self.cloud.get("backupCredentials") == "generated":
+            # Generated like every other secret of this environment, stored in its source namespace, and
+            # provisioned by the endpoint: the stored Secrets say which user may write where (labels
+            # below; docs/backup-restore.md "Existing clusters").
+            key = s3_key_pair(self.parent, f"{self.prefix}-{service}-backup")
+            target.credentials = {"AWS_ACCESS_KEY_ID": key["accessKeyId"], "AWS_SECRET_ACCESS_KEY": key["secretAccessKey"]}
+            self.ctx.extra.setdefault(BACKUP_USERS, {}).update(
+                {credential_key(service, k): {"bucket": bucket, "prefix": f"{prefix}/", "user": f"{self.ctx.namespace}-{service}"}
+                 for k in target.credentials})
+        else:
+            # Provided by an operator: the holder exists, the operator fills it (JSON properties).
+            target.credentials_remote_key = f"{service}-backup-credentials"
+            target.credentials_keys = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        return target

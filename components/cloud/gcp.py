@@ -9,6 +9,7 @@ import pulumi
 
 from lfh.names import digest
 
+from ..cluster.backup_keys import gcp_hmac_key
 from ..cluster.contract import ServiceAccountBinding
 from ..sdk import SdkResource
 from .base import DATA_CLASSIFICATION, BackupTarget, BucketInfo, CloudAdapter
@@ -45,14 +46,10 @@ class GcpAdapter(CloudAdapter):
 
     # ------------------------------------------------------------------ identity
     def workload_identity(self, name: str, service_account: str, *, read_secret_prefix: Optional[str] = None,
-                          bucket: Optional[BucketInfo] = None) -> ServiceAccountBinding:
+                          bucket: Optional[BucketInfo] = None, drill_copy: bool = False) -> ServiceAccountBinding:
         ns = self.ctx.namespace
-        # account_id: 6–30 chars; the hash keeps it unique per platform/client/env/name.
-        account_id = f"{name[:19].rstrip('-')}-{digest(f'{self.ctx.platform.platform}/{ns}/{name}')}"
-        if not account_id[0].isalpha():
-            account_id = f"l{account_id[1:]}"
         account = SdkResource("gcp:serviceaccount/account:Account", f"{self.prefix}-{name}-gsa", {
-            "accountId": account_id,
+            "accountId": self._account_id(name),
             "displayName": f"lfh {self.ctx.platform.platform} {ns}/{service_account}",
             "description": f"Workload identity of {ns}/{service_account}",
             "project": self.project,
@@ -63,6 +60,13 @@ class GcpAdapter(CloudAdapter):
             # Exactly one Kubernetes service account of one namespace.
             "member": f"serviceAccount:{self.cloud['workloadIdentityPool']}[{ns}/{service_account}]",
         }, self.opts())
+        if drill_copy:
+            # The same service account in the restore drill's copy of the namespace.
+            SdkResource("gcp:serviceaccount/iAMMember:IAMMember", f"{self.prefix}-{name}-drill-wi", {
+                "serviceAccountId": account.name,
+                "role": "roles/iam.workloadIdentityUser",
+                "member": f"serviceAccount:{self.cloud['workloadIdentityPool']}[{self.ctx.drill_namespace}/{service_account}]",
+            }, self.opts())
         binding = ServiceAccountBinding(
             namespace=ns, service_account=service_account,
             annotations={"iam.gke.io/gcp-service-account": account.email},
@@ -78,6 +82,11 @@ class GcpAdapter(CloudAdapter):
                 "member": binding._member,  # type: ignore[attr-defined]
             }, self.opts())
         return binding
+
+    def _account_id(self, name: str) -> str:
+        """account_id: 6–30 chars; a hash keeps it unique per platform/client/env/name (lfh.names.digest)."""
+        account_id = f"{name[:19].rstrip('-')}-{digest(f'{self.ctx.platform.platform}/{self.ctx.namespace}/{name}')}"
+        return account_id if account_id[0].isalpha() else f"l{account_id[1:]}"
 
     # ------------------------------------------------------------------ buckets
     def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
@@ -154,13 +163,36 @@ class GcpAdapter(CloudAdapter):
         bucket = self.platform_backups().get("bucket")
         if not bucket:
             return None
-        # Percona Backup for MongoDB reads GCS credentials (HMAC keys) from a secret.
+        # Percona Backup for MongoDB (operator 1.22) reads GCS credentials from a secret: HMAC keys as
+        # AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (components/cluster/backup_keys.py). They belong to a
+        # service account of this environment's backups alone, allowed its own prefix of the bucket.
+        prefix = self.backup_prefix(service)
+        account = SdkResource("gcp:serviceaccount/account:Account", f"{self.prefix}-{service}-backup-gsa", {
+            "accountId": self._account_id(f"{service}-backup"),
+            "displayName": f"lfh {self.ctx.platform.platform} {self.ctx.namespace} {service} backups",
+            "description": f"HMAC key holder for {self.ctx.namespace}'s {service} backups",
+            "project": self.project,
+        }, self.opts())
+        SdkResource("gcp:storage/bucketIAMMember:BucketIAMMember", f"{self.prefix}-{service}-backup-access", {
+            "bucket": bucket,
+            "role": "roles/storage.objectUser",
+            "member": account.email.apply(lambda e: f"serviceAccount:{e}"),
+            # Objects under the prefix, and listing with that prefix (storage.objects.list is checked on
+            # the bucket; IAM Conditions attribute `storage.googleapis.com/objectListPrefix`).
+            "condition": {"title": f"{service}-backups-{self.ctx.namespace}"[:100],
+                          "description": f"{prefix}/ only",
+                          "expression": (f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}/") || '
+                                         f'(resource.name == "projects/_/buckets/{bucket}" && api.getAttribute('
+                                         f'"storage.googleapis.com/objectListPrefix", "").startsWith("{prefix}/"))')},
+        }, self.opts())
+        _, key = gcp_hmac_key(self.parent, f"{self.prefix}-{service}-backup-hmac", service_account_email=account.email,
+                              project=self.project, provider=self.provider())
         return BackupTarget(
             storage={"type": "gcs", "gcs": {
                 "bucket": bucket,
-                "prefix": self.backup_prefix(service),
+                "prefix": prefix,
                 "credentialsSecret": f"{service}-backup-credentials",
             }},
-            credentials_remote_key=f"{service}-backup-credentials",
-            credentials_keys=["ACCESS_KEY_ID", "SECRET_ACCESS_KEY"],
+            credentials={"AWS_ACCESS_KEY_ID": key["accessKeyId"], "AWS_SECRET_ACCESS_KEY": key["secretAccessKey"]},
+            key_kind="gcs",
         )

@@ -32,8 +32,9 @@ from ._common import (
     tags as base_tags,
     taint_effect_upper,
 )
+from . import secret_writers
 from .aws_autoscaler import ClusterAutoscaler
-from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
+from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding, SnapshotSupport
 
 #: Control-plane logs shipped to CloudWatch (audit/api/authenticator are the HIPAA-relevant ones).
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
@@ -119,6 +120,13 @@ class EksCluster(pulumi.ComponentResource):
             addon_identities=self.bindings,
             cloud=cloud,
             ready=self.ready,
+            snapshots=SnapshotSupport(
+                drivers={STORAGE_CLASS: "ebs.csi.aws.com"}, controller="eks-addon",
+                # EBS snapshots of an encrypted volume are encrypted with the volume's key (EBS user
+                # guide, "Amazon EBS encryption"); tags say whose they are (aws-ebs-csi-driver docs
+                # snapshot.md/tagging.md: `tagSpecification_N` in VolumeSnapshotClass parameters, v1.6.0+).
+                parameters={"ebs.csi.aws.com": {"tagSpecification_1": f"lfh:platform={platform.name}"}}),
+            secret_writer=secret_writers.aws(self.aws, platform.name, self.data_key.arn, self.tags),
             dns01_solver=(
                 {
                     "selector": {"dnsZones": [z.name for z in cfg.dns_zones]},
@@ -673,6 +681,12 @@ class EksCluster(pulumi.ComponentResource):
                           resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                           configuration_values=json.dumps({"nodeSelector": system["nodeSelector"],
                                                            "tolerations": system["tolerations"]}),
+                          tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
+            # The snapshot.storage.k8s.io CRDs and the snapshot controller, which Velero's CSI snapshots
+            # and the EBS CSI driver's snapshots need (EKS user guide, "CSI snapshot controller": the
+            # `snapshot-controller` add-on includes the CRDs and needs no IAM permissions).
+            aws.eks.Addon(f"{n}-addon-snapshot-controller", cluster_name=self.cluster.name, addon_name="snapshot-controller",
+                          resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
                           tags=self.tags, opts=self._opts(depends_on=self.node_groups)),
         ]
         self.ready: list[pulumi.Resource] = [*self.node_groups, *self.addons]

@@ -27,7 +27,8 @@ from ._common import (
     scheduling,
     tags as base_tags,
 )
-from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
+from . import backup_keys, secret_writers
+from .contract import BackupStorage, ClusterContract, KeyedTarget, NodePool, ServiceAccountBinding, SnapshotSupport
 
 STORAGE_CLASS = "managed-csi-encrypted"
 #: The StorageClasses AKS creates with the Azure Disk/Files CSI drivers; `default` is the default class
@@ -90,6 +91,7 @@ class AksCluster(pulumi.ComponentResource):
 
         self._network()
         self._key_vault()
+        self.secret_writer = secret_writers.azure(platform.name, self.rg.name, self.vault.name, self.tags)
         self._storage()
         self._cluster()
         self._addon_identities()
@@ -108,6 +110,8 @@ class AksCluster(pulumi.ComponentResource):
             "keyVaultUri": self.vault.properties.vault_uri,
             "storageAccountName": self.account.name,
             "location": cfg.location,
+            # Client environments put their key-based backup accounts behind the same subnet rule.
+            "nodeSubnetId": self.subnet.id,
         }
         lb: dict[str, str] = {}
         if cfg.internal_load_balancer:
@@ -148,6 +152,7 @@ class AksCluster(pulumi.ComponentResource):
                     "storageAccountURI": self.account.primary_endpoints.blob,
                     "snapshotResourceGroup": self.rg.name,
                 },
+                keyed={"longhorn": self._longhorn_backup_account()},
             ),
             storage_class=STORAGE_CLASS,
             kms_key_id=self.data_key.key_uri,
@@ -161,6 +166,12 @@ class AksCluster(pulumi.ComponentResource):
             addon_identities=self.bindings,
             cloud=cloud,
             ready=self.ready,
+            # AKS runs the snapshot CRDs and controller itself (storage profile, below); incremental
+            # snapshots are the Azure Disk CSI driver's default on public cloud and keep the disk's
+            # encryption (azuredisk-csi-driver deploy/example/snapshot/storageclass-azuredisk-snapshot.yaml).
+            snapshots=SnapshotSupport(drivers={STORAGE_CLASS: "disk.csi.azure.com"}, controller="aks",
+                                      parameters={"disk.csi.azure.com": {"incremental": "true"}}),
+            secret_writer=self.secret_writer,
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
@@ -363,6 +374,20 @@ class AksCluster(pulumi.ComponentResource):
             ]},
             opts=self._opts())
 
+    def _longhorn_backup_account(self) -> KeyedTarget:
+        """Longhorn's own key-based backup account (components/cluster/backup_keys.py says why), its
+        newest key stored in Key Vault as `platform/longhorn-backup`."""
+        b = self.cfg.backup
+        account, container, key = backup_keys.azure_keyed_account(
+            self, f"{self.name}-longhorn-backups", subscription_id=self.subscription_id, resource_group=self.rg.name,
+            location=self.cfg.location, account_name=self.suffix.apply(lambda s: f"lfh{self._short}lh{s}"),
+            container="longhorn", subnet_id=self.subnet.id, vault_id=self.vault.id,
+            vault_uri=self.vault.properties.vault_uri, key_name=self.data_key.name, tags=self.phi_tags,
+            soft_delete_days=b.noncurrent_expire_days)
+        self.secret_writer(self, "platform/longhorn-backup", key)
+        return KeyedTarget(secret_path="platform/longhorn-backup", properties=("accountName", "accountKey"),
+                           bucket=container.name, account=account.name)
+
     # ------------------------------------------------------------ cluster
 
     def _pool(self, pool_name: str, pool: AzureNodePool) -> dict[str, Any]:
@@ -447,6 +472,10 @@ class AksCluster(pulumi.ComponentResource):
             security_profile=security,
             oidc_issuer_profile={"enabled": True},
             disk_encryption_set_id=self.des.id,
+            # Velero's CSI snapshots need the snapshot CRDs and controller, which AKS runs when the storage
+            # profile's snapshot controller is enabled (ManagedClusterStorageProfileSnapshotController:
+            # "The default value is true"); said explicitly so the plan can check it.
+            storage_profile={"disk_csi_driver": {"enabled": True}, "snapshot_controller": {"enabled": True}},
             network_profile={
                 "network_plugin": "azure", "network_plugin_mode": "overlay",
                 # Cilium dataplane enforces NetworkPolicy.

@@ -4,7 +4,7 @@ platform stack. The core stack reads only this, never the cloud name.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -49,6 +49,48 @@ class BackupStorage:
     longhorn_prefix: str = "longhorn"
     #: The locked (WORM) replica bucket when replication is configured ('' = none).
     replica_bucket: pulumi.Input[str] = ""
+    #: Backup tools that must authenticate with a key on this cloud (no cloud identity they can use),
+    #: by tool (`longhorn`, `velero`): where they write and where their key is stored.
+    keyed: dict[str, "KeyedTarget"] = field(default_factory=dict)
+
+
+@dataclass
+class KeyedTarget:
+    """A key-based backup tool's target: its bucket/container and its stored credentials."""
+
+    #: Path under `<platform>/` of the credentials (a JSON object) in the platform secret manager.
+    secret_path: str
+    #: The JSON properties that secret holds (`accessKeyId`/`secretAccessKey`, `accountName`/`accountKey`).
+    properties: tuple[str, ...]
+    #: Bucket (S3 API) or container (Azure Blob) the tool writes to.
+    bucket: pulumi.Input[str]
+    #: Azure: the storage account that container lives in (it must allow shared-key access).
+    account: pulumi.Input[str] = ""
+    #: S3 API endpoint ('' = the tool's default for the region).
+    endpoint: str = ""
+    #: Where the key comes from: `stored` (the cluster target created and stored it: HMAC key, account
+    #: key), `generate` (the platform stack generates a key pair and stores it; the endpoint provisions a
+    #: user from the stored copy), `operator` (an operator seeds it at `secret_path`).
+    source: str = "stored"
+
+
+@dataclass
+class SnapshotSupport:
+    """What the cluster brings for CSI volume snapshots (Velero's CSI path needs all of it)."""
+
+    #: CSI driver of each StorageClass the cluster itself provides (`gp3-encrypted` -> `ebs.csi.aws.com`);
+    #: a class missing here is not CSI (or its driver is unknown): its volumes get file-system backups.
+    drivers: dict[str, str] = field(default_factory=dict)
+    #: Who runs the snapshot.storage.k8s.io CRDs and the snapshot controller: `eks-addon` (the EKS
+    #: `snapshot-controller` add-on), `aks` (AKS storage profile), `gke` (GKE with the PD CSI driver),
+    #: `operator` (an existing cluster whose operator installed external-snapshotter), '' (nobody).
+    controller: str = ""
+    #: VolumeSnapshotClass `parameters` per CSI driver (cloud specifics such as the snapshot location).
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+#: Writes `<platform>/<path>` into the platform's secret manager: (parent, path, JSON value) -> resource.
+SecretWriter = Callable[[Any, str, Any], Any]
 
 
 @dataclass
@@ -175,3 +217,8 @@ class ClusterContract:
         """What checks need to know about the cluster, exported as the platform output `clusterFacts`."""
         return {"nodePools": [p.facts() for p in self.node_pools], "metricsApi": self.metrics_api,
                 "builtinStorageClasses": dict(self.builtin_storage_classes)}
+    #: CSI snapshot support (drivers of the cluster's classes, who runs the snapshot controller).
+    snapshots: SnapshotSupport = field(default_factory=SnapshotSupport)
+    #: How the platform stack stores a generated secret in the platform secret manager (None: it cannot;
+    #: an operator seeds such secrets). See components/cluster/secret_writers.py.
+    secret_writer: Optional[SecretWriter] = None

@@ -9,7 +9,7 @@ import pulumi_kubernetes as k8s
 from lfh.config import PlatformConfig, secret_value
 from lfh.config.cluster import ExistingCluster as ExistingClusterConfig
 
-from .contract import BackupStorage, ClusterContract, InClusterServices, NodePool
+from .contract import BackupStorage, ClusterContract, InClusterServices, KeyedTarget, NodePool, SnapshotSupport
 
 
 class ExistingCluster(pulumi.ComponentResource):
@@ -52,6 +52,15 @@ class ExistingCluster(pulumi.ComponentResource):
                 bucket=in_cluster.bucket if in_cluster else cfg.backup_bucket,
                 region=cfg.backup_region,
                 endpoint=endpoint,
+                # No cloud identity: every tool authenticates to the S3-compatible endpoint with a key pair:
+                # a self-contained cluster's store gets them from the platform (components/platform/
+                # self_contained.py creates and stores them), else this stack generates them or an operator
+                # provides them (`backupCredentials`).
+                keyed={tool: KeyedTarget(secret_path=path, properties=("accessKeyId", "secretAccessKey"),
+                                         bucket=in_cluster.bucket if in_cluster else cfg.backup_bucket, endpoint=endpoint,
+                                         source=("stored" if in_cluster else
+                                                 "generate" if cfg.backup_credentials == "generated" else "operator"))
+                       for tool, path in (("velero", "platform/velero"), ("longhorn", "platform/longhorn-backup"))},
             ),
             secret_store_provider=in_cluster.store_provider() if in_cluster else {},
             in_cluster=in_cluster,
@@ -61,6 +70,10 @@ class ExistingCluster(pulumi.ComponentResource):
                                                          for cap in cfg.node_capabilities})],
             metrics_api="declared in lfh:platform.cluster.metricsApi" if cfg.metrics_api else "",
             builtin_storage_classes={cfg.storage_class: True},
+            # CSI snapshots only where the operator says the cluster can take them (config docs).
+            snapshots=SnapshotSupport(
+                drivers={cfg.storage_class: cfg.storage_class_driver} if cfg.storage_class_driver else {},
+                controller="operator" if cfg.snapshot_controller else ""),
             # No cloud identities: add-ons authenticate with credentials the core stack manages.
             cloud={
                 "kind": "existing",
@@ -68,6 +81,7 @@ class ExistingCluster(pulumi.ComponentResource):
                 "kmsKeyId": "",
                 "secretsPrefix": platform.name,
                 "backupEndpoint": endpoint,
+                "backupCredentials": "stored" if in_cluster else cfg.backup_credentials,
                 # Where clients' backup agents send to when the store runs in the cluster (their egress rule).
                 **({"backupStorePods": {"namespace": in_cluster.store_namespace, "port": in_cluster.store_port,
                                         "labels": {"app": "minio", "release": in_cluster.store_name}}}

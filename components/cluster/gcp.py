@@ -29,7 +29,8 @@ from ._common import (
     taint_effect_upper,
 )
 from ..network_rules import CLOUD_METADATA_ENDPOINTS
-from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBinding
+from . import backup_keys, secret_writers
+from .contract import BackupStorage, ClusterContract, KeyedTarget, NodePool, ServiceAccountBinding, SnapshotSupport
 
 STORAGE_CLASS = "pd-balanced-cmek"
 #: The StorageClasses GKE installs with the Compute Engine PD CSI driver; `standard-rwo` is the default
@@ -105,6 +106,10 @@ class GkeCluster(pulumi.ComponentResource):
         self._cluster()
         self._logs()
         self._backup_bucket()
+        grant = secret_writers.gcp_secret_manager_key_grant(self, self.gcp, name, cfg.project, self.data_key.id,
+                                                            self.services)
+        self.secret_writer = secret_writers.gcp(self.gcp, platform.name, cfg.project, cfg.region, self.data_key.id,
+                                                [grant], self.labels)
         self._addon_identities()
         self._kubernetes()
 
@@ -143,6 +148,7 @@ class GkeCluster(pulumi.ComponentResource):
                 # serviceAccount: Velero's GCP plugin signs download URLs as this account (workload identity).
                 extra={"project": cfg.project, "snapshotLocation": cfg.region,
                        "serviceAccount": self.bindings["velero"].annotations["iam.gke.io/gcp-service-account"]},
+                keyed={"longhorn": self._longhorn_hmac()},
             ),
             storage_class=STORAGE_CLASS,
             kms_key_id=self.data_key.id,
@@ -160,6 +166,12 @@ class GkeCluster(pulumi.ComponentResource):
             addon_identities=self.bindings,
             cloud=cloud,
             ready=self.ready,
+            # GKE runs the snapshot CRDs and controller for the Compute Engine PD CSI driver, which is on
+            # (GKE docs, "Back up Persistent Disk storage using volume snapshots": requirements); the
+            # snapshots stay in the platform's region (`storage-locations`, same page).
+            snapshots=SnapshotSupport(drivers={STORAGE_CLASS: "pd.csi.storage.gke.io"}, controller="gke",
+                                      parameters={"pd.csi.storage.gke.io": {"storage-locations": cfg.region}}),
+            secret_writer=self.secret_writer,
             dns01_solver=dns_solver,
             load_balancer_annotations=lb,
             scheduling=scheduling(cfg.node_pools),
@@ -459,7 +471,11 @@ class GkeCluster(pulumi.ComponentResource):
             f"{n}-longhorn-bucket", bucket=self.bucket.name, role="roles/storage.objectAdmin", member=member("longhorn"),
             condition=self.bucket.name.apply(lambda b: {
                 "title": "longhorn-prefix", "description": "Longhorn backup target prefix",
-                "expression": f'resource.name.startsWith("projects/_/buckets/{b}/objects/{LONGHORN_PREFIX}/")',
+                # Objects under the prefix, and listing the bucket with that prefix (storage.objects.list
+                # is checked on the bucket; IAM Conditions attribute `storage.googleapis.com/objectListPrefix`).
+                "expression": f'resource.name.startsWith("projects/_/buckets/{b}/objects/{LONGHORN_PREFIX}/") || '
+                              f'(resource.name == "projects/_/buckets/{b}" && api.getAttribute('
+                              f'"storage.googleapis.com/objectListPrefix", "").startsWith("{LONGHORN_PREFIX}/"))',
             }),
             opts=self._opts())
         # cert-manager: DNS-01 in the configured zones only.
@@ -467,6 +483,17 @@ class GkeCluster(pulumi.ComponentResource):
             gcp.dns.DnsManagedZoneIamMember(
                 f"{n}-certmgr-zone-{i}", project=self.project, managed_zone=zone.managed_zone, role="roles/dns.admin",
                 member=member("cert-manager"), opts=self._opts())
+
+    def _longhorn_hmac(self) -> KeyedTarget:
+        """Longhorn writes to GCS through the S3 interoperability API, which takes HMAC keys: one for
+        Longhorn's service account (its bucket grant is limited to the `longhorn/` prefix), stored in
+        Secret Manager as `platform/longhorn-backup` (components/cluster/backup_keys.py)."""
+        email = self.bindings["longhorn"].annotations["iam.gke.io/gcp-service-account"]
+        _, key = backup_keys.gcp_hmac_key(self, f"{self.name}-longhorn-hmac", service_account_email=email,
+                                          project=self.project, provider=self.gcp)
+        self.secret_writer(self, "platform/longhorn-backup", key)
+        return KeyedTarget(secret_path="platform/longhorn-backup", properties=("accessKeyId", "secretAccessKey"),
+                           bucket=self.bucket.name, endpoint=backup_keys.GCS_S3_ENDPOINT)
 
     # ------------------------------------------------------------ Kubernetes side
 

@@ -117,14 +117,15 @@ def restricted_pod(uid: int = 65532) -> dict[str, Any]:
 def custom_resource(parent: pulumi.Resource, provider: pulumi.ProviderResource, suffix: str, *,
                     api_version: str, kind: str, name: str, namespace: Optional[str] = None,
                     spec: Optional[dict[str, Any]] = None, component: str = "", depends_on: Sequence[pulumi.Resource] = (),
-                    obj_labels: Optional[dict[str, str]] = None,
+                    obj_labels: Optional[dict[str, str]] = None, annotations: Optional[dict[str, Any]] = None,
                     ) -> k8s.apiextensions.CustomResource:
     """A custom resource; ``depends_on`` must include the release that installs its CRD."""
     lbl = labels(name, component=component or kind.lower())
     lbl.update(obj_labels or {})
     return k8s.apiextensions.CustomResource(
         f"{parent._name}-{suffix}",  # type: ignore[attr-defined]
-        api_version=api_version, kind=kind, metadata=meta(name, namespace, labels=lbl), spec=spec,
+        api_version=api_version, kind=kind, metadata=meta(name, namespace, labels=lbl, annotations=annotations),
+        spec=spec,
         opts=child_opts(parent, provider, depends_on=list(depends_on)))
 
 

@@ -22,11 +22,17 @@ from ..cluster.contract import ClusterContract
 from ._helpers import (custom_resource, every_pool_tolerations, identity as addon_identity, namespace, place,
                        placement, release, resources, restricted_container)
 from .network import KUBE_API, OBJECT_STORE, PROMETHEUS, CloudIdentity, Outside, PlatformNetwork, PodSet, Port, has_label, job_pods
+from .backup_credentials import keyed_secret
 from .secrets import Secrets
+from .snapshots import snapshot_classes, volume_backup
+from .storage import Storage
 
 VELERO_API = "velero.io/v1"
 NAMESPACE = "velero"
 CREDENTIALS_SECRET = "velero-credentials"
+#: Velero's repository password Secret (name and key fixed by Velero) and where its value is stored.
+REPOSITORY_SECRET = "velero-repo-credentials"
+REPOSITORY_SECRET_PATH = "platform/velero-repo"
 #: Plugin image per backup flavour (the plugin release paired with Velero 1.18).
 PLUGINS = {
     "s3": ("velero-plugin-for-aws", "velero/velero-plugin-for-aws:v1.14.2", "aws"),
@@ -95,7 +101,7 @@ def network_pods() -> list[PodSet]:
 class Backups(pulumi.ComponentResource):
     """Velero with node agent and data movement; locations `default`/`archive`; platform schedules."""
 
-    def __init__(self, name: str, cfg: BackupsConfig, cluster: ClusterContract, secrets: Secrets, *,
+    def __init__(self, name: str, cfg: BackupsConfig, cluster: ClusterContract, secrets: Secrets, storage: Storage, *,
                  network: PlatformNetwork, chart_versions: Mapping[str, str] | None = None,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("lfh:platform:Backups", name, None, opts)
@@ -109,18 +115,30 @@ class Backups(pulumi.ComponentResource):
             why="velero node-agent mounts hostPath /var/lib/kubelet/pods to move volume data")
         self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
         identity = addon_identity(cluster, "velero", NAMESPACE, "velero")
-        self.credentials: Optional[k8s.apiextensions.CustomResource] = None
-        if identity is None:
-            # No workload identity (existing clusters, S3-compatible stores): a credentials file synced
-            # from the secret manager; never a secret in config or state.
-            self.credentials = secrets.external_secret(
-                self, p, "credentials", name=CREDENTIALS_SECRET, namespace=NAMESPACE, target=CREDENTIALS_SECRET,
-                data={"accessKeyId": ("platform/velero", "accessKeyId"),
-                      "secretAccessKey": ("platform/velero", "secretAccessKey")},
+        self.credentials: Optional[pulumi.Resource] = None
+        keyed = b.keyed.get("velero")
+        if identity is None and keyed is None:
+            raise ValueError("cluster contract: Velero has neither a cloud identity (addon_identities['velero']) "
+                             "nor a key (backup.keyed['velero'])")
+        if keyed is not None:
+            # No workload identity (existing clusters, S3-compatible stores): a credentials file built
+            # from the key pair in the secret store; never a secret in config or state.
+            self.credentials = keyed_secret(
+                self, p, secrets, "velero", keyed, suffix="credentials", name=CREDENTIALS_SECRET, namespace=NAMESPACE,
+                keys={"accessKeyId": "accessKeyId", "secretAccessKey": "secretAccessKey"},
                 template={"engineVersion": "v2", "data": {"cloud": (
                     "[default]\naws_access_key_id={{ .accessKeyId }}\naws_secret_access_key={{ .secretAccessKey }}\n")}},
                 depends_on=[self.namespace])
-        credential = {"name": CREDENTIALS_SECRET, "key": "cloud"} if identity is None else None
+        credential = {"name": CREDENTIALS_SECRET, "key": "cloud"} if keyed is not None else None
+        self.repository_password = self._repository_password(p, secrets)
+
+        # CSI snapshots (one Velero-labelled VolumeSnapshotClass per driver) or file-system backups.
+        self.volume_backup = volume_backup(cluster, dict(storage.classes), longhorn=storage.release is not None)
+        if self.volume_backup.mode == "fs":
+            pulumi.log.warn(f"velero: volumes get file-system backups: {self.volume_backup.reason}", self)
+        self.snapshot_classes = snapshot_classes(
+            self, p, cluster, self.volume_backup,
+            depends_on=list(cluster.ready) + ([storage.release] if storage.release is not None else []))
 
         values: dict[str, Any] = {
             "initContainers": [{
@@ -148,13 +166,15 @@ class Backups(pulumi.ComponentResource):
                 "defaultVolumesToFsBackup": False,
             },
             "deployNodeAgent": True,
-            # The node agent moves snapshot data (defaultSnapshotMoveData) and file-system backups into
-            # the bucket itself, as the server's ServiceAccount: it needs the identity's pod labels too
-            # (Azure workload identity injects a token only into pods labelled for it).
+            # The node agent and the data-mover pods it starts upload volume data: they need the cloud
+            # identity too. They run as the server's service account (chart 12.1.0
+            # node-agent-daemonset.yaml), and the data movers copy the node agent's
+            # `azure.workload.identity/use` label (Velero v1.18.1 pkg/util/third_party.go ThirdPartyLabels,
+            # pkg/controller/data_upload_controller.go), so the label goes on the node agent's pods.
             "nodeAgent": {"resources": resources(cfg.node_agent_resources),
                           "podLabels": dict(identity.pod_labels) if identity else {}},
-            "credentials": {"useSecret": identity is None,
-                            "existingSecret": CREDENTIALS_SECRET if identity is None else None},
+            "credentials": {"useSecret": keyed is not None,
+                            "existingSecret": CREDENTIALS_SECRET if keyed is not None else None},
             "serviceAccount": {"server": {"create": True, "name": "velero",
                                           "annotations": dict(identity.annotations) if identity else None}},
             "podLabels": dict(identity.pod_labels) if identity else {},
@@ -166,7 +186,7 @@ class Backups(pulumi.ComponentResource):
         if every_pool_tolerations(cluster):
             # The node agent moves volume data on whichever node the volume is attached to.
             values["nodeAgent"]["tolerations"] = every_pool_tolerations(cluster)
-        deps = ([self.credentials] if self.credentials is not None else []) + self.network_policies
+        deps = [r for r in (self.credentials, self.repository_password) if r is not None] + self.network_policies
         self.release = release(self, p, "velero", namespace=self.namespace, values=values, depends_on=deps)
         crd = [self.release]
 
@@ -206,3 +226,21 @@ class Backups(pulumi.ComponentResource):
                     "schedule": cron, "useOwnerReferencesInBackup": False,
                     "template": {**platform_backup, "storageLocation": loc, "ttl": ttl}})
         self.register_outputs({"locations": self.locations})
+
+    def _repository_password(self, p: pulumi.ProviderResource, secrets: Secrets) -> Optional[pulumi.Resource]:
+        """Velero's repository password, instead of the built-in default it would otherwise create.
+
+        Velero encrypts its kopia repositories with the `repository-password` of Secret
+        `velero-repo-credentials`, and creates that Secret with the fixed password `static-passw0rd` when
+        it is missing at start (Velero v1.18.1 pkg/repository/keys/keys.go EnsureCommonRepositoryKey). So
+        the Secret must exist before the release: generated once here, kept in the secret manager (a
+        rebuilt cluster must read the old repositories), synced by External Secrets."""
+        import pulumi_random as random
+
+        password = random.RandomPassword(f"{self._name}-repository-password", length=48, special=False,
+                                         opts=pulumi.ResourceOptions(parent=self, protect=True))
+        secrets.store_generated(self, REPOSITORY_SECRET_PATH, {"password": password.result},
+                                what="Velero's repository password")
+        return secrets.external_secret(
+            self, p, "repository-password", name=REPOSITORY_SECRET, namespace=NAMESPACE, target=REPOSITORY_SECRET,
+            data={"repository-password": (REPOSITORY_SECRET_PATH, "password")}, depends_on=[self.namespace])

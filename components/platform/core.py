@@ -94,7 +94,8 @@ class CorePlatform(pulumi.ComponentResource):
         self.gitops = GitOps(f"{name}-gitops", platform.gitops, cluster, hostname=argocd_host,
                              gateway=self.gateway, certificates=self.certificates, secrets=self.secrets,
                              opts=child, **net, **pins)
-        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, opts=child, **net, **pins)
+        self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, self.storage, opts=child,
+                               **net, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:
             self.monitoring = Monitoring(f"{name}-monitoring", platform.monitoring, cluster, hostname=grafana_host,
@@ -122,6 +123,10 @@ class CorePlatform(pulumi.ComponentResource):
                 # Database backups (mongodump/PBM) go to the same bucket under their own prefix.
                 "bucket": b.bucket, "flavour": b.flavour, "region": b.region, "endpoint": b.endpoint,
                 "archivePrefix": b.archive_prefix, "kmsKeyId": b.kms_key_id,
+                # How client volumes are backed up (CSI snapshots or file-system backups) and by which drivers.
+                "volumeBackup": self.backups.volume_backup.contract(),
+                # Where key-based tools' keys come from on this platform (`stored`, `generate`, `operator`).
+                "keySource": {tool: k.source for tool, k in b.keyed.items()},
             },
             issuers={"public": self.certificates.public_issuer, "internal": self.certificates.internal_issuer,
                      "staging": "letsencrypt-staging",

@@ -19,6 +19,7 @@ from lfh.config.platform import MonitoringConfig
 
 from ..cluster.contract import ClusterContract
 from ..k8s import KubeObject, child_opts, labels, meta
+from . import backup_alerts
 from ._helpers import custom_resource, namespace, place, placement, release, resources
 from .contract import CLIENT_NAMESPACE_LABEL
 from .gateway import GATEWAY_API, Gateway
@@ -47,11 +48,12 @@ SELECTOR_LABELS = {"release": RELEASE}
 GRAFANA_SECRET = "grafana-admin"
 RECEIVERS_SECRET = "alertmanager-receivers"
 SECRETS_DIR = f"/etc/alertmanager/secrets/{RECEIVERS_SECRET}"
+#: How often the Watchdog reaches a heartbeat receiver (its outside service alerts when pings stop).
+HEARTBEAT_INTERVAL = "5m"
 
 #: The platform alert rules: (alert, expr, for, severity, summary).
 RULES: list[tuple[str, str, str, str, str]] = [
-    ("VeleroBackupTooOld", 'time() - max by (schedule) (velero_backup_last_successful_timestamp{schedule!=""}) > 26 * 3600',
-     "15m", "critical", "Velero schedule {{ $labels.schedule }} has no successful backup for more than 26 hours."),
+    # Backup tiers, drills and database backups: components/platform/backup_alerts.py.
     ("VeleroBackupFailed", 'increase(velero_backup_failure_total{schedule!=""}[1h]) > 0',
      "0m", "critical", "A Velero backup of schedule {{ $labels.schedule }} failed."),
     ("CertificateExpiringSoon", "certmanager_certificate_expiration_timestamp_seconds - time() < 14 * 24 * 3600",
@@ -118,11 +120,23 @@ def network_pods() -> list[PodSet]:
 
 
 def alertmanager_config(cfg: MonitoringConfig) -> dict[str, Any]:
-    """Alertmanager routing: every receiver reads its URL from a mounted Secret file."""
+    """Alertmanager routing: every receiver reads its URL from a mounted Secret file.
+
+    The chart's always-firing `Watchdog` alert (kube-prometheus-stack general.rules) is the dead man's
+    switch: it goes to the `heartbeat` receivers only, often enough for an outside service to notice
+    when it stops (a dead Prometheus, Alertmanager or network pages nobody otherwise)."""
     receivers: list[dict[str, Any]] = [{"name": "null"}]
-    routes: list[dict[str, Any]] = [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]
+    heartbeats = [r for r in cfg.receivers if r.kind == "heartbeat"]
+    watchdog = {"matchers": ['alertname = "Watchdog"']}
+    routes: list[dict[str, Any]] = [
+        {"receiver": r.name, **watchdog, "continue": True, "group_wait": "0s", "group_interval": "1m",
+         "repeat_interval": HEARTBEAT_INTERVAL} for r in heartbeats]
+    routes.append({"receiver": "null", **watchdog})
     for r in cfg.receivers:
         path = f"{SECRETS_DIR}/{r.name}"
+        if r.kind == "heartbeat":
+            receivers.append({"name": r.name, "webhook_configs": [{"url_file": path, "send_resolved": False}]})
+            continue
         if r.kind == "slack":
             body: dict[str, Any] = {"slack_configs": [{"api_url_file": path, "send_resolved": True,
                                                        **({"channel": r.channel} if r.channel else {})}]}
@@ -237,10 +251,11 @@ class Monitoring(pulumi.ComponentResource):
                 "resources": sized["grafana"],
                 "sidecar": {"resources": sized["sidecar"]},
             },
-            "kube-state-metrics": {"resources": sized["kube-state-metrics"]},
-            "prometheus-node-exporter": {"resources": sized["prometheus-node-exporter"]},
             "prometheusOperator": {"resources": small, "admissionWebhooks": {"patch": {"resources": small}},
                                    "prometheusConfigReloader": {"resources": sized["config-reloader"]}},
+            # The restore drill's results and Percona backup status as metrics (backup_alerts.py).
+            "kube-state-metrics": {"resources": sized["kube-state-metrics"], **backup_alerts.kube_state_metrics_values()},
+            "prometheus-node-exporter": {"resources": sized["prometheus-node-exporter"]},
         }
         place(values, ["prometheus.prometheusSpec", "alertmanager.alertmanagerSpec", "prometheusOperator",
                        "prometheusOperator.admissionWebhooks.patch"], placement(cluster))
@@ -272,7 +287,7 @@ class Monitoring(pulumi.ComponentResource):
             component="monitoring", obj_labels=SELECTOR_LABELS, depends_on=crd, spec={"groups": [{
                 "name": "lfh-platform", "rules": [
                     {"alert": a, "expr": e, "for": f, "labels": {"severity": s}, "annotations": {"summary": m}}
-                    for a, e, f, s, m in RULES]}]})
+                    for a, e, f, s, m in RULES]}, backup_alerts.rule_group()]})
         self.route = custom_resource(
             self, p, "route", api_version=GATEWAY_API, kind="HTTPRoute", name="grafana", namespace=NAMESPACE,
             component="monitoring", depends_on=[gateway.release, gateway.gateway, self.release], spec={

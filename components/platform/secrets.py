@@ -12,7 +12,8 @@ import pulumi_kubernetes as k8s
 
 from lfh.config.platform import SecretsConfig
 
-from ..cluster.contract import ClusterContract
+from ..cluster import secret_writers
+from ..cluster.contract import ClusterContract, SecretWriter
 from ._helpers import custom_resource, identity as addon_identity, namespace, place, placement, release, resources
 from .network import (
     CONTROL_PLANE,
@@ -128,9 +129,28 @@ class Secrets(pulumi.ComponentResource):
             # longhorn-system/longhorn-backup-credentials) are Secrets the operator creates before `pulumi up`.
             pulumi.log.warn(
                 "lfh:platform.secrets.provider: no secret manager configured for this cluster; the platform "
-                "ClusterSecretStore and its ExternalSecrets are not created: create velero/velero-credentials "
-                "(and longhorn-system/longhorn-backup-credentials with Longhorn) by hand", self)
+                "ClusterSecretStore and its ExternalSecrets are not created: create velero/velero-credentials, "
+                "velero/velero-repo-credentials (key `repository-password`: a long random password, kept safe: "
+                "without it no backup can be read) and, with Longhorn, longhorn-system/longhorn-backup-credentials "
+                "by hand", self)
+        #: How this stack stores a secret it generated where the store reads it (None: it cannot, an
+        #: operator seeds it): the cloud's writer, or a Secret in a Kubernetes-backed store's namespace.
+        self.writer: Optional[SecretWriter] = cluster.secret_writer
+        remote_ns = (provider_block.get("kubernetes") or {}).get("remoteNamespace")
+        if self.writer is None and remote_ns:
+            self.writer = secret_writers.kubernetes(p, prefix, remote_ns)
         self.register_outputs({"store": cfg.store_name})
+
+    def store_generated(self, owner: pulumi.Resource, path: str, properties: Mapping[str, Any], *,
+                        what: str) -> Optional[pulumi.Resource]:
+        """Store a generated secret at `<prefix>/<path>` (JSON ``properties``), or warn that an operator
+        must seed it there when this store cannot be written by the stack."""
+        if self.writer is not None:
+            return self.writer(owner, path, properties)
+        pulumi.log.warn(
+            f"lfh:platform.secrets.provider: the stack cannot write to this secret store; seed {what} at "
+            f"{self.remote_name(path)} (properties: {', '.join(sorted(properties))}) before `pulumi up`", owner)
+        return None
 
     def remote_name(self, path: str) -> str:
         """The secret manager's name for `<prefix>/<path>` (JSON value; ExternalSecrets pick a property)."""
@@ -145,6 +165,7 @@ class Secrets(pulumi.ComponentResource):
                         name: str, namespace: str, target: str, data: dict[str, tuple[str, str]],
                         template: Optional[dict[str, Any]] = None, depends_on: Sequence[pulumi.Resource] = (),
                         creation_policy: str = "Owner",
+                        annotations: Optional[dict[str, Any]] = None,
                         ) -> Optional[k8s.apiextensions.CustomResource]:
         """An ExternalSecret reading ``{secretKey: (path under the prefix, property)}`` from the platform store.
 
@@ -160,7 +181,7 @@ class Secrets(pulumi.ComponentResource):
             target_block["template"] = template
         return custom_resource(
             parent, provider, suffix, api_version=ESO_API, kind="ExternalSecret", name=name, namespace=namespace,
-            component="secrets", depends_on=list(self.ready) + list(depends_on), spec={
+            component="secrets", depends_on=list(self.ready) + list(depends_on), annotations=annotations, spec={
                 "refreshInterval": self.refresh_interval,
                 "secretStoreRef": {"kind": "ClusterSecretStore", "name": self.store_name},
                 "target": target_block,

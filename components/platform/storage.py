@@ -32,6 +32,7 @@ from .network import (
     has_label,
     job_pods,
 )
+from .backup_credentials import keyed_secret
 from .secrets import Secrets
 
 LONGHORN_API = "longhorn.io/v1beta2"
@@ -50,12 +51,25 @@ DEFAULT_REQUESTS = {"cpu": "10m", "memory": "64Mi"}
 def backup_target(cluster: ClusterContract) -> pulumi.Output[str]:
     """Longhorn's backup target URL for the platform bucket, from the contract's backup flavour."""
     b = cluster.backup
-    # Longhorn writes under its own prefix (its cloud identity is scoped to it).
-    prefix = b.longhorn_prefix
+    keyed = b.keyed.get("longhorn")
     if b.flavour == "azure-blob":
-        return pulumi.Output.concat("azblob://", b.bucket, "@core.windows.net/", prefix, "/")
+        # Its own container in its key-based account (components/cluster/backup_keys.py); the account
+        # comes from AZBLOB_ACCOUNT_NAME, the URL names container@endpoint suffix (longhorn/backupstore
+        # azblob/azblob_service.go).
+        container = keyed.bucket if keyed is not None else b.bucket
+        return pulumi.Output.concat("azblob://", container, "@core.windows.net/")
+    # Longhorn writes under its own prefix (its cloud identity or key is scoped to it).
+    prefix = b.longhorn_prefix
     # S3 API: AWS, S3-compatible stores, and GCS through its S3 interoperability endpoint.
     return pulumi.Output.concat("s3://", b.bucket, "@", b.region or "us-east-1", "/", prefix, "/")
+
+
+#: Secret keys of Longhorn's backup target credential secret (longhorn-manager v1.12.1 types/types.go),
+#: by the stored properties they come from.
+LONGHORN_KEYS = {
+    "azure-blob": {"AZBLOB_ACCOUNT_NAME": "accountName", "AZBLOB_ACCOUNT_KEY": "accountKey"},
+    "s3": {"AWS_ACCESS_KEY_ID": "accessKeyId", "AWS_SECRET_ACCESS_KEY": "secretAccessKey"},
+}
 
 
 def network_pods() -> list[PodSet]:
@@ -152,21 +166,18 @@ class Storage(pulumi.ComponentResource):
         self.network_policies = network.create(self, p, NAMESPACE, depends_on=[self.namespace])
 
         identity = addon_identity(cluster, "longhorn", NAMESPACE, "longhorn-service-account")
-        needs_credentials = identity is None or cluster.backup.flavour in ("s3-compatible", "gcs", "azure-blob")
+        # A key where Longhorn cannot use the cloud identity (Azure, GCS, S3-compatible stores), else IRSA.
+        keyed = cluster.backup.keyed.get("longhorn")
+        needs_credentials = keyed is not None or identity is None
         self.backup_secret = None
-        if needs_credentials and secrets.store is not None:
-            data = {"AWS_ACCESS_KEY_ID": ("platform/longhorn-backup", "accessKeyId"),
-                    "AWS_SECRET_ACCESS_KEY": ("platform/longhorn-backup", "secretAccessKey")}
-            if cluster.backup.flavour == "azure-blob":
-                data = {"AZBLOB_ACCOUNT_NAME": ("platform/longhorn-backup", "accountName"),
-                        "AZBLOB_ACCOUNT_KEY": ("platform/longhorn-backup", "accountKey")}
+        if keyed is not None:
+            flavour = "azure-blob" if cluster.backup.flavour == "azure-blob" else "s3"
             template = None
-            endpoint = cluster.backup.endpoint or ("https://storage.googleapis.com" if cluster.backup.flavour == "gcs" else "")
-            if endpoint:
-                template = {"engineVersion": "v2", "mergePolicy": "Merge", "data": {"AWS_ENDPOINTS": endpoint}}
-            self.backup_secret = secrets.external_secret(
-                self, p, "backup-credentials", name=BACKUP_SECRET, namespace=NAMESPACE, target=BACKUP_SECRET,
-                data=data, template=template, depends_on=[self.namespace])
+            if keyed.endpoint:
+                template = {"engineVersion": "v2", "mergePolicy": "Merge", "data": {"AWS_ENDPOINTS": keyed.endpoint}}
+            self.backup_secret = keyed_secret(
+                self, p, secrets, "longhorn", keyed, suffix="backup-credentials", name=BACKUP_SECRET,
+                namespace=NAMESPACE, keys=LONGHORN_KEYS[flavour], template=template, depends_on=[self.namespace])
 
         # The chart sizes only longhorn-manager (`longhornManager.resources`); longhorn-ui, the driver
         # deployer, the manager's share-manager pre-pull sidecar, its hook jobs and every pod
@@ -261,10 +272,8 @@ class Storage(pulumi.ComponentResource):
             pulumi.log.warn("lfh:platform.storage: no ClusterSecretStore for the dm-crypt key; the `encrypted` "
                             f"storage class is the cluster's own {cluster.storage_class!r}", self)
 
-        # No VolumeSnapshotClass for Velero's CSI snapshots of Longhorn volumes here: the
-        # snapshot.storage.k8s.io CRDs belong to the cluster's snapshot controller and are not in the
-        # pinned upstream set, so the object could not be checked. Longhorn's own RecurringJob backups
-        # (below) cover its volumes; see the report.
+        # Velero's VolumeSnapshotClass for Longhorn volumes is made with the others, by the backups
+        # component (components/platform/snapshots.py).
         jobs = [
             ("snapshot-hourly", "snapshot", cfg.snapshot_cron, cfg.snapshot_retain),
             ("backup-daily", "backup", cfg.daily_backup_cron, cfg.daily_backup_retain),

@@ -605,6 +605,9 @@ class BackupsConfig(StrictModel):
     drill_schedule: CronExpression = field("0 5 * * 1", "Cron of the restore drill (after the weekly backup).")
     drill_image: ImageReference = field("registry.k8s.io/kubectl:v1.33.4", "Pinned image with kubectl, bash and jq for the drill.")
     drill_timeout_seconds: int = field(3600, "Give up on the drill after this long (then it records a failure).", ge=300, le=21600)
+    canary_schedule: CronExpression = field("5 * * * *", "Cron of the backup canary (a timestamped MongoDB document and bucket object the drill reads back; its interval bounds how exactly the drill measures the RPO).")
+    canary_object_image: ImageReference = field("rclone/rclone:1.75.0", "Pinned rclone image that writes and reads the canary object (S3, Azure Blob, GCS, MinIO).")
+    pitr_drill_days: int = field(28, "The drill also restores MongoDB to a point in time from its own backups when the last such restore is older than this (at least monthly).", ge=1, le=31)
 
 
 class GitOpsConfig(StrictModel):

@@ -277,6 +277,16 @@ class _Secure(_Model):
 # ---------------------------------------------------------------- existing
 
 
+def _csi_driver_problem(value: str) -> Optional[str]:
+    # A CSI driver name is a DNS-1123 subdomain of at most 63 characters (CSI spec GetPluginInfo; Kubernetes
+    # CSIDriver object name rules); '' means "no CSI driver".
+    return None if value == "" else dns_name_problem(value, wildcard=False) if len(value) <= 63 else (
+        f"is {len(value)} characters long; a CSI driver name has at most 63")
+
+
+CsiDriverName = checked(str, _csi_driver_problem, "CSI driver name such as `ebs.csi.aws.com`, or empty")
+
+
 class ExistingCluster(_Model):
     """A cluster someone else runs: we only connect to it and install the platform."""
 
@@ -292,6 +302,17 @@ class ExistingCluster(_Model):
     backup_endpoint: EndpointUrl = field("https://s3.example.internal", "S3-compatible endpoint for Velero/Longhorn backups (https).")
     backup_bucket: BucketName = field("lfh-backups", "Bucket on the S3-compatible endpoint for backups.")
     backup_region: Text = field("us-east-1", "Region name the S3-compatible endpoint expects.")
+    backup_credentials: Literal["provided", "generated"] = field(
+        "provided", "S3 keys of the backup endpoint: `provided` (an operator stores each tool's key pair at the "
+        "path docs/backup-restore.md names) or `generated` (the stacks generate and store them; the endpoint, e.g. "
+        "an in-cluster store, provisions a user per stored key, see docs/backup-restore.md). A self-contained "
+        "cluster's store always gets keys the platform creates.")
+    storage_class_driver: CsiDriverName = field(
+        "", "CSI driver of `storageClass` (e.g. `ebs.csi.aws.com`); '' = not a CSI driver with snapshots: its "
+        "volumes get Velero file-system backups instead of CSI snapshots.")
+    snapshot_controller: bool = field(
+        False, "The cluster runs the snapshot.storage.k8s.io CRDs and the CSI snapshot controller (an operator "
+        "installed external-snapshotter); needed for CSI snapshots of `storageClassDriver` or Longhorn volumes.")
 
     @model_validator(mode="after")
     def _one_kubeconfig(self) -> "ExistingCluster":
@@ -467,7 +488,7 @@ class AzureCluster(_Secure):
     node_pools: AzureNodePools = field(AzureNodePools(), "Agent pools.")
     dns_zones: Annotated[list[AzureDnsZone], unique("zone", lambda z: z.name, ".name")] = field([], "Azure DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip_name: str = field("", "Name of a public IP (in the node resource group) for the gateway LB ('' = dynamic).")
-    allow_shared_key_access: bool = field(False, "Weaker: allow account-key auth on the backup storage account (only Longhorn's Azure backup target needs it); shows a warning.")
+    allow_shared_key_access: bool = field(False, "Weaker: allow account-key auth on the main backup storage account (Velero's, Entra ID only by default); no tool needs it: the key-based tools (Longhorn, MongoDB backups) get accounts of their own; shows a warning.")
 
     @model_validator(mode="after")
     def _azure_network(self) -> "AzureCluster":

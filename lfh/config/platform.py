@@ -244,7 +244,7 @@ class AlertReceiver(StrictModel):
     """One Alertmanager receiver (a webhook whose URL is a secret)."""
 
     name: DnsLabel = field(..., "Receiver name.")
-    kind: Literal["slack", "pagerduty", "webhook"] = field(..., "Receiver kind.")
+    kind: Literal["slack", "pagerduty", "webhook", "heartbeat"] = field(..., "Receiver kind; `heartbeat`: a dead man's switch URL (e.g. a healthchecks or Dead Man's Snitch check) that gets only the always-firing Watchdog alert, every 5 minutes.")
     url: Secret = field(..., "Webhook URL / routing key (secret).")
     channel: Optional[Text] = field(None, "Slack channel (slack only).")
     severity: Literal["critical", "warning", "all"] = field("all", "Alerts of this severity go here.")

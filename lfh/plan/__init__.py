@@ -22,6 +22,7 @@ ANALYZERS = [
     "lfh.plan.gateways:analyze",
     "lfh.plan.certificates:analyze",
     "lfh.plan.mongodb_tls:analyze",
+    "lfh.plan.backups:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.cloud_names:analyze",
     "lfh.plan.node_setup:analyze",

@@ -5,7 +5,8 @@ Each check returns Findings (`check` names in brackets); ``analyze`` runs them a
 - [k8s-schema] every built-in Kubernetes object validates against the strict OpenAPI schema of the
   cluster's Kubernetes version (kubernetes-validate's schemas; nearest supported version).
 - [crd-schema] every custom resource validates against the `openAPIV3Schema` of its CRD version in
-  the upstream CRD files `charts.yaml` lists (Gateway API kinds: the standard-channel bundle only).
+  the upstream CRD files `charts.yaml` lists (Gateway API kinds: the standard-channel bundle only), else
+  in the CRDs the rendered charts install, else in the explicitly sourced schemas of extra_crds.py.
 - [helm-values] every Helm release uses a pinned chart/repository/version, sets only keys that exist
   in the chart's upstream `values.yaml` and satisfies its `values.schema.json`.
 - [explicit-provider] every `kubernetes:*` resource names its provider.
@@ -22,6 +23,7 @@ from typing import Any, Iterator, Optional
 
 from ..charts import CHARTS, chart_for
 from ..upstream import upstream_dir
+from .extra_crds import extra_crd
 from .model import SECRET, Finding, Plan
 
 #: Value keys a chart reads although its `values.yaml` only documents them in comments (or not at
@@ -31,6 +33,13 @@ EXTRA_VALUE_KEYS: dict[str, dict[str, str]] = {
     # argo-cd 10.1.1 templates/_helpers.tpl `argo-cd.config.cm`: every key of configs.cm (but `create`,
     # `annotations`) becomes a key of argocd-cm; values.yaml shows `oidc.config` commented out.
     "argo-cd": {"configs.cm.oidc.config": "rendered into argocd-cm as the Argo CD setting `oidc.config`"},
+    # Subchart values: kube-prometheus-stack 88.5.3 passes `kube-state-metrics:` to its kube-state-metrics
+    # subchart, whose own values.yaml (charts/kube-state-metrics/values.yaml) documents these keys
+    # (metricAnnotationsAllowList, customResourceState.enabled/config, rbac.extraRules).
+    "kube-prometheus-stack": {
+        f"kube-state-metrics.{key}": f"kube-state-metrics subchart values.yaml key `{key}`"
+        for key in ("metricAnnotationsAllowList", "customResourceState", "rbac")
+    },
     # Verified in the published minio-5.4.0.tgz (minio/minio helm-releases/, commit 43a740296).
     "minio": {
         "containerSecurityContext": "statefulset.yaml/deployment.yaml render the whole map with toYaml as the "
@@ -233,6 +242,9 @@ def check_crd_schema(plan: Plan, root: Optional[Path] = None) -> list[Finding]:
             api, kind = str(obj.get("apiVersion")), str(obj.get("kind"))
             group, ver = split_api_version(api)
             crd = _find_crd(index, chart_crds, group, kind)
+            if crd is None:
+                # A kind the cluster brings (snapshot CRDs): the schema written from its named upstream type.
+                crd = extra_crd(group, kind)
             if crd is None:
                 where = ("the standard-channel Gateway API bundle (gateway-api/crds.yaml)" if group in GATEWAY_API_GROUPS
                          else "the CRD files charts.yaml lists")

@@ -483,3 +483,30 @@ def _client_random_bytes(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     n = int(inputs.get("length", 32))
     raw = hashlib.sha256(f"randombytes/{name}".encode()).digest() * (n // 32 + 1)
     return {"base64": base64.b64encode(raw[:n]).decode(), "hex": raw[:n].hex()}
+
+
+# ------------------------------------------------------------------ backups (keys, snapshots)
+# What the key-based backup credentials (components/cluster/backup_keys.py) read back.
+
+
+@invoke("azure-native:storage:listStorageAccountKeys")
+def _azure_account_keys(args: dict[str, Any]) -> dict[str, Any]:
+    account = str(args.get("accountName") or "account")
+    return {"keys": [
+        {"keyName": name, "permissions": "FULL", "creationTime": created,
+         "value": hashlib.sha256(f"{account}/{name}".encode()).hexdigest() + "=="}
+        for name, created in (("key1", "2026-01-05T10:00:00Z"), ("key2", "2026-04-05T10:00:00Z"))]}
+
+
+@state("gcp:storage/hmacKey:HmacKey")
+def _gcp_hmac_key(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    access = "GOOG1E" + short_hash("hmac", name, n=32).upper()
+    return {"accessId": access, "secret": short_hash("hmac-secret", name, n=40), "state": inputs.get("state", "ACTIVE"),
+            "id": f"projects/{inputs.get('project', GCP_PROJECT)}/hmacKeys/{access}"}
+
+
+@state("gcp:projects/serviceIdentity:ServiceIdentity")
+def _gcp_service_identity(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    service = str(inputs.get("service", "service")).split(".")[0]
+    email = f"service-123456789012@gcp-sa-{service}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
