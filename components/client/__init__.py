@@ -51,6 +51,11 @@ class ClientEnvironment(pulumi.ComponentResource):
         self.apps = Apps(f"{name}-apps", ctx, secrets=secrets, services=services, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
+        # Secret rotation, last step: drop the MongoDB app users of earlier rotations once every app runs
+        # on the current one (Pulumi waits for the apps' rollouts: depends_on the Apps component).
+        drop_old_users = getattr(services["mongodb"], "drop_old_users", None)
+        if drop_old_users is not None:
+            workloads.append(drop_old_users(after=[self.apps]))
 
         # ---------------------------------------------------------------- derived isolation
         self.workloads = workloads

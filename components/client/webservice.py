@@ -93,6 +93,14 @@ class WebServiceArgs:
     workers: dict[str, Any] = field(default_factory=dict)
 
 
+def env_secret_name(app: str, ctx: ClientContext) -> pulumi.Input[str]:
+    """The app's secret-env Secret (and its ExternalSecret): `<app>-env-<rotation generation>`."""
+    from .secrets import ROTATION, generation_name
+
+    generation = ctx.extra.get(ROTATION)
+    return generation_name(f"{app}-env", generation) if generation is not None else f"{app}-env"
+
+
 def image_ref(image: str, tag: str) -> str:
     """`repo:tag` or `repo@sha256:…` — never a floating reference."""
     from lfh.config.base import image_reference
@@ -218,7 +226,9 @@ class WebService(pulumi.ComponentResource):
         if clash:
             raise ValueError(f"{app}: {clash} are both plain and secret env")
 
-        secret_name = f"{app}-env"
+        # Named after the secret rotation (secrets.py): a rotation rolls the pods onto a Secret that
+        # External Secrets creates with the new values — no pod starts with a stale one.
+        secret_name = env_secret_name(app, ctx)
         if secret_env and not secret_data:
             raise ValueError(f"{app}: secret env {sorted(secret_env)} without secret data")
         if secret_data:
