@@ -221,6 +221,12 @@ class MongoDB(pulumi.ComponentResource):
             # Only our own label keys: the operator's `app.kubernetes.io/*` labels select the pods.
             "labels": {**_own_labels(ctx), **(backup_binding.pod_labels if backup_binding else {})},
         }
+        # Metrics (when the platform runs monitoring): the exporter sidecar on every member.
+        self.monitored = bool((ctx.platform.monitoring or {}).get("enabled"))
+        if self.monitored:
+            from .mongodb_monitoring import exporter_sidecar
+
+            replset["sidecars"] = [exporter_sidecar(cfg.exporter_image, users_secret, tls=cfg.tls_mode == "requireTLS")]
         backup: dict[str, Any] = {"enabled": False}
         if target is not None:
             backup = {
@@ -281,10 +287,17 @@ class MongoDB(pulumi.ComponentResource):
         self.service_host = f"{CLUSTER}-{REPLSET}.{ns}.svc.cluster.local"
         self.pod_labels = {"app.kubernetes.io/instance": CLUSTER, "app.kubernetes.io/replset": REPLSET,
                            "app.kubernetes.io/component": "mongod"}
+        if self.monitored:
+            from .mongodb_monitoring import EXPORTER_PORT, MongoDBMonitoring
+
+            # The operator names each member's data volume `mongod-data-<cluster>-<replset>-<n>`.
+            self.monitoring = MongoDBMonitoring(f"{name}-monitoring", ctx, pod_labels=self.pod_labels,
+                                                pvc_prefix=f"mongod-data-{CLUSTER}-{REPLSET}-",
+                                                depends_on=[self.cluster], opts=pulumi.ResourceOptions(parent=self))
         self.workloads = [
             Workload(
                 name="mongodb", pod_labels=self.pod_labels, ports=[PORT], peer_ports=[PORT],
-                ingress_from=[FROM_SELF],
+                ingress_from=[FROM_SELF], metrics_port=EXPORTER_PORT if self.monitored else None,
                 # Backup agent (sidecar) uploads to object storage over HTTPS.
                 egress_to=[TO_INTERNET_HTTPS] if target is not None else [],
                 tier="data",

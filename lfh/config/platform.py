@@ -227,6 +227,8 @@ class MonitoringConfig(EnvAwareModel):
     receivers: Annotated[list[AlertReceiver], unique("receiver name", lambda r: r.name, ".name")] = field([], "Alertmanager receivers (Slack, PagerDuty, webhooks).")
     prometheus_resources: Resources = field(_res("500m", "2Gi", "4Gi"), "Requests/limit of Prometheus.")
     resources: Resources = field(_res("100m", "256Mi", "512Mi"), "Requests/limit of Grafana, Alertmanager, operator, kube-state-metrics.")
+    gateway_error_percent: int = field(5, "Alert when more than this share of a client route's responses are 5xx (10 minutes).", ge=1, le=100)
+    gateway_latency_p95_ms: int = field(2000, "Alert when a client route's 95th-percentile upstream time exceeds this (ms, 15 minutes; WebSocket routes excepted).", ge=50, le=600000)
 
 
 #: Retention periods every log store accepts: CloudWatch's fixed list (PutRetentionPolicy), from one
