@@ -33,7 +33,8 @@ SERVICE_ACCOUNT = "external-secrets"
 #: names allow no `/` (the same mapping the client adapters use); keyed by the ESO provider type.
 PATH_SEPARATOR = {"azurekv": "--", "gcpsm": "__"}
 #: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
-PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
+PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system",
+                      "logging")
 
 
 def network_pods() -> list[PodSet]:

@@ -69,6 +69,7 @@ PRIVILEGED_NAMESPACE_REASONS = {
     "longhorn-system": "Longhorn's manager and instance managers need privileged containers, hostPath and host PID",
     "velero": "Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement",
     "monitoring": "the Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /",
+    "logging": "the log collector (existing clusters) reads the node's /var/log (hostPath, read-only) as uid 0",
 }
 DEFAULT_PRIVILEGED_NAMESPACES = list(PRIVILEGED_NAMESPACE_REASONS)
 
