@@ -150,7 +150,7 @@ CONTROLS = [
             "MongoDB replica-set health, replication lag, connection and disk alerts (a pinned mongodb_exporter "
             "sidecar on every member); Grafana dashboards as code (LFH / Platform, LFH / Client, LFH / MongoDB); "
             "every change goes through a reviewed pull request and a recorded `pulumi up`.",
-            r"Cluster|Monitoring|Observability|Eks|Aks|Gke",
+            r"Cluster|Monitoring|Eks|Aks|Gke",
             ["`python -m lfh plan <platform stack>`: the cluster resource's log types and retention in `resources.json`",
              "rules `lfh-gateway-alerts` (monitoring) and `mongodb-alerts` (each client namespace): "
              "`kubectl get prometheusrules -A`; firing and resolved alerts in Alertmanager and the receivers' channels",

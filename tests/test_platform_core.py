@@ -362,7 +362,9 @@ def test_namespace_pod_security_levels(full):
               for m in manifests(full, "Namespace")}
     assert levels == {"external-secrets": "restricted", "envoy-gateway-system": "restricted",
                       "cert-manager": "restricted", "longhorn-system": "privileged", "argocd": "restricted",
-                      "velero": "privileged", "monitoring": "privileged"}
+                      "velero": "privileged", "monitoring": "privileged",
+                      # An existing cluster brings no log agent: the Fluent Bit collector reads /var/log.
+                      "logging": "privileged"}
     for m in manifests(full, "Namespace"):
         labels = m["metadata"]["labels"]
         assert labels["pod-security.kubernetes.io/warn"] == "restricted"
@@ -386,7 +388,8 @@ def test_sizing_section_sums_requests_and_names_chart_defaults(full, local):
     # (grafana 100m + sidecar 50m, kube-state-metrics 10m, node exporter 100m, config reloader 10m)
     assert data["byAddon"]["monitoring"]["cpu"] == pytest.approx(1.57)
     assert data["cpu"] == pytest.approx(sum(a["cpu"] for a in data["byAddon"].values()))
-    assert data["perNode"]["cpu"] == pytest.approx(0.35)  # longhorn-manager 250m + velero node agent 100m
+    # longhorn-manager 250m + velero node agent 100m + the log collector 100m (existing cluster: no cloud agent)
+    assert data["perNode"]["cpu"] == pytest.approx(0.45)
     assert data["seedBase"] == {"cpu": 3.0, "memoryGiB": 7.0}
     assert "monitoring: grafana" in data["chartDefaults"] and "gitops: redis-ha (redis, sentinel, haproxy)" in data["chartDefaults"]
     assert "vs seed shared base ~3 CPU / 7 GiB" in full.sections["platformSizing"]["text"][0]

@@ -274,9 +274,9 @@ class Monitoring(pulumi.ComponentResource):
                     {"alert": a, "expr": e, "for": f, "labels": {"severity": s}, "annotations": {"summary": m}}
                     for a, e, f, s, m in RULES]}]})
         # Gateway metrics and per-route alerts, and the dashboards as code (observability.py).
-        from .observability import Observability
+        from .observability import MonitoringContent
 
-        self.observability = Observability(f"{name}-observability", cfg, p, namespace=NAMESPACE, gateway=gateway.ref,
+        self.observability = MonitoringContent(f"{name}-observability", cfg, p, namespace=NAMESPACE, gateway=gateway.ref,
                                            selector_labels=SELECTOR_LABELS, depends_on=[*crd, gateway.envoy_proxy],
                                            opts=pulumi.ResourceOptions(parent=self))
         self.route = custom_resource(

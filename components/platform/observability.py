@@ -151,13 +151,13 @@ def dashboards() -> dict[str, dict[str, Any]]:
     return {"lfh-dashboard-platform": platform, "lfh-dashboard-client": client, "lfh-dashboard-mongodb": mongo}
 
 
-class Observability(pulumi.ComponentResource):
+class MonitoringContent(pulumi.ComponentResource):
     """Gateway PodMonitor and alert rules, and the dashboards, in the monitoring namespace."""
 
     def __init__(self, name: str, cfg: MonitoringConfig, provider: pulumi.ProviderResource, *, namespace: str,
                  gateway: GatewayRef, selector_labels: dict[str, str], depends_on: list[pulumi.Resource],
                  opts: pulumi.ResourceOptions | None = None):
-        super().__init__("lfh:platform:Observability", name, None, opts)
+        super().__init__("lfh:platform:MonitoringContent", name, None, opts)
         self.pod_monitor = custom_resource(
             self, provider, "gateway-podmonitor", api_version=MON_API, kind="PodMonitor", name="envoy-proxies",
             namespace=namespace, component="monitoring", obj_labels=selector_labels, depends_on=depends_on, spec={
