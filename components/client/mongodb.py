@@ -362,7 +362,8 @@ class MongoDB(pulumi.ComponentResource):
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                     "containers": [{
                         "name": "drop-old-users",
-                        # The replica set's own pinned image ships mongosh.
+                        # The replica set's own pinned image ships mongosh (percona/percona-docker
+                        # percona-server-mongodb-7.0/Dockerfile installs percona-mongodb-mongosh).
                         "image": image_reference("percona/percona-server-mongodb", cfg.image_tag),
                         "imagePullPolicy": "IfNotPresent",
                         "command": ["mongosh", "--nodb", "--quiet", "--eval", script],
