@@ -46,8 +46,10 @@ ACME_SOLVER_PORT = 8089
 #: (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators):
 #: `%REQ_WITHOUT_QUERY(...)%` is the path *without* its query string, which may carry PHI (search terms,
 #: patient ids); no body, Referer or query operator is logged. The client is the route's namespace: Envoy
-#: Gateway names xDS routes `httproute/<namespace>/<name>/rule/<n>/…` (%ROUTE_NAME%) and attaches the
-#: route's kind/namespace/name as route metadata (Envoy Gateway docs, "Proxy Access Logs": METADATA(ROUTE:envoy-gateway:resources)).
+#: Gateway names xDS routes `httproute/<namespace>/<name>/rule/<n>/…` (%ROUTE_NAME%) and puts the route's
+#: kind/namespace/name in its metadata `envoy-gateway.resources` (docs, "Gateway API Metadata"). Envoy Gateway
+#: adds the `req_without_query` and `metadata` formatter extensions itself when a format uses them
+#: (internal/xds/translator/accesslog.go: reqWithoutQueryCommandOperator, metadataCommandOperator).
 #: Without this, Envoy Gateway's default format logs `%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%`, query included.
 ACCESS_LOG_FIELDS: dict[str, str] = {
     "start_time": "%START_TIME%",
