@@ -197,3 +197,10 @@ def test_gateway_route_alerts_and_dashboards(plan_of):
     for name, cm in boards.items():
         board = json.loads(cm["data"][f"{name}.json"])
         assert board["panels"] and all(t["expr"] for p in board["panels"] for t in p["targets"])
+
+
+def test_plan_report_says_where_container_logs_go(plan_of):
+    aws = plan_of("platform-aws").sections["cluster"]
+    assert aws["data"]["workloadLogs"]["retentionDays"] == 365 and "containerinsights" in aws["data"]["workloadLogs"]["store"]
+    local = plan_of("platform-local").sections["cluster"]
+    assert any("keep `logs/` ≥ 365 d" in line for line in local["text"])
