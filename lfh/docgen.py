@@ -157,15 +157,16 @@ CONTROLS = [
              "dashboards: ConfigMaps `lfh-dashboard-*` in `monitoring` (Grafana at `grafana.<domain>`)",
              "Pulumi stack history (`pulumi stack history`) and the CI runs of `.github/workflows/lfh.yml`"]),
     Control("164.308(a)(5)(ii)(D)", "Password management (rotation of generated secrets)",
-            "Every rotating generated client secret (MongoDB app users, the JWT secret) is kept by a `time.Rotating` "
+            "Every rotating generated client secret (MongoDB app users, the JWT secret, MinIO's app key) is kept by a `time.Rotating` "
             "of `secrets.rotationDays` (default 90): the first `pulumi up` after the period writes new values to the "
             "cloud secret manager. Objects that carry them are named after the rotation (`r<unix time>`), so the apps "
             "roll onto a Secret External Secrets has already filled. MongoDB users follow create new → switch → drop "
             "old: the operator creates `<db>-r<n>` with the new password, the apps roll onto it (Pulumi waits for the "
-            "rollouts), then Job `mongodb-drop-old-users-r<n>` drops every earlier `<db>` / `<db>-r<m>` user. Not "
+            "rollouts), then Job `mongodb-drop-old-users-r<n>` drops every earlier `<db>` / `<db>-r<m>` user; MinIO's "
+            "app key the same way (user `hapihub-r<n>`, Job `minio-drop-old-keys-r<n>`). Cloud buckets have no keys "
+            "(workload identity). Not "
             "rotated, by design: the MongoDB encryption key (data written with it), the operator's system users, "
-            "MinIO's root and app key (the chart re-keys a user in place; cloud buckets have no keys: workload "
-            "identity), the Typesense bootstrap key, the Velero repository password. Run `pulumi up` at least "
+            "MinIO's root, the Typesense bootstrap key, the Velero repository password. Run `pulumi up` at least "
             "every `rotationDays` (a scheduled CI deploy) so the rotation happens on time; rotating the JWT secret "
             "signs users out once.",
             r"ClientSecrets|Mongo|WebService",
@@ -174,7 +175,8 @@ CONTROLS = [
              "version history of each secret in the cloud secret manager (`aws secretsmanager list-secret-version-ids`, "
              "`az keyvault secret list-versions`, `gcloud secrets versions list`)",
              "the drop Job's log: `kubectl logs -n <client>-<env> job/mongodb-drop-old-users-r<n>` (which users were "
-             "dropped, which kept); `db.getUsers()` lists only the current `<db>-r<n>`",
+             "dropped, which kept); `db.getUsers()` lists only the current `<db>-r<n>`; likewise "
+             "`job/minio-drop-old-keys-r<n>` and `mc admin user ls` for MinIO",
              "policy `stack-generated-secrets-rotate` reports 0 violations"]),
     Control("164.308(a)(3)", "Workforce security / least privilege",
             "Entra ID / IAM access entries instead of static credentials, Argo CD RBAC read-only by default, "

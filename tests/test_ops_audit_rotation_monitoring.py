@@ -112,9 +112,9 @@ def test_rotated_secrets_are_kept_by_the_rotation_schedule(tmp_path):
     (rotation,) = resources_of(plan, "time:index/rotating:Rotating")
     assert rotation.inputs["rotationDays"] == 30
     passwords = {r.name.removeprefix("r-staging-secrets-"): r for r in resources_of(plan, "random:index/randomPassword:RandomPassword")}
-    for key in ("jwt-secret", "mongodb-app-hapihub-password"):
+    for key in ("jwt-secret", "mongodb-app-hapihub-password", "minio-app-secret-key"):
         assert rotation.urn in passwords[key].property_dependencies["keepers"], key
-    for key in ("mongodb-useradmin-password", "minio-root-password", "minio-app-secret-key"):
+    for key in ("mongodb-useradmin-password", "minio-root-password"):
         assert "keepers" not in passwords[key].inputs, key
 
 
@@ -204,3 +204,19 @@ def test_plan_report_says_where_container_logs_go(plan_of):
     assert aws["data"]["workloadLogs"]["retentionDays"] == 365 and "containerinsights" in aws["data"]["workloadLogs"]["store"]
     local = plan_of("platform-local").sections["cluster"]
     assert any("keep `logs/` ≥ 365 d" in line for line in local["text"])
+
+
+def test_minio_app_key_rotates_as_a_new_user_and_the_old_ones_are_dropped_after_the_apps(plan_of):
+    plan = plan_of("demo-staging")  # minio mode (existing cluster)
+    (release,) = [r for r in resources_of(plan, "kubernetes:helm.sh/v3:Release") if r.inputs["chart"] == "minio"]
+    (user,) = release.inputs["values"]["users"]
+    assert (user["accessKey"], user["existingSecret"]) == (f"hapihub-{GEN}", f"minio-app-user-{GEN}")
+    env = named(plan, "ExternalSecret", f"hapihub-env-{GEN}")["spec"]["target"]["template"]["data"]
+    assert env["S3_ACCESS_KEY_ID"] == f"hapihub-{GEN}"
+    hapihub = next(r for r in resources_of(plan, "kubernetes:apps/v1:Deployment") if r.name.endswith("-hapihub-deployment"))
+    assert release.urn in hapihub.dependencies  # the new user exists before the pods roll onto it
+    job = named(plan, "Job", f"minio-drop-old-keys-{GEN}")
+    script = job["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert f'KEEP="hapihub-{GEN}"' in script and "admin user rm" in script and "hapihub|hapihub-r[0-9]*)" in script
+    (job_r,) = [r for r in resources_of(plan, "kubernetes:batch/v1:Job") if r.name.endswith("drop-old-keys")]
+    assert hapihub.urn in job_r.dependencies

@@ -56,6 +56,7 @@ class ClientEnvironment(pulumi.ComponentResource):
         drop_old_users = getattr(services["mongodb"], "drop_old_users", None)
         if drop_old_users is not None:
             workloads.append(drop_old_users(after=[self.apps]))
+        workloads += services["objectStorage"].drop_old_keys(after=[self.apps])  # MinIO's app key (minio mode)
 
         # ---------------------------------------------------------------- derived isolation
         self.workloads = workloads

@@ -48,11 +48,8 @@ MINIO_APP_SECRET_KEY = "minio-app-secret-key"
 TYPESENSE_API_KEY = "typesense-api-key"
 #: What never rotates, and why: the data-at-rest key (data written with it would become unreadable),
 #: the operator-managed MongoDB system users and MinIO's root (their owners restart on a change),
-#: the Typesense bootstrap key (the cluster only reads it at first start), and MinIO's app key: the
-#: chart (minio 5.4.0 make-user job) only re-keys its user in place on a release upgrade, which would break
-#: the running pods before they roll (cloud buckets have no keys at all: workload identity).
+#: the Typesense bootstrap key (the cluster only reads it at first start).
 NOT_ROTATED = {MONGODB_ENCRYPTION_KEY: "encrypts data at rest", MINIO_ROOT_PASSWORD: "MinIO root (restart)",
-               MINIO_APP_SECRET_KEY: "MinIO chart re-keys in place (no zero-downtime switch)",
                TYPESENSE_API_KEY: "Typesense bootstrap key", **{k: "operator system user" for k in MONGODB_SYSTEM_USERS}}
 #: Key of the rotation in `ClientContext.extra`: the generation string (`r<unix>`), an Output.
 ROTATION = "rotation"

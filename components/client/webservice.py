@@ -271,7 +271,8 @@ class WebService(pulumi.ComponentResource):
         ref = image_ref(a.image, a.tag)
         pod_security = pod_security_context(a.run_as_user, a.run_as_group, a.fs_group)
         self.extra_workloads: list[Workload] = []
-        rollout_after: list[pulumi.Resource] = []
+        # What must be in place before pods roll (e.g. MinIO's release, which creates a rotated key's user).
+        rollout_after: list[pulumi.Resource] = list(ctx.extra.get("rollout_after", []))
         if a.migration_command:
             rollout_after.append(self._migration(name, ctx, a, ref, env_list, volumes, mounts, pod_security,
                                                  egress, obj_labels, kopts))

@@ -260,7 +260,7 @@ class SecretsConfig(StrictModel):
 
     refresh_interval: PositiveDuration = field("1h", "How often External Secrets re-reads the secret manager.")
     password_length: int = field(32, "Length of generated passwords and keys.", ge=24, le=128)
-    rotation_days: int = field(90, "Generated secrets (MongoDB app users, JWT secret) get new values on the first "
+    rotation_days: int = field(90, "Generated secrets (MongoDB app users, JWT secret, MinIO app key) get new values on the first "
                                    "`pulumi up` this many days after the last rotation; the apps switch without downtime "
                                    "(docs/hipaa.md). The MongoDB encryption key is never rotated.", ge=7, le=365)
 # ======================================== end of the data-services block

@@ -85,7 +85,7 @@ def gateway_access_log(args, report):
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 ROTATING = "time:index/rotating:Rotating"
 #: components/client/secrets.py NOT_ROTATED (a test keeps them equal): generated keys that never rotate.
-NOT_ROTATED_KEYS = ("mongodb-encryption-key", "minio-root-password", "minio-app-secret-key", "typesense-api-key", "mongodb-backup-password",
+NOT_ROTATED_KEYS = ("mongodb-encryption-key", "minio-root-password", "typesense-api-key", "mongodb-backup-password",
                     "mongodb-databaseadmin-password", "mongodb-clusteradmin-password", "mongodb-clustermonitor-password",
                     "mongodb-useradmin-password")
 ROTATION_CONFIG = {"maxRotationDays": {"type": "integer", "default": 90, "minimum": 1,
