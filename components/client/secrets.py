@@ -8,7 +8,7 @@
   adapter, and reach pods only through ExternalSecrets. They are Pulumi secrets end to end: never in
   Git, never plaintext in state outputs or stack outputs.
 - Rotation (HIPAA 164.308(a)(5)(ii)(D)): one `time.Rotating` per environment (`secrets.rotationDays`,
-  default 90) is the keeper of every rotated password (`ROTATED`), so the first `pulumi up` after the
+  default 90) is the keeper of every rotating password (all but `NOT_ROTATED`), so the first `pulumi up` after the
   period replaces them. Objects that carry rotated values are named after the rotation (`generation`,
   `r<unix time>`): a consumer of the new name cannot start before External Secrets has created it with
   the new value, so no pod ever starts with a stale one (docs/hipaa.md: the order for MongoDB users).
@@ -113,7 +113,7 @@ class ClientSecrets(pulumi.ComponentResource):
         )
 
         # --- rotation: the keeper of every rotated password (a new base time every `rotationDays`)
-        import pulumiverse_time as time  # noqa: PLC0415  (only client stacks need it)
+        import pulumiverse_time as time  # only client stacks need it
 
         self.rotation = time.Rotating(f"{name}-rotation", rotation_days=cfg.secrets.rotation_days,
                                       opts=pulumi.ResourceOptions(parent=self))
