@@ -73,6 +73,8 @@ SDK_TYPES: dict[str, SdkType] = {
     "kubernetes:apps/v1:Deployment": SdkType(aliases=(
         "kubernetes:apps/v1beta1:Deployment", "kubernetes:apps/v1beta2:Deployment",
         "kubernetes:extensions/v1beta1:Deployment")),
+    "kubernetes:apps/v1:DaemonSet": SdkType(aliases=(
+        "kubernetes:apps/v1beta2:DaemonSet", "kubernetes:extensions/v1beta1:DaemonSet")),
     "kubernetes:apps/v1:StatefulSet": SdkType(aliases=(
         "kubernetes:apps/v1beta1:StatefulSet", "kubernetes:apps/v1beta2:StatefulSet")),
     "kubernetes:batch/v1:Job": SdkType(),

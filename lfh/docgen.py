@@ -146,10 +146,38 @@ class Control:
 CONTROLS = [
     Control("164.308(a)(1)(ii)(D)", "Information system activity review",
             "Control-plane audit logs kept ≥ 90 days; Prometheus/Alertmanager alerts on backups, certificates, "
-            "crash loops; every change goes through a reviewed pull request and a recorded `pulumi up`.",
+            "crash loops; per client route 5xx-rate and p95-latency alerts from the gateway's Envoy metrics; "
+            "MongoDB replica-set health, replication lag, connection and disk alerts (a pinned mongodb_exporter "
+            "sidecar on every member); Grafana dashboards as code (LFH / Platform, LFH / Client, LFH / MongoDB); "
+            "every change goes through a reviewed pull request and a recorded `pulumi up`.",
             r"Cluster|Monitoring|Eks|Aks|Gke",
             ["`python -m lfh plan <platform stack>`: the cluster resource's log types and retention in `resources.json`",
+             "rules `lfh-gateway-alerts` (monitoring) and `mongodb-alerts` (each client namespace): "
+             "`kubectl get prometheusrules -A`; firing and resolved alerts in Alertmanager and the receivers' channels",
+             "dashboards: ConfigMaps `lfh-dashboard-*` in `monitoring` (Grafana at `grafana.<domain>`)",
              "Pulumi stack history (`pulumi stack history`) and the CI runs of `.github/workflows/lfh.yml`"]),
+    Control("164.308(a)(5)(ii)(D)", "Password management (rotation of generated secrets)",
+            "Every rotating generated client secret (MongoDB app users, the JWT secret, MinIO's app key) is kept by a `time.Rotating` "
+            "of `secrets.rotationDays` (default 90): the first `pulumi up` after the period writes new values to the "
+            "cloud secret manager. Objects that carry them are named after the rotation (`r<unix time>`), so the apps "
+            "roll onto a Secret External Secrets has already filled. MongoDB users follow create new → switch → drop "
+            "old: the operator creates `<db>-r<n>` with the new password, the apps roll onto it (Pulumi waits for the "
+            "rollouts), then Job `mongodb-drop-old-users-r<n>` drops every earlier `<db>` / `<db>-r<m>` user; MinIO's "
+            "app key the same way (user `hapihub-r<n>`, Job `minio-drop-old-keys-r<n>`). Cloud buckets have no keys "
+            "(workload identity). Not "
+            "rotated, by design: the MongoDB encryption key (data written with it), the operator's system users, "
+            "MinIO's root, the Typesense bootstrap key, the Velero repository password. Run `pulumi up` at least "
+            "every `rotationDays` (a scheduled CI deploy) so the rotation happens on time; rotating the JWT secret "
+            "signs users out once.",
+            r"ClientSecrets|Mongo|WebService",
+            ["rotation history: the `time:index/rotating:Rotating` resource (`pulumi stack export`: its `rfc3339` and "
+             "`rotationRfc3339`) and `pulumi stack history` for each replacement of the passwords",
+             "version history of each secret in the cloud secret manager (`aws secretsmanager list-secret-version-ids`, "
+             "`az keyvault secret list-versions`, `gcloud secrets versions list`)",
+             "the drop Job's log: `kubectl logs -n <client>-<env> job/mongodb-drop-old-users-r<n>` (which users were "
+             "dropped, which kept); `db.getUsers()` lists only the current `<db>-r<n>`; likewise "
+             "`job/minio-drop-old-keys-r<n>` and `mc admin user ls` for MinIO",
+             "policy `stack-generated-secrets-rotate` reports 0 violations"]),
     Control("164.308(a)(3)", "Workforce security / least privilege",
             "Entra ID / IAM access entries instead of static credentials, Argo CD RBAC read-only by default, "
             "one ServiceAccount per workload with token automount off, AppProjects limited to one namespace.",
@@ -204,9 +232,21 @@ CONTROLS = [
             ["KMS key rotation and cluster encryption config in each platform plan's `resources.json`",
              "policies listed under this reference report 0 violations"]),
     Control("164.312(b)", "Audit controls",
-            "Control-plane audit logging with retention ≥ 90 days; VPC flow logs; Pulumi's own change history.",
-            r"Cluster|Eks|Aks|Gke|Network",
+            "Control-plane audit logging with retention ≥ 90 days; VPC flow logs; Pulumi's own change history. "
+            "Container logs of every namespace, the gateway's access log included, kept `logging.retentionDays` "
+            "(default 365): EKS — amazon-cloudwatch-observability add-on into CMK-encrypted log groups; AKS — "
+            "Container Insights into the platform's Log Analytics workspace (ContainerLogV2 table retention); GKE — "
+            "Cloud Logging of workloads routed to the platform's log bucket; existing clusters — a pinned Fluent Bit "
+            "DaemonSet writing gzip objects to the backup store. The access log is one JSON line per request with "
+            "route (client namespace), status, duration and bytes, and never the query string, body or Referer.",
+            r"Cluster|Eks|Aks|Gke|Network|Gateway|LogCollector",
             ["log retention inputs in the platform plan; `pulumi stack history`",
+             "log locations: AWS `/aws/containerinsights/<cluster>/application` (CloudWatch Logs Insights); Azure "
+             "workspace `log-<platform>-<suffix>`, table `ContainerLogV2`; GCP log bucket `lfh-<platform>-<suffix>` "
+             "(Logs Explorer, `resource.type=\"k8s_container\"`); existing clusters `<backup bucket>/logs/YYYY/MM/DD/HH/` "
+             "(the bucket owner keeps `logs/` at least `logging.retentionDays`)",
+             "gateway access log: container `envoy` of the `envoy-gateway-system` proxies, JSON field `route_name` = "
+             "`httproute/<client namespace>/<route>/…`; its format is the EnvoyProxy `shared-proxy` in the plan",
              "policies listed under this reference report 0 violations"]),
     Control("164.312(c)(1)", "Integrity",
             "Pinned chart versions and images (no `latest`), conformance of every object against upstream "

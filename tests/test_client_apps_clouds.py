@@ -74,8 +74,11 @@ def test_service_monitor_when_the_platform_monitors(tmp_path):
                                  apps={"hapihub": {"metricsPath": "/metrics"}}),
     }, platform="platform-aws")
     plan = plan_of("mon-production")
-    (sm,) = by_kind(plan, "ServiceMonitor")
-    assert sm["metadata"]["name"] == "hapihub" and sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    monitors = {m["metadata"]["name"]: m for m in by_kind(plan, "ServiceMonitor")}
+    # HapiHub and Syncd scrape `/metrics` by default (the template's charts); MyCureApp serves static files.
+    assert set(monitors) == {"hapihub", "syncd"}
+    sm = monitors["hapihub"]
+    assert sm["metadata"]["labels"]["release"] == "kube-prometheus-stack"
     assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
     ingress = _policies(plan)["allow-hapihub"]["ingress"]
     assert {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],

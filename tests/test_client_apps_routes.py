@@ -53,7 +53,9 @@ def test_custom_resources_match_their_crds(plan_of, stack):
     for _, m in plan.manifests():
         key = (m["apiVersion"], m["kind"])
         if key in schemas:
-            jsonschema.validate(m, schemas[key])
+            # Not `jsonschema.validate`: it first checks the schema itself, and prometheus-operator's CRDs hold
+            # Go-only regexes (PrometheusRule `partial_response_strategy: ^(?i)(abort|warn)?$`) Python rejects.
+            jsonschema.validators.validator_for(schemas[key])(schemas[key]).validate(m)
             checked += 1
     assert checked >= 6
 

@@ -5,6 +5,9 @@ import pytest
 import yaml
 
 from test_client_data_harness import kind, one, plan_scenario
+from lfh.plan.fakes import ROTATION_BASE_UNIX
+
+GEN = f"r{ROTATION_BASE_UNIX}"  # the fake rotation generation (secrets.py names rotated objects after it)
 
 HELM = "kubernetes:helm.sh/v3:Release"
 
@@ -100,15 +103,16 @@ def test_apps_get_an_app_user_never_root():
     plan = plan_scenario("aws", "production")
     spec = cluster(plan).inputs["spec"]
     user, canary = spec["users"]
-    # the backup canary's user: its own database only
-    assert canary == {"name": "lfhcanary", "db": "admin", "passwordSecretRef": {"name": "mongodb-app-users", "key": "lfhcanary"},
+    # the backup canary's user: its own database only (rotated like every app user)
+    assert canary == {"name": f"lfhcanary-{GEN}", "db": "admin",
+                      "passwordSecretRef": {"name": f"mongodb-app-users-{GEN}", "key": "lfhcanary"},
                       "roles": [{"name": "readWrite", "db": "lfhcanary"}]}
-    assert user["name"] == "hapihub" and user["name"] not in ("root", "admin", "userAdmin", "clusterAdmin", "databaseAdmin")
+    assert user["name"] == f"hapihub-{GEN}" and user["name"] not in ("root", "admin", "userAdmin", "clusterAdmin", "databaseAdmin")
     assert user["roles"] == [{"name": "readWrite", "db": "hapihub"}]
     mongo_wiring = [w for w in plan.outputs["wiring"] if "MONGO_URI" in w["secretEnv"]]
     (w,) = mongo_wiring
     uri = w["secretEnv"]["MONGO_URI"]
-    assert uri.startswith("mongodb://hapihub:{{ .mongoPassword }}@mongodb-rs0.acme-production.svc.cluster.local:27017/hapihub?")
+    assert uri.startswith(f"mongodb://hapihub-{GEN}:{{{{ .mongoPassword }}}}@mongodb-rs0.acme-production.svc.cluster.local:27017/hapihub?")
     assert "replicaSet=rs0" in uri and "authSource=admin" in uri
     assert w["secretData"]["mongoPassword"] == "lfh-aws/acme/production/mongodb-app-hapihub-password"
 
@@ -116,8 +120,8 @@ def test_apps_get_an_app_user_never_root():
 def test_one_user_per_database():
     spec = cluster(plan_scenario("aws", "production", mongodb={"databases": ["hapihub", "syncd"]})).inputs["spec"]
     assert [(u["name"], u["roles"]) for u in spec["users"]] == [
-        ("hapihub", [{"name": "readWrite", "db": "hapihub"}]), ("syncd", [{"name": "readWrite", "db": "syncd"}]),
-        ("lfhcanary", [{"name": "readWrite", "db": "lfhcanary"}])]
+        (f"hapihub-{GEN}", [{"name": "readWrite", "db": "hapihub"}]), (f"syncd-{GEN}", [{"name": "readWrite", "db": "syncd"}]),
+        (f"lfhcanary-{GEN}", [{"name": "readWrite", "db": "lfhcanary"}])]
 
 
 def test_one_owner_operator_chart_pinned_and_namespace_scoped():

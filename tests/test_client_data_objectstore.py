@@ -7,6 +7,7 @@ import json
 import pytest
 
 from test_client_data_harness import kind, of_type, one, plan_scenario
+from lfh.plan.fakes import ROTATION_BASE_UNIX
 
 HELM = "kubernetes:helm.sh/v3:Release"
 
@@ -133,7 +134,7 @@ def test_minio_pinned_nonroot_console_off_bucket_and_app_user():
     assert v["buckets"] == [{"name": "hapihub-files", "policy": "none", "purge": False, "versioning": True, "objectlocking": False}]
     assert v["existingSecret"] == "minio-root" and "rootPassword" not in v
     (user,) = v["users"]
-    assert user["accessKey"] == "hapihub" and user["policy"] != "consoleAdmin" and "secretKey" not in user
+    assert user["accessKey"] == f"hapihub-r{ROTATION_BASE_UNIX}" and user["policy"] != "consoleAdmin" and "secretKey" not in user
     (policy,) = [p for p in v["policies"] if p["name"] == user["policy"]]
     assert {res for s in policy["statements"] for res in s["resources"]} == {
         "arn:aws:s3:::hapihub-files", "arn:aws:s3:::hapihub-files/*"}
@@ -168,7 +169,7 @@ def test_minio_wiring_uses_the_app_user_secret():
     (w,) = [w for w in plan.outputs["wiring"] if "S3_BUCKET" in w["env"]]
     assert w["env"]["S3_ENDPOINT"] == "http://minio.acme-staging.svc.cluster.local:9000"
     assert w["env"]["S3_PUBLIC_URL"] == "https://storage.acme-staging.example.com"
-    assert w["secretEnv"]["S3_ACCESS_KEY_ID"] == "hapihub"
+    assert w["secretEnv"]["S3_ACCESS_KEY_ID"] == f"hapihub-r{ROTATION_BASE_UNIX}"  # the rotation's user
     assert w["secretData"] == {"minioSecretKey": "minio-app-secret-key#value"}
     assert w["egressTo"] == ["minio"]
     workloads = {x["name"]: x for x in plan.outputs["workloads"]}

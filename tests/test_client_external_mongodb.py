@@ -11,6 +11,9 @@ from lfh.config import ConfigError, parse_stack_config
 from lfh.plan import Engine, analyze
 
 from client_apps_helpers import by_kind, client, named
+from lfh.plan.fakes import ROTATION_BASE_UNIX
+
+GEN = f"r{ROTATION_BASE_UNIX}"  # the fake rotation generation (secrets.py names rotated objects after it)
 
 EXTERNAL = {"hosts": ["db-0.demo.example.net", "db-1.demo.example.net", "db-2.demo.example.net"],
             "addresses": ["10.60.12.0/24"], "replicaSet": "atlas-demo", "options": {"retryWrites": "false"}}
@@ -36,7 +39,7 @@ def test_no_database_runs_in_the_cluster(external):
 
 def test_apps_connect_over_verified_tls_with_the_managed_user(external):
     for app in ("hapihub", "syncd"):
-        es = named(external, "ExternalSecret", f"{app}-env")
+        es = named(external, "ExternalSecret", f"{app}-env-{GEN}")
         uri = es["spec"]["target"]["template"]["data"]["MONGO_URI"]
         assert uri == ("mongodb://{{ .mongoUsername | urlquery }}:{{ .mongoPassword | urlquery }}@db-0.demo.example.net:27017,"
                        "db-1.demo.example.net:27017,db-2.demo.example.net:27017/hapihub"

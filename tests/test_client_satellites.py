@@ -6,6 +6,9 @@ import pytest
 from lfh.config import ConfigError, parse_stack_config
 
 from client_apps_helpers import by_kind, client, named, plan_with
+from lfh.plan.fakes import ROTATION_BASE_UNIX
+
+GEN = f"r{ROTATION_BASE_UNIX}"  # the fake rotation generation (secrets.py names rotated objects after it)
 
 NS_LABEL = "kubernetes.io/metadata.name"
 
@@ -112,8 +115,8 @@ def test_a_satellite_reaches_what_it_declares_and_nothing_else(tmp_path):
                      if any((p.get("podSelector") or {}).get("matchLabels", {}).get("app.kubernetes.io/name") == "reports" for p in r["from"])]
     assert mongo_ingress and mongo_ingress[0]["ports"] == [{"protocol": "TCP", "port": 27017}]
     # Its own database user, never HapiHub's.
-    uri = next(es for es in by_kind(plan, "ExternalSecret") if es["metadata"]["name"] == "reports-env")
-    assert "mongodb://reports:" in uri["spec"]["target"]["template"]["data"]["MONGO_URI"]
+    uri = next(es for es in by_kind(plan, "ExternalSecret") if es["metadata"]["name"] == f"reports-env-{GEN}")
+    assert f"mongodb://reports-{GEN}:" in uri["spec"]["target"]["template"]["data"]["MONGO_URI"]
     # Not exposed: no route, no gateway ingress.
     assert "reports" not in {r["metadata"]["name"] for r in by_kind(plan, "HTTPRoute")}
     assert not any("namespaceSelector" in p for p in _peers(reports["spec"].get("ingress", [])))

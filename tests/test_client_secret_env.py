@@ -11,6 +11,9 @@ from lfh.config.base import SECRET_ENV_NAME
 from lfh.plan import secret_refs
 
 from client_apps_helpers import client, named, plan_with
+from lfh.plan.fakes import ROTATION_BASE_UNIX
+
+GEN = f"r{ROTATION_BASE_UNIX}"  # the fake rotation generation (secrets.py names rotated objects after it)
 
 SMTP = {"hapihub": {"secretEnv": {"SMTP_PASSWORD": "smtp/password"}}}
 
@@ -26,14 +29,14 @@ def _checksum(plan, name: str = "hapihub") -> str:
 
 def test_secret_env_reaches_the_pod_through_an_external_secret(plan_of):
     plan = plan_of("acme-prod")
-    es = named(plan, "ExternalSecret", "hapihub-env")
+    es = named(plan, "ExternalSecret", f"hapihub-env-{GEN}")
     # The key comes from the client's own path, the property the config names...
     data = {d["secretKey"]: d["remoteRef"] for d in es["spec"]["data"]}
     assert data["SMTP_PASSWORD"] == {"key": "aws/acme/production/smtp", "property": "password"}
     assert es["spec"]["target"]["template"]["data"]["SMTP_PASSWORD"] == "{{ .SMTP_PASSWORD }}"
     # ...the pod reads it from the Secret the ExternalSecret builds, never as a literal...
     ref = _env(named(plan, "Deployment", "hapihub"))["SMTP_PASSWORD"]
-    assert ref == {"name": "SMTP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "hapihub-env", "key": "SMTP_PASSWORD"}}}
+    assert ref == {"name": "SMTP_PASSWORD", "valueFrom": {"secretKeyRef": {"name": f"hapihub-env-{GEN}", "key": "SMTP_PASSWORD"}}}
     # ...and the stack creates the holder under that path (platform KMS key), never a value.
     holders = [r for r in plan.resources if r.type == "aws:secretsmanager/secret:Secret"
                and r.inputs["name"] == "aws/acme/production/smtp"]
@@ -55,7 +58,7 @@ def test_secret_env_changes_the_checksum_and_so_rolls_the_pods(tmp_path):
     # MyCureApp has no secret env: its pods don't roll.
     assert _checksum(without, "mycureapp") == _checksum(with_secret, "mycureapp")
     # On an existing cluster the holder is a Secret in the source namespace, read by property.
-    es = named(with_secret, "ExternalSecret", "hapihub-env")
+    es = named(with_secret, "ExternalSecret", f"hapihub-env-{GEN}")
     assert {"secretKey": "SMTP_PASSWORD", "remoteRef": {"key": "smtp", "property": "password"}} in es["spec"]["data"]
     assert not with_secret.errors
 
@@ -112,7 +115,7 @@ def test_a_pod_reading_a_key_nothing_syncs_is_an_error(plan_of):
     assert secret_refs.check(plan, objects) == []
     # Lose the key on its way: the ExternalSecret no longer templates SMTP_PASSWORD.
     for _, obj in objects:
-        if obj["kind"] == "ExternalSecret" and obj["metadata"]["name"] == "hapihub-env":
+        if obj["kind"] == "ExternalSecret" and obj["metadata"]["name"] == f"hapihub-env-{GEN}":
             del obj["spec"]["target"]["template"]["data"]["SMTP_PASSWORD"]
     findings = secret_refs.check(plan, objects)
     # The app, its CronJob: each pod that reads it.
@@ -121,6 +124,6 @@ def test_a_pod_reading_a_key_nothing_syncs_is_an_error(plan_of):
     assert all(f.severity == "error" and "SMTP_PASSWORD" in f.message and "secretEnv" in f.message for f in findings)
     # A Secret nobody creates at all.
     for _, obj in objects:
-        if obj["kind"] == "ExternalSecret" and obj["metadata"]["name"] == "hapihub-env":
+        if obj["kind"] == "ExternalSecret" and obj["metadata"]["name"] == f"hapihub-env-{GEN}":
             obj["spec"]["target"]["name"] = "renamed"
     assert any("which nothing in this stack creates" in f.message for f in secret_refs.check(plan, objects))

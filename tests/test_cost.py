@@ -325,6 +325,9 @@ def _expected_from_manifests(out: Path) -> dict[str, float]:
         elif kind == "CronJob":
             c, m = pod(spec["jobTemplate"]["spec"]["template"]["spec"])
             cpu, mem = cpu + c, mem + m
+        elif kind == "Job":  # e.g. the secret rotation's drop-old-users Job: counted while it runs
+            c, m = containers(spec["template"]["spec"].get("containers"))
+            cpu, mem = cpu + c, mem + m
         elif kind == "PersistentVolumeClaim":
             storage += q(spec["resources"]["requests"]["storage"])
         elif kind == "PerconaServerMongoDB":

@@ -122,7 +122,8 @@ def test_operator_built_pods_are_checked(plan_of):
     gcp = {t.owner.kind for t in pod_templates(plan_of("platform-gcp")) if t.built_by}
     assert {"Prometheus", "Alertmanager", "EnvoyProxy"} <= gcp
     client = [t for t in pod_templates(plan_of("demo-prod")) if t.owner.kind == "PerconaServerMongoDB"]
-    assert [c["name"] for _, c in client[0].containers()] == ["mongo-init", "mongod", "backup-agent"]
+    # mongod, the metrics exporter sidecar (the platform runs monitoring) and the backup agent.
+    assert [c["name"] for _, c in client[0].containers()] == ["mongo-init", "mongod", "mongodb-exporter", "backup-agent"]
 
 
 def test_a_privileged_pod_in_a_restricted_namespace_is_an_error(engine):

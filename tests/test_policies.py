@@ -329,6 +329,89 @@ def velero_bsl_graph(lock: bool) -> list[Resource]:
 
 # ----------------------------------------------------------------------------- the cases
 
+# ----------------------------------------------------------------------------- issue 15: logs, rotation, MongoDB monitoring
+
+ACCESS_LOG = {"route_name": "%ROUTE_NAME%", "response_code": "%RESPONSE_CODE%", "duration_ms": "%DURATION%",
+              "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%"}
+
+
+def envoy_proxy(fields: dict[str, str] | None = None, telemetry: bool = True) -> list[Resource]:
+    spec: dict[str, Any] = {"provider": {"type": "Kubernetes"}}
+    if telemetry:
+        spec["telemetry"] = {"accessLog": {"settings": [{"format": {"type": "JSON", "json": dict(fields or ACCESS_LOG)},
+                                                         "sinks": [{"type": "File", "file": {"path": "/dev/stdout"}}]}]}}
+    return [k8s_provider(), res("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy", "proxy", {
+        "apiVersion": "gateway.envoyproxy.io/v1alpha1", "kind": "EnvoyProxy",
+        "metadata": {"name": "shared-proxy", "namespace": "envoy-gateway-system", "labels": LABELS}, "spec": spec})]
+
+
+def rotated_secret(days: int = 90, keepers: bool = True, name: str = "demo-production-secrets-jwt-secret") -> list[Resource]:
+    secrets_type = "lfh:client:ClientEnvironment$lfh:client:ClientSecrets"
+    rotation = res("time:index/rotating:Rotating", "demo-production-secrets-rotation",
+                   {"rotationDays": days, "rfc3339": "2026-01-01T00:00:00Z"})
+    pw = res("random:index/randomPassword:RandomPassword", name,
+             {"length": 32, **({"keepers": {"rotation": "2026-01-01T00:00:00Z"}} if keepers else {})},
+             pdeps={"keepers": [rotation]} if keepers else None)
+    pw.urn = urn(f"{secrets_type}$random:index/randomPassword:RandomPassword", name)
+    return [rotation, pw]
+
+
+MONGODB_RULES = ("mongodb_mongod_replset_my_state == 1", "mongodb_mongod_replset_member_replication_lag > 30",
+                 "mongodb_connections > 1", "kubelet_volume_stats_used_bytes > 1")
+
+
+def mongodb_graph(sidecar: bool = True, rules: tuple[str, ...] = MONGODB_RULES) -> list[Resource]:
+    meta_ = {"namespace": "demo-prod", "labels": LABELS}
+    rs: dict[str, Any] = {"name": "rs0", "size": 3}
+    if sidecar:
+        rs["sidecars"] = [{"name": "mongodb-exporter", "image": "docker.io/percona/mongodb_exporter:0.53.0"}]
+    return [k8s_provider(),
+            res("kubernetes:psmdb.percona.com/v1:PerconaServerMongoDB", "db", {"metadata": {"name": "mongodb", **meta_},
+                                                                               "spec": {"replsets": [rs]}}),
+            res("kubernetes:monitoring.coreos.com/v1:PodMonitor", "pm", {"metadata": {"name": "mongodb", **meta_}, "spec": {}}),
+            res("kubernetes:monitoring.coreos.com/v1:PrometheusRule", "rules", {"metadata": {"name": "mongodb-alerts", **meta_}, "spec": {
+                "groups": [{"name": "g", "rules": [{"alert": f"A{i}", "expr": e} for i, e in enumerate(rules)]}]}})]
+
+
+def eks_logs(days: int = 365, addon: bool = True) -> list[Resource]:
+    cluster = res("aws:eks/cluster:Cluster", "c", eks(name="aws-abc"))
+    out = [cluster, res("aws:cloudwatch/logGroup:LogGroup", "lg",
+                        {"name": "/aws/containerinsights/aws-abc/application", "retentionInDays": days})]
+    if addon:
+        out.append(res("aws:eks/addon:Addon", "cw", {"clusterName": "aws-abc", "addonName": "amazon-cloudwatch-observability"},
+                       pdeps={"clusterName": [cluster]}))
+    return out
+
+
+def aks_logs(days: int = 365, agent: bool = True) -> list[Resource]:
+    aks = res("azure-native:containerservice:ManagedCluster", "aks", {"addonProfiles": {"omsagent": {
+        "enabled": agent, "config": {"logAnalyticsWorkspaceResourceID": "/subscriptions/x/workspaces/log"}}}})
+    return [aks, res("azure-native:monitor:DataCollectionRuleAssociation", "dcra", {"associationName": "ContainerInsightsExtension"},
+                     pdeps={"resourceUri": [aks]}),
+            res("azure-native:operationalinsights:Table", "t", {"tableName": "ContainerLogV2", "retentionInDays": min(days, 730),
+                                                                "totalRetentionInDays": days})]
+
+
+def gke_logs(components: tuple[str, ...] = ("SYSTEM_COMPONENTS", "WORKLOADS"), days: int = 365) -> list[Resource]:
+    cluster = res("gcp:container/cluster:Cluster", "gke", {"name": "gcp-abc", "loggingConfig": {"enableComponents": list(components)}})
+    bucket = res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "lb", {"bucketId": "lfh-gcp", "retentionDays": days})
+    sink = res("gcp:logging/projectSink:ProjectSink", "sink", {"filter": 'resource.labels.cluster_name="gcp-abc"',
+                                                               "destination": "logging.googleapis.com/lfh-gcp"},
+               pdeps={"filter": [cluster], "destination": [bucket]})
+    return [cluster, bucket, sink]
+
+
+def collector(read_only: bool = True, ns: str = "logging", uid: int = 0) -> list[Resource]:
+    """The existing-cluster log collector's shape: uid 0 without capabilities, /var/log read-only."""
+    def mutate(o: dict) -> None:
+        o["metadata"]["namespace"] = ns
+        spec_of(o)["securityContext"].update(runAsUser=uid, runAsNonRoot=False)
+        c0(o)["securityContext"].update(runAsUser=uid, runAsNonRoot=False)
+        spec_of(o)["volumes"].append({"name": "varlog", "hostPath": {"path": "/var/log"}})
+        c0(o).setdefault("volumeMounts", []).append({"name": "varlog", "mountPath": "/var/log", "readOnly": read_only})
+    return workload(mutate)
+
+
 # policy -> (graph where it passes, graph where it reports). Lambdas so every case builds fresh objects.
 CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]]]] = {
     # -- Kubernetes workloads
@@ -478,6 +561,13 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
     "stack-secret-paths-scoped": (
         lambda: [k8s_provider(), namespace(), secret_store("local/demo/production/")],
         lambda: [k8s_provider(), namespace(), secret_store("local/demo/")]),
+    # -- issue 15
+    "k8s-gateway-access-log": (envoy_proxy, lambda: envoy_proxy({**ACCESS_LOG, "path": "%REQ(:PATH)%"})),
+    "stack-generated-secrets-rotate": (rotated_secret, lambda: rotated_secret(keepers=False)),
+    "stack-mongodb-monitored": (mongodb_graph, lambda: mongodb_graph(sidecar=False)),
+    "aws-workload-logs-retained": (eks_logs, lambda: eks_logs(days=180)),
+    "azure-workload-logs-retained": (aks_logs, lambda: aks_logs(agent=False)),
+    "gcp-workload-logs-retained": (gke_logs, lambda: gke_logs(("SYSTEM_COMPONENTS",))),
 }
 
 
@@ -660,3 +750,58 @@ def test_preview_unknowns_count_as_set_references():
     assert run(graph, only=["aws-eks-secrets-encryption"]) == []
     lt = launch_template(metadataOptions={"httpTokens": UNKNOWN_STRING_VALUE, "httpPutResponseHopLimit": 1})
     assert run([res("aws:ec2/launchTemplate:LaunchTemplate", "lt", lt)], only=["aws-launch-template-imdsv2"])
+
+
+# ----------------------------------------------------------------------------- issue 15 details
+
+
+def test_access_log_needs_explicit_settings_status_duration_and_route():
+    only = ["k8s-gateway-access-log"]
+    assert "query string" in run(envoy_proxy(telemetry=False), only=only)[0].message
+    missing = run(envoy_proxy({"path": "%REQ_WITHOUT_QUERY(:PATH)%", "response_code": "%RESPONSE_CODE%"}), only=only)
+    assert missing and "duration, route" in missing[0].message
+    assert run(envoy_proxy({**ACCESS_LOG, "referer": "%REQ(REFERER)%"}), only=only)
+    assert run(envoy_proxy({**ACCESS_LOG, "original": "%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"}), only=only)
+
+
+def test_rotation_longer_than_the_limit_is_reported_and_exclusions_are_not():
+    only = ["stack-generated-secrets-rotate"]
+    assert "365 days" in run(rotated_secret(days=365), only=only)[0].message
+    assert run(rotated_secret(days=365), only=only, config={"stack-generated-secrets-rotate": {"maxRotationDays": 400}}) == []
+    # The data-at-rest key's and the system users' passwords never rotate (documented in secrets.py).
+    assert run(rotated_secret(keepers=False, name="demo-production-secrets-mongodb-useradmin-password"), only=only) == []
+
+
+def test_not_rotated_keys_match_the_client_secrets():
+    from lfh_policies.observability import NOT_ROTATED_KEYS
+
+    from components.client.secrets import NOT_ROTATED
+
+    assert set(NOT_ROTATED_KEYS) == set(NOT_ROTATED)
+
+
+def test_mongodb_rules_must_cover_every_signal():
+    only = ["stack-mongodb-monitored"]
+    found = run(mongodb_graph(rules=("mongodb_mongod_replset_my_state == 1",)), only=only)
+    assert found and "replication lag, connections, disk" in found[0].message
+    # A stack without monitoring (no monitors at all) is not asked for any of it.
+    assert run([r for r in mongodb_graph(sidecar=False) if "monitoring.coreos.com" not in r.type], only=only) == []
+
+
+def test_workload_log_policies_each_need_the_agent_and_the_retention():
+    assert run(eks_logs(addon=False), only=["aws-workload-logs-retained"])
+    assert run(aks_logs(days=180), only=["azure-workload-logs-retained"])
+    assert run(gke_logs(days=30), only=["gcp-workload-logs-retained"])
+    assert run(eks_logs(days=180), only=["aws-workload-logs-retained"],
+               config={"aws-workload-logs-retained": {"minRetentionDays": 90}}) == []
+
+
+def test_log_collector_exception_is_narrow():
+    """A documented exception namespace may read hostPath read-only as a powerless uid 0 — nothing more."""
+    only = ["k8s-no-host-path", "k8s-run-as-non-root"]
+    assert run(collector(), only=only) == []
+    assert names_of(run(collector(read_only=False), only=only)) == {"k8s-no-host-path"}
+    assert names_of(run(collector(ns="demo-prod"), only=only)) == {"k8s-no-host-path", "k8s-run-as-non-root"}
+    powerful = collector()
+    c0(powerful[1].inputs)["securityContext"]["capabilities"] = {"drop": ["ALL"], "add": ["DAC_OVERRIDE"]}
+    assert names_of(run(powerful, only=only)) == {"k8s-run-as-non-root"}

@@ -244,6 +244,36 @@ MUTATIONS = [
              edit(set_in("databaseEncryption", {"state": "DECRYPTED"}))),
     Mutation("gcs-unversioned", "gcp-bucket-versioning", ("platform-gcp",), of_type("gcp:storage/bucket:Bucket"),
              edit(set_in("versioning", {"enabled": False}))),
+    # -- audit trail, secret rotation, data-layer monitoring (issue 15)
+    Mutation("access-log-with-query", "k8s-gateway-access-log", PLATFORM_STACKS,
+             of_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"),
+             edit(lambda r: r.inputs["spec"]["telemetry"]["accessLog"]["settings"][0]["format"]["json"].update(
+                 path="%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%"))),
+    Mutation("access-log-default-format", "k8s-gateway-access-log", PLATFORM_STACKS,
+             of_type("kubernetes:gateway.envoyproxy.io/v1alpha1:EnvoyProxy"), edit(lambda r: r.inputs["spec"].pop("telemetry"))),
+    Mutation("password-without-rotation", "stack-generated-secrets-rotate", CLIENT_STACKS,
+             of_type("random:index/randomPassword:RandomPassword", where=lambda r: r.name.endswith("jwt-secret")),
+             edit(lambda r: (r.inputs.pop("keepers"), r.property_dependencies.pop("keepers", None)))),
+    Mutation("yearly-rotation", "stack-generated-secrets-rotate", CLIENT_STACKS, of_type("time:index/rotating:Rotating"),
+             edit(set_in("rotationDays", 365))),
+    Mutation("mongodb-without-exporter", "stack-mongodb-monitored", ("demo-prod", "acme-prod"),
+             of_type("kubernetes:psmdb.percona.com/v1:PerconaServerMongoDB"),
+             edit(lambda r: r.inputs["spec"]["replsets"][0].pop("sidecars"))),
+    Mutation("mongodb-without-lag-alert", "stack-mongodb-monitored", ("demo-prod", "acme-prod"),
+             of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule"),
+             edit(lambda r: r.inputs["spec"]["groups"][0].update(rules=[x for x in r.inputs["spec"]["groups"][0]["rules"]
+                                                                          if "replication_lag" not in x["expr"]]))),
+    Mutation("eks-no-cloudwatch-addon", "aws-workload-logs-retained", ("platform-aws",),
+             of_type("aws:eks/addon:Addon", where=lambda r: r.inputs.get("addonName") == "amazon-cloudwatch-observability"), remove()),
+    Mutation("eks-container-logs-short", "aws-workload-logs-retained", ("platform-aws",),
+             of_type("aws:cloudwatch/logGroup:LogGroup", where=lambda r: str(r.inputs.get("name", "")).endswith("/application")),
+             edit(set_in("retentionInDays", 180))),
+    Mutation("aks-no-container-insights", "azure-workload-logs-retained", ("platform-azure",),
+             of_type("azure-native:containerservice:ManagedCluster"), edit(lambda r: r.inputs.pop("addonProfiles"))),
+    Mutation("aks-container-logs-short", "azure-workload-logs-retained", ("platform-azure",),
+             of_type("azure-native:operationalinsights:Table"), edit(lambda r: r.inputs.update(retentionInDays=90, totalRetentionInDays=90))),
+    Mutation("gke-no-workload-logs", "gcp-workload-logs-retained", ("platform-gcp",), of_type("gcp:container/cluster:Cluster"),
+             edit(lambda r: r.inputs["loggingConfig"].update(enableComponents=["SYSTEM_COMPONENTS"]))),
 ]
 
 

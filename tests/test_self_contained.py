@@ -47,7 +47,8 @@ def test_backups_go_to_an_in_cluster_object_store(local):
     assert (store["chart"], store["namespace"]) == ("minio", "lfh-backup-store")
     values = store["values"]
     assert values["buckets"][0]["name"] == "lfh-backups"
-    assert [u["accessKey"] for u in values["users"]] == ["velero"]
+    # Velero's user, and the log collector's (an existing cluster brings no log agent; it ships to `logs/`)
+    assert [u["accessKey"] for u in values["users"]] == ["velero", "logs"]
     assert values["persistence"]["storageClass"] == "local-path"
     assert local.outputs["cloud"]["backupEndpoint"] == endpoint
 

@@ -52,6 +52,12 @@ class ClientEnvironment(pulumi.ComponentResource):
         self.apps = Apps(f"{name}-apps", ctx, secrets=secrets, services=services, opts=child)
         workloads = self.apps.workloads + workloads
         self.routes = Routes(f"{name}-routes", ctx, self.apps.routes + routes, opts=child)
+        # Secret rotation, last step: drop the MongoDB app users of earlier rotations once every app runs
+        # on the current one (Pulumi waits for the apps' rollouts: depends_on the Apps component).
+        drop_old_users = getattr(services["mongodb"], "drop_old_users", None)
+        if drop_old_users is not None:
+            workloads.append(drop_old_users(after=[self.apps]))
+        workloads += services["objectStorage"].drop_old_keys(after=[self.apps])  # MinIO's app key (minio mode)
 
         # ---------------------------------------------------------------- the restore drill's canary
         self.canary = None

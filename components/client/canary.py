@@ -18,6 +18,7 @@ backend/s3 `env_auth`). Both run non-root with read-only root filesystems (Pod S
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any, Optional
 
 import pulumi
@@ -132,14 +133,15 @@ class BackupCanary(pulumi.ComponentResource):
         annotations: dict[str, Any] = {}
         pod_labels = dict(POD_LABELS)
         if objects.mode == "minio":
-            from .objectstore import MINIO_APP_USER, MINIO_PORT, MINIO_RELEASE
+            from .objectstore import MINIO_PORT, MINIO_RELEASE
 
             rclone_env.update({
                 "RCLONE_CONFIG_CANARY_TYPE": "s3", "RCLONE_CONFIG_CANARY_PROVIDER": "Minio",
-                "RCLONE_CONFIG_CANARY_ENV_AUTH": "false", "MINIO_USER": MINIO_APP_USER,
+                # The app user of the current key rotation (objectstore.py: `hapihub-r<n>` and its Secret).
+                "RCLONE_CONFIG_CANARY_ENV_AUTH": "false", "MINIO_USER": objects.app_user,
                 "ENDPOINT_TEMPLATE": f"http://{MINIO_RELEASE}.__NAMESPACE__.svc.cluster.local:{MINIO_PORT}"})
             secret_env.append({"name": "RCLONE_CONFIG_CANARY_SECRET_ACCESS_KEY",
-                               "valueFrom": {"secretKeyRef": {"name": f"{MINIO_RELEASE}-app-user", "key": "secretKey"}}})
+                               "valueFrom": {"secretKeyRef": {"name": objects.app_secret, "key": "secretKey"}}})
             egress.append("minio")
         else:
             # Its own identity on the client's bucket, also usable from the drill's copy.
@@ -169,11 +171,13 @@ class BackupCanary(pulumi.ComponentResource):
 
         # mongodb://__USER__:__PASSWORD__@mongodb-rs0.__NAMESPACE__.svc…: the URI the MongoDB component
         # gives apps, made namespace-independent (the same pod runs in the drill's copy).
-        uri = mongodb.uri_template(CANARY_DATABASE, "p").replace("{{ .p }}", "__PASSWORD__").replace(
-            f"mongodb://{CANARY_DATABASE}:", "mongodb://__USER__:").replace(f".{ns}.svc", ".__NAMESPACE__.svc")
+        # (The user is the canary database's app user of the current rotation: `canary-r<n>`.)
+        uri = mongodb.uri_template(CANARY_DATABASE, "p").apply(lambda u: re.sub(r"^mongodb://[^:]+:", "mongodb://__USER__:", u)
+                                                              .replace("{{ .p }}", "__PASSWORD__")
+                                                              .replace(f".{ns}.svc", ".__NAMESPACE__.svc"))
         mongo_env = [
             {"name": "MONGO_ADDRESS_TEMPLATE", "value": uri},
-            {"name": "MONGO_USER", "value": CANARY_DATABASE},
+            {"name": "MONGO_USER", "value": mongodb.app_user(CANARY_DATABASE)},
             {"name": "MONGO_DATABASE", "value": CANARY_DATABASE},
             {"name": "MONGO_PASSWORD", "valueFrom": {"secretKeyRef": {"name": mongodb.app_users_secret,
                                                                       "key": CANARY_DATABASE}}},
@@ -202,6 +206,8 @@ class BackupCanary(pulumi.ComponentResource):
 
     def pod_template(self, mode: str) -> dict[str, Any]:
         """The canary pod in ``mode`` (`write`, `verify`, `pbm-off`)."""
+        from .mongodb import CA_DIR, CA_KEY, TLS_SECRET  # (mongodb.py imports this module)
+
         mongo_env = list(self._mongo_env)
         if mode == "pbm-off":
             # Only the drill's copy ever runs this: the backup user of the copy's own system users.
@@ -222,7 +228,9 @@ class BackupCanary(pulumi.ComponentResource):
                 "initContainers": [{
                     "name": "mongodb", "image": self._image, "imagePullPolicy": "IfNotPresent",
                     "command": ["mongosh", "--nodb", "--quiet", "--file", "/canary/canary.js"],
-                    "env": common + mongo_env, "volumeMounts": mounts, "resources": small,
+                    # The replica set's CA, which its connection string names (`tlsCAFile`, requireTLS).
+                    "env": common + mongo_env, "volumeMounts": [*mounts, {"name": "mongodb-ca", "mountPath": CA_DIR,
+                                                                          "readOnly": True}], "resources": small,
                     "securityContext": {**container_security_context(True), "runAsUser": MONGO_UID, "runAsGroup": MONGO_UID},
                 }],
                 "containers": [{
@@ -236,6 +244,7 @@ class BackupCanary(pulumi.ComponentResource):
                     {"name": "scripts", "configMap": {"name": f"{CANARY}-scripts", "defaultMode": 0o555}},
                     {"name": "work", "emptyDir": {"sizeLimit": "1Mi"}},
                     {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}},
+                    {"name": "mongodb-ca", "secret": {"secretName": TLS_SECRET, "items": [{"key": CA_KEY, "path": CA_KEY}]}},
                 ],
             },
         }

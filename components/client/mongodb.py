@@ -20,7 +20,8 @@ from ..cloud.base import BackupTarget, credential_key
 from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 from .canary import CANARY_DATABASE, canary_enabled
 from .contract import FROM_SELF, TO_BACKUP_STORE, TO_KUBE_API, AppWiring, ClientContext, Workload
-from .secrets import MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, mongodb_app_password_key
+from .secrets import (MONGODB_ENCRYPTION_KEY, MONGODB_SYSTEM_USERS, ClientSecrets, generation_name,
+                      mongodb_app_password_key)
 
 CLUSTER = "mongodb"
 REPLSET = "rs0"
@@ -65,6 +66,22 @@ def _own_labels(ctx: ClientContext) -> dict[str, str]:
 def _camel(key: str) -> str:
     head, *rest = key.split("-")
     return head + "".join(p.capitalize() for p in rest)
+
+
+def _drop_script(uri: str, current: dict[str, str]) -> str:
+    """mongosh script: drop each database's app users other than the current one (credentials from env)."""
+    import json
+
+    return (
+        "const admin = connect(" + json.dumps(uri) + ".replace('mongodb://', 'mongodb://' + process.env.ADMIN_USER + ':' "
+        "+ process.env.ADMIN_PASSWORD + '@'));\n"
+        "const current = " + json.dumps(current, sort_keys=True) + ";\n"
+        "for (const [name, keep] of Object.entries(current)) {\n"
+        "  const old = new RegExp('^' + name + '(-r[0-9]+)?$');\n"
+        "  for (const u of admin.getUsers({filter: {db: 'admin'}}).users) {\n"
+        "    if (old.test(u.user) && u.user !== keep) { admin.dropUser(u.user); print('dropped ' + u.user + ', kept ' + keep); }\n"
+        "  }\n"
+        "}\n")
 
 
 def _double(quantity: str) -> str:
@@ -132,7 +149,11 @@ class MongoDB(pulumi.ComponentResource):
             f"{name}-encryption-key", parent=self, target=key_secret,
             data={"key": secrets.remote_key(MONGODB_ENCRYPTION_KEY)},
             template={"encryption-key": "{{ .key }}"}, component="mongodb")
-        app_secret = f"{CLUSTER}-app-users"
+        # App users rotate (secrets.py): each rotation is a new user `<db>-<generation>` whose password
+        # Secret is named after the rotation too, so the operator can only create the user once External
+        # Secrets has written the new password (it retries while the Secret is missing).
+        self.generation = secrets.generation
+        app_secret = generation_name(f"{CLUSTER}-app-users", self.generation)
         # The apps' databases, and the backup canary's (components/client/canary.py).
         self.databases = [*cfg.databases, *([CANARY_DATABASE] if canary_enabled(ctx) else [])]
         self.users_secret, self.app_users_secret = users_secret, app_secret
@@ -222,6 +243,12 @@ class MongoDB(pulumi.ComponentResource):
             # Only our own label keys: the operator's `app.kubernetes.io/*` labels select the pods.
             "labels": {**_own_labels(ctx), **(backup_binding.pod_labels if backup_binding else {})},
         }
+        # Metrics (when the platform runs monitoring): the exporter sidecar on every member.
+        self.monitored = bool((ctx.platform.monitoring or {}).get("enabled"))
+        if self.monitored:
+            from .mongodb_monitoring import exporter_sidecar
+
+            replset["sidecars"] = [exporter_sidecar(cfg.exporter_image, users_secret, tls=cfg.tls_mode == "requireTLS")]
         backup: dict[str, Any] = {"enabled": False}
         if target is not None:
             backup = {
@@ -252,8 +279,14 @@ class MongoDB(pulumi.ComponentResource):
             "replsets": [replset],
             "sharding": {"enabled": False},
             "logcollector": {"enabled": False},
+            # Percona operator 1.22 (pkg/controller/perconaservermongodb/custom_users.go): creates a listed
+            # user that does not exist, changes a listed user's password in place when its Secret's value
+            # changes, and never drops a user that leaves the list. An in-place change would break the
+            # running pods' new connections, so each rotation adds a new user instead: create new (here),
+            # switch (the apps' Secret is named after the rotation, so they roll onto it), drop old
+            # (`drop_old_users`, a Job after every app has rolled).
             "users": [{
-                "name": db, "db": "admin",
+                "name": self.app_user(db), "db": "admin",
                 "passwordSecretRef": {"name": app_secret, "key": db},
                 # Its own database only; apps never connect as root or an admin user.
                 "roles": [{"name": "readWrite", "db": db}],
@@ -277,10 +310,17 @@ class MongoDB(pulumi.ComponentResource):
         self.service_host = f"{CLUSTER}-{REPLSET}.{ns}.svc.cluster.local"
         self.pod_labels = {"app.kubernetes.io/instance": CLUSTER, "app.kubernetes.io/replset": REPLSET,
                            "app.kubernetes.io/component": "mongod"}
+        if self.monitored:
+            from .mongodb_monitoring import EXPORTER_PORT, MongoDBMonitoring
+
+            # The operator names each member's data volume `mongod-data-<cluster>-<replset>-<n>`.
+            self.monitoring = MongoDBMonitoring(f"{name}-monitoring", ctx, pod_labels=self.pod_labels,
+                                                pvc_prefix=f"mongod-data-{CLUSTER}-{REPLSET}-",
+                                                depends_on=[self.cluster], opts=pulumi.ResourceOptions(parent=self))
         self.workloads = [
             Workload(
                 name="mongodb", pod_labels=self.pod_labels, ports=[PORT], peer_ports=[PORT],
-                ingress_from=[FROM_SELF],
+                ingress_from=[FROM_SELF], metrics_port=EXPORTER_PORT if self.monitored else None,
                 # Backup agent (sidecar) uploads to object storage over HTTPS.
                 # pbm-agent streams backups and oplog slices to the platform's backup bucket.
                 egress_to=[TO_BACKUP_STORE] if target is not None else [],
@@ -296,11 +336,76 @@ class MongoDB(pulumi.ComponentResource):
         self.wiring = self.wiring_for(cfg.databases[0])
         self.register_outputs({"host": self.service_host, "members": cfg.members})
 
-    def uri_template(self, database: str, password_key: str) -> str:
+    def app_user(self, database: str) -> pulumi.Output[str]:
+        """The app user of ``database`` in the current rotation: `<database>-<generation>`."""
+        return generation_name(database, self.generation)
+
+    def uri_template(self, database: str, password_key: str) -> pulumi.Output[str]:
         # TLS always, verified against this cluster's CA (mounted by the apps, see wiring_for); the
         # host is the replset Service, whose names the server certificate carries (GetCertificateSans).
-        return (f"mongodb://{database}:{{{{ .{password_key} }}}}@{self.service_host}:{PORT}/{database}"
-                f"?replicaSet={REPLSET}&authSource=admin&tls=true&tlsCAFile={CA_DIR}/{CA_KEY}")
+        return pulumi.Output.concat(
+            "mongodb://", self.app_user(database), f":{{{{ .{password_key} }}}}@{self.service_host}:{PORT}/{database}",
+            f"?replicaSet={REPLSET}&authSource=admin&tls=true&tlsCAFile={CA_DIR}/{CA_KEY}")
+
+    def drop_old_users(self, after: list[pulumi.Resource]) -> Workload:
+        """"Drop old": a Job, named after the rotation, that removes every earlier app user of each database
+        (`<db>` of releases before rotation, `<db>-r<n>`) once ``after`` (the apps, which Pulumi waits on
+        until their rollout is complete) runs on the current user. Runs as the operator's `userAdmin`."""
+        ctx, cfg = self.ctx, self.ctx.config.mongodb
+        ns = ctx.namespace
+        job = "mongodb-drop-old-users"
+        selector = {"app.kubernetes.io/name": job, "app.kubernetes.io/instance": f"{job}-{ns}"[:63].rstrip("-")}
+        lbl = {**labels(job, client=ctx.config.name, environment=ctx.environment, component="mongodb"), **selector}
+        uri = f"mongodb://{self.service_host}:{PORT}/admin?replicaSet={REPLSET}&authSource=admin"
+        mounts: list[dict[str, Any]] = [{"name": "home", "mountPath": "/tmp"}]
+        volumes: list[dict[str, Any]] = [{"name": "home", "emptyDir": {"sizeLimit": "64Mi"}}]
+        if cfg.tls_mode == "requireTLS":
+            # The operator's TLS Secret `<cluster>-ssl` holds the CA the members' certificates chain to.
+            uri += "&tls=true&tlsCAFile=/etc/mongodb-ssl/ca.crt"
+            mounts.append({"name": "ssl", "mountPath": "/etc/mongodb-ssl", "readOnly": True})
+            volumes.append({"name": "ssl", "secret": {"secretName": f"{CLUSTER}-ssl", "items": [{"key": "ca.crt", "path": "ca.crt"}]}})
+        keep = {db: self.app_user(db) for db in self.databases}
+        script = pulumi.Output.all(**keep).apply(lambda current: _drop_script(uri, current))
+        users_secret = f"{CLUSTER}-system-users"
+        # Its own ServiceAccount: no API token, and not mongod's (which may carry the backup identity).
+        sa = KubeObject(f"{self._name}-drop-old-users-sa", "v1", "ServiceAccount", metadata=meta(job, ns, labels=lbl),
+                        automountServiceAccountToken=False,
+                        opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]))
+        KubeObject(
+            f"{self._name}-drop-old-users", "batch/v1", "Job",
+            metadata=meta(generation_name(job, self.generation), ns, labels=lbl),
+            spec={
+                "backoffLimit": 6,
+                "activeDeadlineSeconds": 1800,
+                # No TTL: the finished Job (replaced at the next rotation) and its log are the rotation's
+                # evidence (which users were dropped, when).
+                "template": {"metadata": {"labels": lbl}, "spec": {
+                    "restartPolicy": "Never",
+                    "automountServiceAccountToken": False,
+                    "serviceAccountName": job,
+                    "enableServiceLinks": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": MONGO_UID, "runAsGroup": MONGO_UID,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [{
+                        "name": "drop-old-users",
+                        # The replica set's own pinned image ships mongosh (percona/percona-docker
+                        # percona-server-mongodb-7.0/Dockerfile installs percona-mongodb-mongosh).
+                        "image": image_reference("percona/percona-server-mongodb", cfg.image_tag),
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["mongosh", "--nodb", "--quiet", "--eval", script],
+                        "env": [{"name": "HOME", "value": "/tmp"},
+                                *({"name": var, "valueFrom": {"secretKeyRef": {"name": users_secret, "key": f"MONGODB_USER_ADMIN_{part}"}}}
+                                  for var, part in (("ADMIN_USER", "USER"), ("ADMIN_PASSWORD", "PASSWORD")))],
+                        "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
+                        "securityContext": {**_RESTRICTED_CONTAINER, "readOnlyRootFilesystem": True},
+                        "volumeMounts": mounts,
+                    }],
+                    "volumes": volumes,
+                }},
+            },
+            opts=child_opts(self, ctx.provider, depends_on=[self.cluster, sa, *after]),
+        )
+        return Workload(name=job, pod_labels=selector, egress_to=["mongodb"], tier="data")
 
     def wiring_for(self, database: str) -> AppWiring:
         """MONGO_URI for ``database``'s app user (never root), and the CA file it names."""

@@ -16,14 +16,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from lfh.config import names
-from lfh.config.base import chart_image
+from lfh.config.base import chart_image, image_reference
 
 
 from ..cloud.base import BucketInfo
 from ..cluster.contract import ServiceAccountBinding
-from ..k8s import HelmRelease, child_opts, labels, meta, pinned_chart
+from ..k8s import HelmRelease, KubeObject, child_opts, labels, meta, pinned_chart
 from .contract import FROM_GATEWAY, FROM_SELF, TO_INTERNET_HTTPS, AppWiring, ClientContext, RouteSpec, Workload
-from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets
+from .secrets import MINIO_APP_SECRET_KEY, MINIO_ROOT_PASSWORD, ClientSecrets, generation_name
 
 if TYPE_CHECKING:
     from lfh.config import ClientConfig
@@ -141,7 +141,13 @@ class ObjectStorage(pulumi.ComponentResource):
             data={"rootPassword": secrets.remote_key(MINIO_ROOT_PASSWORD)},
             template={"rootUser": MINIO_ROOT_USER, "rootPassword": "{{ .rootPassword }}"},
             component="object-storage")
-        app_secret = f"{MINIO_RELEASE}-app-user"
+        # The app key rotates (secrets.py) like MongoDB's users: each rotation is a new MinIO user
+        # `hapihub-r<n>` (the chart's make-user job adds it on the release upgrade; it only ever adds or
+        # re-keys users, so a new name never breaks the running pods), the apps switch to it, and
+        # `drop_old_keys` removes the earlier ones after the rollout.
+        self.generation = secrets.generation
+        self.app_user = generation_name(MINIO_APP_USER, self.generation)
+        app_secret = self.app_secret = generation_name(f"{MINIO_RELEASE}-app-user", self.generation)
         es_app = secrets.external_secret(
             f"{name}-app-user", parent=self, target=app_secret,
             data={"secretKey": secrets.remote_key(MINIO_APP_SECRET_KEY)}, component="object-storage")
@@ -187,7 +193,7 @@ class ObjectStorage(pulumi.ComponentResource):
                 {"resources": [f"arn:aws:s3:::{cfg.bucket}"],
                  "actions": ["s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"]},
             ]}],
-            "users": [{"accessKey": MINIO_APP_USER, "existingSecret": app_secret, "existingSecretKey": "secretKey",
+            "users": [{"accessKey": self.app_user, "existingSecret": app_secret, "existingSecretKey": "secretKey",
                        "policy": policy_name}],
             "svcaccts": [],
             "buckets": [{"name": cfg.bucket, "policy": "none", "purge": False, "versioning": True,
@@ -223,6 +229,8 @@ class ObjectStorage(pulumi.ComponentResource):
             child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource, es_root, es_app],
                        protect=True, retain_on_delete=True))
 
+        # The apps roll onto a rotated key only once the release upgrade (its make-user job) created it.
+        ctx.extra.setdefault("rollout_after", []).append(self.release)
         self.routes = [RouteSpec(name=STORAGE_ROUTE, hostname=hostname, service=MINIO_RELEASE, port=MINIO_PORT,
                                  # Presigned uploads/downloads up to 50 MB on slow links.
                                  request_timeout="300s")]
@@ -258,7 +266,55 @@ class ObjectStorage(pulumi.ComponentResource):
                 "S3_REGION": "us-east-1",
                 "S3_PUBLIC_URL": f"https://{hostname}",
             },
-            secret_env={"S3_ACCESS_KEY_ID": MINIO_APP_USER, "S3_SECRET_ACCESS_KEY": "{{ .minioSecretKey }}"},
+            secret_env={"S3_ACCESS_KEY_ID": self.app_user, "S3_SECRET_ACCESS_KEY": "{{ .minioSecretKey }}"},
             secret_data={"minioSecretKey": secrets.remote_key(MINIO_APP_SECRET_KEY)},
             egress_to=["minio"],
         )
+
+    # ------------------------------------------------------------------ rotation: drop old
+    def drop_old_keys(self, after: list[pulumi.Resource]) -> list[Workload]:
+        """"Drop old" for MinIO (minio mode): a Job, named after the rotation, that removes every earlier app
+        user (`hapihub`, `hapihub-r<m>`) once ``after`` (the apps, rolled onto the new key) is done. It runs
+        the chart's own pinned `mc` image as MinIO's root (the chart's jobs run `/bin/sh` scripts in it)."""
+        if self.mode != "minio":
+            return []
+        ctx, m = self.ctx, self.ctx.config.object_storage.minio
+        ns = ctx.namespace
+        job = "minio-drop-old-keys"
+        selector = {"app.kubernetes.io/name": job, "app.kubernetes.io/instance": f"{job}-{ns}"[:63].rstrip("-")}
+        lbl = {**labels(job, client=ctx.config.name, environment=ctx.environment, component="object-storage"), **selector}
+        mc = "mc --config-dir /tmp/mc"
+        script = pulumi.Output.concat(
+            "set -eu\n",
+            f'{mc} alias set local "http://{MINIO_RELEASE}.{ns}.svc.cluster.local:{MINIO_PORT}" "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD" >/dev/null\n',
+            'KEEP="', self.app_user, '"\n',
+            f"for u in $({mc} admin user ls local --json | sed -n 's/.*\"accessKey\":\"\\([^\"]*\\)\".*/\\1/p'); do\n",
+            f'  case "$u" in "$KEEP") ;; {MINIO_APP_USER}|{MINIO_APP_USER}-r[0-9]*) {mc} admin user rm local "$u"; '
+            'echo "dropped $u, kept $KEEP" ;; esac\n',
+            "done\n")
+        sa = KubeObject(f"{self._name}-drop-old-keys-sa", "v1", "ServiceAccount", metadata=meta(job, ns, labels=lbl),
+                        automountServiceAccountToken=False, opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]))
+        root = f"{MINIO_RELEASE}-root"
+        KubeObject(
+            f"{self._name}-drop-old-keys", "batch/v1", "Job",
+            metadata=meta(generation_name(job, self.generation), ns, labels=lbl),
+            spec={"backoffLimit": 6, "activeDeadlineSeconds": 1800, "template": {"metadata": {"labels": lbl}, "spec": {
+                "restartPolicy": "Never", "serviceAccountName": job, "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": {"runAsNonRoot": True, "runAsUser": 1000, "runAsGroup": 1000,
+                                    "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [{
+                    "name": "drop-old-keys", "image": image_reference("quay.io/minio/mc", m.mc_image_tag),
+                    "imagePullPolicy": "IfNotPresent", "command": ["/bin/sh", "-c", script],
+                    "env": [{"name": var, "valueFrom": {"secretKeyRef": {"name": root, "key": key}}}
+                            for var, key in (("MINIO_ROOT_USER", "rootUser"), ("MINIO_ROOT_PASSWORD", "rootPassword"))],
+                    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "128Mi"}},
+                    "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+                                        "readOnlyRootFilesystem": True, "runAsNonRoot": True,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                }],
+                "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+            }}},
+            opts=child_opts(self, ctx.provider, depends_on=[*([self.release] if self.release else []), sa, *after]))
+        return [Workload(name=job, pod_labels=selector, egress_to=["minio"], tier="data")]

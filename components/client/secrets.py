@@ -7,6 +7,11 @@
   key) come from `pulumi_random`, are written to the cloud secret manager (platform KMS key) by the
   adapter, and reach pods only through ExternalSecrets. They are Pulumi secrets end to end: never in
   Git, never plaintext in state outputs or stack outputs.
+- Rotation (HIPAA 164.308(a)(5)(ii)(D)): one `time.Rotating` per environment (`secrets.rotationDays`,
+  default 90) is the keeper of every rotating password (all but `NOT_ROTATED`), so the first `pulumi up` after the
+  period replaces them. Objects that carry rotated values are named after the rotation (`generation`,
+  `r<unix time>`): a consumer of the new name cannot start before External Secrets has created it with
+  the new value, so no pod ever starts with a stale one (docs/hipaa.md: the order for MongoDB users).
 """
 from __future__ import annotations
 
@@ -41,6 +46,23 @@ MONGODB_SYSTEM_USERS = {
 MINIO_ROOT_PASSWORD = "minio-root-password"
 MINIO_APP_SECRET_KEY = "minio-app-secret-key"
 TYPESENSE_API_KEY = "typesense-api-key"
+#: What never rotates, and why: the data-at-rest key (data written with it would become unreadable),
+#: the operator-managed MongoDB system users and MinIO's root (their owners restart on a change),
+#: the Typesense bootstrap key (the cluster only reads it at first start).
+NOT_ROTATED = {MONGODB_ENCRYPTION_KEY: "encrypts data at rest", MINIO_ROOT_PASSWORD: "MinIO root (restart)",
+               TYPESENSE_API_KEY: "Typesense bootstrap key", **{k: "operator system user" for k in MONGODB_SYSTEM_USERS}}
+#: Key of the rotation in `ClientContext.extra`: the generation string (`r<unix>`), an Output.
+ROTATION = "rotation"
+
+
+def rotated(key: str) -> bool:
+    """Whether the generated secret ``key`` rotates (JWT secret, MongoDB app users, MinIO app key)."""
+    return key not in NOT_ROTATED
+
+
+def generation_name(base: str, generation: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`<base>-<generation>`: the name of an object that carries a rotated value."""
+    return pulumi.Output.concat(base, "-", generation)
 
 
 def mongodb_app_password_key(database: str) -> str:
@@ -90,6 +112,15 @@ class ClientSecrets(pulumi.ComponentResource):
             opts=child_opts(self, ctx.provider, depends_on=[ctx.namespace_resource]),
         )
 
+        # --- rotation: the keeper of every rotated password (a new base time every `rotationDays`)
+        import pulumiverse_time as time  # only client stacks need it
+
+        self.rotation = time.Rotating(f"{name}-rotation", rotation_days=cfg.secrets.rotation_days,
+                                      opts=pulumi.ResourceOptions(parent=self))
+        #: `r<unix seconds>` of the current rotation: names of objects that carry rotated values.
+        self.generation: pulumi.Output[str] = self.rotation.unix.apply(lambda u: f"r{int(u)}")
+        ctx.extra[ROTATION] = self.generation
+
         # --- generated secrets
         self.generated: dict[str, pulumi.Output[str]] = {}
         self.written: dict[str, pulumi.Resource] = {}
@@ -135,12 +166,17 @@ class ClientSecrets(pulumi.ComponentResource):
 
     # ------------------------------------------------------------------ generation
     def _generate(self, key: str, length: int) -> None:
-        password = SdkResource("random:index/randomPassword:RandomPassword", f"{self.name}-{key}", {
+        props: dict[str, Any] = {
             "length": length,
             # Letters and digits only: values go into URIs and Go templates unescaped.
             "special": False,
             "minLower": 4, "minUpper": 4, "minNumeric": 4,
-        }, pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result", "bcryptHash"]))
+        }
+        if rotated(key):
+            # A new rotation base time replaces the password (keepers changed): a new value.
+            props["keepers"] = {"rotation": self.rotation.rfc3339}
+        password = SdkResource("random:index/randomPassword:RandomPassword", f"{self.name}-{key}", props,
+                               pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result", "bcryptHash"]))
         self._store(key, pulumi.Output.secret(password.result))
 
     def _store(self, key: str, value: pulumi.Output[str]) -> None:
@@ -183,7 +219,7 @@ class ClientSecrets(pulumi.ComponentResource):
     def path(self, key: str) -> str:
         return f"{self.prefix}/{key}"
 
-    def external_secret(self, name: str, *, parent: pulumi.Resource, target: str,
+    def external_secret(self, name: str, *, parent: pulumi.Resource, target: pulumi.Input[str],
                         data: dict[str, str], template: Optional[dict[str, str]] = None,
                         extract: Optional[str] = None, component: str = "secrets",
                         owner: str = "Owner") -> k8s.apiextensions.CustomResource:

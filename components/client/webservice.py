@@ -93,6 +93,14 @@ class WebServiceArgs:
     workers: dict[str, Any] = field(default_factory=dict)
 
 
+def env_secret_name(app: str, ctx: ClientContext) -> pulumi.Input[str]:
+    """The app's secret-env Secret (and its ExternalSecret): `<app>-env-<rotation generation>`."""
+    from .secrets import ROTATION, generation_name
+
+    generation = ctx.extra.get(ROTATION)
+    return generation_name(f"{app}-env", generation) if generation is not None else f"{app}-env"
+
+
 def image_ref(image: str, tag: str) -> str:
     """`repo:tag` or `repo@sha256:…` — never a floating reference."""
     from lfh.config.base import image_reference
@@ -220,7 +228,9 @@ class WebService(pulumi.ComponentResource):
         if clash:
             raise ValueError(f"{app}: {clash} are both plain and secret env")
 
-        secret_name = f"{app}-env"
+        # Named after the secret rotation (secrets.py): a rotation rolls the pods onto a Secret that
+        # External Secrets creates with the new values — no pod starts with a stale one.
+        secret_name = env_secret_name(app, ctx)
         if secret_env and not secret_data:
             raise ValueError(f"{app}: secret env {sorted(secret_env)} without secret data")
         if secret_data:
@@ -269,7 +279,8 @@ class WebService(pulumi.ComponentResource):
         ref = image_ref(a.image, a.tag)
         pod_security = pod_security_context(a.run_as_user, a.run_as_group, a.fs_group)
         self.extra_workloads: list[Workload] = []
-        rollout_after: list[pulumi.Resource] = []
+        # What must be in place before pods roll (e.g. MinIO's release, which creates a rotated key's user).
+        rollout_after: list[pulumi.Resource] = list(ctx.extra.get("rollout_after", []))
         if a.migration_command:
             rollout_after.append(self._migration(name, ctx, a, ref, env_list, volumes, mounts, pod_security,
                                                  egress, obj_labels, kopts))

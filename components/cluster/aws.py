@@ -79,6 +79,7 @@ class EksCluster(pulumi.ComponentResource):
         self._backup_bucket()
         self._addon_identities()
         self._addons()
+        self._workload_logs()
         self._kubernetes()
 
         cloud = {
@@ -147,6 +148,7 @@ class EksCluster(pulumi.ComponentResource):
             # Since 1.30 EKS leaves gp2 without the default annotation (EKS user guide, "Kubernetes
             # standard support versions: 1.30"); the platform chooses its own default class.
             builtin_storage_classes={"gp2": False},
+            log_agent="cloudwatch-observability",
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "oidcProviderArn": self.oidc.arn, "backupBucket": self.bucket.bucket})
@@ -717,6 +719,43 @@ class EksCluster(pulumi.ComponentResource):
 
         return self._irsa_role("cluster-autoscaler", "kube-system", ClusterAutoscaler.SERVICE_ACCOUNT,
                                pulumi.Output.all(self.cluster.name, self.partition, self.account_id).apply(policy))
+    # ------------------------------------------------------------ container and gateway access logs
+
+    def _workload_logs(self) -> None:
+        """Every container's log (apps, the gateway's access log) into CloudWatch, kept `logging.retentionDays`.
+
+        The `amazon-cloudwatch-observability` add-on runs Fluent Bit on every node and writes to
+        `/aws/containerinsights/<cluster>/{application,dataplane,host,performance}` (EKS user guide,
+        "Amazon CloudWatch Observability add-on"; it creates missing groups without retention or CMK, so
+        they are created here first). Its pods run as `amazon-cloudwatch/cloudwatch-agent`, whose IRSA role
+        gets the AWS-managed CloudWatchAgentServerPolicy the add-on documents.
+        """
+        n, days = self.name, self.platform.logging.retention_days
+        self.workload_log_groups = [
+            aws.cloudwatch.LogGroup(
+                f"{n}-containerinsights-{kind}",
+                name=self.cluster_name.apply(lambda c, kind=kind: f"/aws/containerinsights/{c}/{kind}"),
+                retention_in_days=days, kms_key_id=self.data_key.arn, tags=self.tags, opts=self._data_opts())
+            for kind in ("application", "dataplane", "host", "performance")]
+
+        def trust(args: list[Any]) -> str:
+            provider_arn, issuer = args
+            return json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Federated": provider_arn}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringEquals": {f"{issuer}:sub": "system:serviceaccount:amazon-cloudwatch:cloudwatch-agent",
+                                               f"{issuer}:aud": "sts.amazonaws.com"}}}]})
+
+        role = aws.iam.Role(f"{n}-irsa-cloudwatch-agent", assume_role_policy=pulumi.Output.all(self.oidc.arn, self.oidc_issuer).apply(trust),
+                            tags=self.tags, opts=self._opts())
+        attach = aws.iam.RolePolicyAttachment(
+            f"{n}-irsa-cloudwatch-agent-policy", role=role.name,
+            policy_arn=self.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/CloudWatchAgentServerPolicy"), opts=self._opts())
+        self.cloudwatch_addon = aws.eks.Addon(
+            f"{n}-addon-cloudwatch", cluster_name=self.cluster.name, addon_name="amazon-cloudwatch-observability",
+            service_account_role_arn=role.arn, resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
+            # Container logs on (the add-on's `containerLogs.enabled`, its default, stated so it cannot drift).
+            configuration_values=json.dumps({"containerLogs": {"enabled": True}}),
+            tags=self.tags, opts=self._opts(depends_on=[*self.node_groups, *self.workload_log_groups, attach]))
 
     # ------------------------------------------------------------ Kubernetes side
 

@@ -93,6 +93,7 @@ class AksCluster(pulumi.ComponentResource):
         self._key_vault()
         self.secret_writer = secret_writers.azure(platform.name, self.rg.name, self.vault.name, self.tags)
         self._storage()
+        self._workspace()
         self._cluster()
         self._addon_identities()
         self._kubernetes()
@@ -189,6 +190,7 @@ class AksCluster(pulumi.ComponentResource):
             # metrics-server runs on every AKS cluster as a managed component (AKS docs "Metrics Server").
             metrics_api="AKS built-in metrics-server",
             builtin_storage_classes=dict(BUILTIN_STORAGE_CLASSES),
+            log_agent="container-insights",
         )
         self.register_outputs({"clusterName": self.aks.name, "resourceGroup": self.rg.name, "oidcIssuer": self.oidc_issuer})
 
@@ -489,11 +491,16 @@ class AksCluster(pulumi.ComponentResource):
             # grows with platform and region names. Nobody edits it by hand.
             node_resource_group=self.suffix.apply(lambda s: fit(f"rg-lfh-{self.platform.name}-{s}-nodes", 80)),
             node_resource_group_profile={"restriction_level": "ReadOnly"},
+            # Container Insights: the monitoring agent ships every container's log to the platform workspace
+            # (managed-identity auth; what it collects is the data collection rule's, `_workload_logs`).
+            addon_profiles={"omsagent": {"enabled": True, "config": {
+                "logAnalyticsWorkspaceResourceID": self.workspace.id, "useAADAuth": "true"}}},
             tags=self.tags,
             opts=data_opts(self, depends_on=prereqs, ignore_changes=["agentPoolProfiles[0].count"]),
         )
         self.oidc_issuer = self.aks.oidc_issuer_profile.issuer_url
         self._audit_logs()
+        self._workload_logs()
         self.pools: list[pulumi.Resource] = []
         for pool_name in ("apps", "db"):
             pool = self._pool(pool_name, getattr(cfg.node_pools, pool_name))
@@ -518,14 +525,44 @@ class AksCluster(pulumi.ComponentResource):
                         # enableAutoScaling on every pool (`_pool`): AKS's own cluster autoscaler.
                         autoscaler="AKS cluster autoscaler", provides=image, resource=resource)
 
-    def _audit_logs(self) -> None:
-        """Control-plane audit (admin actions, Entra ID sign-ins) kept `logRetentionDays` in a workspace."""
-        n = self.name
+    def _workspace(self) -> None:
+        """The platform's Log Analytics workspace (control-plane audit and container logs), before the cluster."""
         self.workspace = azure.operationalinsights.Workspace(
-            f"{n}-logs", resource_group_name=self.rg.name, location=self.cfg.location,
+            f"{self.name}-logs", resource_group_name=self.rg.name, location=self.cfg.location,
             workspace_name=self.suffix.apply(lambda s: f"log-{self.platform.name}-{s}"),
             sku={"name": "PerGB2018"}, retention_in_days=self.cfg.log_retention_days,
             tags=self.tags, opts=data_opts(self))
+
+    def _workload_logs(self) -> None:
+        """Container insights' data collection rule (container logs of every namespace, ContainerLogV2) and
+        the ContainerLogV2 table kept `logging.retentionDays` (Azure Monitor docs, "Enable monitoring for
+        AKS clusters", ARM template with managed identity: DCR kind Linux, extension ContainerInsights,
+        stream Microsoft-ContainerInsights-Group-Default; table retention: interactive ≤ 730 days, total
+        up to 4383)."""
+        n, days = self.name, self.platform.logging.retention_days
+        self.container_log_table = azure.operationalinsights.Table(
+            f"{n}-containerlogv2", resource_group_name=self.rg.name, workspace_name=self.workspace.name,
+            table_name="ContainerLogV2", retention_in_days=min(days, 730), total_retention_in_days=days,
+            opts=self._opts(depends_on=[self.workspace]))
+        stream = "Microsoft-ContainerInsights-Group-Default"
+        dcr = azure.monitor.DataCollectionRule(
+            f"{n}-container-insights", resource_group_name=self.rg.name, location=self.cfg.location,
+            data_collection_rule_name=f"MSCI-{self.cfg.location}-{self.platform.name}", kind="Linux",
+            description="Container Insights: every container's log (apps, gateway access log) to the platform workspace",
+            data_sources={"extensions": [{
+                "name": "ContainerInsightsExtension", "streams": [stream], "extension_name": "ContainerInsights",
+                "extension_settings": {"dataCollectionSettings": {
+                    "interval": "1m", "namespaceFilteringMode": "Off", "enableContainerLogV2": True}}}]},
+            destinations={"log_analytics": [{"workspace_resource_id": self.workspace.id, "name": "platform-workspace"}]},
+            data_flows=[{"streams": [stream], "destinations": ["platform-workspace"]}],
+            tags=self.tags, opts=self._opts(depends_on=[self.container_log_table]))
+        azure.monitor.DataCollectionRuleAssociation(
+            f"{n}-container-insights-association", association_name="ContainerInsightsExtension",
+            resource_uri=self.aks.id, data_collection_rule_id=dcr.id, opts=self._opts())
+
+    def _audit_logs(self) -> None:
+        """Control-plane audit (admin actions, Entra ID sign-ins) kept `logRetentionDays` in the workspace."""
+        n = self.name
         azure.monitor.DiagnosticSetting(
             f"{n}-aks-diagnostics", name="lfh-control-plane", resource_uri=self.aks.id, workspace_id=self.workspace.id,
             log_analytics_destination_type="Dedicated",

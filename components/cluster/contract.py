@@ -201,6 +201,10 @@ class ClusterContract:
     api_server_tunnel_pods: list[dict[str, Any]] = field(default_factory=list)
     #: The nodes' address ranges ([] = unknown).
     node_cidrs: list[str] = field(default_factory=list)
+    #: The cloud's own container-log agent this cluster runs (`cloudwatch-observability`, `container-insights`,
+    #: `cloud-logging`), with retention set by the cluster component; "" = none: the platform runs its
+    #: own collector (components/platform/logging.py).
+    log_agent: str = ""
     #: Where to schedule by node pool: `{"system"|"apps"|"db": {"nodeSelector": {…}, "tolerations": […]}}`
     #: (empty on existing clusters: schedule anywhere). Platform add-ons go to `system`.
     scheduling: dict[str, dict[str, Any]] = field(default_factory=dict)

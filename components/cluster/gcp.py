@@ -187,6 +187,7 @@ class GkeCluster(pulumi.ComponentResource):
             # autoscaling": resource metrics come from the metrics-server GKE deploys).
             metrics_api="GKE built-in metrics-server",
             builtin_storage_classes=dict(BUILTIN_STORAGE_CLASSES),
+            log_agent="cloud-logging",
         )
         self.register_outputs({"clusterName": self.cluster.name, "endpoint": self.cluster.endpoint,
                                "backupBucket": self.bucket.name})
@@ -380,12 +381,14 @@ class GkeCluster(pulumi.ComponentResource):
         self.ready: list[pulumi.Resource] = [self.cluster, *self.pools]
 
     def _logs(self) -> None:
-        """Cluster logs (incl. API server and audit) in a bucket kept `logRetentionDays`."""
+        """Cluster logs (API server, audit, and — `WORKLOADS` in the cluster's logging components — every
+        container's log, the gateway's access log included) in one bucket, kept the longer of
+        `logRetentionDays` and `logging.retentionDays` (Cloud Logging: a sink routes the cluster's entries to it)."""
         cfg, n = self.cfg, self.name
         bucket = gcp.logging.ProjectBucketConfig(
             f"{n}-log-bucket", project=self.project, location=cfg.region,
             bucket_id=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"),
-            retention_days=cfg.log_retention_days, opts=self._opts())
+            retention_days=max(cfg.log_retention_days, self.platform.logging.retention_days), opts=self._opts())
         gcp.logging.ProjectSink(
             f"{n}-log-sink", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}"), project=self.project,
             destination=bucket.id.apply(lambda b: f"logging.googleapis.com/{b}"),

@@ -17,7 +17,7 @@ import pulumi
 from lfh.config import PlatformConfig
 
 from ..cluster.contract import ClusterContract
-from . import backups, certificates, gateway, gitops, monitoring, secrets, self_contained, storage
+from . import backups, certificates, gateway, gitops, logging, monitoring, secrets, self_contained, storage
 from .backups import NAMESPACE as VELERO_NAMESPACE, Backups
 from .certificates import Certificates, acme_solver
 from .contract import GatewayRef, PlatformContract, export
@@ -43,6 +43,7 @@ def platform_network(platform: PlatformConfig, cluster: ClusterContract, ref: Ga
         *gitops.network_pods(platform.gitops),
         *backups.network_pods(),
         *(monitoring.network_pods() if platform.monitoring.enabled else []),
+        *(logging.network_pods() if not cluster.log_agent else []),
     ]
     store = cluster.secret_store_provider or platform.secrets.provider
     settings = settings_from(cluster, platform.network, object_store_url=cluster.backup.endpoint,
@@ -96,6 +97,11 @@ class CorePlatform(pulumi.ComponentResource):
                              opts=child, **net, **pins)
         self.backups = Backups(f"{name}-backups", platform.backups, cluster, self.secrets, self.storage, opts=child,
                                **net, **pins)
+        # Container and gateway access logs: the cloud's agent (set up by the cluster), else our collector.
+        self.log_collector = None
+        if not cluster.log_agent:
+            self.log_collector = logging.LogCollector(f"{name}-logging", platform.logging, cluster, self.secrets,
+                                                      opts=child, **net, **pins)
         self.monitoring: Optional[Monitoring] = None
         if platform.monitoring.enabled:
             self.monitoring = Monitoring(f"{name}-monitoring", platform.monitoring, cluster, hostname=grafana_host,

@@ -41,6 +41,42 @@ PROXY_METRICS_PORT = 19001
 ACME_SOLVER_PORT = 8089
 
 
+#: The proxies' access log (HIPAA 164.312(b)): one JSON line per request on stdout, which the cluster's
+#: log agent ships to the platform's log store. Envoy command operators
+#: (https://www.envoyproxy.io/docs/envoy/latest/configuration/observability/access_log/usage#command-operators):
+#: `%REQ_WITHOUT_QUERY(...)%` is the path *without* its query string, which may carry PHI (search terms,
+#: patient ids); no body, Referer or query operator is logged. The client is the route's namespace: Envoy
+#: Gateway names xDS routes `httproute/<namespace>/<name>/rule/<n>/…` (%ROUTE_NAME%) and puts the route's
+#: kind/namespace/name in its metadata `envoy-gateway.resources` (docs, "Gateway API Metadata"). Envoy Gateway
+#: adds the `req_without_query` and `metadata` formatter extensions itself when a format uses them
+#: (internal/xds/translator/accesslog.go: reqWithoutQueryCommandOperator, metadataCommandOperator).
+#: Without this, Envoy Gateway's default format logs `%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%`, query included.
+ACCESS_LOG_FIELDS: dict[str, str] = {
+    "start_time": "%START_TIME%",
+    "route_name": "%ROUTE_NAME%",
+    "route": "%METADATA(ROUTE:envoy-gateway:resources)%",
+    "authority": "%REQ(:AUTHORITY)%",
+    "method": "%REQ(:METHOD)%",
+    "path": "%REQ_WITHOUT_QUERY(X-ENVOY-ORIGINAL-PATH?:PATH)%",
+    "protocol": "%PROTOCOL%",
+    "response_code": "%RESPONSE_CODE%",
+    "response_flags": "%RESPONSE_FLAGS%",
+    "duration_ms": "%DURATION%",
+    "upstream_service_time_ms": "%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "client_address": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+}
+
+
+def access_log() -> dict[str, Any]:
+    """EnvoyProxy `spec.telemetry.accessLog` (gateway.envoyproxy.io/v1alpha1, v1.9.0 CRD): JSON to stdout."""
+    return {"settings": [{"format": {"type": "JSON", "json": dict(ACCESS_LOG_FIELDS)},
+                          "sinks": [{"type": "File", "file": {"path": "/dev/stdout"}}]}]}
+
+
 def proxy_container_port(listener_port: int) -> int:
     return listener_port + WELL_KNOWN_PORT_SHIFT if listener_port < 1024 else listener_port
 
@@ -201,6 +237,7 @@ class Gateway(pulumi.ComponentResource):
                     "envoyPDB": {"minAvailable": 1},
                     "envoyService": service,
                 }},
+                "telemetry": {"accessLog": access_log()},
             },
         )
         self.gateway_class = custom_resource(

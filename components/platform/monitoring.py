@@ -288,6 +288,12 @@ class Monitoring(pulumi.ComponentResource):
                 "name": "lfh-platform", "rules": [
                     {"alert": a, "expr": e, "for": f, "labels": {"severity": s}, "annotations": {"summary": m}}
                     for a, e, f, s, m in RULES]}, backup_alerts.rule_group()]})
+        # Gateway metrics and per-route alerts, and the dashboards as code (observability.py).
+        from .observability import MonitoringContent
+
+        self.observability = MonitoringContent(f"{name}-observability", cfg, p, namespace=NAMESPACE, gateway=gateway.ref,
+                                           selector_labels=SELECTOR_LABELS, depends_on=[*crd, gateway.envoy_proxy],
+                                           opts=pulumi.ResourceOptions(parent=self))
         self.route = custom_resource(
             self, p, "route", api_version=GATEWAY_API, kind="HTTPRoute", name="grafana", namespace=NAMESPACE,
             component="monitoring", depends_on=[gateway.release, gateway.gateway, self.release], spec={

@@ -41,7 +41,8 @@ def remote_name(prefix: str, path: str, provider_block: dict[str, Any]) -> str:
     separator = next((PATH_SEPARATOR[k] for k in provider_block if k in PATH_SEPARATOR), "/")
     return f"{prefix}/{path}".replace("/", separator)
 #: Namespaces whose ExternalSecrets may use the platform ClusterSecretStore.
-PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system")
+PLATFORM_CONSUMERS = ("longhorn-system", "velero", "cert-manager", "argocd", "monitoring", "envoy-gateway-system",
+                      "logging")
 
 
 def network_pods() -> list[PodSet]:

@@ -95,6 +95,12 @@ class SelfContained(pulumi.ComponentResource):
                              "passwordMtime": ADMIN_PASSWORD_MTIME},
         }
         users = [("velero", velero_key, [f"arn:aws:s3:::{svc.bucket}/*"], [f"arn:aws:s3:::{svc.bucket}"])]
+        if not cluster.log_agent:
+            # The platform's log collector (components/platform/logging.py) ships container logs under
+            # `logs/` of the same bucket: its own user, that prefix only.
+            logs_key = password("logs-secret-key")
+            generated["logs"] = {"accessKeyId": "logs", "secretAccessKey": logs_key.result}
+            users.append(("logs", logs_key, [f"arn:aws:s3:::{svc.bucket}/logs/*"], [f"arn:aws:s3:::{svc.bucket}"]))
         if longhorn:
             longhorn_key = password("longhorn-secret-key")
             prefix = cluster.backup.longhorn_prefix

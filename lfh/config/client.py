@@ -170,6 +170,12 @@ class MongoDBConfig(EnvAwareModel):
     tls_mode: Literal["preferTLS", "requireTLS"] = field(
         "requireTLS", "`requireTLS`: every connection (members and apps) uses TLS; the apps mount the cluster's CA and name it in "
                       "their connection string. `preferTLS` (weaker, explicit) also admits plain TCP from other clients.")
+    exporter_image: ImageReference = field(
+        "docker.io/percona/mongodb_exporter:0.53.0",
+        "Pinned percona/mongodb_exporter image of the metrics sidecar on every member (when the platform runs monitoring).")
+    replication_lag_alert_seconds: int = field(30, "Alert when a secondary is this many seconds behind the primary for 5 minutes.", ge=5, le=3600)
+    connections_alert_percent: int = field(80, "Alert when a member uses this share of its available connections.", ge=10, le=100)
+    disk_alert_percent: int = field(85, "Alert (critical) when a member's data volume is this full.", ge=50, le=99)
     external: Optional[ExternalMongoDBConfig] = field(
         None, "Use a managed database instead of the in-cluster replica set (then the settings above do not apply; "
               "`databases[0]` is the apps' database and backups are the provider's).")
@@ -256,6 +262,9 @@ class SecretsConfig(StrictModel):
 
     refresh_interval: PositiveDuration = field("1h", "How often External Secrets re-reads the secret manager.")
     password_length: int = field(32, "Length of generated passwords and keys.", ge=24, le=128)
+    rotation_days: int = field(90, "Generated secrets (MongoDB app users, JWT secret, MinIO app key) get new values on the first "
+                                   "`pulumi up` this many days after the last rotation; the apps switch without downtime "
+                                   "(docs/hipaa.md). The MongoDB encryption key is never rotated.", ge=7, le=365)
 # ======================================== end of the data-services block
 
 # ======================================================================= client-apps: begin
@@ -359,7 +368,7 @@ class AppConfig(EnvAwareModel):
     readiness_path: Optional[HttpPath] = field(None, "Override the readiness probe path (newer HapiHub answers on `/health`).")
     port: Optional[int] = field(None, "Override the container port.", ge=1024, le=65535)
     internet_https: bool = field(False, "Allow HTTPS (443) to addresses outside the cluster and private ranges.")
-    metrics_path: Optional[HttpPath] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring.")
+    metrics_path: Optional[HttpPath] = field(None, "HTTP path of Prometheus metrics on the app port; a ServiceMonitor is created when the platform runs monitoring (null: none).")
     extra_hostnames: list[DnsName] = field([], "More public hostnames routed to this app, each with a certificate (a browser "
                                                "frontend's hostnames all become HapiHub CORS origins).")
     secret_env: dict[EnvVarName, SecretRef] = field(
@@ -435,6 +444,9 @@ class HapiHubConfig(AppConfig):
     run_migrations: bool = field(False, "Run database migrations once per release as a Job (never in every replica at start-up).")
     migration_command: list[Text] = field(["npm", "run", "migrate"], "Command of the migration Job.", min_length=1)
     log_level: Literal["error", "warn", "info", "debug", "trace"] = field("info", "LOG_LEVEL.")
+    # The template's HapiHub chart scrapes `/metrics` on the app port (mycurelabs/monobase-infra
+    # charts/hapihub/values.yaml `serviceMonitor.path`); null turns the ServiceMonitor off.
+    metrics_path: Optional[HttpPath] = field("/metrics", "HTTP path of Prometheus metrics on the app port (ServiceMonitor when the platform runs monitoring; null: none).")
     # HapiHub calls cloud APIs and third parties (payments, SMS) over HTTPS.
     internet_https: bool = field(True, "Allow HTTPS (443) to addresses outside the cluster and private ranges (cloud APIs, payment/SMS providers).")
     extra_cors_origins: list[HttpsOrigin] = field(
@@ -458,6 +470,8 @@ class SyncdConfig(AppConfig):
     tag: Optional[ImageTag] = field("1.2.0", "Pinned image tag or `sha256:` digest (never `latest`).")
     resources: ContainerResources = field(_res("500m", "1Gi", "2", "2Gi"), "Container requests and limits.")
     request_timeout: Duration = field("0s", "Gateway request timeout; `0s` keeps WebSockets open (idle limit is the gateway's stream idle timeout).")
+    # As HapiHub: the template's Syncd chart scrapes `/metrics` (mycurelabs/monobase-infra charts/syncd/values.yaml).
+    metrics_path: Optional[HttpPath] = field("/metrics", "HTTP path of Prometheus metrics on the app port (ServiceMonitor when the platform runs monitoring; null: none).")
 
 
 #: What a satellite may name in `reaches` besides other apps.

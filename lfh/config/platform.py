@@ -19,6 +19,7 @@ from .base import (
     Environment,
     EnvironmentTier,
     GoDuration,
+    ImageReference,
     PositiveDuration,
     Quantity,
     Secret,
@@ -266,6 +267,36 @@ class MonitoringConfig(EnvAwareModel):
     receivers: Annotated[list[AlertReceiver], unique("receiver name", lambda r: r.name, ".name")] = field([], "Alertmanager receivers (Slack, PagerDuty, webhooks).")
     prometheus_resources: Resources = field(_res("500m", "2Gi", "4Gi"), "Requests/limit of Prometheus.")
     resources: Resources = field(_res("100m", "256Mi", "512Mi"), "Requests/limit of Grafana, Alertmanager, operator, kube-state-metrics.")
+    gateway_error_percent: int = field(5, "Alert when more than this share of a client route's responses are 5xx (10 minutes).", ge=1, le=100)
+    gateway_latency_p95_ms: int = field(2000, "Alert when a client route's 95th-percentile upstream time exceeds this (ms, 15 minutes; WebSocket routes excepted).", ge=50, le=600000)
+
+
+#: Retention periods every log store accepts: CloudWatch's fixed list (PutRetentionPolicy), from one
+#: year up to Cloud Logging's 3650-day bucket maximum (Azure tables keep up to 4383 days).
+LOG_RETENTION_DAYS = (365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288)
+LogRetentionDays = checked(
+    int, lambda v: None if v in LOG_RETENTION_DAYS else
+    f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))} (CloudWatch's retention steps from one year up to ten)",
+    "one of 365, 400, 545, 731, 1096, 1827, 2192 (6 years), 2557, 2922, 3288")
+
+
+class LogCollectorConfig(StrictModel):
+    """The in-cluster log collector on existing clusters (clouds use their own agent): Fluent Bit to the backup store."""
+
+    image: ImageReference = field("docker.io/fluent/fluent-bit:5.1.1", "Pinned Fluent Bit image (fluent/helm-charts fluent-bit 0.58.1 appVersion).")
+    prefix: DnsLabel = field("logs", "Object prefix in the platform's backup bucket the collector writes to (`<prefix>/<namespace>/…`).")
+    resources: Resources = field(_res("100m", "128Mi", "256Mi"), "Requests/limit of the collector on every node.")
+
+
+class LoggingConfig(StrictModel):
+    """Container logs of every namespace (apps and the gateway's access log) kept `retentionDays` (HIPAA 164.312(b)).
+
+    EKS: the amazon-cloudwatch-observability add-on into CMK-encrypted log groups; AKS: Container Insights
+    into the platform's Log Analytics workspace; GKE: Cloud Logging (workloads) routed to the platform's
+    log bucket; existing clusters: a pinned Fluent Bit DaemonSet writing to the backup bucket."""
+
+    retention_days: LogRetentionDays = field(365, "Days container and gateway access logs are kept (at least a year; 2192 = six years where the client's policy asks).")
+    collector: LogCollectorConfig = field({}, "The in-cluster collector of existing clusters.")
 
 
 class PlatformNetworkConfig(StrictModel):
@@ -298,6 +329,7 @@ class PlatformConfig(StrictModel):
     certificates: CertificatesConfig = field({}, "cert-manager (core add-on).")
     backups: BackupsConfig = field({}, "Velero (core add-on).")
     monitoring: MonitoringConfig = field({}, "kube-prometheus-stack (optional add-on).")
+    logging: LoggingConfig = field({}, "Container and gateway access logs and their retention (HIPAA audit controls).")
     network: PlatformNetworkConfig = field({}, "NetworkPolicies of the platform namespaces (derived; these are the inputs).")
 
     @model_validator(mode="after")

@@ -22,6 +22,25 @@ def analyze(plan: Plan) -> None:
     for key, why in weakened:
         plan.findings.append(Finding("cluster-weakened", "warning", urn, f"{KEY_PREFIX}{key} is set: {why}"))
     plan.sections["cluster"] = _section(cluster, weakened)
+    _workload_logs(plan.sections["cluster"], cluster, platform)
+
+
+#: Where each target's container and gateway access logs go (components/cluster/*.py `log_agent`,
+#: components/platform/logging.py for existing clusters).
+LOG_STORES = {"aws": "CloudWatch Logs /aws/containerinsights/<cluster>/application (amazon-cloudwatch-observability add-on)",
+              "azure": "Log Analytics workspace, table ContainerLogV2 (Container Insights)",
+              "gcp": "Cloud Logging bucket lfh-<platform>-<suffix> (GKE workload logging)",
+              "existing": "Fluent Bit (namespace logging) to the backup bucket under <prefix>/"}
+
+
+def _workload_logs(section: dict, cluster, platform) -> None:
+    """The report says where container logs go and how long they stay (evidence for 164.312(b))."""
+    days = platform.logging.retention_days
+    store = LOG_STORES[cluster.provider].replace("<prefix>", platform.logging.collector.prefix)
+    kept = (f"kept as the bucket's lifecycle says: keep `{platform.logging.collector.prefix}/` ≥ {days} d"
+            if cluster.provider == "existing" else f"kept {days} d")
+    section["data"]["workloadLogs"] = {"store": store, "retentionDays": days}
+    section["text"].append(f"container and gateway access logs: {store}, {kept}")
 
 
 def _section(cluster, weakened: list[tuple[str, str]]) -> dict:

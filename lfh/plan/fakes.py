@@ -510,3 +510,19 @@ def _gcp_service_identity(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     service = str(inputs.get("service", "service")).split(".")[0]
     email = f"service-123456789012@gcp-sa-{service}.iam.gserviceaccount.com"
     return {"email": email, "member": f"serviceAccount:{email}"}
+# ------------------------------------------------------------------ secret rotation (pulumiverse-time)
+
+#: The base time every fake `time.Rotating` reports (2026-01-01T00:00:00Z), so rotated names are stable.
+ROTATION_BASE_UNIX = 1767225600
+
+
+@state("time:index/rotating:Rotating")
+def _time_rotating(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    import datetime
+
+    base = datetime.datetime.fromtimestamp(ROTATION_BASE_UNIX, datetime.timezone.utc)
+    days = int(inputs.get("rotationDays") or 0)
+    rotation = base + datetime.timedelta(days=days)
+    fmt = "%Y-%m-%dT%H:%M:%SZ"
+    return {"rfc3339": base.strftime(fmt), "rotationRfc3339": rotation.strftime(fmt), "unix": ROTATION_BASE_UNIX,
+            "year": base.year, "month": base.month, "day": base.day, "hour": 0, "minute": 0, "second": 0}

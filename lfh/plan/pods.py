@@ -274,6 +274,15 @@ def _names_envoy_proxy(o: ClusterObject, proxy: ClusterObject) -> bool:
             and (ref.get("namespace") or namespace) == proxy.namespace)
 
 
+def _owning_gateway(proxy: ClusterObject, objects: list[ClusterObject]) -> Optional[ClusterObject]:
+    """The (first) Gateway whose pods this EnvoyProxy parameterises: directly, or through its GatewayClass."""
+    classes = {c.name for c in objects if c.kind == "GatewayClass" and _names_envoy_proxy(c, proxy)}
+    for g in objects:
+        if g.kind == "Gateway" and (_names_envoy_proxy(g, proxy) or (g.obj.get("spec") or {}).get("gatewayClassName") in classes):
+            return g
+    return None
+
+
 def _envoy_proxy(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemplate]:
     """The proxy Deployment pod Envoy Gateway v1.9 builds for a Gateway of a class whose parameters are
     this EnvoyProxy (internal/infrastructure/kubernetes/proxy/resource.go expectedProxyContainers,
@@ -296,8 +305,10 @@ def _envoy_proxy(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemp
                     shutdown_image = str(c.get("image", ""))
     spec: dict[str, Any] = {
         "containers": [
+            # Its Prometheus stats port (proxy/resource.go expectedProxyContainers: `metrics`, 19001).
             {"name": "envoy", "image": container.get("image") or ENVOY_DEFAULT_IMAGE,
-             "resources": container.get("resources") or {}, "securityContext": security},
+             "resources": container.get("resources") or {}, "securityContext": security,
+             "ports": [{"name": "metrics", "containerPort": 19001, "protocol": "TCP"}]},
             {"name": "shutdown-manager", "image": shutdown_image, "resources": {"requests": dict(SHUTDOWN_MANAGER_REQUESTS)},
              "securityContext": security},
         ],
@@ -308,8 +319,12 @@ def _envoy_proxy(o: ClusterObject, objects: list[ClusterObject]) -> list[PodTemp
     for key in ("nodeSelector", "tolerations", "affinity"):
         if key in pod:
             spec[key] = pod[key]
+    # EnvoyAppLabel plus the owning Gateway's name and namespace (proxy/resource_provider.go envoyLabels).
+    owner = _owning_gateway(o, objects)
     metadata = {"labels": {**(pod.get("labels") or {}), "app.kubernetes.io/name": "envoy",
-                           "app.kubernetes.io/managed-by": "envoy-gateway"},
+                           "app.kubernetes.io/component": "proxy", "app.kubernetes.io/managed-by": "envoy-gateway",
+                           **({"gateway.envoyproxy.io/owning-gateway-name": owner.name,
+                               "gateway.envoyproxy.io/owning-gateway-namespace": owner.namespace} if owner else {})},
                 "annotations": dict(pod.get("annotations") or {})}
     return [PodTemplate(o, metadata, spec, built_by="Envoy Gateway's proxy Deployment",
                         operator_creates={"ServiceAccount/" + spec["serviceAccountName"]:

@@ -69,6 +69,7 @@ PRIVILEGED_NAMESPACE_REASONS = {
     "longhorn-system": "Longhorn's manager and instance managers need privileged containers, hostPath and host PID",
     "velero": "Velero's node agent mounts the kubelet's pod directory (hostPath /var/lib/kubelet/pods) for data movement",
     "monitoring": "the Prometheus node exporter needs host network, host PID and hostPath /proc, /sys, /",
+    "logging": "the log collector (existing clusters) reads the node's /var/log (hostPath, read-only) as uid 0",
 }
 DEFAULT_PRIVILEGED_NAMESPACES = list(PRIVILEGED_NAMESPACE_REASONS)
 
@@ -80,6 +81,7 @@ REQUIRED_TAGS = ["lfh:platform", "lfh:environment", "managed-by"]
 HIPAA_SAFEGUARDS = {
     "164.308(a)(1)(ii)(D)": "Information system activity review",
     "164.308(a)(4)": "Information access management",
+    "164.308(a)(5)(ii)(D)": "Security awareness and training: password management",
     "164.308(a)(7)": "Contingency plan",
     "164.308(a)(7)(ii)(A)": "Contingency plan: data backup plan",
     "164.312(a)(1)": "Access control",

@@ -60,14 +60,40 @@ def _ctx(c: Any, key: str) -> Any:
 # ----------------------------------------------------------------------------- pod security
 
 
+PSS_CONFIG = {
+    "privilegedNamespaces": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": DEFAULT_PRIVILEGED_NAMESPACES,
+        "description": "Namespaces allowed Pod Security `privileged` (documented exceptions).",
+    },
+}
+
+
+def _exception_namespace(args: Any) -> bool:
+    """The workload lives in a documented Pod Security exception namespace (`privilegedNamespaces`)."""
+    allowed = [str(n) for n in seq(config_value(args, PSS_CONFIG, "privilegedNamespaces"))]
+    return namespace_of(args.props) in allowed
+
+
+def _powerless(c: Any) -> bool:
+    """A container with every capability dropped and no privilege escalation (root without root's powers)."""
+    drop = {str(x).upper() for x in seq(get(c, "securityContext", "capabilities", "drop"))}
+    return ("ALL" in drop and not seq(get(c, "securityContext", "capabilities", "add"))
+            and falsy(_ctx(c, "allowPrivilegeEscalation")) and not truthy(_ctx(c, "privileged")))
+
+
 @resource_policy(
     "k8s-run-as-non-root",
-    "Workload containers run as a non-root user (runAsNonRoot true, never runAsUser 0).",
-    domain=D, types=WORKLOAD_TYPES, severity=HIGH, safeguard="164.312(a)(1)",
+    "Workload containers run as a non-root user (runAsNonRoot true, never runAsUser 0); in a documented exception "
+    "namespace, uid 0 only with every capability dropped and no privilege escalation.",
+    domain=D, types=WORKLOAD_TYPES, severity=HIGH, safeguard="164.312(a)(1)", config=PSS_CONFIG,
     remediation="Set `securityContext.runAsNonRoot: true` (pod or every container) and a non-zero `runAsUser`.",
 )
 def run_as_non_root(args, report):
     spec = _spec(args)
+    if _exception_namespace(args) and all(_powerless(c) for _, c in containers(spec)):
+        return  # e.g. the log collector reading root-owned node logs (PRIVILEGED_NAMESPACE_REASONS)
     pod_nonroot = truthy(get(spec, "securityContext", "runAsNonRoot"))
     pod_uid = number(get(spec, "securityContext", "runAsUser"))
     for role, c in containers(spec):
@@ -151,12 +177,18 @@ def no_host_namespaces(args, report):
 
 @resource_policy(
     "k8s-no-host-path",
-    "Pods mount no hostPath volumes.",
-    domain=D, types=WORKLOAD_TYPES, severity=CRITICAL, safeguard="164.312(a)(1)",
+    "Pods mount no hostPath volumes; a documented exception namespace may mount them read-only.",
+    domain=D, types=WORKLOAD_TYPES, severity=CRITICAL, safeguard="164.312(a)(1)", config=PSS_CONFIG,
     remediation="Replace hostPath volumes with emptyDir, a PVC, a ConfigMap or a projected volume.",
 )
 def no_host_path(args, report):
-    for v in seq(get(_spec(args), "volumes")):
+    spec = _spec(args)
+    mounts = [m for _, c in containers(spec) for m in seq(get(c, "volumeMounts"))]
+    for v in seq(get(spec, "volumes")):
+        name = get(v, "name")
+        read_only = all(truthy(get(m, "readOnly")) for m in mounts if get(m, "name") == name)
+        if get(v, "hostPath") is not None and _exception_namespace(args) and read_only:
+            continue
         if get(v, "hostPath") is not None:
             report(f"{_where(args)}: volume {get(v, 'name')!r} is a hostPath ({get(v, 'hostPath', 'path')})")
 
@@ -343,14 +375,6 @@ def service_exposure(args, report):
         report(f"Service {namespace_of(args.props)}/{name_of(args.props, args.name)} is of type {svc_type}")
 
 
-PSS_CONFIG = {
-    "privilegedNamespaces": {
-        "type": "array",
-        "items": {"type": "string"},
-        "default": DEFAULT_PRIVILEGED_NAMESPACES,
-        "description": "Namespaces allowed Pod Security `privileged` (documented exceptions).",
-    },
-}
 PSS_LEVELS = ("privileged", "baseline", "restricted")
 
 
