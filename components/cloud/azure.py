@@ -107,11 +107,12 @@ class AzureAdapter(CloudAdapter):
         return binding
 
     # ------------------------------------------------------------------ buckets
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
         account = str(self.cloud["storageAccountName"])
         # A per-client encryption scope with the platform CMK: the container's blobs are encrypted
         # with it and writers cannot override it. Versioning, TLS ≥ 1.2 only, no public network and
-        # no shared-key access are storage-account settings owned by the platform stack.
+        # no shared-key access are storage-account settings owned by the platform stack, and so are the second
+        # copy (``replicate``: the account is geo-redundant) and the access logs (the account's diagnostic logs).
         scope_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63).replace("-", "")
         scope = SdkResource("azure-native:storage:EncryptionScope", f"{self.prefix}-{name}-encryption", {
             "resourceGroupName": self.resource_group,

@@ -81,8 +81,15 @@ class GcpAdapter(CloudAdapter):
         return binding
 
     # ------------------------------------------------------------------ buckets
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
         bucket_name = self.short_name(self.ctx.platform.platform, self.ctx.config.name, self.ctx.environment, name, limit=63)
+        prefix = str((self.cloud.get("accessLogs") or {}).get("bucketPrefix") or "")
+        if not bucket_name.startswith(prefix):
+            # The platform's log sink keeps the data-access logs of buckets named `<prefix>…` only.
+            raise pulumi.RunError(f"bucket {bucket_name} is outside the platform's access-log prefix {prefix!r}")
+        if replicate:
+            # No GCP platform offers a second region yet (`check_cloud_bucket` refuses it before this point).
+            raise pulumi.RunError(f"bucket {bucket_name}: replication is not built on GCP platforms")
         bucket = SdkResource("gcp:storage/bucket:Bucket", f"{self.prefix}-{name}", {
             "name": bucket_name,
             "project": self.project,
