@@ -120,6 +120,8 @@ class AwsAdapter(CloudAdapter):
             # The platform's CloudTrail records S3 data events of buckets named `<prefix>…` only.
             raise pulumi.RunError(f"bucket {bucket_name} is outside the platform trail's prefix {prefix!r}: its access "
                                   "would not be recorded")
+        # Where the bucket's access logs are (the platform's trail): for the auditor and the policy pack.
+        self.access_log_tag = {"lfh:access-logs": f"cloudtrail/{logs.get('trail') or ''}"}
         bucket = self._s3_bucket(name, bucket_name, self.kms_key_arn, noncurrent_version_days)
         if replicate:
             self._replica(name, bucket, bucket_name, noncurrent_version_days)
@@ -140,7 +142,7 @@ class AwsAdapter(CloudAdapter):
             "bucket": bucket_name,
             # Never empty a bucket of patient files by deleting the stack.
             "forceDestroy": False,
-            "tags": {**self.tags, **DATA_CLASSIFICATION},
+            "tags": {**self.tags, **DATA_CLASSIFICATION, **self.access_log_tag},
             **where,
         }, data_opts)
         child = self.opts(protect=True, retain=True, depends_on=[bucket])

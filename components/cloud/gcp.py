@@ -102,7 +102,8 @@ class GcpAdapter(CloudAdapter):
             "encryption": {"defaultKmsKeyName": str(self.cloud["kmsKeyId"])},
             "lifecycleRules": [{"action": {"type": "Delete"},
                                 "condition": {"daysSinceNoncurrentTime": noncurrent_version_days, "withState": "ARCHIVED"}}],
-            "labels": {**self.labels, **DATA_CLASSIFICATION},
+            # Where the bucket's access logs are (the platform's data-access sink): for the auditor and the policy pack.
+            "labels": {**self.labels, **DATA_CLASSIFICATION, "lfh-access-logs": "cloud-audit-logs"},
             # GCS serves its JSON/XML APIs over HTTPS only: there is no plaintext endpoint to deny.
         }, self.opts(protect=True, retain=True))
         return BucketInfo(name=bucket.name, region=self.region, endpoint="https://storage.googleapis.com",
