@@ -102,6 +102,7 @@ SDK_TYPES: dict[str, SdkType] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": SdkType(
         aliases=("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",)),
     "aws:s3/bucketPolicy:BucketPolicy": SdkType(),
+    "aws:s3/bucketNotification:BucketNotification": SdkType(),
     "aws:s3/bucketReplicationConfig:BucketReplicationConfig": SdkType(secret_outputs=("token",)),
     "aws:secretsmanager/secret:Secret": SdkType(),
     "aws:secretsmanager/secretVersion:SecretVersion": SdkType(

@@ -25,7 +25,7 @@ import re
 from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable
 
 # ----------------------------------------------------------------------------- Terraform (AWS, GCP)
 
@@ -128,6 +128,11 @@ RENAMES: dict[str, dict[str, str]] = {
         "guestAccelerators": "guest_accelerator",
         "admissionWhitelistPatterns": "admission_whitelist_patterns",
         "clusterAdmissionRules": "cluster_admission_rules",
+        "startsWiths": "starts_with",
+        "notStartsWiths": "not_starts_with",
+        "endsWiths": "ends_with",
+        "notEndsWiths": "not_ends_with",
+        "privateEndpointNetworkPolicies": "private_endpoint_network_policies",
     },
     "aws_route_table": {"routes": "route"},
     "aws_s3_bucket_lifecycle_configuration": {"rules": "rule"},
@@ -147,6 +152,9 @@ MAP_ATTRIBUTES = frozenset({
 #: whose identifying input equals the value (else the only dependency of that type).
 REFERENCE_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "bucket": ("aws_s3_bucket", "google_storage_bucket"),
+    "allocation_id": ("aws_eip",),
+    "nat_gateway_id": ("aws_nat_gateway",),
+    "gateway_id": ("aws_internet_gateway",),
     "role": ("aws_iam_role",),
     "vpc_id": ("aws_vpc",),
     "subnet_id": ("aws_subnet",),
@@ -413,6 +421,3 @@ def convert_stack(resources_json: Path, out_dir: Path) -> dict[str, Any]:
         written["arm"] = path
     return written
 
-
-def resource_count(written: dict[str, Any]) -> Optional[int]:
-    return None

@@ -400,6 +400,16 @@ def addon_role_graph(*, managed: bool = True, inline_ec2: bool = False) -> list[
     return out
 
 
+def rotation_graph(*, keepers: bool = True, days: int = 90, name: str = "aws/acme/production/jwt-secret") -> list[Resource]:
+    clock = res("time:index/rotating:Rotating", "rotation", {"rotationDays": days}, custom=True)
+    pw = res("random:index/randomPassword:RandomPassword", "jwt", {"length": 32, **({"keepers": {"rotation": "2026-01-01T00:00:00Z"}} if keepers else {})},
+             pdeps={"keepers": [clock]} if keepers else None)
+    secret = res("aws:secretsmanager/secret:Secret", "jwt-secret", {"name": name, "kmsKeyId": "arn:kms", "tags": aws_tags()}, protect=True)
+    version = res("aws:secretsmanager/secretVersion:SecretVersion", "jwt-value", {"secretId": "arn:sm:jwt", "secretString": "[secret]"},
+                  pdeps={"secretId": [secret], "secretString": [pw]})
+    return [clock, pw, secret, version]
+
+
 def binauthz_graph(*, cluster_mode: str = "PROJECT_SINGLETON_POLICY_ENFORCE", enforcement: str = "ENFORCED_BLOCK_AND_AUDIT_LOG",
                    evaluation: str = "ALWAYS_DENY") -> list[Resource]:
     cluster = res("gcp:container/cluster:Cluster", "gke", gke(name="gcp-1", binaryAuthorization={"evaluationMode": cluster_mode}))
@@ -557,6 +567,7 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
     "gcp-gcs-data-access-logged": (gcs_audit_graph, lambda: gcs_audit_graph(data_read=False)),
     "azure-storage-blob-access-logged": (blob_logs_graph, lambda: blob_logs_graph(categories=("StorageWrite",))),
     # -- issue 15: hardening
+    "aws-secretsmanager-rotation": (rotation_graph, lambda: rotation_graph(keepers=False)),
     "aws-s3-phi-bucket-replicated": (replicated_bucket_graph, lambda: replicated_bucket_graph(second_region=False)),
     "aws-eks-addon-managed-policies": (addon_role_graph, lambda: addon_role_graph(managed=False)),
     "gcp-gke-intranode-visibility": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke(enableIntranodeVisibility=True))],
@@ -810,3 +821,28 @@ def test_hand_copied_ec2_permissions_are_reported_beside_the_managed_policy():
 @pytest.mark.parametrize("graph", [lambda: binauthz_graph(cluster_mode="DISABLED"), lambda: binauthz_graph(evaluation="ALWAYS_ALLOW")])
 def test_binary_authorization_off_or_allow_all_is_reported(graph):
     assert run(graph(), only=["gcp-gke-binary-authorization"])
+
+
+def test_secrets_manager_rotation_equivalents():
+    """Secrets Manager's own rotation, or the generator's keepers following a time.Rotating: both count."""
+    assert run(rotation_graph(days=365), only=["aws-secretsmanager-rotation"])  # too seldom
+    graph = rotation_graph(keepers=False)
+    secret = graph[2]
+    graph.append(res("aws:secretsmanager/secretRotation:SecretRotation", "native", {
+        "secretId": "arn:sm:jwt", "rotationLambdaArn": "arn:lambda", "rotationRules": {"automaticallyAfterDays": 30}},
+        pdeps={"secretId": [secret]}))
+    assert run(graph, only=["aws-secretsmanager-rotation"]) == []
+    # Documented exceptions and holders whose value an operator adds are not reported.
+    assert run(rotation_graph(keepers=False, name="aws/acme/production/mongodb-encryption-key"), only=["aws-secretsmanager-rotation"]) == []
+    assert run([secret], only=["aws-secretsmanager-rotation"]) == []
+    (v,) = run(rotation_graph(keepers=False), only=["aws-secretsmanager-rotation"])
+    assert v.enforcement == "advisory"
+
+
+def test_not_rotated_secrets_match_the_client_secrets_component():
+    secrets = pytest.importorskip("components.client.secrets")
+    if not hasattr(secrets, "NOT_ROTATED"):
+        pytest.skip("secret rotation (components/client/secrets.py NOT_ROTATED) is not on this branch")
+    from lfh_policies.hardening import ROTATION_CONFIG
+
+    assert set(ROTATION_CONFIG["notRotated"]["default"]) == set(secrets.NOT_ROTATED)

@@ -173,6 +173,10 @@ class AwsAdapter(CloudAdapter):
             }],
             **where,
         }, child)
+        # Object events (deletes above all) to EventBridge's default bus, where an alert rule can watch them.
+        SdkResource(f"{s3}bucketNotification:BucketNotification", f"{self.prefix}-{name}-events", {
+            "bucket": bucket.id, "eventbridge": True, **where,
+        }, child)
         SdkResource(f"{s3}bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{self.prefix}-{name}-lifecycle", {
             "bucket": bucket.id,
             "rules": [{"id": "expire-noncurrent", "status": "Enabled", "filter": {},

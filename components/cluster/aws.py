@@ -471,6 +471,9 @@ class EksCluster(pulumi.ComponentResource):
                 policy=pulumi.Output.all(bucket.arn, self.trail_arn, self.account_id).apply(lambda a: statements(*a)),
                 opts=opts),
         ]
+        # Object events (deletes above all) to EventBridge's default bus, where an alert rule can watch them;
+        # S3 sends them at no charge (S3 user guide, "Using EventBridge").
+        out.append(aws.s3.BucketNotification(f"{key}-events", bucket=bucket.id, region=region, eventbridge=True, opts=opts))
         if block_public:
             out.append(aws.s3.BucketPublicAccessBlock(
                 f"{key}-public-access-block", bucket=bucket.id, region=region, block_public_acls=True,

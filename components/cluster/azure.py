@@ -509,7 +509,8 @@ class AksCluster(pulumi.ComponentResource):
             f"{n}-audit",
             resource_group_name=self.rg.name, location=self.cfg.location,
             account_name=self.suffix.apply(lambda s: f"lfh{self._short}au{s}"),
-            kind="StorageV2", sku={"name": "Standard_ZRS"}, access_tier="Cool",
+            # As redundant as the data it describes (geo-redundant on production platforms).
+            kind="StorageV2", sku={"name": self.storage_sku}, access_tier="Cool",
             identity={"type": "UserAssigned", "user_assigned_identities": [self.storage_identity.id]},
             enable_https_traffic_only=True, minimum_tls_version="TLS1_2", allow_blob_public_access=False,
             allow_shared_key_access=False, default_to_o_auth_authentication=True, allow_cross_tenant_replication=False,

@@ -80,6 +80,7 @@ REQUIRED_TAGS = ["lfh:platform", "lfh:environment", "managed-by"]
 HIPAA_SAFEGUARDS = {
     "164.308(a)(1)(ii)(D)": "Information system activity review",
     "164.308(a)(4)": "Information access management",
+    "164.308(a)(5)(ii)(D)": "Security awareness and training: password management",
     "164.308(a)(7)": "Contingency plan",
     "164.308(a)(7)(ii)(A)": "Contingency plan: data backup plan",
     "164.312(a)(1)": "Access control",
