@@ -18,6 +18,7 @@ ANALYZERS = [
     "lfh.plan.containers:analyze",
     "lfh.plan.references:analyze",
     "lfh.plan.webhooks:analyze",
+    "lfh.plan.binary_authorization:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.platform_sizing:analyze",
     "lfh.plan.client_sizing:analyze",
