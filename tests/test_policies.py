@@ -567,7 +567,7 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
     "gcp-gcs-data-access-logged": (gcs_audit_graph, lambda: gcs_audit_graph(data_read=False)),
     "azure-storage-blob-access-logged": (blob_logs_graph, lambda: blob_logs_graph(categories=("StorageWrite",))),
     # -- issue 15: hardening
-    "aws-secretsmanager-rotation": (rotation_graph, lambda: rotation_graph(keepers=False)),
+    "aws-secretsmanager-rotation": (rotation_graph, lambda: rotation_graph(days=365)),
     "aws-s3-phi-bucket-replicated": (replicated_bucket_graph, lambda: replicated_bucket_graph(second_region=False)),
     "aws-eks-addon-managed-policies": (addon_role_graph, lambda: addon_role_graph(managed=False)),
     "gcp-gke-intranode-visibility": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke(enableIntranodeVisibility=True))],
@@ -825,24 +825,16 @@ def test_binary_authorization_off_or_allow_all_is_reported(graph):
 
 def test_secrets_manager_rotation_equivalents():
     """Secrets Manager's own rotation, or the generator's keepers following a time.Rotating: both count."""
-    assert run(rotation_graph(days=365), only=["aws-secretsmanager-rotation"])  # too seldom
+    static = rotation_graph()
+    static[1].property_dependencies = {}  # keepers set, but by nothing that ticks
+    assert run(static, only=["aws-secretsmanager-rotation"])
     graph = rotation_graph(keepers=False)
+    assert run(graph, only=["aws-secretsmanager-rotation"]) == []  # not rotating: stack-generated-secrets-rotate's call
     secret = graph[2]
-    graph.append(res("aws:secretsmanager/secretRotation:SecretRotation", "native", {
+    rotation = res("aws:secretsmanager/secretRotation:SecretRotation", "native", {
         "secretId": "arn:sm:jwt", "rotationLambdaArn": "arn:lambda", "rotationRules": {"automaticallyAfterDays": 30}},
-        pdeps={"secretId": [secret]}))
-    assert run(graph, only=["aws-secretsmanager-rotation"]) == []
-    # Documented exceptions and holders whose value an operator adds are not reported.
-    assert run(rotation_graph(keepers=False, name="aws/acme/production/mongodb-encryption-key"), only=["aws-secretsmanager-rotation"]) == []
-    assert run([secret], only=["aws-secretsmanager-rotation"]) == []
-    (v,) = run(rotation_graph(keepers=False), only=["aws-secretsmanager-rotation"])
-    assert v.enforcement == "advisory"
-
-
-def test_not_rotated_secrets_match_the_client_secrets_component():
-    secrets = pytest.importorskip("components.client.secrets")
-    if not hasattr(secrets, "NOT_ROTATED"):
-        pytest.skip("secret rotation (components/client/secrets.py NOT_ROTATED) is not on this branch")
-    from lfh_policies.hardening import ROTATION_CONFIG
-
-    assert set(ROTATION_CONFIG["notRotated"]["default"]) == set(secrets.NOT_ROTATED)
+        pdeps={"secretId": [secret]})
+    assert run([*graph, rotation], only=["aws-secretsmanager-rotation"]) == []
+    rotation.inputs["rotationRules"]["automaticallyAfterDays"] = 180
+    (v,) = run([*graph, rotation], only=["aws-secretsmanager-rotation"])
+    assert v.enforcement == "mandatory" and "180 d" in v.message

@@ -559,11 +559,12 @@ def _binauthz_pattern_problem(value: str) -> Optional[str]:
     # Binary Authorization allowlist: `registry/path/to/image`, a trailing `*` or `**` only after `registry/`.
     host, _, path = value.partition("/")
     if not host or not path or "*" in host or "*" in path.rstrip("*") or any(c.isspace() for c in value):
-        return "must be an image pattern such as `registry.example.com/team/**` (a trailing `*` or `**` after the registry only)"
+        return "must name a registry and a path, such as `registry.example.com/team/**` (`*` or `**` only at the end, after the registry)"
     return None
 
 
 BinAuthzPattern = checked(str, _binauthz_pattern_problem, "`registry/path/**`")
+"""A Binary Authorization allowlist entry (`registry/path/to/image`, optionally ending in `*` or `**`)."""
 
 
 def _security_group_problem(value: str) -> Optional[str]:

@@ -118,16 +118,7 @@ SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 TIME_ROTATING = "time:index/rotating:Rotating"
 ROTATION_CONFIG = {
     "maxRotationDays": {"type": "integer", "default": 90, "minimum": 1,
-                        "description": "Longest allowed rotation period of generated secrets, in days."},
-    "notRotated": {
-        "type": "array", "items": {"type": "string"},
-        # components/client/secrets.py NOT_ROTATED (issue 15): the data-at-rest key, the operator's MongoDB
-        # system users, MinIO's root and Typesense's bootstrap key; a test keeps the two equal once both exist.
-        "default": ["mongodb-encryption-key", "mongodb-backup-password", "mongodb-clusteradmin-password",
-                    "mongodb-clustermonitor-password", "mongodb-databaseadmin-password", "mongodb-useradmin-password",
-                    "minio-root-password", "minio-app-secret-key", "typesense-api-key"],
-        "description": "Generated secrets (last path segment) that do not rotate, each for a documented reason.",
-    },
+                        "description": "Longest allowed rotation period of a rotating Secrets Manager secret, in days."},
 }
 
 
@@ -151,41 +142,39 @@ def _upstream(r: Any, by_urn: dict[str, Any], prop: str) -> list[Any]:
 
 @stack_policy(
     "aws-secretsmanager-rotation",
-    "Generated Secrets Manager secrets rotate at least every maxRotationDays: by Secrets Manager rotation, or — the "
-    "platform's equivalent — their value comes from a random resource whose keepers follow a time.Rotating.",
+    "A Secrets Manager secret that rotates does so at least every maxRotationDays, by Secrets Manager rotation or — "
+    "the platform's equivalent — because its value comes from a generator whose keepers follow a time.Rotating. "
+    "(Which generated secrets must rotate is `stack-generated-secrets-rotate`'s business.)",
     domain="aws", severity=MEDIUM, safeguard="164.308(a)(5)(ii)(D)", config=ROTATION_CONFIG,
-    advisory="mandatory once the client stacks rotate their generated secrets (time.Rotating keepers, issue 15); "
-             "raise it with the policy config `enforcementLevel: mandatory`",
-    remediation="Generate the value with a random resource whose `keepers` take a time.Rotating's rfc3339 "
-                "(rotationDays ≤ maxRotationDays), or add an aws.secretsmanager.SecretRotation.",
+    remediation="Take the generator's `keepers` from a time.Rotating's rfc3339 (rotationDays ≤ maxRotationDays), or "
+                "give the secret an aws.secretsmanager.SecretRotation with rotationRules.automaticallyAfterDays ≤ maxRotationDays.",
 )
 def aws_secret_rotation(args, report):
     max_days = float(config_value(args, ROTATION_CONFIG, "maxRotationDays") or 90)
-    exempt = {str(x) for x in (config_value(args, ROTATION_CONFIG, "notRotated") or [])}
     by_urn = {r.urn: r for r in args.resources}
     versions = of_types(args.resources, {SECRET_VERSION})
     rotations = of_types(args.resources, {SECRET_ROTATION})
     for secret in of_types(args.resources, {SECRET}):
         name = str(get(secret.props, "name") or secret.name)
-        if name.rsplit("/", 1)[-1] in exempt:
-            continue
         native = [r for r in rotations if linked(r, secret, "secretId", [get(secret.props, "name")])]
-        if native:
-            days = get(native[0].props, "rotationRules", "automaticallyAfterDays")
-            if days is not None and float(days) > max_days:
+        for r in native:
+            days = get(r.props, "rotationRules", "automaticallyAfterDays")
+            if days is None and not get(r.props, "rotationRules", "scheduleExpression"):
+                report(f"secret {name}: its Secrets Manager rotation has no schedule", secret.urn)
+            elif days is not None and float(days) > max_days:
                 report(f"secret {name} rotates every {int(float(days))} d > {int(max_days)} d", secret.urn)
+        if native:
             continue
         mine = [v for v in versions if linked(v, secret, "secretId")]
-        if not mine:
-            continue  # a holder whose value an operator adds (declared secret): its owner rotates it
-        sources = [g for v in mine for g in _upstream(v, by_urn, "secretString")]
-        clocks = [c for g in sources if g.resource_type.startswith("random:")
-                  for c in _upstream(g, by_urn, "keepers") if c.resource_type == TIME_ROTATING]
-        if not clocks:
-            report(f"secret {name}: its value never rotates (no Secrets Manager rotation, and its generator's keepers "
-                   "follow no time.Rotating)", secret.urn)
-        elif all((_rotation_days(c) or float("inf")) > max_days for c in clocks):
-            report(f"secret {name} rotates less often than every {int(max_days)} d", secret.urn)
+        generators = [g for v in mine for g in _upstream(v, by_urn, "secretString")
+                      if g.resource_type.startswith("random:") and get(g.props, "keepers")]
+        for g in generators:
+            clocks = [c for c in _upstream(g, by_urn, "keepers") if c.resource_type == TIME_ROTATING]
+            if not clocks:
+                report(f"secret {name}: its generator {g.name} is replaced by keepers that follow no time.Rotating, so "
+                       "nothing schedules its rotation", secret.urn)
+            elif all((_rotation_days(c) or float("inf")) > max_days for c in clocks):
+                report(f"secret {name} rotates less often than every {int(max_days)} d", secret.urn)
 
 
 # ----------------------------------------------------------------------------- GCP
