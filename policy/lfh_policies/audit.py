@@ -72,19 +72,17 @@ def _covers(prefix: str, bucket_name: str) -> bool:
     return _S3_ARN.sub("", f"arn:aws:s3:::{bucket_name}/").startswith(_S3_ARN.sub("", prefix)) and bool(_S3_ARN.match(prefix))
 
 
+def _shortest(days: list[float | None]) -> float | None:
+    """The shortest of the retention periods that are set (None: nothing expires)."""
+    known = [d for d in days if d is not None]
+    return min(known) if known else None
+
+
 def _expiration_days(resources: list[Any], bucket_name: Any) -> float | None:
     """Days after which the bucket's lifecycle expires current objects (None: never)."""
-    days = None
-    for lc in of_types(resources, LIFECYCLE):
-        if get(lc.props, "bucket") != bucket_name:
-            continue
-        for rule in seq(get(lc.props, "rules")):
-            if str(get(rule, "status", default="")) != "Enabled":
-                continue
-            d = number(get(rule, "expiration", "days"))
-            if d is not None:
-                days = d if days is None else min(days, d)
-    return days
+    return _shortest([number(get(rule, "expiration", "days"))
+                      for lc in of_types(resources, LIFECYCLE) if get(lc.props, "bucket") == bucket_name
+                      for rule in seq(get(lc.props, "rules")) if str(get(rule, "status", default="")) == "Enabled"])
 
 
 @stack_policy(
@@ -195,15 +193,11 @@ def _on_blob_service(setting: Any, account: Any) -> bool:
 
 
 def _delete_after(resources: list[Any], account: Any) -> float | None:
-    days = None
-    for mp in of_types(resources, {MANAGEMENT_POLICY}):
-        if not linked(mp, account, "accountName", [get(account.props, "accountName")]):
-            continue
-        for rule in seq(get(mp.props, "policy", "rules")):
-            d = number(get(rule, "definition", "actions", "baseBlob", "delete", "daysAfterModificationGreaterThan"))
-            if d is not None and truthy(get(rule, "enabled", default=True)):
-                days = d if days is None else min(days, d)
-    return days
+    """Days after which the account's lifecycle deletes blobs (None: never)."""
+    return _shortest([number(get(rule, "definition", "actions", "baseBlob", "delete", "daysAfterModificationGreaterThan"))
+                      for mp in of_types(resources, {MANAGEMENT_POLICY})
+                      if linked(mp, account, "accountName", [get(account.props, "accountName")])
+                      for rule in seq(get(mp.props, "policy", "rules")) if truthy(get(rule, "enabled", default=True))])
 
 
 @stack_policy(
