@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint plan docs bench clean
+.PHONY: install test lint plan docs bench clean scan scan-venv
 
 install:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ docs:
 # Planning speed at 1/10/50 client stacks; writes docs/performance.md (< 5 min).
 bench:
 	$(PY) benchmarks/plan_bench.py
+
+# Independent scan of the recorded cloud resources (checkov, pinned, in its own virtualenv); not part of `make test`.
+SCAN_VENV ?= .scan-venv
+scan-venv:
+	$(PYTHON) -m venv $(SCAN_VENV)
+	$(SCAN_VENV)/bin/pip install --quiet -r tools/scan-requirements.txt
+
+scan: plan
+	CHECKOV=$(SCAN_VENV)/bin/checkov $(PY) tools/scan_cloud.py
 
 clean:
 	rm -rf build .pytest_cache

@@ -105,6 +105,8 @@ SDK_TYPES: dict[str, SdkType] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": SdkType(
         aliases=("aws:s3/bucketLifecycleConfigurationV2:BucketLifecycleConfigurationV2",)),
     "aws:s3/bucketPolicy:BucketPolicy": SdkType(),
+    "aws:s3/bucketNotification:BucketNotification": SdkType(),
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": SdkType(secret_outputs=("token",)),
     "aws:secretsmanager/secret:Secret": SdkType(),
     "aws:secretsmanager/secretVersion:SecretVersion": SdkType(
         secret_inputs=("secretBinary", "secretString", "secretStringWo"),
@@ -121,6 +123,11 @@ SDK_TYPES: dict[str, SdkType] = {
         secret_inputs=("secretData", "secretDataWo"), secret_outputs=("secretData", "secretDataWo")),
     # HMAC keys for the backup tools that need them (components/cluster/backup_keys.py).
     "gcp:storage/hmacKey:HmacKey": SdkType(secret_outputs=("secret",), outputs=("accessId", "secret")),
+    # Blob access logs of the key-based backup accounts (components/cluster/backup_keys.py): the typed
+    # class aliases the old `insights` module's type as well.
+    "azure-native:monitor:DiagnosticSetting": SdkType(aliases=(
+        "azure-native:insights/v20210501preview:DiagnosticSetting", "azure-native:insights:DiagnosticSetting",
+        "azure-native:monitor/v20170501preview:DiagnosticSetting", "azure-native:monitor/v20210501preview:DiagnosticSetting")),
     # Azure resources of the client adapter (components/cloud/azure.py): azure-native aliases each
     # type to the same type in every API-versioned module it once shipped (listed by version).
     **dict(_azure(module, kind, versions, **extra) for module, kind, versions, extra in (

@@ -268,6 +268,63 @@ CONTROLS = [
              "policies listed under this reference report 0 violations"]),
 ]
 
+#: Issue 15 (cloud side): access logs of PHI and backup buckets, a second region for PHI, admitted images and
+#: private key stores. Separate entries, so the safeguards above keep their own text.
+CONTROLS += [
+    Control("164.312(b)", "Audit controls: who read or changed PHI and backup objects",
+            "Every object read and write of the platform's backup buckets and every client's file bucket is recorded "
+            "into a destination encrypted with the platform's customer-managed key and kept "
+            "`cluster.accessLogs.retentionDays` (default 365, up to 3650; a client whose policy asks for more — HIPAA's "
+            "6 years is 2190 — sets `objectStorage.cloud.accessLogRetentionDays`, and the plan refuses a platform that "
+            "keeps less). AWS: one CloudTrail trail per platform (S3 data events of every region, KMS, log file "
+            "validation; S3 server access logs cannot use SSE-KMS). GCP: Cloud Audit Logs data access of Cloud Storage, "
+            "routed to a CMEK log bucket. Azure: the backup account's blob diagnostic logs (StorageRead/Write/Delete) "
+            "to a CMK archive account and the platform workspace.",
+            r"Eks|Gke|Aks|ObjectStorage",
+            ["AWS: trail `lfh-<platform>-<suffix>-data-access`, files in s3://lfh-<platform>-audit-<suffix>/AWSLogs/ "
+             "(`aws cloudtrail validate-logs` proves none was changed; query with Athena or CloudTrail Lake); the "
+             "audit bucket's lifecycle rule `access-log-retention` is the retention; each client bucket's tag "
+             "`lfh:access-logs` names the trail",
+             "GCP: log bucket `lfh-<platform>-access-<suffix>` (Logs Explorer, "
+             "`logName:\"cloudaudit.googleapis.com%2Fdata_access\" resource.labels.bucket_name=\"<bucket>\"`), its "
+             "`retentionDays` and `cmekSettings`; the project's audit config for storage.googleapis.com",
+             "Azure: containers `insights-logs-storageread|storagewrite|storagedelete` in archive account "
+             "`lfh<platform>au<suffix>` (lifecycle rule `access-log-retention`), and table `StorageBlobLogs` in the "
+             "platform workspace",
+             "policies `aws-s3-data-access-logged`, `gcp-gcs-data-access-logged`, `azure-storage-blob-access-logged` "
+             "report 0 violations; `tools/scan_cloud.py` lists the scanner's view"]),
+    Control("164.308(a)(7)(ii)(A)", "Data backup plan: a second region for PHI",
+            "Production client file buckets keep a copy in the platform's second region (AWS: S3 replication into a "
+            "bucket under that region's key, deletes not replicated; Azure: the geo-redundant (GZRS) backup account "
+            "their containers live in), as the platform's WORM backup replica does; `objectStorage.cloud.replicate` "
+            "turns it off or requires it. Azure production backup accounts are geo-redundant "
+            "(`cluster.storageRedundancy`).",
+            r"ObjectStorage|Eks|Aks",
+            ["the replication configuration of each client bucket and the replica's region in the client plan's "
+             "`resources.json`; S3 replication metrics of the rule `second-region`",
+             "`az storage account show --query sku` on the backup account",
+             "policies `aws-s3-phi-bucket-replicated` and `azure-storage-geo-redundant` report 0 violations"]),
+    Control("164.312(c)(1)", "Integrity: only images of known owners run (GKE)",
+            "GKE clusters evaluate the project's Binary Authorization policy: the cluster's own rule denies every image "
+            "outside the allowlist of the owners the platform and its clients use (lfh/image_patterns.py, extended with "
+            "`binaryAuthorization.extraImagePatterns`), blocking in production and logging elsewhere; `python -m lfh "
+            "plan` proves every pod's image is on it. Intranode visibility puts pod-to-pod traffic on one node through "
+            "the VPC (flow logs, firewall).",
+            r"Gke",
+            ["`gcloud container binauthz policy export`; denied admissions in Cloud Logging "
+             "(`protoPayload.response.reason=\"VIOLATES_POLICY\"`, or the dry-run entries outside production)",
+             "policies `gcp-gke-binary-authorization` and `gcp-gke-intranode-visibility` report 0 violations"]),
+    Control("164.312(e)(1)", "Transmission security: key stores and add-on permissions",
+            "Key Vault takes no public traffic (publicNetworkAccess Disabled): the cluster reaches it through a private "
+            "endpoint resolved by privatelink.vaultcore.azure.net. The EKS VPC CNI and EBS CSI roles use AWS's managed "
+            "policies instead of copied permission lists; AKS OS disks are set explicitly (Managed, customer-managed "
+            "key).",
+            r"Aks|Eks",
+            ["`az keyvault show --query properties.publicNetworkAccess`; the private endpoint `pe-kv-<platform>`",
+             "policies `azure-keyvault-no-public-network`, `aws-eks-addon-managed-policies` and `azure-aks-os-disk-type` "
+             "report 0 violations"]),
+]
+
 HIPAA_HEADER = """# HIPAA Security Rule mapping
 
 Generated by `python -m lfh docs` from the policy pack (`policy/`, each policy's

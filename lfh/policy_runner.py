@@ -326,10 +326,30 @@ def render_docs() -> str:
               "`python -m lfh plan --all` also compares the client stacks with each other: two client stacks whose",
               "secret paths (SecretStore prefixes, ExternalSecret keys, secrets they create) are equal or nest",
               "report `policy:stack-secret-paths-disjoint` errors (one client/environment could read the other's secrets)."]
+    lines += _scan_section()
     lines += ["", "## HIPAA safeguards referenced", ""]
     used = sorted({pol.framework.reference for pol in items if pol.framework})
     lines += [f"- {ref}: {p.HIPAA_SAFEGUARDS[ref]}" for ref in used]
     return "\n".join(lines) + "\n"
+
+
+def _scan_section() -> list[str]:
+    """The independent scan: how to run it, and every check that still fails with why it does not apply."""
+    from .cloud_scan_exceptions import NOT_APPLICABLE
+
+    lines = ["", "## Independent scan (checkov)", "",
+             "`tools/scan_cloud.py` converts each example stack's recorded cloud resources (`build/plan/<stack>/resources.json`)",
+             "into a Terraform plan JSON (AWS, GCP: the bridged providers' Terraform types and attributes) and an ARM template",
+             "(azure-native: `Microsoft.*` types at the SDK's API version), runs checkov's `terraform_plan` and `arm`",
+             "frameworks (pinned in `tools/scan-requirements.txt`, in their own virtualenv: `make scan`), and reports",
+             "passed/failed per check. Limits: only inputs are converted (ids and other outputs are the offline plan's",
+             "placeholders), Kubernetes objects are left to the plan's own checks, and a type without a mapping is",
+             "reported as not converted, never guessed (`lfh/cloud_scan.py`).",
+             "",
+             "Checks that still fail, and why they do not apply (the scan fails on any other failing check):", "",
+             "| check | why it does not apply |", "| --- | --- |"]
+    lines += [f"| `{cid}` | {_cell(why)} |" for cid, why in sorted(NOT_APPLICABLE.items())]
+    return lines
 
 
 def _cell(text: str) -> str:

@@ -21,9 +21,9 @@ def minio(plan):
 
 
 def test_aws_bucket_cmk_versioning_public_block_tls_only_protected():
-    plan = plan_scenario("aws", "production")
+    plan = plan_scenario("aws", "staging")  # one bucket: staging keeps no second copy by default
     bucket = one(plan, "aws:s3/bucket:Bucket")
-    assert bucket.inputs["bucket"] == "lfh-aws-acme-production-hapihub-files"
+    assert bucket.inputs["bucket"] == "lfh-aws-acme-staging-hapihub-files"
     assert bucket.inputs["forceDestroy"] is False
     assert bucket.inputs["tags"]["data-classification"] == "phi"
     sse = one(plan, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
@@ -95,7 +95,49 @@ def test_gcp_bucket_cmk_versioning_public_prevention():
 
 def test_two_clients_never_share_a_bucket():
     a, b = plan_scenario("aws", "production", name="acme"), plan_scenario("aws", "production", name="globex")
-    assert one(a, "aws:s3/bucket:Bucket").inputs["bucket"] != one(b, "aws:s3/bucket:Bucket").inputs["bucket"]
+    names = [{r.inputs["bucket"] for r in of_type(p, "aws:s3/bucket:Bucket")} for p in (a, b)]
+    assert len(names[0]) == len(names[1]) == 2 and not names[0] & names[1]
+
+
+def test_production_bucket_replicates_into_the_platforms_second_region():
+    """A copy under the second region's key, fed by S3 replication that does not carry deletes."""
+    plan = plan_scenario("aws", "production")
+    primary = one(plan, "aws:s3/bucket:Bucket", "hapihub-files")
+    replica = one(plan, "aws:s3/bucket:Bucket", "hapihub-files-replica")
+    assert replica.inputs["region"] == "us-west-2" and "region" not in primary.inputs
+    assert replica.inputs["bucket"] == "lfh-aws-acme-production-hapihub-files-replica" and replica.protect
+    settings = [r for r in plan.resources if r.type.startswith("aws:s3/") and r.inputs.get("bucket") == replica.inputs["bucket"]]
+    assert {r.type.split(":")[-1] for r in settings} >= {"BucketVersioning", "BucketServerSideEncryptionConfiguration",
+                                                         "BucketPublicAccessBlock", "BucketPolicy", "BucketOwnershipControls"}
+    assert all(r.inputs["region"] == "us-west-2" for r in settings)
+    (sse,) = [r for r in settings if r.type.endswith("BucketServerSideEncryptionConfiguration")]
+    replica_key = "arn:aws:kms:us-west-2:123456789012:key/3333-4444"
+    assert sse.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == replica_key
+    repl = one(plan, "aws:s3/bucketReplicationConfig:BucketReplicationConfig")
+    (rule,) = repl.inputs["rules"]
+    assert rule["deleteMarkerReplication"] == {"status": "Disabled"}
+    assert rule["destination"] == {"bucket": "arn:aws:s3:::lfh-aws-acme-production-hapihub-files-replica",
+                                   "encryptionConfiguration": {"replicaKmsKeyId": replica_key}}
+    versioning = {r.urn for r in of_type(plan, "aws:s3/bucketVersioning:BucketVersioning")}
+    assert versioning <= set(repl.dependencies)  # S3 refuses replication before both buckets are versioned
+    assert len(of_type(plan_scenario("aws", "production", objectStorage={"cloud": {"replicate": False}}),
+                       "aws:s3/bucket:Bucket")) == 1
+
+
+@pytest.mark.parametrize("kind,cloud,key", [
+    ("aws", {"accessLogRetentionDays": 2555}, "accessLogRetentionDays"),  # the platform keeps 2190 days
+    ("gcp", {"replicate": True}, "replicate"),  # no second region on this platform
+])
+def test_what_the_platform_cannot_give_is_refused_naming_the_key(kind, cloud, key):
+    with pytest.raises(Exception) as err:
+        plan_scenario(kind, "production", objectStorage={"cloud": cloud})
+    assert f"lfh:client.objectStorage.cloud.{key}" in str(err.value)
+
+
+def test_production_without_a_second_region_warns():
+    plan = plan_scenario("gcp", "production")
+    assert any("objectStorage.cloud.replicate" in f.message for f in plan.findings if f.severity == "warning")
+    assert not any("replicate" in f.message for f in plan_scenario("aws", "production").findings)
 
 
 def test_cloud_mode_on_an_existing_cluster_is_a_clear_error_naming_the_key():

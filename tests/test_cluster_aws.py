@@ -217,7 +217,10 @@ def test_kubeconfig_is_exec_based_and_secret(plan):
 def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "accountId", "oidcProviderArn", "oidcIssuer", "partition",
-                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+                          "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs", "accessLogs", "replication"}
+    assert cloud["accessLogs"]["retentionDays"] == 365 and cloud["accessLogs"]["bucketPrefix"] == "aws-"
+    assert cloud["replication"]["region"] == "us-west-2"
+    assert cloud["replication"]["kmsKeyId"] == out(one(plan, "aws:kms/key:Key", "-kms-replica"), "arn")
     # EKS's control-plane ENIs live in the cluster's (private) subnets.
     assert cloud["apiServerCidrs"] == cloud["nodeCidrs"] == ["10.40.0.0/18", "10.40.64.0/18", "10.40.128.0/18"]
     assert cloud["kind"] == "aws" and cloud["secretsPrefix"] == "aws" and cloud["partition"] == "aws"
@@ -275,3 +278,61 @@ def test_nodes_join_only_after_the_cni_addon_with_its_own_identity(plan):
     node_policies = {a.inputs["policyArn"].rsplit("/", 1)[-1] for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                      if a.name.startswith("aws-cluster-node-role")}
     assert node_policies == {"AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryPullOnly"}
+
+
+def test_data_access_of_every_phi_bucket_is_recorded_under_the_data_key(plan):
+    """S3 data events of the backup buckets and every client bucket (`<platform>-…`) go to a CMK-encrypted,
+    validated trail whose audit bucket keeps them `accessLogs.retentionDays`."""
+    trail = one(plan, "aws:cloudtrail/trail:Trail")
+    data_key = out(one(plan, "aws:kms/key:Key", "-kms-data"), "arn")
+    assert trail.inputs["kmsKeyId"] == data_key and trail.inputs["enableLogFileValidation"] is True
+    assert trail.inputs["isMultiRegionTrail"] is True  # the replicas live in the second region
+    (selector,) = trail.inputs["advancedEventSelectors"]
+    fields = {f["field"]: f for f in selector["fieldSelectors"]}
+    assert fields["eventCategory"]["equals"] == ["Data"] and fields["resources.type"]["equals"] == ["AWS::S3::Object"]
+    prefixes = fields["resources.ARN"]["startsWiths"]
+    for b in plan.of_type("aws:s3/bucket:Bucket"):
+        name = b.inputs["bucket"]
+        covered = any(f"arn:aws:s3:::{name}/".startswith(p) for p in prefixes)
+        assert covered == ("audit" not in name), name
+    assert "arn:aws:s3:::aws-" in prefixes  # client buckets: <platform>-<client>-<env>-<bucket>
+    audit = one(plan, "aws:s3/bucket:Bucket", "-audit")
+    assert trail.inputs["s3BucketName"] == out(audit, "id") and audit.protect
+    sse = [r for r in plan.of_type("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+           if r.inputs["bucket"] == audit.inputs["bucket"]]
+    assert sse[0].inputs["rules"][0]["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == data_key
+    (life,) = [r for r in plan.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+               if r.inputs["bucket"] == audit.inputs["bucket"]]
+    assert life.inputs["rules"][0]["expiration"]["days"] == 365
+    (policy,) = [r for r in plan.of_type("aws:s3/bucketPolicy:BucketPolicy") if r.inputs["bucket"] == audit.inputs["bucket"]]
+    stmts = {s["Sid"]: s for s in json.loads(policy.inputs["policy"])["Statement"]}
+    trail_arn = f"arn:aws:cloudtrail:us-east-1:123456789012:trail/{trail.inputs['name']}"
+    assert stmts["CloudTrailWrite"]["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn
+    key = {s["Sid"]: s for s in json.loads(one(plan, "aws:kms/key:Key", "-kms-data").inputs["policy"])["Statement"]}
+    assert key["CloudTrailEncryptLogs"]["Condition"]["StringEquals"] == {"aws:SourceArn": trail_arn}
+
+
+def test_access_log_retention_is_config(tmp_path):
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-six.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: six\n    domain: six.example.com\n    cluster:\n      provider: aws\n"
+        "      accessLogs:\n        retentionDays: 2190\n" + SSO_YAML)
+    plan = Engine(stacks_dir=tmp_path).plan("platform-six")
+    life = one(plan, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "-audit-lifecycle")
+    assert life.inputs["rules"][0]["expiration"]["days"] == 2190
+    assert plan.outputs["cloud"]["accessLogs"]["retentionDays"] == 2190
+    assert "replication" not in plan.outputs["cloud"]  # no second region configured
+
+
+@pytest.mark.parametrize("addon,policy", [("vpc-cni", "AmazonEKS_CNI_Policy"), ("ebs-csi", "service-role/AmazonEBSCSIDriverPolicy")])
+def test_addon_roles_use_the_aws_managed_policies(plan, addon, policy):
+    role = one(plan, "aws:iam/role:Role", f"-irsa-{addon}")
+    attached = [a for a in plan.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if role.urn in a.dependencies]
+    assert [a.inputs["policyArn"] for a in attached] == [f"arn:aws:iam::aws:policy/{policy}"]
+    inline = [p for p in plan.of_type("aws:iam/rolePolicy:RolePolicy") if role.urn in p.dependencies]
+    # No hand-copied EC2 action list: at most our own statement for the customer-managed key.
+    for p in inline:
+        actions = {a for st in json.loads(p.inputs["policy"])["Statement"] for a in st["Action"]}
+        assert all(a.startswith("kms:") for a in actions), actions
+    assert bool(inline) == (addon == "ebs-csi")

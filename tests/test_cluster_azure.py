@@ -155,7 +155,9 @@ def test_cloud_output_shape(plan):
     cloud = plan.outputs["cloud"]
     assert set(cloud) == {"kind", "region", "kmsKeyId", "secretsPrefix", "subscriptionId", "tenantId", "resourceGroup",
                           "oidcIssuer", "keyVaultName", "keyVaultUri", "storageAccountName", "location",
-                          "nodeSubnetId", "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs"}
+                          "nodeSubnetId", "apiServerCidrs", "apiServerTunnelPods", "nodeCidrs", "accessLogs", "replication"}
+    assert cloud["replication"] == {"kind": "geo-redundant-account", "sku": "Standard_GZRS"}
+    assert cloud["accessLogs"]["retentionDays"] == 365
     # API Server VNet Integration (KMS with a private Key Vault): the API server sits in its delegated
     # subnet and calls webhooks from there, with no konnectivity tunnel.
     assert cloud["apiServerCidrs"] == ["10.41.16.0/28"] and cloud["apiServerTunnelPods"] == []
@@ -167,6 +169,54 @@ def test_cloud_output_shape(plan):
 def test_control_plane_audit_logs_kept(plan):
     ws = one(plan, "azure-native:operationalinsights:Workspace")
     assert ws.inputs["retentionInDays"] >= 90 and ws.protect
-    diag = one(plan, "azure-native:monitor:DiagnosticSetting")
+    diag = one(plan, "azure-native:monitor:DiagnosticSetting", "-aks-diagnostics")
     assert diag.inputs["resourceUri"] == out(aks(plan), "id") and diag.inputs["workspaceId"] == out(ws, "id")
     assert {"kube-audit-admin", "guard", "kube-apiserver"} <= {log["category"] for log in diag.inputs["logs"] if log["enabled"]}
+
+
+def test_blob_access_logs_archived_under_the_data_key(plan):
+    """Every read, write and delete of a blob in the backup account (clients' containers included) goes to an
+    archive account encrypted with the platform key and kept `accessLogs.retentionDays`, and to the workspace."""
+    account = one(plan, "azure-native:storage:StorageAccount", "cluster-backups")
+    audit = one(plan, "azure-native:storage:StorageAccount", "-audit")
+    diag = one(plan, "azure-native:monitor:DiagnosticSetting", "-blob-access-logs")
+    assert diag.inputs["resourceUri"] == f"{out(account, 'id')}/blobServices/default"
+    assert diag.inputs["storageAccountId"] == out(audit, "id")
+    assert diag.inputs["workspaceId"] == out(one(plan, "azure-native:operationalinsights:Workspace"), "id")
+    assert {log["category"] for log in diag.inputs["logs"] if log["enabled"]} == {"StorageRead", "StorageWrite", "StorageDelete"}
+    a = audit.inputs
+    assert a["encryption"]["keySource"] == "Microsoft.Keyvault" and a["encryption"]["keyVaultProperties"]["keyName"] == "platform-data"
+    assert a["allowSharedKeyAccess"] is False and a["publicNetworkAccess"] == "Disabled" and audit.protect
+    assert a["networkRuleSet"] == {"defaultAction": "Deny", "bypass": "AzureServices"}  # Azure Monitor: a trusted service
+    (rule,) = one(plan, "azure-native:storage:ManagementPolicy", "-audit-lifecycle").inputs["policy"]["rules"]
+    assert rule["definition"]["filters"]["prefixMatch"] == ["insights-logs-"]
+    assert rule["definition"]["actions"]["baseBlob"]["delete"] == {"daysAfterModificationGreaterThan": 365}
+
+
+def test_key_vault_reached_only_through_its_private_endpoint(plan):
+    vault = one(plan, "azure-native:keyvault:Vault")
+    assert vault.inputs["properties"]["publicNetworkAccess"] == "Disabled"
+    pe = one(plan, "azure-native:network:PrivateEndpoint")
+    (conn,) = pe.inputs["privateLinkServiceConnections"]
+    assert conn["privateLinkServiceId"] == out(vault, "id") and conn["groupIds"] == ["vault"]
+    assert pe.inputs["subnet"]["id"] == out(one(plan, "azure-native:network:Subnet", "snet-nodes"), "id")
+    zone = one(plan, "azure-native:privatedns:PrivateZone")
+    assert zone.inputs["privateZoneName"] == "privatelink.vaultcore.azure.net"
+    link = one(plan, "azure-native:privatedns:VirtualNetworkLink")
+    assert link.inputs["virtualNetwork"]["id"] == out(one(plan, "azure-native:network:VirtualNetwork"), "id")
+    group = one(plan, "azure-native:network:PrivateDnsZoneGroup")
+    assert group.inputs["privateDnsZoneConfigs"][0]["privateDnsZoneId"] == out(zone, "id")
+
+
+def test_production_backup_account_is_geo_redundant_and_os_disks_are_explicit(plan, tmp_path):
+    assert one(plan, "azure-native:storage:StorageAccount", "cluster-backups").inputs["sku"] == {"name": "Standard_GZRS"}
+    pools = [*aks(plan).inputs["agentPoolProfiles"], *[p.inputs for p in plan.of_type("azure-native:containerservice:AgentPool")]]
+    assert len(pools) == 3 and all(p["osDiskType"] == "Managed" for p in pools)
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-stg.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: stg\n    environment: staging\n    domain: stg.example.com\n"
+        "    cluster:\n      provider: azure\n")
+    staging = Engine(stacks_dir=tmp_path).plan("platform-stg")
+    assert one(staging, "azure-native:storage:StorageAccount", "cluster-backups").inputs["sku"] == {"name": "Standard_ZRS"}
+    assert "replication" not in staging.outputs["cloud"]

@@ -123,7 +123,7 @@ def test_flow_logs_nat_and_log_retention(plan):
     subnet = one(plan, "gcp:compute/subnetwork:Subnetwork")
     assert subnet.inputs["privateIpGoogleAccess"] is True and "logConfig" in subnet.inputs
     assert one(plan, "gcp:compute/routerNat:RouterNat")
-    assert one(plan, "gcp:logging/projectBucketConfig:ProjectBucketConfig").inputs["retentionDays"] >= 90
+    assert one(plan, "gcp:logging/projectBucketConfig:ProjectBucketConfig", "-cluster-log-bucket").inputs["retentionDays"] >= 90
 
 
 def test_storage_class_and_kubeconfig(plan):
@@ -145,7 +145,10 @@ def test_cloud_output_shape(plan):
     assert cloud == {"kind": "gcp", "region": "us-central1", "kmsKeyId": cloud["kmsKeyId"], "secretsPrefix": "gcp",
                      "project": "lfh-example", "workloadIdentityPool": "lfh-example.svc.id.goog",
                      "apiServerCidrs": ["172.16.0.0/28"], "nodeCidrs": ["10.42.0.0/20"],
-                     "apiServerTunnelPods": [{"namespace": "kube-system", "labels": {"k8s-app": "konnectivity-agent"}}]}
+                     "apiServerTunnelPods": [{"namespace": "kube-system", "labels": {"k8s-app": "konnectivity-agent"}}],
+                     "accessLogs": cloud["accessLogs"], "binaryAuthorization": cloud["binaryAuthorization"]}
+    assert cloud["accessLogs"]["retentionDays"] == 365 and cloud["accessLogs"]["bucketPrefix"] == "gcp-"
+    assert cloud["binaryAuthorization"]["enforced"] is True
     assert cloud["kmsKeyId"].endswith("/cryptoKeys/data")
 
 
@@ -181,3 +184,51 @@ def test_apis_enabled_first_and_never_disabled(plan):
     assert {s.urn for s in services.values()} <= set(ring.dependencies)
     gcs_grant = one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "-key-gcs-agent")
     assert gcs_grant.inputs["member"] == "serviceAccount:service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
+
+
+def test_cloud_storage_data_access_is_audited_into_a_cmek_log_bucket(plan):
+    audit = one(plan, "gcp:projects/iAMAuditConfig:IAMAuditConfig")
+    assert audit.inputs["service"] == "storage.googleapis.com"
+    assert {c["logType"] for c in audit.inputs["auditLogConfigs"]} == {"DATA_READ", "DATA_WRITE"}
+    bucket = one(plan, "gcp:logging/projectBucketConfig:ProjectBucketConfig", "-access-log-bucket")
+    data_key = out(one(plan, "gcp:kms/cryptoKey:CryptoKey", "-key-data"), "id")
+    assert bucket.inputs["cmekSettings"] == {"kmsKeyName": data_key} and bucket.inputs["retentionDays"] == 365
+    grant = one(plan, "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "-key-logging-agent")
+    assert grant.inputs["member"] == "serviceAccount:service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"
+    assert grant.urn in bucket.dependencies  # the agent may use the key before the bucket is created with it
+    sink = one(plan, "gcp:logging/projectSink:ProjectSink", "-access-log-sink")
+    assert sink.inputs["destination"] == f"logging.googleapis.com/{out(bucket, 'id')}"
+    backups = one(plan, "gcp:storage/bucket:Bucket").inputs["name"]
+    assert "cloudaudit.googleapis.com%2Fdata_access" in sink.inputs["filter"]
+    assert f'resource.labels.bucket_name="{backups}"' in sink.inputs["filter"] and '=~"^gcp-"' in sink.inputs["filter"]
+
+
+def test_gke_intranode_visibility_binary_authorization_and_groups(plan):
+    cluster = one(plan, "gcp:container/cluster:Cluster")
+    assert cluster.inputs["enableIntranodeVisibility"] is True
+    assert cluster.inputs["binaryAuthorization"] == {"evaluationMode": "PROJECT_SINGLETON_POLICY_ENFORCE"}
+    assert cluster.inputs["authenticatorGroupsConfig"] == {"securityGroup": "gke-security-groups@gcp.example.com"}
+    policy = one(plan, "gcp:binaryauthorization/policy:Policy")
+    (rule,) = policy.inputs["clusterAdmissionRules"]
+    assert rule["cluster"] == f"us-central1.{cluster.inputs['name']}"
+    assert rule["evaluationMode"] == "ALWAYS_DENY" and rule["enforcementMode"] == "ENFORCED_BLOCK_AND_AUDIT_LOG"
+    # Other clusters of the project keep the default rule; Google's system images pass the global policy.
+    assert policy.inputs["defaultAdmissionRule"]["evaluationMode"] == "ALWAYS_ALLOW"
+    assert policy.inputs["globalPolicyEvaluationMode"] == "ENABLE"
+    patterns = {p["namePattern"] for p in policy.inputs["admissionWhitelistPatterns"]}
+    assert {"quay.io/jetstack/**", "docker.io/percona/**", "percona/**"} <= patterns
+    assert not any(p.rstrip("*").count("/") == 0 or p in ("docker.io/**", "quay.io/**") for p in patterns)
+
+
+def test_binary_authorization_dry_run_off_production(tmp_path):
+    from lfh.plan import Engine
+
+    (tmp_path / "Pulumi.platform-stg.yaml").write_text(
+        "config:\n  lfh:platform:\n    name: stg\n    environment: staging\n    domain: stg.example.com\n"
+        "    cluster:\n      provider: gcp\n      project: lfh-example\n"
+        "      binaryAuthorization:\n        extraImagePatterns: [registry.example.com/team/**]\n")
+    plan = Engine(stacks_dir=tmp_path).plan("platform-stg")
+    (rule,) = one(plan, "gcp:binaryauthorization/policy:Policy").inputs["clusterAdmissionRules"]
+    assert rule["enforcementMode"] == "DRYRUN_AUDIT_LOG_ONLY"
+    assert "registry.example.com/team/**" in plan.outputs["cloud"]["binaryAuthorization"]["imagePatterns"]
+    assert "authenticatorGroupsConfig" not in one(plan, "gcp:container/cluster:Cluster").inputs

@@ -413,6 +413,104 @@ def collector(read_only: bool = True, ns: str = "logging", uid: int = 0) -> list
 
 
 # policy -> (graph where it passes, graph where it reports). Lambdas so every case builds fresh objects.
+
+
+# ----------------------------------------------------------------------------- issue 15: access logs and hardening
+
+PHI_TAGS = {**aws_tags(), "data-classification": "phi"}
+
+
+def trail_graph(*, prefix: str = "arn:aws:s3:::lfh-aws-backups/", kms: bool = True, validation: bool = True,
+                expire_days: int = 365) -> list[Resource]:
+    bucket = res("aws:s3/bucket:Bucket", "backups", {"bucket": "lfh-aws-backups", "tags": PHI_TAGS}, protect=True)
+    audit = res("aws:s3/bucket:Bucket", "audit", {"bucket": "lfh-aws-audit", "tags": aws_tags()}, protect=True)
+    life = res("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "audit-life", {
+        "bucket": "lfh-aws-audit", "rules": [{"id": "r", "status": "Enabled", "filter": {}, "expiration": {"days": expire_days}}]},
+        pdeps={"bucket": [audit]})
+    trail = {"name": "lfh-data-access", "s3BucketName": "lfh-aws-audit", "enableLogFileValidation": validation,
+             "tags": aws_tags(), "advancedEventSelectors": [{"name": "s3", "fieldSelectors": [
+                 {"field": "eventCategory", "equals": ["Data"]}, {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                 {"field": "resources.ARN", "startsWiths": [prefix]}]}]}
+    if kms:
+        trail["kmsKeyId"] = "arn:aws:kms:us-east-1:123456789012:key/1"
+    return [bucket, audit, life, res("aws:cloudtrail/trail:Trail", "trail", trail)]
+
+
+def gcs_audit_graph(*, data_read: bool = True, cmek: bool = True, retention: int = 365) -> list[Resource]:
+    labels = {"lfh_platform": "gcp", "lfh_environment": "production", "managed-by": "pulumi", "data-classification": "phi"}
+    logs = [{"logType": "DATA_WRITE"}] + ([{"logType": "DATA_READ"}] if data_read else [])
+    bucket_cfg = {"bucketId": "access", "location": "us-central1", "retentionDays": retention}
+    if cmek:
+        bucket_cfg["cmekSettings"] = {"kmsKeyName": "projects/p/locations/us-central1/keyRings/r/cryptoKeys/data"}
+    lb = res("gcp:logging/projectBucketConfig:ProjectBucketConfig", "access", bucket_cfg)
+    return [res("gcp:storage/bucket:Bucket", "b", gcs(labels=labels)),
+            res("gcp:projects/iAMAuditConfig:IAMAuditConfig", "audit", {"service": "storage.googleapis.com", "auditLogConfigs": logs}),
+            lb,
+            res("gcp:logging/projectSink:ProjectSink", "sink", {
+                "destination": "logging.googleapis.com/projects/p/locations/us-central1/buckets/access",
+                "filter": 'logName:"cloudaudit.googleapis.com%2Fdata_access"'}, pdeps={"destination": [lb]})]
+
+
+def blob_logs_graph(*, categories=("StorageRead", "StorageWrite", "StorageDelete"), cmk: bool = True, delete_days: int = 365) -> list[Resource]:
+    account = res("azure-native:storage:StorageAccount", "sa", storage_account(tags={**aws_tags(), "data-classification": "phi"}), protect=True)
+    archive_enc = storage_account()["encryption"] if cmk else {"keySource": "Microsoft.Storage"}
+    archive = res("azure-native:storage:StorageAccount", "audit", storage_account(accountName="lfhaudit", encryption=archive_enc), protect=True)
+    policy = res("azure-native:storage:ManagementPolicy", "audit-life", {"accountName": "lfhaudit", "policy": {"rules": [
+        {"name": "r", "enabled": True, "type": "Lifecycle", "definition": {
+            "actions": {"baseBlob": {"delete": {"daysAfterModificationGreaterThan": delete_days}}}}}]}}, pdeps={"accountName": [archive]})
+    diag = res("azure-native:monitor:DiagnosticSetting", "blob-logs", {
+        "resourceUri": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/lfhbackups/blobServices/default",
+        "storageAccountId": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/lfhaudit",
+        "logs": [{"category": c, "enabled": True} for c in categories]}, pdeps={"storageAccountId": [archive]})
+    return [account, archive, policy, diag]
+
+
+def replicated_bucket_graph(*, second_region: bool = True) -> list[Resource]:
+    tags = {**PHI_TAGS, "lfh:client": "acme"}
+    src = res("aws:s3/bucket:Bucket", "files", {"bucket": "aws-acme-files", "tags": tags}, protect=True)
+    dst = res("aws:s3/bucket:Bucket", "files-replica", {"bucket": "aws-acme-files-replica", "tags": tags,
+                                                         **({"region": "us-west-2"} if second_region else {})}, protect=True)
+    repl = res("aws:s3/bucketReplicationConfig:BucketReplicationConfig", "repl", {
+        "bucket": "aws-acme-files", "role": "arn:aws:iam::1:role/r",
+        "rules": [{"id": "r", "status": "Enabled", "destination": {"bucket": "arn:aws:s3:::aws-acme-files-replica"}}]},
+        pdeps={"bucket": [src]})
+    return [src, dst, repl]
+
+
+def addon_role_graph(*, managed: bool = True, inline_ec2: bool = False) -> list[Resource]:
+    trust = {"Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                            "Condition": {"StringEquals": {"oidc.example/id/X:sub": "system:serviceaccount:kube-system:aws-node"}}}]}
+    role = res("aws:iam/role:Role", "vpc-cni", {"assumeRolePolicy": json.dumps(trust), "tags": aws_tags()})
+    out = [role]
+    if managed:
+        out.append(res("aws:iam/rolePolicyAttachment:RolePolicyAttachment", "cni-managed", {
+            "role": "vpc-cni-1", "policyArn": "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"}, pdeps={"role": [role]}))
+    if inline_ec2:
+        out.append(res("aws:iam/rolePolicy:RolePolicy", "cni-inline", {"role": "vpc-cni-1", "policy": json.dumps(
+            {"Statement": [{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses"], "Resource": "*"}]})}, pdeps={"role": [role]}))
+    return out
+
+
+def rotation_graph(*, keepers: bool = True, days: int = 90, name: str = "aws/acme/production/jwt-secret") -> list[Resource]:
+    clock = res("time:index/rotating:Rotating", "rotation", {"rotationDays": days}, custom=True)
+    pw = res("random:index/randomPassword:RandomPassword", "jwt", {"length": 32, **({"keepers": {"rotation": "2026-01-01T00:00:00Z"}} if keepers else {})},
+             pdeps={"keepers": [clock]} if keepers else None)
+    secret = res("aws:secretsmanager/secret:Secret", "jwt-secret", {"name": name, "kmsKeyId": "arn:kms", "tags": aws_tags()}, protect=True)
+    version = res("aws:secretsmanager/secretVersion:SecretVersion", "jwt-value", {"secretId": "arn:sm:jwt", "secretString": "[secret]"},
+                  pdeps={"secretId": [secret], "secretString": [pw]})
+    return [clock, pw, secret, version]
+
+
+def binauthz_graph(*, cluster_mode: str = "PROJECT_SINGLETON_POLICY_ENFORCE", enforcement: str = "ENFORCED_BLOCK_AND_AUDIT_LOG",
+                   evaluation: str = "ALWAYS_DENY") -> list[Resource]:
+    cluster = res("gcp:container/cluster:Cluster", "gke", gke(name="gcp-1", binaryAuthorization={"evaluationMode": cluster_mode}))
+    policy = res("gcp:binaryauthorization/policy:Policy", "binauthz", {
+        "defaultAdmissionRule": {"evaluationMode": "ALWAYS_ALLOW", "enforcementMode": "ENFORCED_BLOCK_AND_AUDIT_LOG"},
+        "clusterAdmissionRules": [{"cluster": "us-central1.gcp-1", "evaluationMode": evaluation, "enforcementMode": enforcement}],
+        "admissionWhitelistPatterns": [{"namePattern": "quay.io/jetstack/**"}]})
+    return [cluster, policy]
+
+
 CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]]]] = {
     # -- Kubernetes workloads
     "k8s-run-as-non-root": (workload, lambda: workload(lambda o: set_path(c0(o), "securityContext.runAsUser", 0))),
@@ -558,6 +656,26 @@ CASES: dict[str, tuple[Callable[[], list[Resource]], Callable[[], list[Resource]
         lambda: [k8s_provider(), namespace(), schedule("hourly", "72h0m0s"), schedule("daily", "720h"), schedule("weekly", "2160h0m0s")],
         lambda: [k8s_provider(), namespace(), schedule("hourly", "72h0m0s"), schedule("daily", "720h"), schedule("weekly", "720h")]),
     "backup-bucket-no-object-lock": (lambda: velero_bsl_graph(lock=False), lambda: velero_bsl_graph(lock=True)),
+    # -- issue 15: access logs
+    "aws-s3-data-access-logged": (trail_graph, lambda: trail_graph(prefix="arn:aws:s3:::other-bucket/")),
+    "gcp-gcs-data-access-logged": (gcs_audit_graph, lambda: gcs_audit_graph(data_read=False)),
+    "azure-storage-blob-access-logged": (blob_logs_graph, lambda: blob_logs_graph(categories=("StorageWrite",))),
+    # -- issue 15: hardening
+    "aws-secretsmanager-rotation": (rotation_graph, lambda: rotation_graph(days=365)),
+    "aws-s3-phi-bucket-replicated": (replicated_bucket_graph, lambda: replicated_bucket_graph(second_region=False)),
+    "aws-eks-addon-managed-policies": (addon_role_graph, lambda: addon_role_graph(managed=False)),
+    "gcp-gke-intranode-visibility": (lambda: [res("gcp:container/cluster:Cluster", "gke", gke(enableIntranodeVisibility=True))],
+                                     lambda: [res("gcp:container/cluster:Cluster", "gke", gke())]),
+    "gcp-gke-binary-authorization": (binauthz_graph, lambda: binauthz_graph(enforcement="DRYRUN_AUDIT_LOG_ONLY")),
+    "azure-keyvault-no-public-network": (
+        lambda: [res("azure-native:keyvault:Vault", "v", {"properties": {"publicNetworkAccess": "Disabled"}})],
+        lambda: [res("azure-native:keyvault:Vault", "v", {"properties": {"networkAcls": {"defaultAction": "Deny"}}})]),
+    "azure-storage-geo-redundant": (
+        lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account(sku={"name": "Standard_GZRS"}, tags=PHI_TAGS))],
+        lambda: [res("azure-native:storage:StorageAccount", "sa", storage_account(sku={"name": "Standard_ZRS"}, tags=PHI_TAGS))]),
+    "azure-aks-os-disk-type": (
+        lambda: [res("azure-native:containerservice:AgentPool", "apps", {"agentPoolName": "apps", "osDiskType": "Managed"})],
+        lambda: [res("azure-native:containerservice:ManagedCluster", "aks", aks(agentPoolProfiles=[{"name": "system"}]))]),
     "stack-secret-paths-scoped": (
         lambda: [k8s_provider(), namespace(), secret_store("local/demo/production/")],
         lambda: [k8s_provider(), namespace(), secret_store("local/demo/")]),
@@ -805,3 +923,72 @@ def test_log_collector_exception_is_narrow():
     powerful = collector()
     c0(powerful[1].inputs)["securityContext"]["capabilities"] = {"drop": ["ALL"], "add": ["DAC_OVERRIDE"]}
     assert names_of(run(powerful, only=only)) == {"k8s-run-as-non-root"}
+# ----------------------------------------------------------------------------- issue 15: the checks behind each case
+
+
+@pytest.mark.parametrize("graph", [
+    lambda: trail_graph(kms=False), lambda: trail_graph(validation=False), lambda: trail_graph(expire_days=90)])
+def test_data_access_trail_must_be_encrypted_validated_and_kept(graph):
+    assert names_of(run(graph(), only=["aws-s3-data-access-logged"])) == {"aws-s3-data-access-logged"}
+
+
+def test_client_bucket_recorded_by_the_platform_trail_is_tagged():
+    """A client stack holds no trail: the adapter's `lfh:access-logs` tag names the platform's."""
+    tags = {**PHI_TAGS, "lfh:client": "acme"}
+    bucket = res("aws:s3/bucket:Bucket", "files", {"bucket": "aws-acme-files", "tags": tags})
+    assert run([bucket], only=["aws-s3-data-access-logged"])
+    bucket.inputs["tags"]["lfh:access-logs"] = "cloudtrail/lfh-aws-data-access"
+    assert run([bucket], only=["aws-s3-data-access-logged"]) == []
+    assert run(trail_graph(prefix="arn:aws:s3:::lfh-aws-"), only=["aws-s3-data-access-logged"]) == []
+
+
+def test_access_log_retention_is_user_config():
+    graph = trail_graph(expire_days=400)
+    assert run(graph, only=["aws-s3-data-access-logged"]) == []
+    assert run(graph, only=["aws-s3-data-access-logged"], config={"aws-s3-data-access-logged": {"minRetentionDays": 2190}})
+
+
+@pytest.mark.parametrize("graph", [lambda: gcs_audit_graph(cmek=False), lambda: gcs_audit_graph(retention=30)])
+def test_gcs_data_access_log_bucket_needs_cmek_and_retention(graph):
+    assert run(graph(), only=["gcp-gcs-data-access-logged"])
+
+
+@pytest.mark.parametrize("graph", [lambda: blob_logs_graph(cmk=False), lambda: blob_logs_graph(delete_days=90)])
+def test_blob_access_log_archive_needs_cmk_and_retention(graph):
+    assert run(graph(), only=["azure-storage-blob-access-logged"])
+
+
+def test_replication_and_geo_redundancy_only_where_configured():
+    staging = replicated_bucket_graph(second_region=False)
+    for r in staging:
+        if "tags" in r.inputs:
+            r.inputs["tags"]["lfh:environment"] = "staging"
+    assert run(staging, only=["aws-s3-phi-bucket-replicated"]) == []
+    zrs = [res("azure-native:storage:StorageAccount", "sa", storage_account(sku={"name": "Standard_ZRS"}, tags=PHI_TAGS))]
+    assert run(zrs, only=["azure-storage-geo-redundant"], config={"azure-storage-geo-redundant": {"environments": []}}) == []
+
+
+def test_hand_copied_ec2_permissions_are_reported_beside_the_managed_policy():
+    assert names_of(run(addon_role_graph(inline_ec2=True), only=["aws-eks-addon-managed-policies"])) == {"aws-eks-addon-managed-policies"}
+
+
+@pytest.mark.parametrize("graph", [lambda: binauthz_graph(cluster_mode="DISABLED"), lambda: binauthz_graph(evaluation="ALWAYS_ALLOW")])
+def test_binary_authorization_off_or_allow_all_is_reported(graph):
+    assert run(graph(), only=["gcp-gke-binary-authorization"])
+
+
+def test_secrets_manager_rotation_equivalents():
+    """Secrets Manager's own rotation, or the generator's keepers following a time.Rotating: both count."""
+    static = rotation_graph()
+    static[1].property_dependencies = {}  # keepers set, but by nothing that ticks
+    assert run(static, only=["aws-secretsmanager-rotation"])
+    graph = rotation_graph(keepers=False)
+    assert run(graph, only=["aws-secretsmanager-rotation"]) == []  # not rotating: stack-generated-secrets-rotate's call
+    secret = graph[2]
+    rotation = res("aws:secretsmanager/secretRotation:SecretRotation", "native", {
+        "secretId": "arn:sm:jwt", "rotationLambdaArn": "arn:lambda", "rotationRules": {"automaticallyAfterDays": 30}},
+        pdeps={"secretId": [secret]})
+    assert run([*graph, rotation], only=["aws-secretsmanager-rotation"]) == []
+    rotation.inputs["rotationRules"]["automaticallyAfterDays"] = 180
+    (v,) = run([*graph, rotation], only=["aws-secretsmanager-rotation"])
+    assert v.enforcement == "mandatory" and "180 d" in v.message

@@ -110,9 +110,10 @@ async def deploy_client(client: ClientConfig) -> ClientEnvironment:
             outputs[key] = details.value
     contract = PlatformContract.from_outputs(outputs)
     # --- client-data: config checks that need the platform kind, before any resource exists ---
-    from .objectstore import resolve_mode
+    from .objectstore import check_cloud_bucket, resolve_mode
 
     resolve_mode(client, contract)  # e.g. `objectStorage.mode: cloud` on an existing cluster
+    check_cloud_bucket(client, contract)  # access-log retention and a second copy the platform must offer
     # --- end client-data ---
     from .routes import check_challenge
 

@@ -58,6 +58,44 @@ def resolve_mode(config: "ClientConfig", platform: "PlatformContract") -> str:
     return mode
 
 
+CLOUD_KEY = "lfh:client.objectStorage.cloud"
+
+
+def check_cloud_bucket(config: "ClientConfig", platform: "PlatformContract", *,
+                       resource: Optional[pulumi.Resource] = None) -> bool:
+    """What a cloud bucket needs from its platform, refused before any resource exists (as `resolve_mode`):
+    its access logs kept as long as the client's policy asks, and a second copy where it asks for one.
+    Returns whether the bucket replicates (warns, with ``resource``, when production goes without)."""
+    if resolve_mode(config, platform) != "cloud":
+        return False
+    cfg = config.object_storage.cloud
+    cloud = platform.cloud or {}
+    logs = cloud.get("accessLogs") or {}
+    stack = config.platform_stack
+    if not logs:
+        raise pulumi.RunError(
+            f"{CLOUD_KEY}.accessLogRetentionDays: platform {platform.platform!r} exports no `cloud.accessLogs` (where "
+            f"its buckets' access logs go); update the platform stack {stack!r} first")
+    kept = int(logs.get("retentionDays") or 0)
+    if kept < cfg.access_log_retention_days:
+        raise pulumi.RunError(
+            f"{CLOUD_KEY}.accessLogRetentionDays: this client's policy asks for {cfg.access_log_retention_days} days, but "
+            f"platform {platform.platform!r} keeps access logs {kept} days; raise the platform's "
+            f"`lfh:platform.cluster.accessLogs.retentionDays` to at least {cfg.access_log_retention_days}, or lower this key")
+    offered = bool(cloud.get("replication"))
+    if cfg.replicate and not offered:
+        raise pulumi.RunError(
+            f"{CLOUD_KEY}.replicate: platform {platform.platform!r} offers no second region for a copy of the bucket; set "
+            f"the platform's `lfh:platform.cluster.backup.replication` (enabled, with a region; Azure production platforms "
+            f"are geo-redundant), or `replicate: false` to keep one copy")
+    if cfg.replicate is None and config.environment.is_production and not offered:
+        if resource is not None:
+            pulumi.log.warn(f"{CLOUD_KEY}.replicate: platform {platform.platform!r} offers no second region, so this "
+                            "production bucket has one copy; give the platform one, or say `replicate: false`", resource=resource)
+        return False
+    return bool(cfg.replicate) or (cfg.replicate is None and config.environment.is_production)
+
+
 def bucket_users(config: "ClientConfig") -> list[str]:
     """ServiceAccounts that reach the bucket: HapiHub's, and each enabled satellite's that declares `objectStorage`."""
     sats = [n for n, s in config.apps.satellites.items() if s.enabled and "objectStorage" in s.reaches]
@@ -80,7 +118,9 @@ class ObjectStorage(pulumi.ComponentResource):
     def __init__(self, name: str, ctx: ClientContext, secrets: ClientSecrets,
                  opts: Optional[pulumi.ResourceOptions] = None):
         mode = object_storage_mode(ctx)  # fails before anything is registered
+        check_cloud_bucket(ctx.config, ctx.platform)
         super().__init__("lfh:client:ObjectStorage", name, None, opts)
+        self.replicate = check_cloud_bucket(ctx.config, ctx.platform, resource=self)
         self.ctx = ctx
         self.mode = mode
         self.workloads: list[Workload] = []
@@ -105,7 +145,8 @@ class ObjectStorage(pulumi.ComponentResource):
             pulumi.log.warn("lfh:client.objectStorage.hostname only applies to `minio` mode (cloud buckets are not "
                             "routed through the Gateway); ignored", resource=self)
         adapter = adapter_for(ctx, self)
-        self.bucket = adapter.bucket(cfg.bucket, noncurrent_version_days=cfg.cloud.noncurrent_version_days)
+        self.bucket = adapter.bucket(cfg.bucket, noncurrent_version_days=cfg.cloud.noncurrent_version_days,
+                                     replicate=self.replicate)
         self.bucket_name = self.bucket.name
         # Only the ServiceAccounts of the apps that use the bucket (HapiHub, satellites that declare
         # `objectStorage`) may assume its identities, and each reaches this bucket only.

@@ -118,14 +118,38 @@ class AwsAdapter(CloudAdapter):
         )
 
     # ------------------------------------------------------------------ buckets
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
         bucket_name = self.short_name(self.ctx.platform.platform, self.ctx.config.name, self.ctx.environment, name, limit=63)
+        logs = self.cloud.get("accessLogs") or {}
+        prefix = str(logs.get("bucketPrefix") or "")
+        if not bucket_name.startswith(prefix):
+            # The platform's CloudTrail records S3 data events of buckets named `<prefix>…` only.
+            raise pulumi.RunError(f"bucket {bucket_name} is outside the platform trail's prefix {prefix!r}: its access "
+                                  "would not be recorded")
+        # Where the bucket's access logs are (the platform's trail): for the auditor and the policy pack.
+        self.access_log_tag = {"lfh:access-logs": f"cloudtrail/{logs.get('trail') or ''}"}
+        bucket = self._s3_bucket(name, bucket_name, self.kms_key_arn, noncurrent_version_days)
+        if replicate:
+            self._replica(name, bucket, bucket_name, noncurrent_version_days)
+        return BucketInfo(
+            name=bucket.bucket,
+            region=self.region,
+            endpoint=f"https://s3.{self.region}.amazonaws.com",
+            public_url=bucket.bucketRegionalDomainName.apply(lambda d: f"https://{d}"),
+            resource=bucket,
+        )
+
+    def _s3_bucket(self, name: str, bucket_name: str, key_arn: str, noncurrent_version_days: int,
+                   region: Optional[str] = None) -> SdkResource:
+        """A bucket and its settings (same ones in the platform region and, for a replica, in ``region``)."""
+        where = {"region": region} if region else {}
         data_opts = self.opts(protect=True, retain=True)
         bucket = SdkResource("aws:s3/bucket:Bucket", f"{self.prefix}-{name}", {
             "bucket": bucket_name,
             # Never empty a bucket of patient files by deleting the stack.
             "forceDestroy": False,
-            "tags": {**self.tags, **DATA_CLASSIFICATION},
+            "tags": {**self.tags, **DATA_CLASSIFICATION, **self.access_log_tag},
+            **where,
         }, data_opts)
         child = self.opts(protect=True, retain=True, depends_on=[bucket])
         s3 = "aws:s3/"
@@ -133,29 +157,38 @@ class AwsAdapter(CloudAdapter):
             "bucket": bucket.id,
             # ACLs off: access is decided by IAM and the bucket policy only.
             "rule": {"objectOwnership": "BucketOwnerEnforced"},
+            **where,
         }, child)
         SdkResource(f"{s3}bucketPublicAccessBlock:BucketPublicAccessBlock", f"{self.prefix}-{name}-public-access", {
             "bucket": bucket.id, "blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
-            "restrictPublicBuckets": True,
+            "restrictPublicBuckets": True, **where,
         }, child)
-        SdkResource(f"{s3}bucketVersioning:BucketVersioning", f"{self.prefix}-{name}-versioning", {
+        versioning = SdkResource(f"{s3}bucketVersioning:BucketVersioning", f"{self.prefix}-{name}-versioning", {
             "bucket": bucket.id,
             # Overwrites and deletes stay recoverable (ransomware, app bugs).
             "versioningConfiguration": {"status": "Enabled"},
+            **where,
         }, child)
+        bucket.lfh_versioning = versioning  # type: ignore[attr-defined]  # replication waits for it
         SdkResource(f"{s3}bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
                     f"{self.prefix}-{name}-sse", {
             "bucket": bucket.id,
             "rules": [{
-                "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": self.kms_key_arn},
+                "applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": key_arn},
                 "bucketKeyEnabled": True,
             }],
+            **where,
+        }, child)
+        # Object events (deletes above all) to EventBridge's default bus, where an alert rule can watch them.
+        SdkResource(f"{s3}bucketNotification:BucketNotification", f"{self.prefix}-{name}-events", {
+            "bucket": bucket.id, "eventbridge": True, **where,
         }, child)
         SdkResource(f"{s3}bucketLifecycleConfiguration:BucketLifecycleConfiguration", f"{self.prefix}-{name}-lifecycle", {
             "bucket": bucket.id,
             "rules": [{"id": "expire-noncurrent", "status": "Enabled", "filter": {},
                        "noncurrentVersionExpiration": {"noncurrentDays": noncurrent_version_days},
                        "abortIncompleteMultipartUpload": {"daysAfterInitiation": 7}}],
+            **where,
         }, child)
         SdkResource(f"{s3}bucketPolicy:BucketPolicy", f"{self.prefix}-{name}-tls-only", {
             "bucket": bucket.id,
@@ -168,14 +201,55 @@ class AwsAdapter(CloudAdapter):
                      "Resource": [arn, f"{arn}/*"], "Condition": {"NumericLessThan": {"s3:TlsVersion": "1.2"}}},
                 ],
             })),
+            **where,
         }, child)
-        return BucketInfo(
-            name=bucket.bucket,
-            region=self.region,
-            endpoint=f"https://s3.{self.region}.amazonaws.com",
-            public_url=bucket.bucketRegionalDomainName.apply(lambda d: f"https://{d}"),
-            resource=bucket,
-        )
+        return bucket
+
+    def _replica(self, name: str, source: SdkResource, source_name: str, noncurrent_version_days: int) -> None:
+        """A copy in the platform's second region under its key there (a KMS key serves one region), fed by S3
+        replication (S3 user guide, "Replicating objects": both buckets versioned, the role may read the source
+        versions, decrypt with the source key and encrypt with the replica's). Deletes are not replicated."""
+        rep = self.cloud["replication"]
+        region, replica_key = str(rep["region"]), str(rep["kmsKeyId"])
+        replica_name = self.short_name(source_name, "replica", limit=63)
+        replica = self._s3_bucket(f"{name}-replica", replica_name, replica_key, noncurrent_version_days, region=region)
+        trust = {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "sts:AssumeRole",
+            # Confused-deputy guard: S3 acting for this account only.
+            "Condition": {"StringEquals": {"aws:SourceAccount": self.account}}}]}
+        role = SdkResource("aws:iam/role:Role", f"{self.prefix}-{name}-replication-role", {
+            # Explicit and within IAM's 64 characters, like the IRSA roles (auto-naming adds 8).
+            "name": self.short_name(self.ctx.platform.platform, self.ctx.namespace, f"{name}-repl", limit=64),
+            "description": f"S3 replication of {source_name} into {region}",
+            "assumeRolePolicy": json.dumps(trust),
+            "tags": self.tags,
+        }, self.opts())
+        src, dst = f"arn:{self.partition}:s3:::{source_name}", f"arn:{self.partition}:s3:::{replica_name}"
+        policy = SdkResource("aws:iam/rolePolicy:RolePolicy", f"{self.prefix}-{name}-replication-policy", {
+            "role": role.id,
+            "policy": json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": src},
+                {"Effect": "Allow", "Action": ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                                               "s3:GetObjectVersionTagging"], "Resource": f"{src}/*"},
+                {"Effect": "Allow", "Action": ["s3:ReplicateObject", "s3:ReplicateTags"], "Resource": f"{dst}/*"},
+                {"Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": self.kms_key_arn,
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}}},
+                {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:GenerateDataKey"], "Resource": replica_key,
+                 "Condition": {"StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"}}},
+            ]}),
+        }, self.opts())
+        SdkResource("aws:s3/bucketReplicationConfig:BucketReplicationConfig", f"{self.prefix}-{name}-replication", {
+            "bucket": source.id,
+            "role": role.arn,
+            "rules": [{
+                "id": "second-region", "status": "Enabled", "filter": {},
+                # A delete in the source (a compromised app) does not reach the copy.
+                "deleteMarkerReplication": {"status": "Disabled"},
+                "sourceSelectionCriteria": {"sseKmsEncryptedObjects": {"status": "Enabled"}},
+                "destination": {"bucket": replica.arn, "encryptionConfiguration": {"replicaKmsKeyId": replica_key}},
+            }],
+        }, self.opts(protect=True, retain=True, depends_on=[
+            source.lfh_versioning, replica.lfh_versioning, policy]))  # type: ignore[attr-defined]
 
     # ------------------------------------------------------------------ secrets
     def remote_key(self, key: str) -> str:

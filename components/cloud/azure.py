@@ -109,11 +109,12 @@ class AzureAdapter(CloudAdapter):
         return binding
 
     # ------------------------------------------------------------------ buckets
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
         account = str(self.cloud["storageAccountName"])
         # A per-client encryption scope with the platform CMK: the container's blobs are encrypted
         # with it and writers cannot override it. Versioning, TLS ≥ 1.2 only, no public network and
-        # no shared-key access are storage-account settings owned by the platform stack.
+        # no shared-key access are storage-account settings owned by the platform stack, and so are the second
+        # copy (``replicate``: the account is geo-redundant) and the access logs (the account's diagnostic logs).
         scope_name = self.short_name(self.ctx.config.name, self.ctx.environment, name, limit=63).replace("-", "")
         scope = SdkResource("azure-native:storage:EncryptionScope", f"{self.prefix}-{name}-encryption", {
             "resourceGroupName": self.resource_group,
@@ -186,6 +187,14 @@ class AzureAdapter(CloudAdapter):
             "serviceAccountRef": {"name": binding.service_account},
         }}
 
+    def _audit_account_id(self) -> Optional[str]:
+        """The platform's access-log archive account (cloud output `accessLogs`), as a resource id."""
+        logs = self.cloud.get("accessLogs") or {}
+        if not logs.get("storageAccount"):
+            return None
+        return (f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}/providers/"
+                f"Microsoft.Storage/storageAccounts/{logs['storageAccount']}")
+
     # ------------------------------------------------------------------ backups
     def backup_target(self, service: str, binding: Optional[ServiceAccountBinding]) -> Optional[BackupTarget]:
         # Percona Backup for MongoDB authenticates to Azure Blob with an account key only
@@ -201,7 +210,10 @@ class AzureAdapter(CloudAdapter):
             resource_group=self.resource_group, location=self.location, account_name=f"lfhbk{digest[:19]}",
             container=service, subnet_id=str(self.cloud["nodeSubnetId"]), vault_id=self.vault_id,
             vault_uri=str(self.cloud["keyVaultUri"]), key_name=self.key_name, tags={**self.tags, **DATA_CLASSIFICATION},
-            soft_delete_days=30, provider=self.provider())
+            soft_delete_days=30, provider=self.provider(),
+            # As redundant as the platform's backups, and its blob access logged to the platform's audit account.
+            sku=str((self.cloud.get("replication") or {}).get("sku") or "Standard_ZRS"),
+            access_log_account_id=self._audit_account_id())
         return BackupTarget(
             storage={"type": "azure", "azure": {
                 "container": container.name,

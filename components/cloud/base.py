@@ -142,8 +142,10 @@ class CloudAdapter(ABC):
         """
 
     @abstractmethod
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
-        """A per-client bucket: platform CMK, versioning, no public access, TLS only; protected."""
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
+        """A per-client bucket: platform CMK, versioning, no public access, TLS only; protected. Its access
+        logs are the platform's (`cloud.accessLogs`); with ``replicate`` a copy lives in the platform's second
+        region (`cloud.replication`; `check_cloud_bucket` made sure there is one)."""
 
     @abstractmethod
     def write_secret(self, key: str, value: pulumi.Input[str]) -> pulumi.Resource:

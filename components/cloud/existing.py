@@ -83,7 +83,7 @@ class ExistingAdapter(CloudAdapter):
         return binding
 
     # ------------------------------------------------------------------ buckets
-    def bucket(self, name: str, *, noncurrent_version_days: int = 30) -> BucketInfo:
+    def bucket(self, name: str, *, noncurrent_version_days: int = 30, replicate: bool = False) -> BucketInfo:
         raise pulumi.RunError(
             "lfh:client.objectStorage.mode: `cloud` needs a cloud platform; this platform is an existing cluster "
             "(no cloud object storage). Use `minio` or leave the mode unset."

@@ -39,6 +39,9 @@ from .contract import BackupStorage, ClusterContract, NodePool, ServiceAccountBi
 #: Control-plane logs shipped to CloudWatch (audit/api/authenticator are the HIPAA-relevant ones).
 CONTROL_PLANE_LOGS = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 STORAGE_CLASS = "gp3-encrypted"
+#: AWS-managed policies of the EKS add-ons' IRSA roles (below `arn:<partition>:iam::aws:policy/`).
+CNI_POLICY = "AmazonEKS_CNI_Policy"
+EBS_CSI_POLICY = "service-role/AmazonEBSCSIDriverPolicy"
 
 
 def _policy(statements: list[dict[str, Any]]) -> pulumi.Output[str]:
@@ -77,6 +80,7 @@ class EksCluster(pulumi.ComponentResource):
         self._network_addon()
         self._node_groups()
         self._backup_bucket()
+        self._access_logs()
         self._addon_identities()
         self._addons()
         self._workload_logs()
@@ -91,7 +95,14 @@ class EksCluster(pulumi.ComponentResource):
             "oidcProviderArn": self.oidc.arn,
             "oidcIssuer": self.oidc_issuer,
             "partition": self.partition,
+            # Where the S3 data events of the client buckets go (components/cloud/aws.py checks its
+            # bucket is covered and the retention meets the client's policy).
+            "accessLogs": {"kind": "cloudtrail", "trail": self.trail_name, "bucket": self.audit_bucket.bucket,
+                           "retentionDays": cfg.access_logs.retention_days, "bucketPrefix": self.client_bucket_prefix},
         }
+        if self.replica_region is not None:
+            # Client file buckets replicate into the same second region, under its own key.
+            cloud["replication"] = {"region": self.replica_region, "kmsKeyId": self.replica_key.arn}
         lb = {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"}
         if cfg.internal_load_balancer:
             lb["service.beta.kubernetes.io/aws-load-balancer-internal"] = "true"
@@ -200,6 +211,9 @@ class EksCluster(pulumi.ComponentResource):
 
     def _keys(self) -> None:
         region = self.cfg.region
+        self.trail_name = self.suffix.apply(lambda s: f"lfh-{self.platform.name}-{s}-data-access")
+        self.trail_arn = pulumi.Output.all(self.partition, self.account_id, self.trail_name).apply(
+            lambda a: f"arn:{a[0]}:cloudtrail:{region}:{a[1]}:trail/{a[2]}")
         # Separate keys: the one wrapping etcd's Secrets is usable by EKS only; data (volumes,
         # backups, logs, Secrets Manager) has its own.
         self.eks_key = self._kms_key("eks", f"EKS secrets envelope encryption for {self.platform.name}", [])
@@ -216,6 +230,16 @@ class EksCluster(pulumi.ComponentResource):
              "Resource": "*",
              "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": pulumi.Output.all(self.partition, account).apply(
                  lambda a: f"arn:{a[0]}:logs:{region}:{a[1]}:log-group:*")}}},
+            # CloudTrail encrypts the data-access log files of this platform's trail (CloudTrail user guide,
+            # "Configure AWS KMS key policies for CloudTrail": GenerateDataKey* with the trail's ARN as
+            # encryption context and source, DescribeKey). Readers decrypt through IAM.
+            {"Sid": "CloudTrailEncryptLogs", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "kms:GenerateDataKey*", "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceArn": self.trail_arn},
+                           "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": pulumi.Output.all(self.partition, account).apply(
+                               lambda a: f"arn:{a[0]}:cloudtrail:*:{a[1]}:trail/*")}}},
+            {"Sid": "CloudTrailDescribeKey", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+             "Action": "kms:DescribeKey", "Resource": "*", "Condition": {"StringEquals": {"aws:SourceArn": self.trail_arn}}},
             # EBS through EC2 only, for principals of this account: covers the Auto Scaling
             # service-linked role that launches node groups (it may not exist yet when the key is
             # created, so it cannot be named) and the EBS CSI driver. Same shape as aws/ebs.
@@ -361,19 +385,16 @@ class EksCluster(pulumi.ComponentResource):
         """The VPC CNI add-on with its own IRSA role, in place before any node joins (the node role
         carries no CNI rights)."""
         n = self.name
-        cni_role = self._irsa_role("vpc-cni", "kube-system", "aws-node", self.partition.apply(
-            lambda p: _policy([{"Effect": "Allow", "Action": ["ec2:AssignPrivateIpAddresses", "ec2:AttachNetworkInterface",
-                                "ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface", "ec2:DescribeInstances",
-                                "ec2:DescribeTags", "ec2:DescribeNetworkInterfaces", "ec2:DescribeInstanceTypes",
-                                "ec2:DescribeSubnets", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute",
-                                "ec2:UnassignPrivateIpAddresses"], "Resource": "*"},
-                               {"Effect": "Allow", "Action": ["ec2:CreateTags"], "Resource": f"arn:{p}:ec2:*:*:network-interface/*"}])))
+        # AWS's managed policy, kept current by AWS as the CNI gains API calls (EKS user guide, "Configure
+        # Amazon VPC CNI plugin to use IRSA": attach AmazonEKS_CNI_Policy), instead of a hand-copied list.
+        cni_role = self._irsa_role("vpc-cni", "kube-system", "aws-node", None, managed=(CNI_POLICY,))
         self.cni_addon = aws.eks.Addon(
             f"{n}-addon-vpc-cni", cluster_name=self.cluster.name, addon_name="vpc-cni",
             service_account_role_arn=cni_role.arn, resolve_conflicts_on_create="OVERWRITE", resolve_conflicts_on_update="OVERWRITE",
             # Enforce Kubernetes NetworkPolicy in the VPC CNI (the platform relies on it).
             configuration_values=json.dumps({"enableNetworkPolicy": "true"}),
-            tags=self.tags, opts=self._opts())
+            # aws-node starts with the role's policy attached (it assigns pod IPs from its first second).
+            tags=self.tags, opts=self._opts(depends_on=cni_role.lfh_grants))
 
     def _node_groups(self) -> None:
         n = self.name
@@ -451,8 +472,22 @@ class EksCluster(pulumi.ComponentResource):
     # ------------------------------------------------------------ backup bucket
 
     def _bucket_common(self, key: str, bucket: aws.s3.Bucket, block_public: bool, kms_key: aws.kms.Key,
-                       region: str | None = None) -> list[pulumi.Resource]:
+                       region: str | None = None, trail_writer: bool = False) -> list[pulumi.Resource]:
         opts = self._opts()
+
+        def statements(arn: str, trail_arn: str = "", account: str = "") -> pulumi.Output[str]:
+            out: list[dict[str, Any]] = [{
+                "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+            if trail_writer:
+                # CloudTrail user guide, "Amazon S3 bucket policy for CloudTrail": this trail only.
+                out += [{"Sid": "CloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                         "Action": "s3:GetBucketAcl", "Resource": arn, "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}},
+                        {"Sid": "CloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                         "Action": "s3:PutObject", "Resource": f"{arn}/AWSLogs/{account}/*",
+                         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceArn": trail_arn}}}]
+            return _policy(out)
+
         out: list[pulumi.Resource] = [
             aws.s3.BucketVersioning(f"{key}-versioning", bucket=bucket.id, region=region,
                                     versioning_configuration={"status": "Enabled"}, opts=opts),
@@ -466,11 +501,12 @@ class EksCluster(pulumi.ComponentResource):
                                            rule={"object_ownership": "BucketOwnerEnforced"}, opts=opts),
             aws.s3.BucketPolicy(
                 f"{key}-policy", bucket=bucket.id, region=region,
-                policy=bucket.arn.apply(lambda arn: _policy([{
-                    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-                    "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}])),
+                policy=pulumi.Output.all(bucket.arn, self.trail_arn, self.account_id).apply(lambda a: statements(*a)),
                 opts=opts),
         ]
+        # Object events (deletes above all) to EventBridge's default bus, where an alert rule can watch them;
+        # S3 sends them at no charge (S3 user guide, "Using EventBridge").
+        out.append(aws.s3.BucketNotification(f"{key}-events", bucket=bucket.id, region=region, eventbridge=True, opts=opts))
         if block_public:
             out.append(aws.s3.BucketPublicAccessBlock(
                 f"{key}-public-access-block", bucket=bucket.id, region=region, block_public_acls=True,
@@ -503,6 +539,7 @@ class EksCluster(pulumi.ComponentResource):
             ],
             opts=self._opts(depends_on=deps))
         self.replica = None
+        self.replica_region: str | None = None
         if b.replication.enabled:
             self._replica(deps)
 
@@ -513,6 +550,7 @@ class EksCluster(pulumi.ComponentResource):
         replica_key = self.data_key
         if region is not None:
             replica_key = self._kms_key("replica", f"WORM backup replica of {self.platform.name} in {region}", [], region=region)
+            self.replica_region, self.replica_key = region, replica_key
         # WORM copy: Object Lock only on the replica, never on Velero's working bucket.
         self.replica = aws.s3.Bucket(
             f"{n}-backups-replica",
@@ -566,9 +604,72 @@ class EksCluster(pulumi.ComponentResource):
             # Both buckets must be versioned before replication can be configured.
             opts=self._opts(depends_on=[*deps, *rdeps, policy]))
 
+    # ------------------------------------------------------------ access logs (HIPAA 164.312(b))
+
+    def _access_logs(self) -> None:
+        """Every read and write of an object in the backup buckets and in every client bucket of this platform,
+        recorded by CloudTrail (S3 data events) into an audit bucket encrypted with the platform data key and
+        kept `accessLogs.retentionDays`.
+
+        Why CloudTrail and not S3 server access logs: a server-access-log target bucket cannot use SSE-KMS
+        ("Default server-side encryption with AWS KMS keys (SSE-KMS) is not supported", S3 user guide,
+        "Enabling Amazon S3 server access logging"; awsdocs/amazon-s3-developer-guide#38: "we support SSE-S3
+        for server access log delivery buckets. You can also use AWS CloudTrail … more configurable encryption
+        options"), so the logs of PHI buckets would sit under a weaker key than the data. CloudTrail encrypts
+        with our CMK, names the IAM principal of each request and signs digest files (log file validation).
+        One trail covers all clients: a region holds at most 5 trails (CloudTrail quotas, not adjustable)."""
+        n, cfg = self.name, self.cfg
+        #: Client buckets are named `<platform>-<client>-<env>-<bucket>` (components/cloud/aws.py).
+        self.client_bucket_prefix = f"{self.platform.name}-"
+        self.audit_bucket = aws.s3.Bucket(
+            f"{n}-audit",
+            bucket=self.suffix.apply(lambda s: f"lfh-{self.platform.name[:38]}-audit-{s}"),
+            object_lock_enabled=False,
+            tags=self.tags,
+            opts=self._data_opts())
+        deps = self._bucket_common(f"{n}-audit", self.audit_bucket, True, self.data_key, trail_writer=True)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{n}-audit-lifecycle", bucket=self.audit_bucket.id,
+            rules=[{"id": "access-log-retention", "status": "Enabled", "filter": {},
+                    "expiration": {"days": cfg.access_logs.retention_days},
+                    # A log file deleted or overwritten stays recoverable for as long as the logs are kept.
+                    "noncurrent_version_expiration": {"noncurrent_days": cfg.access_logs.retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7}}],
+            opts=self._opts(depends_on=deps))
+        prefixes = [self.bucket.arn.apply(lambda a: f"{a}/")]
+        if self.replica is not None:
+            prefixes.append(self.replica.arn.apply(lambda a: f"{a}/"))
+        prefixes.append(self.partition.apply(lambda p: f"arn:{p}:s3:::{self.client_bucket_prefix}"))
+        self.trail = aws.cloudtrail.Trail(
+            f"{n}-data-access-trail",
+            name=self.trail_name,
+            s3_bucket_name=self.audit_bucket.id,
+            kms_key_id=self.data_key.arn,
+            # Digest files signed by CloudTrail: an auditor can prove no log file was changed or removed.
+            enable_log_file_validation=True,
+            # Every region: the replicas live in the second one. The selector below picks data events only (the
+            # account's management events are its own trail's business); CloudTrail requires global service
+            # events on a multi-region trail, they match no data-event selector.
+            include_global_service_events=True,
+            is_multi_region_trail=True,
+            enable_logging=True,
+            advanced_event_selectors=[{
+                "name": "Object reads and writes of PHI and backup buckets",
+                "field_selectors": [
+                    {"field": "eventCategory", "equals": ["Data"]},
+                    {"field": "resources.type", "equals": ["AWS::S3::Object"]},
+                    {"field": "resources.ARN", "starts_withs": prefixes},
+                ],
+            }],
+            tags=self.tags,
+            opts=self._opts(depends_on=deps))
+
     # ------------------------------------------------------------ IRSA
 
-    def _irsa_role(self, key: str, namespace: str, service_account: str, policy: pulumi.Input[str]) -> aws.iam.Role:
+    def _irsa_role(self, key: str, namespace: str, service_account: str, policy: pulumi.Input[str] | None,
+                   managed: tuple[str, ...] = ()) -> aws.iam.Role:
+        """An IRSA role for one service account: its inline ``policy`` and/or AWS-managed ``managed`` policies
+        (by path below `arn:<partition>:iam::aws:policy/`)."""
         n = f"{self.name}-irsa-{key}"
 
         def trust(args: list[Any]) -> str:
@@ -586,7 +687,13 @@ class EksCluster(pulumi.ComponentResource):
 
         role = aws.iam.Role(n, assume_role_policy=pulumi.Output.all(self.oidc.arn, self.oidc_issuer).apply(trust),
                             tags=self.tags, opts=self._opts())
-        aws.iam.RolePolicy(f"{n}-policy", role=role.id, policy=policy, opts=self._opts())
+        if policy is not None:
+            aws.iam.RolePolicy(f"{n}-policy", role=role.id, policy=policy, opts=self._opts())
+        role.lfh_grants = []  # type: ignore[attr-defined]  # what the role may do, for users to wait on
+        for path in managed:
+            role.lfh_grants.append(aws.iam.RolePolicyAttachment(  # type: ignore[attr-defined]
+                f"{n}-{path.rsplit('/', 1)[-1]}", role=role.name,
+                policy_arn=self.partition.apply(lambda p, path=path: f"arn:{p}:iam::aws:policy/{path}"), opts=self._opts()))
         return role
 
     def _addon_identities(self) -> None:
@@ -648,19 +755,16 @@ class EksCluster(pulumi.ComponentResource):
 
     def _addons(self) -> None:
         n = self.name
+        # AWS's managed policy for the driver's EC2 calls (EKS user guide, "Create an Amazon EBS CSI driver IAM
+        # role": AmazonEBSCSIDriverPolicy); our own statement only for what it cannot know: the customer-managed
+        # key of the gp3-encrypted StorageClass ("If you use a custom KMS key … add a KMS policy" there).
         ebs_role = self._irsa_role("ebs-csi", "kube-system", "ebs-csi-controller-sa", pulumi.Output.all(self.data_key.arn).apply(
             lambda a: _policy([
-                {"Effect": "Allow", "Action": ["ec2:CreateSnapshot", "ec2:AttachVolume", "ec2:DetachVolume", "ec2:ModifyVolume",
-                                               "ec2:DescribeAvailabilityZones", "ec2:DescribeInstances", "ec2:DescribeSnapshots",
-                                               "ec2:DescribeTags", "ec2:DescribeVolumes", "ec2:DescribeVolumesModifications",
-                                               "ec2:CreateVolume", "ec2:DeleteVolume", "ec2:DeleteSnapshot", "ec2:CreateTags"],
-                 "Resource": "*"},
-                # The CMK of the gp3-encrypted StorageClass.
                 {"Effect": "Allow", "Action": ["kms:CreateGrant", "kms:ListGrants", "kms:RevokeGrant"], "Resource": [a[0]],
                  "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
                 {"Effect": "Allow", "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*",
                                                "kms:DescribeKey"], "Resource": [a[0]]},
-            ])))
+            ])), managed=(EBS_CSI_POLICY,))
         system = scheduling(self.cfg.node_pools)["system"]
         self.addons = [
             self.cni_addon,

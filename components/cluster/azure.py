@@ -43,6 +43,11 @@ BACKUP_CONTAINER = "velero"
 #: The Entra ID application every AKS AAD cluster uses as token audience (kubelogin --server-id).
 AKS_AAD_SERVER_APP_ID = "6dae42f8-4368-4678-94ff-3960e28e3630"
 WORKLOAD_IDENTITY_AUDIENCE = "api://AzureADTokenExchange"
+#: Storage SKUs that keep a copy in the paired region (Azure Storage redundancy docs: GRS/GZRS and read-access).
+GEO_REDUNDANT = {"Standard_GRS", "Standard_RAGRS", "Standard_GZRS", "Standard_RAGZRS"}
+#: Blob service log categories: every read, write and delete of a blob (Azure Blob Storage monitoring reference).
+#: Private DNS zone of Key Vault private endpoints (Azure Private Endpoint DNS configuration).
+KEY_VAULT_PRIVATE_ZONE = "privatelink.vaultcore.azure.net"
 #: Control-plane log categories kept (audit of changes, API server, Entra ID sign-ins via guard).
 AKS_LOG_CATEGORIES = ["kube-audit-admin", "kube-apiserver", "guard", "kube-controller-manager", "cluster-autoscaler"]
 
@@ -95,6 +100,7 @@ class AksCluster(pulumi.ComponentResource):
         self._storage()
         self._workspace()
         self._cluster()
+        self._access_logs()
         self._addon_identities()
         self._kubernetes()
 
@@ -113,7 +119,13 @@ class AksCluster(pulumi.ComponentResource):
             "location": cfg.location,
             # Client environments put their key-based backup accounts behind the same subnet rule.
             "nodeSubnetId": self.subnet.id,
+            # The blob service's diagnostic logs (every container, the clients' included) and where they are kept.
+            "accessLogs": {"kind": "diagnostic-settings", "storageAccount": self.audit_account.name,
+                           "retentionDays": cfg.access_logs.retention_days},
         }
+        if self.storage_sku in GEO_REDUNDANT:
+            # The clients' containers live in this account: geo-redundancy is their second copy.
+            cloud["replication"] = {"kind": "geo-redundant-account", "sku": self.storage_sku}
         lb: dict[str, str] = {}
         if cfg.internal_load_balancer:
             lb["service.beta.kubernetes.io/azure-load-balancer-internal"] = "true"
@@ -277,8 +289,15 @@ class AksCluster(pulumi.ComponentResource):
                 "network_acls": {"default_action": "Allow" if self.cfg.key_vault_network_access == "public" else "Deny",
                                  "bypass": "AzureServices",
                                  "virtual_network_rules": [{"id": s.id} for s in (self.subnet, self.apiserver_subnet) if s is not None]},
+                # The cluster reaches the vault through the private endpoint below, so nothing needs its public
+                # endpoint: "Disabled" blocks all traffic but private endpoints and trusted services (the disk
+                # encryption set, the storage account's CMK), whatever the firewall rules say (Key Vault network
+                # security docs, publicNetworkAccess). Keys and secrets the stack writes go through ARM.
+                "public_network_access": "Disabled" if self.vault_private else "Enabled",
             },
             tags=self.phi_tags, opts=data_opts(self))
+        if self.vault_private:
+            self._vault_private_endpoint()
         rotation = {
             "attributes": {"expiry_time": "P2Y"},
             "lifetime_actions": [
@@ -310,17 +329,50 @@ class AksCluster(pulumi.ComponentResource):
                                      self.des.identity.principal_id,
                                      self.vault.id)
 
+    @property
+    def vault_private(self) -> bool:
+        """Whether the cluster reaches Key Vault privately only (KMS `Private`, External Secrets on the nodes):
+        not with `keyVaultNetworkAccess: public`, where KMS goes over the vault's public endpoint."""
+        return self.cfg.key_vault_network_access == "private"
+
+    def _vault_private_endpoint(self) -> None:
+        """A private endpoint of the vault in the node subnet, resolvable through the privatelink zone linked
+        to the VNet (Azure docs "Azure Private Endpoint DNS configuration": Key Vault uses
+        privatelink.vaultcore.azure.net, group id `vault`)."""
+        n = self.name
+        zone = azure.privatedns.PrivateZone(
+            f"{n}-kv-dns", resource_group_name=self.rg.name, private_zone_name=KEY_VAULT_PRIVATE_ZONE, location="global",
+            tags=self.tags, opts=self._opts())
+        azure.privatedns.VirtualNetworkLink(
+            f"{n}-kv-dns-link", resource_group_name=self.rg.name, private_zone_name=zone.name,
+            virtual_network_link_name=f"{self.platform.name}-vnet", location="global",
+            virtual_network={"id": self.vnet.id}, registration_enabled=False, tags=self.tags, opts=self._opts())
+        endpoint = azure.network.PrivateEndpoint(
+            f"{n}-kv-endpoint", resource_group_name=self.rg.name, location=self.cfg.location,
+            private_endpoint_name=f"pe-kv-{self.platform.name}", subnet={"id": self.subnet.id},
+            private_link_service_connections=[{"name": "vault", "private_link_service_id": self.vault.id, "group_ids": ["vault"]}],
+            tags=self.tags, opts=self._opts())
+        azure.network.PrivateDnsZoneGroup(
+            f"{n}-kv-endpoint-dns", resource_group_name=self.rg.name, private_endpoint_name=endpoint.name,
+            private_dns_zone_group_name="default",
+            private_dns_zone_configs=[{"name": "vault", "private_dns_zone_id": zone.id}], opts=self._opts())
+
     # ------------------------------------------------------------ storage (backups)
 
     def _storage(self) -> None:
         n, b = self.name, self.cfg.backup
         ident = self._identity("storage")
         key_access = self._role("storage-key", "Key Vault Crypto Service Encryption User", ident.principal_id, self.vault.id)
+        self.storage_identity, self.storage_key_access = ident, key_access
+        redundancy = self.cfg.storage_redundancy or ("GZRS" if self.platform.environment.is_production else "ZRS")
+        # Zone-redundant in the region; on production also copied to the paired region (ZRS -> GZRS is an
+        # in-place conversion, Azure Storage "Change how a storage account is replicated").
+        self.storage_sku = f"Standard_{redundancy}"
         self.account = azure.storage.StorageAccount(
             f"{n}-backups",
             resource_group_name=self.rg.name, location=self.cfg.location,
             account_name=self.suffix.apply(lambda s: f"lfh{self._short}bk{s}"),
-            kind="StorageV2", sku={"name": "Standard_ZRS"}, access_tier="Hot",
+            kind="StorageV2", sku={"name": self.storage_sku}, access_tier="Hot",
             identity={"type": "UserAssigned", "user_assigned_identities": [ident.id]},
             enable_https_traffic_only=True,
             minimum_tls_version="TLS1_2",
@@ -385,7 +437,8 @@ class AksCluster(pulumi.ComponentResource):
             location=self.cfg.location, account_name=self.suffix.apply(lambda s: f"lfh{self._short}lh{s}"),
             container="longhorn", subnet_id=self.subnet.id, vault_id=self.vault.id,
             vault_uri=self.vault.properties.vault_uri, key_name=self.data_key.name, tags=self.phi_tags,
-            soft_delete_days=b.noncurrent_expire_days)
+            soft_delete_days=b.noncurrent_expire_days, sku=self.storage_sku,
+            access_log_account_id=self.audit_account.id, access_log_workspace_id=self.workspace.id)
         self.secret_writer(self, "platform/longhorn-backup", key)
         return KeyedTarget(secret_path="platform/longhorn-backup", properties=("accountName", "accountKey"),
                            bucket=container.name, account=account.name)
@@ -404,6 +457,8 @@ class AksCluster(pulumi.ComponentResource):
             "enable_encryption_at_host": True,
             "enable_node_public_ip": False,
             "os_disk_size_gb": pool.os_disk_size_gb,
+            # Explicit: AKS would otherwise pick per VM size, and the type cannot change after creation.
+            "os_disk_type": pool.os_disk_type,
             "os_type": "Linux",
             # Ubuntu ships open-iscsi and cryptsetup, which Longhorn needs (lfh/node_setup.py).
             "os_sku": pool.os_sku,
@@ -567,6 +622,63 @@ class AksCluster(pulumi.ComponentResource):
             f"{n}-aks-diagnostics", name="lfh-control-plane", resource_uri=self.aks.id, workspace_id=self.workspace.id,
             log_analytics_destination_type="Dedicated",
             logs=[{"category": c, "enabled": True} for c in AKS_LOG_CATEGORIES],
+            opts=self._opts())
+
+    # ------------------------------------------------------------ access logs (HIPAA 164.312(b))
+
+    def _access_logs(self) -> None:
+        """Every read, write and delete of a blob in the backup account (the clients' containers live there too):
+        the blob service's diagnostic logs, kept `accessLogs.retentionDays` in an archive account encrypted with
+        the platform data key, and queryable in the platform workspace for `logRetentionDays`.
+
+        An archive account, not the workspace alone: a Log Analytics workspace takes a customer-managed key only
+        through a dedicated cluster (a 100 GB/day commitment tier), and keeps data interactively for 730 days
+        at most. The logs cannot go to the account they describe (Azure Blob Storage monitoring docs,
+        destination limitations). Azure Monitor writes through the trusted-service exception of the firewall
+        (MicrosoftDocs/azure-docs#64844: "Allow trusted Microsoft Services"), with shared keys off as in Azure's
+        own diagnostics accounts (Azure/missionlz#1094, azure-quickstart-templates#14560)."""
+        n, retention = self.name, self.cfg.access_logs.retention_days
+        self.audit_account = azure.storage.StorageAccount(
+            f"{n}-audit",
+            resource_group_name=self.rg.name, location=self.cfg.location,
+            account_name=self.suffix.apply(lambda s: f"lfh{self._short}au{s}"),
+            # As redundant as the data it describes (geo-redundant on production platforms).
+            kind="StorageV2", sku={"name": self.storage_sku}, access_tier="Cool",
+            identity={"type": "UserAssigned", "user_assigned_identities": [self.storage_identity.id]},
+            enable_https_traffic_only=True, minimum_tls_version="TLS1_2", allow_blob_public_access=False,
+            allow_shared_key_access=False, default_to_o_auth_authentication=True, allow_cross_tenant_replication=False,
+            public_network_access="Disabled",
+            network_rule_set={"default_action": "Deny", "bypass": "AzureServices"},
+            encryption={
+                "key_source": "Microsoft.Keyvault",
+                "key_vault_properties": {"key_name": self.data_key.name, "key_vault_uri": self.vault.properties.vault_uri},
+                "encryption_identity": {"encryption_user_assigned_identity": self.storage_identity.id},
+                "require_infrastructure_encryption": True,
+                "services": {"blob": {"enabled": True, "key_type": "Account"}},
+            },
+            tags=self.tags,
+            opts=data_opts(self, depends_on=[self.storage_key_access]))
+        azure.storage.BlobServiceProperties(
+            f"{n}-audit-blob", resource_group_name=self.rg.name, account_name=self.audit_account.name,
+            blob_services_name="default", is_versioning_enabled=True,
+            delete_retention_policy={"enabled": True, "days": 30},
+            container_delete_retention_policy={"enabled": True, "days": 30},
+            opts=self._opts())
+        azure.storage.ManagementPolicy(
+            f"{n}-audit-lifecycle", resource_group_name=self.rg.name, account_name=self.audit_account.name,
+            management_policy_name="default",
+            policy={"rules": [{"name": "access-log-retention", "enabled": True, "type": "Lifecycle", "definition": {
+                # Azure Monitor writes each category to a container `insights-logs-<category>`.
+                "filters": {"blob_types": ["appendBlob", "blockBlob"], "prefix_match": ["insights-logs-"]},
+                "actions": {"base_blob": {"delete": {"days_after_modification_greater_than": retention}},
+                            "version": {"delete": {"days_after_creation_greater_than": retention}}}}}]},
+            opts=self._opts())
+        azure.monitor.DiagnosticSetting(
+            f"{n}-blob-access-logs", name="lfh-blob-access",
+            resource_uri=self.account.id.apply(lambda a: f"{a}/blobServices/default"),
+            storage_account_id=self.audit_account.id, workspace_id=self.workspace.id,
+            log_analytics_destination_type="Dedicated",
+            logs=[{"category": c, "enabled": True} for c in backup_keys.BLOB_LOG_CATEGORIES],
             opts=self._opts())
 
     # ------------------------------------------------------------ workload identity

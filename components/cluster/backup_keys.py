@@ -42,13 +42,25 @@ def newest_key(result: Any) -> str:
     return max(keys, key=lambda k: (str(k.get("creationTime") or ""), k.get("keyName") == "key1"))["value"]
 
 
+#: Blob service diagnostic log categories: every read, write and delete (Azure Blob Storage monitoring
+#: reference, "Resource logs").
+BLOB_LOG_CATEGORIES = ["StorageRead", "StorageWrite", "StorageDelete"]
+
+
 def azure_keyed_account(owner: pulumi.Resource, name: str, *, subscription_id: pulumi.Input[str],
                         resource_group: pulumi.Input[str], location: str, account_name: pulumi.Input[str],
                         container: str, subnet_id: pulumi.Input[str], vault_id: pulumi.Input[str],
                         vault_uri: pulumi.Input[str], key_name: pulumi.Input[str], tags: dict[str, str],
                         soft_delete_days: int, provider: Optional[pulumi.ProviderResource] = None,
+                        sku: str = "Standard_ZRS", access_log_account_id: Optional[pulumi.Input[str]] = None,
+                        access_log_workspace_id: Optional[pulumi.Input[str]] = None,
                         ) -> tuple[pulumi.Resource, pulumi.Resource, dict[str, pulumi.Input[str]]]:
-    """A storage account for key-based backup tools: (account, container, {accountName, accountKey})."""
+    """A storage account for key-based backup tools: (account, container, {accountName, accountKey}).
+
+    ``sku``: the platform's redundancy (geo-redundant on production platforms). With
+    ``access_log_account_id`` every read, write and delete of its blobs is logged there (and to
+    ``access_log_workspace_id``), as for the platform's main backup account (components/cluster/azure.py
+    `_access_logs`): a key opens the account, so who used it must be on record."""
     def opts(**kw: Any) -> pulumi.ResourceOptions:
         return pulumi.ResourceOptions(parent=owner, provider=provider, **kw)
 
@@ -66,7 +78,7 @@ def azure_keyed_account(owner: pulumi.Resource, name: str, *, subscription_id: p
     }, opts())
     account = SdkResource("azure-native:storage:StorageAccount", name, {
         "resourceGroupName": resource_group, "location": location, "accountName": account_name,
-        "kind": "StorageV2", "sku": {"name": "Standard_ZRS"}, "accessTier": "Hot",
+        "kind": "StorageV2", "sku": {"name": sku}, "accessTier": "Hot",
         "identity": {"type": "UserAssigned", "userAssignedIdentities": [identity.id]},
         "enableHttpsTrafficOnly": True, "minimumTlsVersion": "TLS1_2", "allowBlobPublicAccess": False,
         # The reason this account exists: its tools authenticate with the account key (module docstring).
@@ -99,6 +111,15 @@ def azure_keyed_account(owner: pulumi.Resource, name: str, *, subscription_id: p
             "filters": {"blobTypes": ["blockBlob"]},
             "actions": {"version": {"delete": {"daysAfterCreationGreaterThan": soft_delete_days}}}}}]},
     }, opts())
+    if access_log_account_id is not None:
+        SdkResource("azure-native:monitor:DiagnosticSetting", f"{name}-access-logs", {
+            "name": "lfh-blob-access",
+            "resourceUri": account.id.apply(lambda a: f"{a}/blobServices/default"),
+            "storageAccountId": access_log_account_id,
+            **({"workspaceId": access_log_workspace_id, "logAnalyticsDestinationType": "Dedicated"}
+               if access_log_workspace_id is not None else {}),
+            "logs": [{"category": c, "enabled": True} for c in BLOB_LOG_CATEGORIES],
+        }, opts())
     blob_container = SdkResource("azure-native:storage:BlobContainer", f"{name}-container", {
         "resourceGroupName": resource_group, "accountName": account.name, "containerName": container,
         "publicAccess": "None",

@@ -28,6 +28,8 @@ from ._common import (
     scheduling,
     taint_effect_upper,
 )
+from lfh.image_patterns import ALLOWED_IMAGE_PATTERNS, written_forms
+
 from ..network_rules import CLOUD_METADATA_ENDPOINTS
 from . import backup_keys, secret_writers
 from .contract import BackupStorage, ClusterContract, KeyedTarget, NodePool, ServiceAccountBinding, SnapshotSupport
@@ -57,7 +59,7 @@ VELERO_PERMISSIONS = [
 #: APIs the platform uses; enabled here so a fresh project works on the first `pulumi up`.
 SERVICES = ["compute.googleapis.com", "container.googleapis.com", "cloudkms.googleapis.com", "iam.googleapis.com",
             "iamcredentials.googleapis.com", "secretmanager.googleapis.com", "storage.googleapis.com",
-            "logging.googleapis.com", "dns.googleapis.com"]
+            "logging.googleapis.com", "dns.googleapis.com", "binaryauthorization.googleapis.com"]
 ADDON_SHORT = {"external-secrets": "eso", "velero": "velero", "cert-manager": "certmgr", "longhorn": "longhorn"}
 #: Pod ports the platform's admission webhooks serve on, beyond the 443 and 10250 that GKE's own
 #: firewall rule lets a private cluster's control plane reach ("Adding firewall rules for specific use
@@ -110,6 +112,8 @@ class GkeCluster(pulumi.ComponentResource):
                                                             self.services)
         self.secret_writer = secret_writers.gcp(self.gcp, platform.name, cfg.project, cfg.region, self.data_key.id,
                                                 [grant], self.labels)
+        self._access_logs()
+        self._binary_authorization()
         self._addon_identities()
         self._kubernetes()
 
@@ -120,6 +124,11 @@ class GkeCluster(pulumi.ComponentResource):
             "secretsPrefix": platform.name,
             "project": cfg.project,
             "workloadIdentityPool": self.workload_pool,
+            # Cloud Audit Logs (data access) of the platform's buckets and the clients' `<platform>-…` buckets.
+            "accessLogs": {"kind": "cloud-audit-logs", "logBucket": self.access_log_bucket.id,
+                           "retentionDays": cfg.access_logs.retention_days, "bucketPrefix": self.client_bucket_prefix},
+            # What client pods may run (Binary Authorization allowlist).
+            "binaryAuthorization": {"enforced": self.binauthz_enforced, "imagePatterns": list(self.image_patterns)},
         }
         lb: dict[str, str] = {}
         if cfg.internal_load_balancer:
@@ -341,6 +350,13 @@ class GkeCluster(pulumi.ComponentResource):
             logging_config={"enable_components": ["SYSTEM_COMPONENTS", "APISERVER", "CONTROLLER_MANAGER", "SCHEDULER", "WORKLOADS"]},
             monitoring_config={"enable_components": ["SYSTEM_COMPONENTS"]},
             security_posture_config={"mode": "BASIC", "vulnerability_mode": "VULNERABILITY_BASIC"},
+            # Pod-to-pod traffic on one node goes through the VPC too, so flow logs and firewall rules see it
+            # (GKE docs, "Intranode visibility").
+            enable_intranode_visibility=True,
+            # The project's Binary Authorization policy (below) decides which images may run.
+            binary_authorization={"evaluation_mode": "PROJECT_SINGLETON_POLICY_ENFORCE"},
+            # Google Groups for RBAC: RoleBindings may name groups that are members of this one (GKE docs).
+            authenticator_groups_config=({"security_group": cfg.rbac_security_group} if cfg.rbac_security_group else None),
             deletion_protection=True,
             resource_labels=self.labels,
             opts=self._data_opts(depends_on=[*node_roles, self.key_grants["gke"], self.key_grants["compute"]],
@@ -421,6 +437,68 @@ class GkeCluster(pulumi.ComponentResource):
             force_destroy=False,
             labels=self.phi_labels,
             opts=self._data_opts(depends_on=[self.key_grants["gcs"]]))
+
+    # ------------------------------------------------------------ access logs (HIPAA 164.312(b))
+
+    def _access_logs(self) -> None:
+        """Every read and write of an object in the backup bucket and in the clients' buckets: Cloud Audit Logs
+        data access of Cloud Storage (off by default: "Data Access audit logs … are disabled by default",
+        Cloud Audit Logs docs), routed into a log bucket encrypted with the platform data key and kept
+        `accessLogs.retentionDays`. The audit config is the project's (one per service): it records every
+        bucket of the project, the sink keeps ours."""
+        n, cfg = self.name, self.cfg
+        self.client_bucket_prefix = f"{self.platform.name}-"
+        audit = gcp.projects.IAMAuditConfig(
+            f"{n}-gcs-data-access", project=self.project, service="storage.googleapis.com",
+            audit_log_configs=[{"log_type": "DATA_READ"}, {"log_type": "DATA_WRITE"}],
+            opts=self._opts(depends_on=self.services))
+        # The Logging service agent encrypts the bucket's entries ("Configure CMEK for log buckets": grant it
+        # cryptoKeyEncrypterDecrypter on a key in the bucket's region); asking for it creates it.
+        agent = gcp.logging.get_project_cmek_settings_output(
+            project=self.project, opts=pulumi.InvokeOutputOptions(parent=self, provider=self.gcp, depends_on=self.services))
+        grant = gcp.kms.CryptoKeyIAMMember(
+            f"{n}-key-logging-agent", crypto_key_id=self.data_key.id, role="roles/cloudkms.cryptoKeyEncrypterDecrypter",
+            member=agent.service_account_id.apply(lambda e: f"serviceAccount:{e}"), opts=self._opts())
+        self.access_log_bucket = gcp.logging.ProjectBucketConfig(
+            f"{n}-access-log-bucket", project=self.project, location=cfg.region,
+            bucket_id=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-access-{s}"),
+            description=f"Cloud Storage data access of {self.platform.name}'s backup and client buckets",
+            retention_days=cfg.access_logs.retention_days,
+            cmek_settings={"kms_key_name": self.data_key.id},
+            opts=self._data_opts(depends_on=[grant]))
+        gcp.logging.ProjectSink(
+            f"{n}-access-log-sink", name=self.suffix.apply(lambda s: f"lfh-{self.platform.name}-access-{s}"),
+            project=self.project,
+            destination=self.access_log_bucket.id.apply(lambda b: f"logging.googleapis.com/{b}"),
+            filter=self.bucket.name.apply(lambda b: (
+                'logName:"cloudaudit.googleapis.com%2Fdata_access" AND protoPayload.serviceName="storage.googleapis.com" '
+                f'AND (resource.labels.bucket_name="{b}" OR resource.labels.bucket_name=~"^{self.client_bucket_prefix}")')),
+            unique_writer_identity=True, opts=self._opts(depends_on=[audit]))
+
+    # ------------------------------------------------------------ Binary Authorization
+
+    def _binary_authorization(self) -> None:
+        """Only images of the owners the platform and its clients use may run in this cluster; blocked in
+        production, logged only elsewhere (`binaryAuthorization.enforce`). The policy is the project's
+        (one per project): other clusters of the project keep the default rule (allow), ours gets its own
+        (`clusterAdmissionRules`, keyed `<location>.<cluster>`). Google's own system images are allowed by
+        the global policy (`globalPolicyEvaluationMode: ENABLE`)."""
+        b = self.cfg.binary_authorization
+        self.binauthz_enforced = b.enforce if b.enforce is not None else self.platform.environment.is_production
+        self.image_patterns = [*ALLOWED_IMAGE_PATTERNS, *b.extra_image_patterns]
+        patterns = sorted({form for p in self.image_patterns for form in written_forms(p)})
+        gcp.binaryauthorization.Policy(
+            f"{self.name}-binauthz", project=self.project,
+            description=f"lfh {self.platform.name}: images of the allowed owners only",
+            global_policy_evaluation_mode="ENABLE",
+            admission_whitelist_patterns=[{"name_pattern": p} for p in patterns],
+            default_admission_rule={"evaluation_mode": "ALWAYS_ALLOW", "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG"},
+            cluster_admission_rules=[{
+                "cluster": self.cluster.name.apply(lambda c: f"{self.cfg.region}.{c}"),
+                "evaluation_mode": "ALWAYS_DENY",
+                "enforcement_mode": "ENFORCED_BLOCK_AND_AUDIT_LOG" if self.binauthz_enforced else "DRYRUN_AUDIT_LOG_ONLY",
+            }],
+            opts=self._opts(depends_on=self.services))
 
     # ------------------------------------------------------------ workload identity
 

@@ -218,6 +218,15 @@ class CloudBucketConfig(StrictModel):
     """`lfh:client.objectStorage.cloud`: a per-client bucket on S3 / Blob / GCS."""
 
     noncurrent_version_days: int = field(30, "Days a replaced/deleted object version is kept (versioning is always on).", ge=1, le=3650)
+    replicate: Optional[bool] = field(
+        None, "Keep a copy of the bucket in the platform's second region. Unset: on in production when the platform offers "
+              "one (a warning when it does not), off elsewhere; `true`: required (refused on a platform without one); `false`: "
+              "one copy. AWS: replication into a bucket in `cluster.backup.replication.region`; Azure: the platform's "
+              "geo-redundant storage account (production platforms).")
+    access_log_retention_days: int = field(
+        365, "Days this client's policy requires the bucket's access logs to be kept (≥ 1 year; HIPAA's 6 years is 2190). The "
+             "platform keeps them (`cluster.accessLogs.retentionDays`); a platform that keeps them shorter is refused.",
+        ge=365, le=3650)
 
 
 class ObjectStorageConfig(StrictModel):

@@ -230,6 +230,16 @@ class BackupConfig(_Model):
         return self
 
 
+class AccessLogs(_Model):
+    """Access logs of every bucket that holds PHI or backups (HIPAA 164.312(b)): who read or changed which
+    object, when. AWS: CloudTrail S3 data events; GCP: Cloud Audit Logs (data access) of Cloud Storage;
+    Azure: the storage account's blob diagnostic logs. Kept in a CMK-encrypted destination of the platform."""
+
+    retention_days: int = field(
+        365, "Days the access logs are kept (≥ 1 year; a client whose policy asks for HIPAA's 6 years needs ≥ 2190 here, "
+             "its `objectStorage.cloud.accessLogRetentionDays` is checked against this).", ge=365, le=3650)
+
+
 #: A pool's taints: Kubernetes refuses two with the same key and effect.
 _UNIQUE_TAINTS = unique("taint", lambda t: f"{t.key}:{t.effect}", "")
 #: Ranges AKS cannot use for nodes, pods or services (Azure CNI overview, prerequisites).
@@ -260,6 +270,7 @@ class _Secure(_Model):
     secrets_encryption: bool = field(True, "Envelope-encrypt Kubernetes Secrets with the customer-managed key; false is weaker and warns.")
     log_retention_days: int = field(365, "Days control-plane/audit and flow logs are kept (≥ 90).", ge=90, le=3653)
     backup: BackupConfig = field(BackupConfig(), "Backup bucket lifecycle and replication.")
+    access_logs: AccessLogs = field(AccessLogs(), "Access logs of the backup buckets and the clients' file buckets (retention).")
     internal_load_balancer: bool = field(False, "Make the gateway's load balancer internal (private IP only).")
 
     def weakened(self) -> list[tuple[str, str]]:
@@ -429,6 +440,10 @@ class AzureNodePool(_Model):
     min_count: int = field(1, "Minimum nodes (autoscaler).", ge=0, le=1000)
     max_count: int = field(3, "Maximum nodes (autoscaler).", ge=1, le=1000, rule="≥ minCount")
     os_disk_size_gb: int = field(128, "OS disk size in GiB.", ge=30, le=2048)
+    os_disk_type: Literal["Managed", "Ephemeral"] = field(
+        "Managed", "OS disk type, set explicitly (AKS otherwise picks per VM size and it cannot change later): `Managed` disks carry "
+                   "the platform's customer-managed key (disk encryption set); `Ephemeral` puts the OS on the VM's local disk "
+                   "(encrypted at host), which must be larger than osDiskSizeGb.")
     labels: Labels = field({}, "Kubernetes node labels.")
     taints: Annotated[list[Taint], _UNIQUE_TAINTS] = field([], "Kubernetes node taints.")
 
@@ -489,6 +504,9 @@ class AzureCluster(_Secure):
     dns_zones: Annotated[list[AzureDnsZone], unique("zone", lambda z: z.name, ".name")] = field([], "Azure DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip_name: str = field("", "Name of a public IP (in the node resource group) for the gateway LB ('' = dynamic).")
     allow_shared_key_access: bool = field(False, "Weaker: allow account-key auth on the main backup storage account (Velero's, Entra ID only by default); no tool needs it: the key-based tools (Longhorn, MongoDB backups) get accounts of their own; shows a warning.")
+    storage_redundancy: Optional[Literal["ZRS", "GZRS", "RAGZRS"]] = field(
+        None, "Redundancy of the backup storage account (and the clients' containers in it); unset: GZRS (zone- and "
+              "geo-redundant, a copy in the paired region) on production platforms, ZRS elsewhere.")
 
     @model_validator(mode="after")
     def _azure_network(self) -> "AzureCluster":
@@ -594,6 +612,37 @@ class GcpDnsZone(_Model):
     managed_zone: GcpName = field(..., "Cloud DNS managed zone name, e.g. `example-com`.")
 
 
+def _binauthz_pattern_problem(value: str) -> Optional[str]:
+    # Binary Authorization allowlist: `registry/path/to/image`, a trailing `*` or `**` only after `registry/`.
+    host, _, path = value.partition("/")
+    if not host or not path or "*" in host or "*" in path.rstrip("*") or any(c.isspace() for c in value):
+        return "must name a registry and a path, such as `registry.example.com/team/**` (`*` or `**` only at the end, after the registry)"
+    return None
+
+
+BinAuthzPattern = checked(str, _binauthz_pattern_problem, "`registry/path/**`")
+"""A Binary Authorization allowlist entry (`registry/path/to/image`, optionally ending in `*` or `**`)."""
+
+
+def _security_group_problem(value: str) -> Optional[str]:
+    local, at, domain = value.partition("@")
+    if local != "gke-security-groups" or not at or dns_name_problem(domain, wildcard=False):
+        return "must be the address gke-security-groups@<your domain> (GKE requires this group name)"
+    return None
+
+
+GkeSecurityGroup = checked(str, _security_group_problem, "`gke-security-groups@<domain>`")
+
+
+class BinaryAuthorization(_Model):
+    """GKE Binary Authorization: only images from the registries the platform and its clients use may run."""
+
+    enforce: Optional[bool] = field(None, "Block images outside the allowlist (unset: on production platforms; elsewhere dry-run, which only logs them).")
+    extra_image_patterns: Annotated[list[BinAuthzPattern], unique("pattern")] = field(
+        [], "More image patterns clients may pull (e.g. a satellite's registry), beside the ones the platform's and the "
+            "example clients' images need (components/cluster/gcp.py).")
+
+
 class GcpCluster(_Secure):
     """GKE (regional, VPC-native, private nodes) in its own VPC."""
 
@@ -611,6 +660,10 @@ class GcpCluster(_Secure):
     node_pools: GcpNodePools = field(GcpNodePools(), "Node pools.")
     dns_zones: Annotated[list[GcpDnsZone], unique("zone", lambda z: z.name, ".name")] = field([], "Cloud DNS zones for cert-manager DNS-01 (empty: no DNS-01 solver).")
     static_ip: bool = field(False, "Reserve a static regional IP for the gateway load balancer.")
+    binary_authorization: BinaryAuthorization = field(BinaryAuthorization(), "Binary Authorization of the images pods may run.")
+    rbac_security_group: Optional[GkeSecurityGroup] = field(
+        None, "Google Groups for RBAC: the `gke-security-groups@<your domain>` group whose member groups RoleBindings may name "
+              "(unset: off).")
 
     @model_validator(mode="after")
     def _gcp_network(self) -> "GcpCluster":

@@ -23,6 +23,7 @@ ANALYZERS = [
     "lfh.plan.certificates:analyze",
     "lfh.plan.mongodb_tls:analyze",
     "lfh.plan.backups:analyze",
+    "lfh.plan.binary_authorization:analyze",
     "lfh.plan.cluster_warnings:analyze",
     "lfh.plan.cloud_names:analyze",
     "lfh.plan.node_setup:analyze",

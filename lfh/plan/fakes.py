@@ -336,6 +336,18 @@ def _azure_role_assignment(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"id": f"{inputs.get('scope', '')}/providers/Microsoft.Authorization/roleAssignments/{guid}", "name": guid}
 
 
+@state("azure-native:privatedns:PrivateZone")
+def _azure_private_zone(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("privateZoneName", name)
+    return {"id": _arm(inputs, "Microsoft.Network/privateDnsZones", n), "name": n}
+
+
+@state("azure-native:network:PrivateEndpoint")
+def _azure_private_endpoint(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    n = inputs.get("privateEndpointName", name)
+    return {"id": _arm(inputs, "Microsoft.Network/privateEndpoints", n), "name": n}
+
+
 @state("azure-native:operationalinsights:Workspace")
 def _azure_workspace(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     n = inputs.get("workspaceName", name)
@@ -449,6 +461,13 @@ def _gcp_gcs_agent(args: dict[str, Any]) -> dict[str, Any]:
     project = args.get("project") or GCP_PROJECT
     email = "service-123456789012@gs-project-accounts.iam.gserviceaccount.com"
     return {"emailAddress": email, "member": f"serviceAccount:{email}", "project": project, "id": email}
+
+
+@invoke("gcp:logging/getProjectCmekSettings:getProjectCmekSettings")
+def _gcp_logging_agent(args: dict[str, Any]) -> dict[str, Any]:
+    project = args.get("project") or GCP_PROJECT
+    return {"project": project, "id": f"projects/{project}/cmekSettings", "name": f"projects/{project}/cmekSettings",
+            "serviceAccountId": "service-123456789012@gcp-sa-logging.iam.gserviceaccount.com"}
 
 
 # ================================================================== end GCP (cluster)

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from . import aws, azure, gcp, kubernetes, observability, stack
+from . import audit, aws, azure, gcp, hardening, kubernetes, observability, stack
 from .common import ADVISORY_REASONS, DOMAINS, HIPAA_SAFEGUARDS
 from .stack import overlapping_paths, secret_references
 
@@ -14,7 +14,8 @@ PACK_NAME = "lfh-hipaa-guardrails"
 
 def all_policies() -> list:
     """Every policy, grouped by domain (kubernetes, aws, azure, gcp, stack)."""
-    return [*kubernetes.POLICIES, *aws.POLICIES, *azure.POLICIES, *gcp.POLICIES, *stack.POLICIES, *observability.POLICIES]
+    return [*kubernetes.POLICIES, *aws.POLICIES, *azure.POLICIES, *gcp.POLICIES, *stack.POLICIES, *observability.POLICIES,
+            *audit.POLICIES, *hardening.POLICIES]
 
 
 __all__ = ["ADVISORY_REASONS", "DOMAINS", "HIPAA_SAFEGUARDS", "PACK_NAME", "all_policies", "overlapping_paths",
