@@ -22,7 +22,7 @@ from .. import PROJECT_ROOT
 from .model import Plan
 
 #: Bump when the pickled shape of Plan/Resource changes incompatibly.
-FORMAT = 3
+FORMAT = 4
 
 
 def enabled() -> bool:

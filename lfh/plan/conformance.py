@@ -291,6 +291,11 @@ def _find_crd(index: Any, chart_crds: Any, group: str, kind: str) -> Any:
         crd = chart_crds.get((group, kind))
         if crd is not None:
             return crd
+        # Kinds no upstream file has (extra_crds.py, explicitly sourced): looked up before the upstream
+        # files, whose search for a kind they lack parses every document (seconds on a cold cache).
+        crd = extra_crd(group, kind)
+        if crd is not None:
+            return crd
     return index.find(group, kind)
 
 
@@ -353,7 +358,10 @@ def _rendered_crds(plan: Plan) -> _RenderedCrds:
 
 
 def chart_overrides(plan: Plan) -> dict[str, str]:
-    """`chartVersions` of the stack's `lfh:platform` / `lfh:client` section."""
+    """`chartVersions` of the stack's `lfh:platform` / `lfh:client` section (recorded with the plan, so a
+    cached plan need not read its whole config again)."""
+    if plan.chart_versions is not None:
+        return dict(plan.chart_versions)
     cfg = plan.config
     section = getattr(cfg, "platform", None) or getattr(cfg, "client", None)
     return dict(getattr(section, "chart_versions", None) or {})

@@ -260,6 +260,8 @@ class Engine:
         secret_keys = sorted({p.split(".", 1)[0] for p in secret_paths})
         plan = run_program(self.program, stack, dumps_placeholder_config(config), secret_keys, references)
         plan.config = cfg
+        section = cfg.platform if cfg.platform is not None else cfg.client
+        plan.chart_versions = dict(getattr(section, "chart_versions", None) or {})
         if cfg.platform is not None:
             plan.kubernetes_version = cfg.platform.kubernetes_version
         else:

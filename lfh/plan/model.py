@@ -131,6 +131,8 @@ class Plan:
     #: Kubernetes minor version of the target cluster ("1.33"): the platform's config, or for a
     #: client stack the `kubernetesVersion` output of its platform.
     kubernetes_version: str = "1.33"
+    #: The stack's `chartVersions` (None: not recorded; read from `config`).
+    chart_versions: Optional[dict[str, str]] = None
     #: A client stack's platform plan (the one its StackReference answered from); None for a platform.
     platform: Optional["Plan"] = field(default=None, repr=False)
 

@@ -27,6 +27,8 @@ What a render yields, per release:
 from __future__ import annotations
 
 import hashlib
+import threading
+from functools import lru_cache
 import json
 import os
 import re
@@ -212,25 +214,56 @@ class _GoStderr:
                       for line in text.splitlines() if line.strip()]
 
 
+_RENDER_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _release_pool() -> Any:
+    """Releases render in their own pool: each render parses its documents in `_parse_pool`."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="lfh-render")
+
+
+@lru_cache(maxsize=1)
+def _parse_pool() -> Any:
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 2), thread_name_prefix="lfh-yaml")
+
+
 def _parse(text: str, where: str) -> list[tuple[dict[str, Any], str]]:
-    """(object, its document text) for each document of a rendered file, read with Helm's own YAML
-    reader (`helm_python.values_from_yaml`: sigs.k8s.io/yaml, as Helm reads manifests to install
+    """(object, its document text) for each document of a rendered file (see `_parse_many`)."""
+    return _parse_many([(where, text)])[0]
+
+
+def _parse_many(files: list[tuple[str, str]]) -> list[list[tuple[dict[str, Any], str]]]:
+    """For each (where, text) file: (object, its document text) for each of its documents, read with Helm's
+    own YAML reader (`helm_python.values_from_yaml`: sigs.k8s.io/yaml, as Helm reads manifests to install
     them; ~2× faster than PyYAML with libyaml, identical objects on every example release). A `List`
-    yields its items (their text is not kept: they are shown from the object)."""
+    yields its items (their text is not kept: they are shown from the object). The Go reader releases the
+    GIL, so the documents of all the files parse on every core at once."""
     import helm_python as helm
 
-    out: list[tuple[dict[str, Any], str]] = []
-    for part in split_manifests(text):
+    parts = [(i, where, part) for i, (where, text) in enumerate(files) for part in split_manifests(text)]
+
+    def read(item: tuple[int, str, str]) -> Any:
         try:
-            doc = helm.values_from_yaml(part)
+            return helm.values_from_yaml(item[2])
         except helm.HelmError as exc:
-            raise RenderFailure(f"{where}: rendered YAML does not parse: {exc}") from None
+            return RenderFailure(f"{item[1]}: rendered YAML does not parse: {exc}")
+
+    docs = list(_parse_pool().map(read, parts)) if len(parts) > 1 else [read(p) for p in parts]
+    out: list[list[tuple[dict[str, Any], str]]] = [[] for _ in files]
+    for (i, _, part), doc in zip(parts, docs, strict=True):
+        if isinstance(doc, RenderFailure):
+            raise doc
         if not isinstance(doc, dict) or not doc:
             continue  # a document of comments only
         if doc.get("kind") == "List" and isinstance(doc.get("items"), list):
-            out.extend((i, "") for i in doc["items"] if isinstance(i, dict))
+            out[i].extend((item, "") for item in doc["items"] if isinstance(item, dict))
         else:
-            out.append((doc, part))
+            out[i].append((doc, part))
     return out
 
 
@@ -290,20 +323,19 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
     import helm_python as helm
 
     try:
-        with _GoStderr() as stderr:
+        # One render at a time: capturing the Go library's stderr swaps the process's file descriptor 2.
+        with _RENDER_LOCK, _GoStderr() as stderr:
             try:
                 rendered, crd_files = _helm_render(chart_dir, values, name, namespace, kube_version, api_versions)
             except helm.HelmError as exc:
                 raise RenderFailure(f"Helm could not render the chart: {exc}") from None
         objects: list[tuple[str, dict[str, Any], str, str]] = []
-        crds = []
-        for crd_file in crd_files:
-            where = crd_file.get("filename") or crd_file.get("name", "crds/")
-            crds.append([where, _chart_crds(where, crd_file.get("data", ""))])
-        for template in sorted(rendered):
-            if template.endswith("NOTES.txt"):
-                continue
-            for doc, text in _parse(rendered[template], template):
+        wheres = [crd_file.get("filename") or crd_file.get("name", "crds/") for crd_file in crd_files]
+        keys = _chart_crds([(w, crd_file.get("data", "")) for w, crd_file in zip(wheres, crd_files, strict=True)])
+        crds = [[w, k] for w, k in zip(wheres, keys, strict=True)]
+        templates = [t for t in sorted(rendered) if not t.endswith("NOTES.txt")]
+        for template, docs in zip(templates, _parse_many([(t, rendered[t]) for t in templates]), strict=True):
+            for doc, text in docs:
                 hooks = {h.strip() for h in str(((doc.get("metadata") or {}).get("annotations") or {})
                                                  .get(HOOK_ANNOTATION, "")).split(",") if h.strip()}
                 if hooks & TEST_HOOKS:
@@ -321,18 +353,20 @@ def _render_to_data(chart_dir: Path, values: dict[str, Any], name: str, namespac
 _CRD_MEMO: dict[str, list[tuple[dict[str, Any], str]]] = {}
 
 
-def _chart_crds(where: str, text: str) -> str:
-    """Parse one file of a chart's `crds/` folder, keep it, and return its key (its content's hash). CRD
-    files do not depend on values, so each is parsed once (in this process, and on disk next to the
-    renders, which name it): a changed value, or the same chart on another platform, does not parse
-    it again. The objects are shared by every render that names the file: read them, never change them."""
-    key = "crds-" + hashlib.sha256(f"{FORMAT}|{where}|".encode() + text.encode()).hexdigest()[:40]
-    if _load_chart_crds(key) is None:
-        docs = _parse(text, where)
+def _chart_crds(files: list[tuple[str, str]]) -> list[str]:
+    """Parse the (where, text) files of a chart's `crds/` folder, keep them, and return their keys (their
+    contents' hashes). CRD files do not depend on values, so each is parsed once (in this process, and on
+    disk next to the renders, which name it): a changed value, or the same chart on another platform,
+    does not parse it again. The objects are shared by every render that names the file: read them,
+    never change them."""
+    keys = ["crds-" + hashlib.sha256(f"{FORMAT}|{where}|".encode() + text.encode()).hexdigest()[:40]
+            for where, text in files]
+    todo = [(key, f) for key, f in zip(keys, files, strict=True) if _load_chart_crds(key) is None]
+    for (key, _), docs in zip(todo, _parse_many([f for _, f in todo]), strict=True):
         path = _cache_dir() / f"{key}.json"
         _store(path, docs)
         _CRD_MEMO[str(path)] = docs
-    return key
+    return keys
 
 
 def _load_chart_crds(key: str) -> Optional[list[tuple[dict[str, Any], str]]]:
@@ -401,22 +435,26 @@ def rendered(plan: Plan) -> list[RenderedRelease]:
     releases = plan.helm_releases()
     deps = _release_dependencies(plan)
     done: dict[str, RenderedRelease] = {}
-    order: list[tuple[Resource, dict[str, Any]]] = []
     pending = list(releases)
-    while pending:  # dependency order: a release sees the CRDs of what it waits for
-        placed = {r.urn for r, _ in order}
-        ready = [(r, h) for r, h in pending if deps.get(r.urn, set()) <= placed]
-        if not ready:  # a cycle cannot come from Pulumi's graph; render the rest as they are
-            ready = pending[:1]
-        for item in ready:
-            order.append(item)
-            pending.remove(item)
-    for res, rel in order:
+
+    def render(item: tuple[Resource, dict[str, Any]]) -> RenderedRelease:
+        res, rel = item
         api = list(base)
         for dep in sorted(deps.get(res.urn, ())):
             if dep in done:
                 api += done[dep].api_versions()
-        done[res.urn] = render_release(res.urn, rel, plan.kubernetes_version, sorted(set(api)))
+        return render_release(res.urn, rel, plan.kubernetes_version, sorted(set(api)))
+
+    while pending:  # dependency order: a release sees the CRDs of what it waits for
+        ready = [(r, h) for r, h in pending if deps.get(r.urn, set()) <= set(done)]
+        if not ready:  # a cycle cannot come from Pulumi's graph; render the rest as they are
+            ready = pending[:1]
+        # The releases of one wave wait for nothing among themselves: they render side by side (Helm's
+        # engine runs in Go and releases the GIL).
+        results = list(_release_pool().map(render, ready)) if len(ready) > 1 else [render(ready[0])]
+        for (res, _), out in zip(ready, results, strict=True):
+            done[res.urn] = out
+        pending = [item for item in pending if item[0].urn not in done]
     result = [done[r.urn] for r, _ in releases]
     plan.__dict__["_rendered"] = result
     return result
