@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from .model import Finding, Plan
+from .model import dig as get
 
 CHECK = "image-pinned"
 SECTION = "images"
@@ -78,14 +79,6 @@ class ImageUse:
     urn: str
     #: The object and where in it: `Deployment/x (namespace y) from …: container c`.
     where: str
-
-
-def get(obj: Any, *path: str) -> Any:
-    for part in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(part)
-    return obj
 
 
 def pod_spec(obj: dict[str, Any]) -> Optional[dict[str, Any]]:

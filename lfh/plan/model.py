@@ -11,6 +11,15 @@ SECRET = "[secret]"
 SEVERITIES = ("error", "warning", "info")
 
 
+def dig(obj: Any, *path: str) -> Any:
+    """``obj[path[0]][path[1]]…``, or None where a step is missing or not a mapping."""
+    for part in path:
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
 @dataclass
 class Resource:
     """One resource registration, with its inputs cleaned (secrets masked, whole numbers as int)."""

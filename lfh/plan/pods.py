@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator, Optional
 
 from .model import Plan
+from .model import dig as _get
 from .render import ClusterObject, cluster_objects
 
 #: Where the pod template sits in each workload kind.
@@ -66,14 +67,6 @@ class PodTemplate:
     @property
     def service_account(self) -> str:
         return str(self.spec.get("serviceAccountName") or self.spec.get("serviceAccount") or "default")
-
-
-def _get(obj: Any, *path: str) -> Any:
-    for key in path:
-        if not isinstance(obj, dict):
-            return None
-        obj = obj.get(key)
-    return obj
 
 
 def workload_template(o: ClusterObject) -> Optional[PodTemplate]:

@@ -53,8 +53,22 @@ GATEWAY_API_GROUP_VERSIONS = ("gateway.networking.k8s.io/v1", "gateway.networkin
                               "gateway.networking.k8s.io/v1alpha2", "gateway.networking.k8s.io/v1alpha3")
 
 
+class _Named:
+    """`kind` and `name` of an object held in ``obj``."""
+
+    obj: dict[str, Any]
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+
 @dataclass
-class RenderedObject:
+class RenderedObject(_Named):
     """One object a release renders, and where it came from."""
 
     obj: dict[str, Any]
@@ -68,14 +82,6 @@ class RenderedObject:
     @property
     def urn(self) -> str:
         return self.release.urn
-
-    @property
-    def kind(self) -> str:
-        return str(self.obj.get("kind", ""))
-
-    @property
-    def name(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("name", ""))
 
     @property
     def namespace(self) -> str:
@@ -471,7 +477,7 @@ def rendered_objects(plan: Plan, *, phases: tuple[str, ...] = ("object", "hook")
 
 
 @dataclass
-class ClusterObject:
+class ClusterObject(_Named):
     """An object the cluster will hold: one of ours (a Pulumi resource) or one a Helm release renders."""
 
     obj: dict[str, Any]
@@ -480,14 +486,6 @@ class ClusterObject:
     origin: str
     phase: str = "object"  # "object" | "hook" | "crd" | "patch"
     template: str = ""
-
-    @property
-    def kind(self) -> str:
-        return str(self.obj.get("kind", ""))
-
-    @property
-    def name(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("name", ""))
 
     @property
     def namespace(self) -> str:
