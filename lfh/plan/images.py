@@ -57,6 +57,8 @@ PSMDB_DEFAULTS = {"logcollector": "percona/fluentbit:4.0.1-2", "pmm": "percona/p
 #: psmdb-operator 1.22.0 values.yaml `image`: what the operator runs as when its pod is not in the plan.
 PSMDB_OPERATOR_IMAGE = "percona/percona-server-mongodb-operator:1.22.0"
 #: envoyproxy/gateway v1.9.0 api/v1alpha1/shared_types.go `DefaultEnvoyProxyImage` / `DefaultShutdownManagerImage`.
+#: (The chart's EnvoyGateway config names the shutdown manager's pinned image; were it ever missing, this
+#: upstream default — unpinned — would land in images.txt and the `image-pinned` check would fail the plan.)
 ENVOY_DEFAULTS = {"envoy": "docker.io/envoyproxy/envoy:distroless-v1.39.0",
                   "shutdownManager": "docker.io/envoyproxy/gateway-dev:latest"}
 #: prometheus-operator's default base images (`--prometheus-default-base-image`, …) when no flag sets them.
